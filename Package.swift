@@ -1,0 +1,94 @@
+// swift-tools-version:6.0
+//
+// mod_wsgi-express in Swift.
+//
+// Products:
+//   mod_wsgi          the Apache module (libmod_wsgi.so), loaded with `LoadModule wsgi_module`
+//   mod_wsgi-express  the command-line tool that renders an Apache configuration and runs httpd
+//
+// The Apache and Python build flags are discovered when the manifest is evaluated, the
+// way apxs-based builds do it: `apxs -q INCLUDEDIR`, `apr-1-config --includes` and
+// `python3-config --includes / --embed --ldflags`. Override with the environment:
+//   APXS=/path/to/apxs  PYTHON_CONFIG=/path/to/python3.X-config
+// PYTHON_CONFIG defaults to the system Python (/usr/bin/python3-config) rather than the
+// first one on PATH, because Apache's unprivileged user must be able to read the Python
+// home (a pyenv build under /root is not readable).
+import PackageDescription
+import Foundation
+
+func query(_ argv: [String]) -> String {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = argv
+    let out = Pipe()
+    p.standardOutput = out
+    p.standardError = FileHandle.nullDevice
+    do { try p.run() } catch { return "" }
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    guard p.terminationStatus == 0 else { return "" }
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
+
+let env = ProcessInfo.processInfo.environment
+let apxs = env["APXS"] ?? "apxs"
+let pythonConfig = env["PYTHON_CONFIG"]
+    ?? (FileManager.default.fileExists(atPath: "/usr/bin/python3-config") ? "/usr/bin/python3-config" : "python3-config")
+
+let apacheInclude = query([apxs, "-q", "INCLUDEDIR"])
+let aprInclude = query(["apr-1-config", "--includes"])
+let pyIncludes = query([pythonConfig, "--includes"])
+let pyLdflags = query([pythonConfig, "--embed", "--ldflags"])
+
+var includeFlags: [String] = []
+if !apacheInclude.isEmpty { includeFlags.append("-I" + apacheInclude) }
+for f in (aprInclude + " " + pyIncludes).split(separator: " ") where f.hasPrefix("-I") {
+    if !includeFlags.contains(String(f)) { includeFlags.append(String(f)) }
+}
+let linkFlags = pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") }
+
+let package = Package(
+    name: "mod_wsgi-express",
+    products: [
+        .library(name: "mod_wsgi", type: .dynamic, targets: ["ModWSGI"]),
+        .executable(name: "mod_wsgi-express", targets: ["mod_wsgi-express"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+    ],
+    targets: [
+        // The C shim: the `module` struct, the command table, hook registration and
+        // wrappers for what Swift cannot call (variadic functions, macros, C globals).
+        .target(
+            name: "CModWSGI",
+            cSettings: [.unsafeFlags(includeFlags + ["-DLINUX", "-D_REENTRANT", "-D_GNU_SOURCE"])]
+        ),
+        // The Apache module's logic. Foundation-free: it lives in every Apache child.
+        .target(
+            name: "ModWSGI",
+            dependencies: ["CModWSGI"],
+            swiftSettings: [
+                .unsafeFlags(includeFlags.flatMap { ["-Xcc", $0] } + ["-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE"]),
+                .swiftLanguageMode(.v5),
+            ],
+            linkerSettings: [
+                // Apache unloads and reloads modules on start and restart; the Swift runtime
+                // metadata must stay mapped, so the library is never really unloaded.
+                .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"] + linkFlags),
+            ]
+        ),
+        .target(
+            name: "ExpressKit",
+            dependencies: [.product(name: "Mustache", package: "swift-mustache")]
+        ),
+        .executableTarget(
+            name: "mod_wsgi-express",
+            dependencies: [
+                "ExpressKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit"]),
+    ]
+)

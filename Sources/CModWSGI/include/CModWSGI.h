@@ -1,0 +1,225 @@
+/*
+ * The C shim of mod_wsgi in Swift: only what Swift cannot express.
+ *
+ *  - the `module` struct, the command table and hook registration (wsgi_module.c)
+ *  - wrappers for variadic functions (ap_log_error & co.) and macros
+ *  - getters for C globals that Swift 6 refuses (Py_None, exception types)
+ *
+ * Everything else lives in Swift (Sources/ModWSGI). The directive table names each
+ * directive and its scope; Swift parses the arguments (see Config/Directives.swift).
+ */
+#ifndef CMODWSGI_H
+#define CMODWSGI_H
+
+/* Python.h must come first: it sets feature macros for the system headers. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <frameobject.h>
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_main.h>
+#include <http_protocol.h>
+#include <http_request.h>
+#include <http_connection.h>
+#include <ap_mpm.h>
+#include <mpm_common.h>
+#include <util_script.h>
+#include <util_filter.h>
+#include <scoreboard.h>
+#include <apr_strings.h>
+#include <apr_buckets.h>
+#include <apr_thread_proc.h>
+#include <apr_file_io.h>
+#include <apr_lib.h>
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <sys/time.h>
+#include <sys/stat.h>
+#include <poll.h>
+#include <signal.h>
+#include <pthread.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <pwd.h>
+#include <grp.h>
+#include <locale.h>
+#include <time.h>
+
+/* ---- the module ---------------------------------------------------------------- */
+
+extern module AP_MODULE_DECLARE_DATA wsgi_module;
+
+/* Directive identifiers: the command table (C) and the parser (Swift) share them. */
+typedef enum {
+    WSGI_CMD_SCRIPT_ALIAS = 1,
+    WSGI_CMD_SCRIPT_ALIAS_MATCH,
+    WSGI_CMD_HANDLER_SCRIPT,
+    WSGI_CMD_APPLICATION_GROUP,
+    WSGI_CMD_CALLABLE_OBJECT,
+    WSGI_CMD_IMPORT_SCRIPT,
+    WSGI_CMD_PYTHON_HOME,
+    WSGI_CMD_PYTHON_PATH,
+    WSGI_CMD_PYTHON_OPTIMIZE,
+    WSGI_CMD_PYTHON_HASH_SEED,
+    WSGI_CMD_DONT_WRITE_BYTECODE,
+    WSGI_CMD_PYTHON_WARNINGS,
+    WSGI_CMD_RESTRICT_EMBEDDED,
+    WSGI_CMD_RESTRICT_STDOUT,
+    WSGI_CMD_RESTRICT_STDIN,
+    WSGI_CMD_PASS_AUTHORIZATION,
+    WSGI_CMD_CHUNKED_REQUEST,
+    WSGI_CMD_ENABLE_SENDFILE,
+    WSGI_CMD_MAP_HEAD_TO_GET,
+    WSGI_CMD_SCRIPT_RELOADING,
+    WSGI_CMD_DESTROY_INTERPRETER,
+    WSGI_CMD_DAEMON_PROCESS,
+    WSGI_CMD_PROCESS_GROUP,
+    WSGI_CMD_RESTRICT_PROCESS,
+    WSGI_CMD_SOCKET_PREFIX,
+    WSGI_CMD_SOCKET_ROTATION,
+    WSGI_CMD_LAZY_INITIALIZATION,
+    WSGI_CMD_PYTHON_EGGS,
+    WSGI_CMD_ERROR_OVERRIDE,
+    WSGI_CMD_TRUSTED_PROXY_HEADERS,
+    WSGI_CMD_TRUSTED_PROXIES,
+    WSGI_CMD_RESTRICT_SIGNAL,
+    WSGI_CMD_VERBOSE_DEBUGGING,
+    WSGI_CMD_ACCEPT_MUTEX,
+    WSGI_CMD_SCRIPT_ALIAS_END_
+} wsgi_cmd_id;
+
+/* Implemented in Swift (@_cdecl). */
+extern const char *wsgi_swift_directive(cmd_parms *cmd, void *mconfig, int id, int argc, char *const argv[]);
+extern void *wsgi_swift_create_server_config(apr_pool_t *p, server_rec *s);
+extern void *wsgi_swift_merge_server_config(apr_pool_t *p, void *base, void *add);
+extern void *wsgi_swift_create_dir_config(apr_pool_t *p, char *dir);
+extern void *wsgi_swift_merge_dir_config(apr_pool_t *p, void *base, void *add);
+extern int wsgi_swift_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
+extern int wsgi_swift_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+extern void wsgi_swift_child_init(apr_pool_t *p, server_rec *s);
+extern int wsgi_swift_translate_name(request_rec *r);
+extern int wsgi_swift_handler(request_rec *r);
+
+/* ---- logging: ap_log_* are variadic ------------------------------------------- */
+
+void wsgi_log_error(int level, apr_status_t status, const server_rec *s, const char *message);
+void wsgi_log_rerror(int level, apr_status_t status, const request_rec *r, const char *message);
+void wsgi_log_perror(int level, apr_status_t status, apr_pool_t *p, const char *message);
+
+/* ---- small Apache helpers (macros, or for brevity in Swift) ---------------------- */
+
+static inline void *wsgi_get_module_config(const ap_conf_vector_t *cv) {
+    return ap_get_module_config(cv, &wsgi_module);
+}
+static inline void wsgi_set_module_config(ap_conf_vector_t *cv, void *val) {
+    ap_set_module_config(cv, &wsgi_module, val);
+}
+static inline void *wsgi_server_config(const server_rec *s) {
+    return ap_get_module_config(s->module_config, &wsgi_module);
+}
+static inline void *wsgi_request_config(const request_rec *r) {
+    return ap_get_module_config(r->per_dir_config, &wsgi_module);
+}
+static inline void *wsgi_request_note(const request_rec *r) {
+    return ap_get_module_config(r->request_config, &wsgi_module);
+}
+static inline void wsgi_set_request_note(request_rec *r, void *v) {
+    ap_set_module_config(r->request_config, &wsgi_module, v);
+}
+static inline int wsgi_is_main_server(const cmd_parms *cmd) {
+    return cmd->server->is_virtual == 0;
+}
+static inline const char *wsgi_check_global(cmd_parms *cmd) {
+    return ap_check_cmd_context(cmd, GLOBAL_ONLY);
+}
+static inline int wsgi_table_count(const apr_table_t *t) {
+    return apr_table_elts(t)->nelts;
+}
+static inline const apr_table_entry_t *wsgi_table_entries(const apr_table_t *t) {
+    return (const apr_table_entry_t *)apr_table_elts(t)->elts;
+}
+static inline apr_bucket_brigade *wsgi_brigade_create(apr_pool_t *p, apr_bucket_alloc_t *a) {
+    return apr_brigade_create(p, a);
+}
+/* Write a block of bytes and optionally a flush to the output filters. */
+apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char *data, apr_size_t len, int flush);
+/* Send an open file (WSGIEnableSendfile / wsgi.file_wrapper). */
+apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush);
+/* Read up to len bytes of the request body; returns bytes read, 0 at end, -1 on error. */
+long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
+static inline int wsgi_mpm_query(int q) {
+    int v = 0;
+    ap_mpm_query(q, &v);
+    return v;
+}
+static inline void *wsgi_pcalloc(apr_pool_t *p, apr_size_t n) { return apr_pcalloc(p, n); }
+static inline const char *wsgi_server_banner(void) { return ap_get_server_banner(); }
+static inline const char *wsgi_server_description(void) { return ap_get_server_description(); }
+static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
+static inline int wsgi_errno(void) { return errno; }
+static inline void wsgi_set_errno(int e) { errno = e; }
+
+/* ---- Python: globals and macros Swift cannot use directly ----------------------- */
+
+static inline PyObject *wsgi_py_none(void) { return Py_None; }
+static inline PyObject *wsgi_py_true(void) { return Py_True; }
+static inline PyObject *wsgi_py_false(void) { return Py_False; }
+static inline PyObject *wsgi_py_notimplemented(void) { return Py_NotImplemented; }
+static inline void wsgi_incref(PyObject *o) { Py_INCREF(o); }
+static inline void wsgi_decref(PyObject *o) { Py_DECREF(o); }
+static inline void wsgi_xincref(PyObject *o) { Py_XINCREF(o); }
+static inline void wsgi_xdecref(PyObject *o) { Py_XDECREF(o); }
+static inline PyObject *wsgi_new_ref(PyObject *o) { Py_INCREF(o); return o; }
+static inline PyObject *wsgi_exc_type_error(void) { return PyExc_TypeError; }
+static inline PyObject *wsgi_exc_value_error(void) { return PyExc_ValueError; }
+static inline PyObject *wsgi_exc_runtime_error(void) { return PyExc_RuntimeError; }
+static inline PyObject *wsgi_exc_os_error(void) { return PyExc_OSError; }
+static inline PyObject *wsgi_exc_io_error(void) { return PyExc_IOError; }
+static inline PyObject *wsgi_exc_stop_iteration(void) { return PyExc_StopIteration; }
+static inline PyObject *wsgi_exc_key_error(void) { return PyExc_KeyError; }
+static inline PyObject *wsgi_exc_system_exit(void) { return PyExc_SystemExit; }
+static inline PyObject *wsgi_exc_attribute_error(void) { return PyExc_AttributeError; }
+static inline PyObject *wsgi_exc_import_error(void) { return PyExc_ImportError; }
+static inline PyObject *wsgi_exc_keyboard_interrupt(void) { return PyExc_KeyboardInterrupt; }
+static inline int wsgi_bytes_check(PyObject *o) { return PyBytes_Check(o); }
+static inline int wsgi_unicode_check(PyObject *o) { return PyUnicode_Check(o); }
+static inline int wsgi_tuple_check(PyObject *o) { return PyTuple_Check(o); }
+static inline int wsgi_list_check(PyObject *o) { return PyList_Check(o); }
+static inline int wsgi_long_check(PyObject *o) { return PyLong_Check(o); }
+static inline int wsgi_dict_check(PyObject *o) { return PyDict_Check(o); }
+static inline int wsgi_exact_list_or_tuple(PyObject *o) { return PyList_CheckExact(o) || PyTuple_CheckExact(o); }
+static inline Py_ssize_t wsgi_bytes_size(PyObject *o) { return PyBytes_GET_SIZE(o); }
+static inline char *wsgi_bytes_data(PyObject *o) { return PyBytes_AS_STRING(o); }
+static inline PyObject *wsgi_type_of(PyObject *o) { return (PyObject *)Py_TYPE(o); }
+static inline const char *wsgi_type_name(PyObject *o) { return Py_TYPE(o)->tp_name; }
+static inline PyObject *wsgi_tuple_get(PyObject *t, Py_ssize_t i) { return PyTuple_GET_ITEM(t, i); }
+static inline Py_ssize_t wsgi_tuple_size(PyObject *t) { return PyTuple_GET_SIZE(t); }
+static inline PyObject *wsgi_list_get(PyObject *t, Py_ssize_t i) { return PyList_GET_ITEM(t, i); }
+static inline Py_ssize_t wsgi_list_size(PyObject *t) { return PyList_GET_SIZE(t); }
+static inline PyObject *wsgi_type_generic_alloc(PyTypeObject *t) { return PyType_GenericAlloc(t, 0); }
+static inline void wsgi_object_free(PyObject *o) {
+    PyTypeObject *t = Py_TYPE(o);
+    t->tp_free(o);
+    if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(t);
+}
+/* Raise with a message; PyErr_Format is variadic. */
+static inline void wsgi_raise(PyObject *type, const char *message) { PyErr_SetString(type, message); }
+
+/* A Python object that carries a retained Swift object (Unmanaged). */
+typedef struct {
+    PyObject_HEAD
+    void *swift;
+} WSGIObject;
+
+/* Stack dumps of every Python thread (request-timeout, deadlock). */
+static inline PyFrameObject *wsgi_thread_frame(PyThreadState *t) { return PyThreadState_GetFrame(t); }
+
+#endif

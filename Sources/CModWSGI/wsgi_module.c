@@ -1,0 +1,153 @@
+/*
+ * The Apache `module` struct of mod_wsgi in Swift: command table, hooks, and the few
+ * wrappers for variadic Apache functions. All the logic is in Swift.
+ */
+#include "CModWSGI.h"
+
+APLOG_USE_MODULE(wsgi);
+
+static const char *wsgi_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const argv[]) {
+    return wsgi_swift_directive(cmd, mconfig, (int)(intptr_t)cmd->info, argc, argv);
+}
+
+#define SERVER_CMD(name, id, help) \
+    AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), RSRC_CONF, help)
+#define DIR_CMD(name, id, help) \
+    AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), ACCESS_CONF | RSRC_CONF | OR_FILEINFO, help)
+
+static const command_rec wsgi_commands[] = {
+    SERVER_CMD("WSGIScriptAlias", WSGI_CMD_SCRIPT_ALIAS, "URL prefix, path of the WSGI script file, and options."),
+    SERVER_CMD("WSGIScriptAliasMatch", WSGI_CMD_SCRIPT_ALIAS_MATCH, "URL regex, path of the WSGI script ($1 substitution), and options."),
+    AP_INIT_TAKE_ARGV("WSGIHandlerScript", wsgi_cmd, (void *)(intptr_t)WSGI_CMD_HANDLER_SCRIPT, ACCESS_CONF | RSRC_CONF,
+                      "Handler name, path of the WSGI script, and options."),
+    DIR_CMD("WSGIApplicationGroup", WSGI_CMD_APPLICATION_GROUP, "Application group (interpreter) name: %{GLOBAL}, %{RESOURCE}, %{SERVER}, %{ENV:name} or a name."),
+    DIR_CMD("WSGICallableObject", WSGI_CMD_CALLABLE_OBJECT, "Name of the WSGI application object in the script."),
+    SERVER_CMD("WSGIImportScript", WSGI_CMD_IMPORT_SCRIPT, "Script to preload, with process-group= and application-group=."),
+    SERVER_CMD("WSGIPythonHome", WSGI_CMD_PYTHON_HOME, "Python home (sys.prefix) directory."),
+    SERVER_CMD("WSGIPythonPath", WSGI_CMD_PYTHON_PATH, "Directories added to sys.path, separated by ':'."),
+    SERVER_CMD("WSGIPythonOptimize", WSGI_CMD_PYTHON_OPTIMIZE, "Python optimisation level: 0, 1 or 2."),
+    SERVER_CMD("WSGIPythonHashSeed", WSGI_CMD_PYTHON_HASH_SEED, "Python hash seed: random, or 0 to 4294967295."),
+    SERVER_CMD("WSGIDontWriteBytecode", WSGI_CMD_DONT_WRITE_BYTECODE, "On: do not write .pyc files."),
+    SERVER_CMD("WSGIPythonWarnings", WSGI_CMD_PYTHON_WARNINGS, "A Python warnings filter (as for python -W)."),
+    SERVER_CMD("WSGIRestrictEmbedded", WSGI_CMD_RESTRICT_EMBEDDED, "On: refuse to run applications in embedded mode."),
+    SERVER_CMD("WSGIRestrictStdout", WSGI_CMD_RESTRICT_STDOUT, "On: writing to sys.stdout raises an error."),
+    SERVER_CMD("WSGIRestrictStdin", WSGI_CMD_RESTRICT_STDIN, "On: reading sys.stdin raises an error."),
+    DIR_CMD("WSGIPassAuthorization", WSGI_CMD_PASS_AUTHORIZATION, "On: pass the Authorization header to the application."),
+    DIR_CMD("WSGIChunkedRequest", WSGI_CMD_CHUNKED_REQUEST, "On: accept chunked request bodies."),
+    DIR_CMD("WSGIEnableSendfile", WSGI_CMD_ENABLE_SENDFILE, "On: send wsgi.file_wrapper files with sendfile."),
+    DIR_CMD("WSGIMapHEADToGET", WSGI_CMD_MAP_HEAD_TO_GET, "On, Off or Auto: run HEAD requests as GET."),
+    DIR_CMD("WSGIScriptReloading", WSGI_CMD_SCRIPT_RELOADING, "On: reload a WSGI script changed on disk."),
+    SERVER_CMD("WSGIDestroyInterpreter", WSGI_CMD_DESTROY_INTERPRETER, "On: destroy interpreters at process exit."),
+    SERVER_CMD("WSGIDaemonProcess", WSGI_CMD_DAEMON_PROCESS, "Name of a daemon process group, and its options."),
+    DIR_CMD("WSGIProcessGroup", WSGI_CMD_PROCESS_GROUP, "Daemon process group the requests are sent to."),
+    DIR_CMD("WSGIRestrictProcess", WSGI_CMD_RESTRICT_PROCESS, "Process groups this location may use."),
+    SERVER_CMD("WSGISocketPrefix", WSGI_CMD_SOCKET_PREFIX, "Path prefix of the daemon sockets."),
+    SERVER_CMD("WSGISocketRotation", WSGI_CMD_SOCKET_ROTATION, "On: a new socket path at each restart."),
+    SERVER_CMD("WSGILazyInitialization", WSGI_CMD_LAZY_INITIALIZATION, "On: initialise Python in the child processes (always)."),
+    SERVER_CMD("WSGIPythonEggs", WSGI_CMD_PYTHON_EGGS, "Directory for the Python egg cache."),
+    DIR_CMD("WSGIErrorOverride", WSGI_CMD_ERROR_OVERRIDE, "On: Apache's error documents replace the application's."),
+    DIR_CMD("WSGITrustedProxyHeaders", WSGI_CMD_TRUSTED_PROXY_HEADERS, "Headers set by trusted front-end proxies."),
+    DIR_CMD("WSGITrustedProxies", WSGI_CMD_TRUSTED_PROXIES, "Addresses of trusted front-end proxies."),
+    SERVER_CMD("WSGIRestrictSignal", WSGI_CMD_RESTRICT_SIGNAL, "On: applications may not install signal handlers."),
+    SERVER_CMD("WSGIVerboseDebugging", WSGI_CMD_VERBOSE_DEBUGGING, "On: log more detail."),
+    SERVER_CMD("WSGIAcceptMutex", WSGI_CMD_ACCEPT_MUTEX, "Accept mutex of the daemon processes (Apache's Mutex)."),
+    { NULL }
+};
+
+/* ---- hooks --------------------------------------------------------------------- */
+
+static int wsgi_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp) {
+    return wsgi_swift_pre_config(pconf, plog, ptemp);
+}
+static int wsgi_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s) {
+    return wsgi_swift_post_config(pconf, plog, ptemp, s);
+}
+static void wsgi_child_init(apr_pool_t *p, server_rec *s) { wsgi_swift_child_init(p, s); }
+static int wsgi_translate_name(request_rec *r) { return wsgi_swift_translate_name(r); }
+static int wsgi_handler(request_rec *r) { return wsgi_swift_handler(r); }
+
+static void wsgi_register_hooks(apr_pool_t *p) {
+    static const char *const before_alias[] = { "mod_alias.c", NULL };
+    ap_hook_pre_config(wsgi_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(wsgi_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(wsgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_translate_name(wsgi_translate_name, NULL, before_alias, APR_HOOK_MIDDLE);
+    ap_hook_handler(wsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+module AP_MODULE_DECLARE_DATA wsgi_module = {
+    STANDARD20_MODULE_STUFF,
+    wsgi_swift_create_dir_config,
+    wsgi_swift_merge_dir_config,
+    wsgi_swift_create_server_config,
+    wsgi_swift_merge_server_config,
+    wsgi_commands,
+    wsgi_register_hooks
+};
+
+/* ---- variadic wrappers ----------------------------------------------------------- */
+
+void wsgi_log_error(int level, apr_status_t status, const server_rec *s, const char *message) {
+    ap_log_error(APLOG_MARK, level, status, s, "%s", message);
+}
+void wsgi_log_rerror(int level, apr_status_t status, const request_rec *r, const char *message) {
+    ap_log_rerror(APLOG_MARK, level, status, r, "%s", message);
+}
+void wsgi_log_perror(int level, apr_status_t status, apr_pool_t *p, const char *message) {
+    ap_log_perror(APLOG_MARK, level, status, p, "%s", message);
+}
+
+/* ---- bucket brigade helpers (APR_BRIGADE_* are macros) --------------------------- */
+
+apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char *data, apr_size_t len, int flush) {
+    apr_bucket *b;
+    if (len) {
+        b = apr_bucket_transient_create(data, len, r->connection->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, b);
+    }
+    if (flush) {
+        b = apr_bucket_flush_create(r->connection->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, b);
+    }
+    apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    if (rv == APR_SUCCESS && r->connection->aborted) rv = APR_ECONNABORTED;
+    return rv;
+}
+
+apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush) {
+    apr_bucket *b = apr_bucket_file_create(f, off, len, r->pool, r->connection->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, b);
+    if (flush) APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(r->connection->bucket_alloc));
+    apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    if (rv == APR_SUCCESS && r->connection->aborted) rv = APR_ECONNABORTED;
+    return rv;
+}
+
+long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status) {
+    apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, len);
+    if (rv != APR_SUCCESS) {
+        apr_brigade_cleanup(bb);
+        *status = rv;
+        return -1;
+    }
+    apr_size_t total = 0;
+    int eos = 0;
+    while (!APR_BRIGADE_EMPTY(bb)) {
+        apr_bucket *b = APR_BRIGADE_FIRST(bb);
+        if (APR_BUCKET_IS_EOS(b)) { eos = 1; apr_bucket_delete(b); continue; }
+        const char *data;
+        apr_size_t n;
+        rv = apr_bucket_read(b, &data, &n, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) { apr_brigade_cleanup(bb); *status = rv; return -1; }
+        if (total + n > len) n = len - total; /* filters honour readbytes; be safe */
+        memcpy(buf + total, data, n);
+        total += n;
+        apr_bucket_delete(b);
+    }
+    apr_brigade_cleanup(bb);
+    *status = APR_SUCCESS;
+    (void)eos;
+    return (long)total;
+}
