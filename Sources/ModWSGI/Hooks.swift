@@ -1,26 +1,83 @@
 import CModWSGI
 
-@_cdecl("wsgi_swift_directive")
-func wsgi_swift_directive(_ cmd: UnsafeMutablePointer<cmd_parms>?, _ mconfig: UnsafeMutableRawPointer?, _ id: Int32, _ argc: Int32, _ argv: UnsafePointer<UnsafeMutablePointer<CChar>?>?) -> UnsafePointer<CChar>? { nil }
-@_cdecl("wsgi_swift_create_server_config")
-func wsgi_swift_create_server_config(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) -> UnsafeMutableRawPointer? { wsgi_pcalloc(p, 8) }
-@_cdecl("wsgi_swift_merge_server_config")
-func wsgi_swift_merge_server_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? { add }
-@_cdecl("wsgi_swift_create_dir_config")
-func wsgi_swift_create_dir_config(_ p: OpaquePointer?, _ dir: UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer? { wsgi_pcalloc(p, 8) }
-@_cdecl("wsgi_swift_merge_dir_config")
-func wsgi_swift_merge_dir_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? { add }
+// The Apache hooks, registered by the C shim (wsgi_module.c).
+
 @_cdecl("wsgi_swift_pre_config")
-func wsgi_swift_pre_config(_ a: OpaquePointer?, _ b: OpaquePointer?, _ c: OpaquePointer?) -> Int32 { OK }
+func wsgi_swift_pre_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ ptemp: OpaquePointer?) -> Int32 {
+    // A new configuration generation: the module stays loaded (nodelete), so reset.
+    GlobalConfig.current = GlobalConfig()
+    return OK
+}
+
 @_cdecl("wsgi_swift_post_config")
-func wsgi_swift_post_config(_ a: OpaquePointer?, _ b: OpaquePointer?, _ c: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) -> Int32 { OK }
+func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ ptemp: OpaquePointer?,
+                            _ s: UnsafeMutablePointer<server_rec>?) -> Int32 {
+    ModuleState.mainServer = s
+    let threaded = wsgi_mpm_query(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
+    let maxThreads = Int(wsgi_mpm_query(AP_MPMQ_MAX_THREADS))
+    let maxDaemons = Int(wsgi_mpm_query(AP_MPMQ_MAX_DAEMONS))
+    ModuleState.multithread = threaded && maxThreads > 1
+    ModuleState.multiprocess = maxDaemons > 1 || !threaded
+    ModuleState.maximumProcesses = max(maxDaemons, 1)
+    ModuleState.threadsPerProcess = threaded ? max(maxThreads, 1) : 1
+    ModuleState.processGroup = ""
+    ModuleState.daemonHome = nil
+    let global = GlobalConfig.current
+    PythonRuntime.settings = PythonRuntime.settingsFromGlobal(global)
+    // Report an unusable Python home once, here, instead of once per child.
+    if let home = global.pythonHome, let problem = PythonRuntime.checkHome(home) {
+        Log.server(APLOG_ERR, .pythonHomeUnreadable, problem, s)
+    }
+    // Daemon process groups are forked here, by the (single-threaded) parent.
+    return DaemonManager.postConfig(pconf: pconf, ptemp: ptemp, server: s!)
+}
+
 @_cdecl("wsgi_swift_child_init")
 func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) {
-    Py_Initialize()
-    let none = wsgi_py_none()
-    _ = none
+    ModuleState.childPool = p
+    ModuleState.mainServer = s
+    let global = GlobalConfig.current
+    // Python only in children that can run applications here: not when every WSGI
+    // request goes to daemon processes (WSGIRestrictEmbedded On).
+    if global.restrictEmbedded { return }
+    PythonRuntime.initialize(processName: "Apache child process")
+    guard PythonRuntime.initialized else { return }
+    ImportScripts.run(global.importScripts.filter { ($0.processGroup ?? "").isEmpty || $0.processGroup == "%{GLOBAL}" })
+    apr_pool_cleanup_register(p, nil, { _ in
+        PythonRuntime.finalize(destroy: GlobalConfig.current.destroyInterpreter)
+        return APR_SUCCESS
+    }, apr_pool_cleanup_null)
 }
+
 @_cdecl("wsgi_swift_translate_name")
-func wsgi_swift_translate_name(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 { DECLINED }
+func wsgi_swift_translate_name(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
+    RequestHandler.translate(r!)
+}
+
 @_cdecl("wsgi_swift_handler")
-func wsgi_swift_handler(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 { DECLINED }
+func wsgi_swift_handler(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
+    RequestHandler.handle(r!)
+}
+
+/// WSGIImportScript: preload scripts into their application groups when a process starts.
+enum ImportScripts {
+    static func run(_ scripts: [ScriptTarget]) {
+        for t in scripts {
+            var group = t.applicationGroup ?? "%{GLOBAL}"
+            if group == "%{GLOBAL}" { group = "" }
+            if group.hasPrefix("%{") {
+                Log.server(APLOG_ERR, .importScriptFailed, "WSGIImportScript '\(t.path)': application-group must be %{GLOBAL} or a name, not '\(group)'.")
+                continue
+            }
+            guard let mtime = ScriptLoader.mtime(t.path) else {
+                Log.server(APLOG_ERR, .importScriptFailed, "WSGIImportScript '\(t.path)' not found or unable to stat.")
+                continue
+            }
+            let interp = Interpreters.acquire(group)
+            _ = ScriptLoader.load(interp, path: t.path, mtime: mtime, reload: false) { level, id, message in
+                Log.server(level, id, message)
+            }
+            Interpreters.release()
+        }
+    }
+}

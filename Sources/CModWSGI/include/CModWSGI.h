@@ -166,6 +166,7 @@ static inline const char *wsgi_server_description(void) { return ap_get_server_d
 static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
 static inline int wsgi_errno(void) { return errno; }
 static inline void wsgi_set_errno(int e) { errno = e; }
+static inline int wsgi_open_read(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 
 /* ---- Python: globals and macros Swift cannot use directly ----------------------- */
 

@@ -1,0 +1,151 @@
+import CModWSGI
+
+/// How a HEAD request reaches the application (WSGIMapHEADToGET).
+enum MapHEAD: Sendable { case off, on, auto }
+
+/// Per-directory configuration (<Directory>, <Location>, .htaccess, and the server's
+/// defaults). Every field is optional: nil means "unset", and `merged(over:)` lets the
+/// more specific section win field by field, as Apache's merge callbacks do.
+final class DirConfig {
+    var applicationGroup: String?
+    var processGroup: String?
+    var callableObject: String?
+    var passAuthorization: Bool?
+    var chunkedRequest: Bool?
+    var enableSendfile: Bool?
+    var mapHEADToGET: MapHEAD?
+    var scriptReloading: Bool?
+    var errorOverride: Bool?
+    var restrictProcess: [String]?
+    var handlerScripts: [String: ScriptTarget] = [:]
+
+    func merged(over base: DirConfig) -> DirConfig {
+        let m = DirConfig()
+        m.applicationGroup = applicationGroup ?? base.applicationGroup
+        m.processGroup = processGroup ?? base.processGroup
+        m.callableObject = callableObject ?? base.callableObject
+        m.passAuthorization = passAuthorization ?? base.passAuthorization
+        m.chunkedRequest = chunkedRequest ?? base.chunkedRequest
+        m.enableSendfile = enableSendfile ?? base.enableSendfile
+        m.mapHEADToGET = mapHEADToGET ?? base.mapHEADToGET
+        m.scriptReloading = scriptReloading ?? base.scriptReloading
+        m.errorOverride = errorOverride ?? base.errorOverride
+        m.restrictProcess = restrictProcess ?? base.restrictProcess
+        m.handlerScripts = base.handlerScripts.merging(handlerScripts) { _, new in new }
+        return m
+    }
+}
+
+/// A script with the options mod_wsgi allows on WSGIScriptAlias, WSGIHandlerScript and
+/// WSGIImportScript: process-group=, application-group=, callable-object=, pass-authorization=.
+struct ScriptTarget {
+    var path: String
+    var processGroup: String?
+    var applicationGroup: String?
+    var callableObject: String?
+    var passAuthorization: Bool?
+}
+
+/// One WSGIScriptAlias / WSGIScriptAliasMatch.
+final class ScriptAlias {
+    let location: String
+    let target: ScriptTarget
+    /// Compiled pattern of WSGIScriptAliasMatch (nil for WSGIScriptAlias).
+    let regex: UnsafeMutablePointer<ap_regex_t>?
+
+    init(location: String, target: ScriptTarget, regex: UnsafeMutablePointer<ap_regex_t>?) {
+        // "/app/" and "/app" mount the same way; "/" mounts at the root ("").
+        var loc = location
+        if regex == nil { while loc.hasSuffix("/") { loc.removeLast() } }
+        self.location = loc
+        self.target = target
+        self.regex = regex
+    }
+}
+
+/// Per-virtual-host configuration.
+final class ServerConfig {
+    var aliases: [ScriptAlias] = []
+
+    func merged(over base: ServerConfig) -> ServerConfig {
+        let m = ServerConfig()
+        m.aliases = aliases + base.aliases
+        return m
+    }
+}
+
+/// Settings that only make sense once per server (outside <VirtualHost>): the Python
+/// runtime's, and those of the process groups. Reset in pre_config for each generation.
+struct GlobalConfig {
+    var pythonHome: String?
+    var pythonPath: [String] = []
+    var optimize: Int = 0
+    var hashSeed: UInt32?             // nil: random
+    var dontWriteBytecode = false
+    var warnings: [String] = []
+    var restrictEmbedded = false
+    var restrictStdout = false
+    var restrictStdin = true
+    var restrictSignal = true
+    var destroyInterpreter = true
+    var verboseDebugging = false
+    var pythonEggs: String?
+    var socketPrefix: String?
+    var socketRotation = true
+    var importScripts: [ScriptTarget] = []
+    var daemonGroups: [DaemonGroupConfig] = []
+
+    nonisolated(unsafe) static var current = GlobalConfig()
+}
+
+// MARK: - Storage of configuration objects in Apache's pools
+
+/// Config objects are Swift classes kept alive by the pool they were created for.
+enum ConfigStore {
+    static func store<T: AnyObject>(_ object: T, in pool: OpaquePointer?) -> UnsafeMutableRawPointer {
+        let raw = Unmanaged.passRetained(object).toOpaque()
+        apr_pool_cleanup_register(pool, raw, { data in
+            Unmanaged<AnyObject>.fromOpaque(data!).release()
+            return APR_SUCCESS
+        }, apr_pool_cleanup_null)
+        return raw
+    }
+
+    @inline(__always)
+    static func load<T: AnyObject>(_ raw: UnsafeMutableRawPointer?, as: T.Type) -> T? {
+        guard let raw else { return nil }
+        return Unmanaged<T>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    static func server(_ s: UnsafePointer<server_rec>?) -> ServerConfig? {
+        load(wsgi_server_config(s), as: ServerConfig.self)
+    }
+
+    static func dir(_ r: UnsafePointer<request_rec>) -> DirConfig? {
+        load(wsgi_request_config(r), as: DirConfig.self)
+    }
+}
+
+@_cdecl("wsgi_swift_create_server_config")
+func wsgi_swift_create_server_config(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) -> UnsafeMutableRawPointer? {
+    ConfigStore.store(ServerConfig(), in: p)
+}
+
+@_cdecl("wsgi_swift_merge_server_config")
+func wsgi_swift_merge_server_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let b = ConfigStore.load(base, as: ServerConfig.self)!
+    let a = ConfigStore.load(add, as: ServerConfig.self)!
+    return ConfigStore.store(a.merged(over: b), in: p)
+}
+
+@_cdecl("wsgi_swift_create_dir_config")
+func wsgi_swift_create_dir_config(_ p: OpaquePointer?, _ dir: UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer? {
+    ConfigStore.store(DirConfig(), in: p)
+}
+
+@_cdecl("wsgi_swift_merge_dir_config")
+func wsgi_swift_merge_dir_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+    let b = ConfigStore.load(base, as: DirConfig.self)!
+    let a = ConfigStore.load(add, as: DirConfig.self)!
+    return ConfigStore.store(a.merged(over: b), in: p)
+}

@@ -1,0 +1,127 @@
+import CModWSGI
+
+/// One `WSGIDaemonProcess name option=value ...`, with mod_wsgi's option names and
+/// defaults. Timeouts are in seconds; 0 means "none" as in mod_wsgi.
+struct DaemonGroupConfig {
+    var name: String
+    var processes = 1
+    /// True when `processes=` was given: wsgi.multiprocess is then True even for 1.
+    var multiprocess = false
+    var threads = 15
+    var displayName: String?
+    var home: String?
+    var pythonHome: String?
+    var pythonPath: [String] = []
+    var pythonEggs: String?
+    var lang: String?
+    var locale: String?
+    var user: String?
+    var group: String?
+    var supplementaryGroups: [String] = []
+    var umask: mode_t?
+    var maximumRequests = 0
+    var inactivityTimeout = 0
+    var requestTimeout = 0
+    var queueTimeout = 0
+    var connectTimeout = 15
+    var socketTimeout = 0            // 0: Apache's Timeout
+    var responseSocketTimeout = 0
+    var gracefulTimeout = 15
+    var shutdownTimeout = 5
+    var startupTimeout = 0
+    var deadlockTimeout = 300
+    var evictionTimeout = 0
+    var restartInterval = 0
+    var listenBacklog = 100
+    var headerBufferSize = 32768
+    var responseBufferSize = 65536
+    var receiveBufferSize = 0
+    var sendBufferSize = 0
+    var stackSize = 0
+    var cpuTimeLimit = 0
+    var memoryLimit = 0
+    var virtualMemoryLimit = 0
+    var cpuPriority = 0
+    var socketUser: String?
+    var serverName = ""
+
+    static let options: Set<String> = [
+        "processes", "threads", "display-name", "home", "python-home", "python-path", "python-eggs",
+        "lang", "locale", "user", "group", "supplementary-groups", "umask", "maximum-requests",
+        "inactivity-timeout", "request-timeout", "queue-timeout", "connect-timeout", "socket-timeout",
+        "response-socket-timeout", "graceful-timeout", "shutdown-timeout", "startup-timeout",
+        "deadlock-timeout", "eviction-timeout", "restart-interval", "listen-backlog",
+        "header-buffer-size", "response-buffer-size", "receive-buffer-size", "send-buffer-size",
+        "stack-size", "cpu-time-limit", "memory-limit", "virtual-memory-limit", "cpu-priority",
+        "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests",
+    ]
+
+    static func parse(_ args: [String], serverName: String) -> Result<DaemonGroupConfig, DirectiveError> {
+        func fail(_ m: String) -> Result<DaemonGroupConfig, DirectiveError> {
+            .failure(DirectiveError(message: "WSGIDaemonProcess: \(m)"))
+        }
+        guard let name = args.first, !name.isEmpty, !name.contains("="), !name.hasPrefix("%{") else {
+            return fail("the first argument is the process group's name")
+        }
+        var g = DaemonGroupConfig(name: name)
+        g.serverName = serverName
+        for arg in args.dropFirst() {
+            guard let (k, v) = splitOption(arg) else { return fail("options are name=value, not '\(arg)'") }
+            func int(_ range: ClosedRange<Int> = 0...Int(Int32.max)) -> Int? {
+                guard let n = Int(v), range.contains(n) else { return nil }
+                return n
+            }
+            func bad(_ what: String) -> Result<DaemonGroupConfig, DirectiveError> {
+                fail("\(k) must be \(what), not '\(v)'")
+            }
+            switch k {
+            case "processes": guard let n = int(1...1000) else { return bad("a number from 1 to 1000") }
+                g.processes = n; g.multiprocess = true
+            case "threads": guard let n = int(0...1000) else { return bad("a number from 0 to 1000") }
+                g.threads = n
+            case "display-name": g.displayName = v
+            case "home": g.home = v
+            case "python-home": g.pythonHome = v
+            case "python-path": g.pythonPath = v.split(separator: ":").map(String.init)
+            case "python-eggs": g.pythonEggs = v
+            case "lang": g.lang = v
+            case "locale": g.locale = v
+            case "user": g.user = v
+            case "group": g.group = v
+            case "supplementary-groups": g.supplementaryGroups = v.split(separator: ",").map(String.init)
+            case "umask":
+                guard let m = mode_t(v, radix: 8) else { return bad("an octal mask such as 0022") }
+                g.umask = m
+            case "maximum-requests": guard let n = int() else { return bad("a number") }; g.maximumRequests = n
+            case "inactivity-timeout": guard let n = int() else { return bad("seconds") }; g.inactivityTimeout = n
+            case "request-timeout": guard let n = int() else { return bad("seconds") }; g.requestTimeout = n
+            case "queue-timeout": guard let n = int() else { return bad("seconds") }; g.queueTimeout = n
+            case "connect-timeout": guard let n = int() else { return bad("seconds") }; g.connectTimeout = n
+            case "socket-timeout": guard let n = int() else { return bad("seconds") }; g.socketTimeout = n
+            case "response-socket-timeout": guard let n = int() else { return bad("seconds") }; g.responseSocketTimeout = n
+            case "graceful-timeout": guard let n = int() else { return bad("seconds") }; g.gracefulTimeout = n
+            case "shutdown-timeout": guard let n = int() else { return bad("seconds") }; g.shutdownTimeout = n
+            case "startup-timeout": guard let n = int() else { return bad("seconds") }; g.startupTimeout = n
+            case "deadlock-timeout": guard let n = int() else { return bad("seconds") }; g.deadlockTimeout = n
+            case "eviction-timeout": guard let n = int() else { return bad("seconds") }; g.evictionTimeout = n
+            case "restart-interval": guard let n = int() else { return bad("seconds") }; g.restartInterval = n
+            case "listen-backlog": guard let n = int(1...65535) else { return bad("a number from 1 to 65535") }; g.listenBacklog = n
+            case "header-buffer-size": guard let n = int(4096...Int(Int32.max)) else { return bad("at least 4096 bytes") }; g.headerBufferSize = n
+            case "response-buffer-size": guard let n = int(1...Int(Int32.max)) else { return bad("bytes") }; g.responseBufferSize = n
+            case "receive-buffer-size": guard let n = int() else { return bad("bytes") }; g.receiveBufferSize = n
+            case "send-buffer-size": guard let n = int() else { return bad("bytes") }; g.sendBufferSize = n
+            case "stack-size": guard let n = int() else { return bad("bytes") }; g.stackSize = n
+            case "cpu-time-limit": guard let n = int() else { return bad("seconds") }; g.cpuTimeLimit = n
+            case "memory-limit": guard let n = int() else { return bad("bytes") }; g.memoryLimit = n
+            case "virtual-memory-limit": guard let n = int() else { return bad("bytes") }; g.virtualMemoryLimit = n
+            case "cpu-priority": guard let n = Int(v), (-20...20).contains(n) else { return bad("a number from -20 to 20") }; g.cpuPriority = n
+            case "socket-user": g.socketUser = v
+            case "server-metrics", "script-user", "chroot":
+                return fail("option '\(k)' is not supported yet by this mod_wsgi")
+            default:
+                return fail("unknown option '\(k)'")
+            }
+        }
+        return .success(g)
+    }
+}

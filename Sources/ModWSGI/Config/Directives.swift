@@ -1,0 +1,179 @@
+import CModWSGI
+
+/// A directive's arguments were wrong: the message names the directive and what it takes.
+struct DirectiveError: Error {
+    let message: String
+}
+
+/// Parses one directive (called through the command table in the C shim).
+@_cdecl("wsgi_swift_directive")
+func wsgi_swift_directive(_ cmd: UnsafeMutablePointer<cmd_parms>?, _ mconfig: UnsafeMutableRawPointer?,
+                          _ id: Int32, _ argc: Int32,
+                          _ argv: UnsafePointer<UnsafeMutablePointer<CChar>?>?) -> UnsafePointer<CChar>? {
+    guard let cmd else { return nil }
+    var args: [String] = []
+    for i in 0..<Int(argc) { args.append(String(cString: argv![i]!)) }
+    let name = String(cString: cmd.pointee.cmd.pointee.name)
+    do {
+        try Directives.apply(wsgi_cmd_id(UInt32(id)), name: name, args: args, cmd: cmd,
+                             dir: ConfigStore.load(mconfig, as: DirConfig.self))
+        return nil
+    } catch let e as DirectiveError {
+        return UnsafePointer(e.message.pooled(cmd.pointee.pool))
+    } catch {
+        return UnsafePointer("\(name): \(error)".pooled(cmd.pointee.pool))
+    }
+}
+
+enum Directives {
+    static func apply(_ id: wsgi_cmd_id, name: String, args: [String],
+                      cmd: UnsafeMutablePointer<cmd_parms>, dir: DirConfig?) throws {
+        func fail(_ what: String) -> DirectiveError { DirectiveError(message: "\(name): \(what)") }
+        func count(_ range: ClosedRange<Int>, _ usage: String) throws {
+            guard range.contains(args.count) else { throw fail("takes \(usage)") }
+        }
+        func flag() throws -> Bool {
+            try count(1...1, "one argument, On or Off")
+            guard let v = parseFlag(args[0]) else { throw fail("must be On or Off, not '\(args[0])'") }
+            return v
+        }
+        func globalOnly() throws {
+            if let err = wsgi_check_global(cmd) { throw DirectiveError(message: String(cString: err)) }
+        }
+        var global: GlobalConfig {
+            get { GlobalConfig.current }
+            set { GlobalConfig.current = newValue }
+        }
+        let server = ConfigStore.server(cmd.pointee.server)!
+
+        switch id {
+        case WSGI_CMD_SCRIPT_ALIAS, WSGI_CMD_SCRIPT_ALIAS_MATCH:
+            try count(2...Int.max, "a URL, a script path and options")
+            let target = try scriptTarget(args[1], options: args.dropFirst(2), fail: fail)
+            var regex: UnsafeMutablePointer<ap_regex_t>? = nil
+            if id == WSGI_CMD_SCRIPT_ALIAS_MATCH {
+                regex = ap_pregcomp(cmd.pointee.pool, args[0], Int32(AP_REG_EXTENDED))
+                if regex == nil { throw fail("'\(args[0])' is not a valid regular expression") }
+            }
+            server.aliases.append(ScriptAlias(location: args[0], target: target, regex: regex))
+        case WSGI_CMD_HANDLER_SCRIPT:
+            try count(2...Int.max, "a handler name, a script path and options")
+            dir?.handlerScripts[args[0]] = try scriptTarget(args[1], options: args.dropFirst(2), fail: fail)
+        case WSGI_CMD_IMPORT_SCRIPT:
+            try count(1...Int.max, "a script path and options")
+            try globalOnly()
+            let t = try scriptTarget(args[0], options: args.dropFirst(1), fail: fail)
+            global.importScripts.append(t)
+        case WSGI_CMD_APPLICATION_GROUP:
+            try count(1...1, "one argument: %{GLOBAL}, %{RESOURCE}, %{SERVER}, %{ENV:name} or a name")
+            try ApplicationGroup.validate(args[0]).map { throw fail($0) }
+            dir?.applicationGroup = args[0]
+        case WSGI_CMD_PROCESS_GROUP:
+            try count(1...1, "one argument: a daemon process group name, %{GLOBAL} or %{ENV:name}")
+            dir?.processGroup = args[0]
+        case WSGI_CMD_RESTRICT_PROCESS:
+            try count(1...Int.max, "one or more process group names")
+            dir?.restrictProcess = args
+        case WSGI_CMD_CALLABLE_OBJECT:
+            try count(1...1, "one argument: the name of the application object")
+            dir?.callableObject = args[0]
+        case WSGI_CMD_PASS_AUTHORIZATION: dir?.passAuthorization = try flag()
+        case WSGI_CMD_CHUNKED_REQUEST: dir?.chunkedRequest = try flag()
+        case WSGI_CMD_ENABLE_SENDFILE: dir?.enableSendfile = try flag()
+        case WSGI_CMD_SCRIPT_RELOADING: dir?.scriptReloading = try flag()
+        case WSGI_CMD_ERROR_OVERRIDE: dir?.errorOverride = try flag()
+        case WSGI_CMD_MAP_HEAD_TO_GET:
+            try count(1...1, "one argument: On, Off or Auto")
+            switch args[0].lowercased() {
+            case "on": dir?.mapHEADToGET = .on
+            case "off": dir?.mapHEADToGET = .off
+            case "auto": dir?.mapHEADToGET = .auto
+            default: throw fail("must be On, Off or Auto, not '\(args[0])'")
+            }
+        case WSGI_CMD_PYTHON_HOME:
+            try count(1...1, "one argument: a directory"); try globalOnly()
+            global.pythonHome = args[0]
+        case WSGI_CMD_PYTHON_PATH:
+            try count(1...1, "one argument: directories separated by ':'"); try globalOnly()
+            global.pythonPath += args[0].split(separator: ":").map(String.init)
+        case WSGI_CMD_PYTHON_OPTIMIZE:
+            try count(1...1, "one argument: 0, 1 or 2"); try globalOnly()
+            guard let v = Int(args[0]), (0...2).contains(v) else { throw fail("must be 0, 1 or 2, not '\(args[0])'") }
+            global.optimize = v
+        case WSGI_CMD_PYTHON_HASH_SEED:
+            try count(1...1, "one argument: random, or a number from 0 to 4294967295"); try globalOnly()
+            if args[0] == "random" { global.hashSeed = nil } else {
+                guard let v = UInt32(args[0]) else {
+                    throw fail("must be 'random' or a number from 0 to 4294967295, not '\(args[0])'")
+                }
+                global.hashSeed = v
+            }
+        case WSGI_CMD_PYTHON_WARNINGS:
+            try count(1...1, "one argument: a warnings filter such as ignore::DeprecationWarning"); try globalOnly()
+            global.warnings.append(args[0])
+        case WSGI_CMD_DONT_WRITE_BYTECODE: try globalOnly(); global.dontWriteBytecode = try flag()
+        case WSGI_CMD_RESTRICT_EMBEDDED: try globalOnly(); global.restrictEmbedded = try flag()
+        case WSGI_CMD_RESTRICT_STDOUT: try globalOnly(); global.restrictStdout = try flag()
+        case WSGI_CMD_RESTRICT_STDIN: try globalOnly(); global.restrictStdin = try flag()
+        case WSGI_CMD_RESTRICT_SIGNAL: try globalOnly(); global.restrictSignal = try flag()
+        case WSGI_CMD_DESTROY_INTERPRETER: try globalOnly(); global.destroyInterpreter = try flag()
+        case WSGI_CMD_VERBOSE_DEBUGGING: try globalOnly(); global.verboseDebugging = try flag()
+        case WSGI_CMD_LAZY_INITIALIZATION: try globalOnly(); _ = try flag()  // always lazy: Python never runs in the parent
+        case WSGI_CMD_SOCKET_ROTATION: try globalOnly(); global.socketRotation = try flag()
+        case WSGI_CMD_SOCKET_PREFIX:
+            try count(1...1, "one argument: a path prefix"); try globalOnly()
+            global.socketPrefix = args[0].hasPrefix("/") ? args[0] : String(cString: ap_server_root_relative(cmd.pointee.pool, args[0]))
+        case WSGI_CMD_PYTHON_EGGS:
+            try count(1...1, "one argument: a directory"); try globalOnly()
+            global.pythonEggs = args[0]
+        case WSGI_CMD_ACCEPT_MUTEX, WSGI_CMD_TRUSTED_PROXY_HEADERS, WSGI_CMD_TRUSTED_PROXIES:
+            throw fail("is not supported yet by this mod_wsgi; remove it from the configuration")
+        case WSGI_CMD_DAEMON_PROCESS:
+            try count(1...Int.max, "a process group name and options")
+            try globalOnly()
+            let group = try DaemonGroupConfig.parse(args, serverName: str(cmd.pointee.server.pointee.server_hostname) ?? "")
+                .get()
+            if global.daemonGroups.contains(where: { $0.name == group.name }) {
+                throw fail("a daemon process group named '\(group.name)' is already defined")
+            }
+            global.daemonGroups.append(group)
+        default:
+            throw fail("unknown directive")
+        }
+    }
+
+    static func scriptTarget(_ path: String, options: ArraySlice<String>,
+                             fail: (String) -> DirectiveError) throws -> ScriptTarget {
+        var t = ScriptTarget(path: path)
+        for opt in options {
+            guard let (k, v) = splitOption(opt) else { throw fail("options are name=value, not '\(opt)'") }
+            switch k {
+            case "process-group": t.processGroup = v
+            case "application-group":
+                try ApplicationGroup.validate(v).map { throw fail($0) }
+                t.applicationGroup = v
+            case "callable-object": t.callableObject = v
+            case "pass-authorization":
+                guard let f = parseFlag(v) else { throw fail("pass-authorization must be On or Off") }
+                t.passAuthorization = f
+            default:
+                throw fail("unknown option '\(k)'; allowed: process-group, application-group, callable-object, pass-authorization")
+            }
+        }
+        return t
+    }
+}
+
+/// Application group names: which interpreter a request runs in.
+enum ApplicationGroup {
+    /// nil when valid, else what is wrong.
+    static func validate(_ value: String) -> String? {
+        if value.hasPrefix("%{") {
+            let known = ["%{GLOBAL}", "%{RESOURCE}", "%{SERVER}"]
+            if known.contains(value) { return nil }
+            if value.hasPrefix("%{ENV:") && value.hasSuffix("}") && value.count > 7 { return nil }
+            return "'\(value)' is not one of %{GLOBAL}, %{RESOURCE}, %{SERVER}, %{ENV:name} or a plain name"
+        }
+        return nil
+    }
+}

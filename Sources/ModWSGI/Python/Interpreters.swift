@@ -1,0 +1,215 @@
+import CModWSGI
+
+/// One Python interpreter: the main one (%{GLOBAL}) or a sub-interpreter per
+/// application group. Holds what the module caches per interpreter.
+final class Interpreter {
+    let name: String
+    let state: OpaquePointer  // PyInterpreterState*
+    let isMain: Bool
+    /// Serialises loading of WSGI scripts (taken without the GIL held).
+    var scriptLock = pthread_mutex_t()
+    /// Loaded script modules by path → (module, mtime).
+    var scripts: [String: (module: PyObj, mtime: Int)] = [:]
+    /// Cached Python objects for building environ.
+    var wsgiVersion: PyObj!
+    var apacheVersion: PyObj!
+    var modWSGIVersion: PyObj!
+
+    init(name: String, state: OpaquePointer, isMain: Bool) {
+        self.name = name
+        self.state = state
+        self.isMain = isMain
+        pthread_mutex_init(&scriptLock, nil)
+    }
+}
+
+/// The thread states of one OS thread: one per interpreter it has entered.
+/// Sub-interpreters cannot use PyGILState_*, so they are kept by hand.
+final class ThreadStates {
+    var states: [(OpaquePointer, UnsafeMutablePointer<PyThreadState>)] = []
+    let threadID: Int
+    var requests = 0
+    init(threadID: Int) { self.threadID = threadID }
+}
+
+enum Interpreters {
+    nonisolated(unsafe) private static var table: [String: Interpreter] = [:]
+    nonisolated(unsafe) private static var lock = pthread_mutex_t()
+    nonisolated(unsafe) private static var key = pthread_key_t()
+    nonisolated(unsafe) private static var nextThreadID = 0
+    nonisolated(unsafe) static var main: Interpreter?
+
+    /// Called right after Py_InitializeFromConfig, on the initialising thread.
+    static func registerMain(_ tstate: UnsafeMutablePointer<PyThreadState>) {
+        pthread_mutex_init(&lock, nil)
+        pthread_key_create(&key, nil)
+        let interp = Interpreter(name: "", state: PyThreadState_GetInterpreter(tstate), isMain: true)
+        main = interp
+        table[""] = interp
+        let ts = threadStates()
+        ts.states.append((interp.state, tstate))
+        InterpreterSetup.prepare(interp)
+    }
+
+    /// This OS thread's record (made on first use).
+    static func threadStates() -> ThreadStates {
+        if let p = pthread_getspecific(key) {
+            return Unmanaged<ThreadStates>.fromOpaque(p).takeUnretainedValue()
+        }
+        pthread_mutex_lock(&lock)
+        nextThreadID += 1
+        let ts = ThreadStates(threadID: nextThreadID)
+        pthread_mutex_unlock(&lock)
+        pthread_setspecific(key, Unmanaged.passRetained(ts).toOpaque())
+        return ts
+    }
+
+    /// Takes the GIL in the named interpreter ("" is the main one), creating it on first
+    /// use. Balanced by `release()`. Called without the GIL.
+    static func acquire(_ name: String) -> Interpreter {
+        let ts = threadStates()
+        pthread_mutex_lock(&lock)
+        let found = table[name]
+        pthread_mutex_unlock(&lock)
+        let interp = found ?? InterpreterFactory.create(name) ?? main!
+        enter(interp, ts)
+        return interp
+    }
+
+    /// Called on the factory thread with the GIL held in the main interpreter.
+    static func createOnThisThread(_ name: String) -> Interpreter? {
+        pthread_mutex_lock(&lock)
+        let existing = table[name]
+        pthread_mutex_unlock(&lock)
+        if let existing { return existing }
+        let mainState = PyThreadState_Get()
+        guard let tstate = Py_NewInterpreter() else {
+            Log.server(APLOG_ERR, .interpreterCreated, "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
+            PyThreadState_Swap(mainState)
+            return nil
+        }
+        let interp = Interpreter(name: name, state: PyThreadState_GetInterpreter(tstate), isMain: false)
+        // The factory thread's state stays alive: it is this interpreter's main thread.
+        InterpreterSetup.prepare(interp)
+        PyThreadState_Swap(mainState)
+        pthread_mutex_lock(&lock)
+        table[name] = interp
+        pthread_mutex_unlock(&lock)
+        Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'.")
+        return interp
+    }
+
+    private static func enter(_ interp: Interpreter, _ ts: ThreadStates) {
+        for (s, t) in ts.states where s == interp.state {
+            PyEval_RestoreThread(t)
+            return
+        }
+        let t: UnsafeMutablePointer<PyThreadState>
+        if interp.isMain {
+            // The main interpreter: go through PyGILState so C extensions that use it
+            // see this thread's state; keep it alive past this request.
+            _ = PyGILState_Ensure()
+            t = PyThreadState_Get()
+        } else {
+            t = PyThreadState_New(interp.state)
+            PyEval_RestoreThread(t)
+        }
+        ts.states.append((interp.state, t))
+    }
+
+    static func release() {
+        _ = PyEval_SaveThread()
+    }
+
+    /// At process exit, on the thread that initialised Python: end the sub-interpreters
+    /// (running their atexit functions), then finalize the main interpreter.
+    static func destroyAll() {
+        guard let main, let mainState = PythonRuntime.mainThreadState else { return }
+        var subs: [Interpreter] = []
+        pthread_mutex_lock(&lock)
+        subs = table.values.filter { !$0.isMain }
+        pthread_mutex_unlock(&lock)
+        PyEval_RestoreThread(mainState)
+        for interp in subs {
+            let mine = PyThreadState_New(interp.state)!
+            PyThreadState_Swap(mine)
+            // Py_EndInterpreter wants to be the last thread state of the interpreter.
+            var t = PyInterpreterState_ThreadHead(interp.state)
+            while let cur = t {
+                t = PyThreadState_Next(cur)
+                if cur != mine { PyThreadState_Clear(cur); PyThreadState_Delete(cur) }
+            }
+            InterpreterSetup.shutdown(interp)
+            Py_EndInterpreter(mine)
+            // The GIL is still ours: carry on in the main interpreter.
+            PyThreadState_Swap(mainState)
+            Log.server(APLOG_INFO, .interpreterDestroyed, "Destroy interpreter '\(interp.name)'.")
+        }
+        InterpreterSetup.shutdown(main)
+        var t = PyInterpreterState_ThreadHead(main.state)
+        while let cur = t {
+            t = PyThreadState_Next(cur)
+            if cur != mainState { PyThreadState_Clear(cur); PyThreadState_Delete(cur) }
+        }
+        Py_FinalizeEx()
+        Log.server(APLOG_INFO, .pythonFinalized, "Python has shutdown.")
+        pthread_mutex_lock(&lock)
+        table = [:]
+        pthread_mutex_unlock(&lock)
+        Self.main = nil
+    }
+}
+
+/// Creates sub-interpreters on one long-lived thread of its own, so that in every
+/// interpreter threading.main_thread() is a thread that initialised it and stays alive,
+/// never a request thread (asgiref and others check it).
+enum InterpreterFactory {
+    nonisolated(unsafe) private static var mutex = pthread_mutex_t()
+    nonisolated(unsafe) private static var cond = pthread_cond_t()
+    nonisolated(unsafe) private static var pending: [String] = []
+    nonisolated(unsafe) private static var results: [String: Interpreter?] = [:]
+    nonisolated(unsafe) private static var started = false
+
+    static func start() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&cond, nil)
+        var thread = pthread_t()
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        pthread_create(&thread, &attr, { _ in
+            InterpreterFactory.loop()
+            return nil
+        }, nil)
+        pthread_attr_destroy(&attr)
+        started = true
+    }
+
+    /// Asks the factory thread for the interpreter and waits (without the GIL).
+    static func create(_ name: String) -> Interpreter? {
+        guard started else { return nil }
+        pthread_mutex_lock(&mutex)
+        if !pending.contains(name) && results[name] == nil { pending.append(name) }
+        pthread_cond_broadcast(&cond)
+        while results[name] == nil { pthread_cond_wait(&cond, &mutex) }
+        let r = results[name]!
+        pthread_mutex_unlock(&mutex)
+        return r
+    }
+
+    private static func loop() {
+        while true {
+            pthread_mutex_lock(&mutex)
+            while pending.isEmpty { pthread_cond_wait(&cond, &mutex) }
+            let name = pending.removeFirst()
+            pthread_mutex_unlock(&mutex)
+            let g = PyGILState_Ensure()
+            let interp = Interpreters.createOnThisThread(name)
+            PyGILState_Release(g)
+            pthread_mutex_lock(&mutex)
+            results[name] = .some(interp)
+            pthread_cond_broadcast(&cond)
+            pthread_mutex_unlock(&mutex)
+        }
+    }
+}

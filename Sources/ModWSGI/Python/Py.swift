@@ -1,0 +1,107 @@
+import CModWSGI
+
+typealias PyObj = UnsafeMutablePointer<PyObject>
+
+/// Small conveniences over CPython's C API. All of them require the GIL.
+enum Py {
+    @inline(__always) static var none: PyObj { wsgi_new_ref(wsgi_py_none()) }
+    @inline(__always) static func bool(_ b: Bool) -> PyObj { wsgi_new_ref(b ? wsgi_py_true() : wsgi_py_false()) }
+
+    static func string(_ s: String) -> PyObj {
+        var s = s
+        return s.withUTF8 { buf in
+            buf.withMemoryRebound(to: CChar.self) {
+                PyUnicode_DecodeUTF8($0.baseAddress, $0.count, "surrogateescape")!
+            }
+        }
+    }
+
+    /// Bytes from the request (headers, URLs) are latin-1, per PEP 3333.
+    @inline(__always)
+    static func latin1(_ p: UnsafePointer<CChar>) -> PyObj {
+        PyUnicode_DecodeLatin1(p, strlen(p), nil) ?? none
+    }
+
+    static func int(_ v: Int) -> PyObj { PyLong_FromLong(v) }
+
+    static func tuple(_ items: [PyObj]) -> PyObj {
+        let t = PyTuple_New(items.count)!
+        for (i, o) in items.enumerated() { PyTuple_SetItem(t, i, o) }  // steals
+        return t
+    }
+
+    /// A Python str as a Swift String (UTF-8), or nil if not a str.
+    static func swiftString(_ o: PyObj?) -> String? {
+        guard let o, wsgi_unicode_check(o) != 0 else { return nil }
+        var size: Py_ssize_t = 0
+        guard let p = PyUnicode_AsUTF8AndSize(o, &size) else { PyErr_Clear(); return nil }
+        return String(decoding: UnsafeRawBufferPointer(start: p, count: size), as: UTF8.self)
+    }
+
+    /// str(o), for messages.
+    static func describe(_ o: PyObj?) -> String {
+        guard let o, let s = PyObject_Str(o) else { PyErr_Clear(); return "?" }
+        defer { wsgi_decref(s) }
+        return swiftString(s) ?? "?"
+    }
+
+    static func repr(_ o: PyObj?) -> String {
+        guard let o, let s = PyObject_Repr(o) else { PyErr_Clear(); return "?" }
+        defer { wsgi_decref(s) }
+        return swiftString(s) ?? "?"
+    }
+
+    static func setItem(_ dict: PyObj, _ key: UnsafePointer<CChar>, _ value: PyObj) {
+        PyDict_SetItemString(dict, key, value)
+        wsgi_decref(value)
+    }
+
+    static func raise(_ type: PyObj, _ message: String) {
+        wsgi_raise(type, message)
+    }
+
+    static func importModule(_ name: String) -> PyObj? {
+        PyImport_ImportModule(name)
+    }
+
+    /// Calls module.function(*args) and returns a new reference (nil on error).
+    static func call(_ module: String, _ function: String, _ args: [PyObj]) -> PyObj? {
+        guard let m = PyImport_ImportModule(module) else { return nil }
+        defer { wsgi_decref(m) }
+        guard let f = PyObject_GetAttrString(m, function) else { return nil }
+        defer { wsgi_decref(f) }
+        let t = tuple(args)
+        defer { wsgi_decref(t) }
+        return PyObject_Call(f, t, nil)
+    }
+
+    /// The pending exception formatted as traceback lines (clears it).
+    static func takeExceptionLines() -> [String] {
+        var type: PyObj?, value: PyObj?, tb: PyObj?
+        PyErr_Fetch(&type, &value, &tb)
+        guard type != nil else { return [] }
+        PyErr_NormalizeException(&type, &value, &tb)
+        defer { wsgi_xdecref(type); wsgi_xdecref(value); wsgi_xdecref(tb) }
+        if let tb, let value { PyException_SetTraceback(value, tb) }
+        var lines: [String] = []
+        if let formatted = call("traceback", "format_exception",
+                                [wsgi_new_ref(type!), wsgi_new_ref(value ?? wsgi_py_none()), wsgi_new_ref(tb ?? wsgi_py_none())]) {
+            defer { wsgi_decref(formatted) }
+            let n = PyList_Size(formatted)
+            for i in 0..<n {
+                if let s = swiftString(PyList_GetItem(formatted, i)) {
+                    for line in s.split(separator: "\n", omittingEmptySubsequences: true) { lines.append(String(line)) }
+                }
+            }
+        } else {
+            PyErr_Clear()
+            lines.append("\(describe(type)): \(describe(value))")
+        }
+        return lines
+    }
+
+    /// Whether the pending exception is of the given type.
+    static func pending(_ type: PyObj) -> Bool {
+        PyErr_ExceptionMatches(type) != 0
+    }
+}

@@ -1,0 +1,149 @@
+import CModWSGI
+
+/// Starting and stopping CPython in a process (an Apache child or a daemon process).
+/// Never called in the Apache parent.
+enum PythonRuntime {
+    nonisolated(unsafe) static var initialized = false
+    /// Why Python could not start (requests then fail with this).
+    nonisolated(unsafe) static var failure: String?
+    nonisolated(unsafe) static var mainThreadState: UnsafeMutablePointer<PyThreadState>?
+
+    struct Settings {
+        var home: String?
+        var pythonPath: [String] = []
+        var optimize = 0
+        var hashSeed: UInt32?
+        var dontWriteBytecode = false
+        var warnings: [String] = []
+        var restrictStdout = false
+        var restrictStdin = true
+        var restrictSignal = true
+    }
+
+    nonisolated(unsafe) static var settings = Settings()
+
+    static func settingsFromGlobal(_ g: GlobalConfig) -> Settings {
+        Settings(home: g.pythonHome, pythonPath: g.pythonPath, optimize: g.optimize, hashSeed: g.hashSeed,
+                 dontWriteBytecode: g.dontWriteBytecode, warnings: g.warnings,
+                 restrictStdout: g.restrictStdout, restrictStdin: g.restrictStdin,
+                 restrictSignal: g.restrictSignal)
+    }
+
+    /// The Python version this module was built against, e.g. "3.11".
+    static let version = "\(PY_MAJOR_VERSION).\(PY_MINOR_VERSION)"
+
+    /// Checks a Python home without starting Python: one clear line instead of a crash.
+    static func checkHome(_ home: String) -> String? {
+        var st = stat()
+        if stat(home, &st) != 0 {
+            return "WSGIPythonHome/python-home '\(home)' does not exist (\(String(cString: strerror(wsgi_errno()))))."
+        }
+        let cfg = home + "/pyvenv.cfg"
+        if let text = readSmallFile(cfg) {
+            for line in text.split(separator: "\n") {
+                let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(" ") }
+                if parts.count == 2, parts[0] == "version" || parts[0] == "version_info" {
+                    let v = parts[1].split(separator: ".").prefix(2).joined(separator: ".")
+                    if v != version {
+                        return "Python home '\(home)' is a virtual environment of Python \(v), but mod_wsgi was built for Python \(version); create the environment with python\(version)."
+                    }
+                }
+            }
+            if let homeLine = text.split(separator: "\n").first(where: { $0.hasPrefix("home") }) {
+                let base = homeLine.split(separator: "=", maxSplits: 1).last.map { $0.trimmingCharacters(" ") } ?? ""
+                let parent = base.hasSuffix("/bin") ? String(base.dropLast(4)) : base
+                if access(parent + "/lib/python\(version)/encodings", R_OK | X_OK) != 0 {
+                    return "Python home '\(home)' is based on '\(parent)', which has no readable lib/python\(version); the run user must be able to read it."
+                }
+            }
+            return nil
+        }
+        if access(home + "/lib/python\(version)/encodings", R_OK | X_OK) != 0 {
+            return "Python home '\(home)' has no readable lib/python\(version)/encodings: it is not a Python \(version) installation, or the run user cannot read it."
+        }
+        return nil
+    }
+
+    static func initialize(processName: String) {
+        if initialized { return }
+        if let home = settings.home, let problem = checkHome(home) {
+            failure = problem
+            Log.server(APLOG_ERR, .pythonHomeUnreadable, problem + " Python was not started; requests will fail with 500.")
+            return
+        }
+        var config = PyConfig()
+        PyConfig_InitPythonConfig(&config)
+        defer { PyConfig_Clear(&config) }
+        config.install_signal_handlers = 0
+        config.parse_argv = 0
+        config.user_site_directory = 0
+        config.optimization_level = Int32(settings.optimize)
+        config.write_bytecode = settings.dontWriteBytecode ? 0 : 1
+        if let seed = settings.hashSeed {
+            config.use_hash_seed = 1
+            config.hash_seed = UInt(seed)
+        }
+        var status: PyStatus
+        if let home = settings.home {
+            status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.home, home) }
+            if PyStatus_Exception(status) != 0 { return fail(status) }
+            let exe = home + "/bin/python" + version
+            status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.program_name, exe) }
+            if PyStatus_Exception(status) != 0 { return fail(status) }
+        }
+        for w in settings.warnings {
+            if let wide = Py_DecodeLocale(w, nil) {
+                status = PyWideStringList_Append(&config.warnoptions, wide)
+                PyMem_RawFree(wide)
+                if PyStatus_Exception(status) != 0 { return fail(status) }
+            }
+        }
+        status = Py_InitializeFromConfig(&config)
+        if PyStatus_Exception(status) != 0 { return fail(status) }
+        initialized = true
+        mainThreadState = PyThreadState_Get()
+        Interpreters.registerMain(PyThreadState_Get()!)
+        Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
+        // Release the GIL: requests acquire it with their own thread states.
+        _ = PyEval_SaveThread()
+        InterpreterFactory.start()
+    }
+
+    private static func fail(_ status: PyStatus) {
+        let msg = status.err_msg.map { String(cString: $0) } ?? "unknown error"
+        let fn = status.func.map { String(cString: $0) + ": " } ?? ""
+        failure = "Python \(version) failed to start: \(fn)\(msg)"
+        Log.server(APLOG_ERR, .pythonInitFailed, failure! + ". Check WSGIPythonHome (python-home): it must be a Python \(version) installation readable by the run user.")
+    }
+
+    /// At process exit: destroy interpreters (running atexit) unless WSGIDestroyInterpreter Off.
+    static func finalize(destroy: Bool) {
+        guard initialized, destroy else { return }
+        Interpreters.destroyAll()
+        initialized = false
+    }
+}
+
+func readSmallFile(_ path: String) -> String? {
+    let fd = wsgi_open_read(path)
+    guard fd >= 0 else { return nil }
+    defer { close(fd) }
+    var out = [UInt8]()
+    var buf = [UInt8](repeating: 0, count: 4096)
+    while true {
+        let n = buf.withUnsafeMutableBytes { CModWSGI.read(fd, $0.baseAddress, 4096) }
+        if n <= 0 { break }
+        out.append(contentsOf: buf[0..<n])
+        if out.count > 1 << 20 { break }
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+extension Substring {
+    func trimmingCharacters(_ c: Character) -> String {
+        var s = self
+        while s.first == c { s.removeFirst() }
+        while s.last == c { s.removeLast() }
+        return String(s)
+    }
+}

@@ -1,0 +1,66 @@
+import CModWSGI
+
+/// Loads WSGI script files as modules named `_mod_wsgi_<hash>` (one per path and
+/// interpreter), reloading one that changed on disk when WSGIScriptReloading is On.
+enum ScriptLoader {
+    static func moduleName(_ path: String) -> String {
+        var h: UInt64 = 0xcbf29ce484222325
+        for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        let hex = String(h, radix: 16)
+        return "_mod_wsgi_" + String(repeating: "0", count: 16 - hex.count) + hex
+    }
+
+    /// The module for `path` (borrowed reference, owned by the interpreter's cache), or
+    /// nil with the error logged through `log`. Called with the GIL held.
+    static func load(_ interp: Interpreter, path: String, mtime: Int, reload: Bool,
+                     log: (Int32, LogID, String) -> Void) -> PyObj? {
+        if let cached = interp.scripts[path], !reload || cached.mtime == mtime {
+            return cached.module
+        }
+        // Serialise loading in this interpreter; never wait for the lock holding the GIL.
+        let save = PyEval_SaveThread()
+        pthread_mutex_lock(&interp.scriptLock)
+        PyEval_RestoreThread(save)
+        defer { pthread_mutex_unlock(&interp.scriptLock) }
+        if let cached = interp.scripts[path], !reload || cached.mtime == mtime {
+            return cached.module
+        }
+        let reloading = interp.scripts[path] != nil
+        guard let source = readSmallFile(path) else {
+            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
+            return nil
+        }
+        let name = moduleName(path)
+        guard let module = PyModule_New(name) else { return nil }
+        let dict = PyModule_GetDict(module)!
+        Py.setItem(dict, "__file__", Py.string(path))
+        PyDict_SetItemString(dict, "__builtins__", PyEval_GetBuiltins())
+        let modules = PyImport_GetModuleDict()!
+        PyDict_SetItemString(modules, name, module)
+        var ok = false
+        if let code = Py_CompileStringExFlags(source, path, Py_file_input, nil, -1) {
+            if let r = PyEval_EvalCode(code, dict, dict) { wsgi_decref(r); ok = true }
+            wsgi_decref(code)
+        }
+        if !ok {
+            let lines = Py.takeExceptionLines()
+            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module.")
+            for l in lines { log(APLOG_ERR, .scriptLoadFailed, l) }
+            PyDict_DelItemString(modules, name)
+            PyErr_Clear()
+            wsgi_decref(module)
+            if reloading, let old = interp.scripts.removeValue(forKey: path) { wsgi_decref(old.module) }
+            return nil
+        }
+        if let old = interp.scripts[path] { wsgi_decref(old.module) }
+        interp.scripts[path] = (module, mtime)
+        if reloading { log(APLOG_INFO, .scriptReloaded, "Reloaded WSGI script '\(path)'.") }
+        return module
+    }
+
+    static func mtime(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)
+    }
+}

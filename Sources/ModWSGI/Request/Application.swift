@@ -1,0 +1,73 @@
+import CModWSGI
+
+/// What a WSGI request needs besides its CGI variables: which script, which object in
+/// it, which interpreter. The same on both sides of the daemon socket.
+struct ScriptRequest {
+    var scriptPath: String
+    var mtime: Int
+    var callableObject: String
+    var applicationGroup: String
+    var reloading: Bool
+    var enableSendfile: Bool
+}
+
+/// Runs one WSGI request in this process: embedded mode (Apache's child) and daemon
+/// mode (a daemon process) both end here.
+enum WSGIApplication {
+    /// `fillEnviron` adds the CGI variables (str values) to the dict; called with the GIL.
+    /// Returns Apache's handler status.
+    static func run(_ spec: ScriptRequest, channel: RequestChannel,
+                    fillEnviron: (PyObj) -> Void) -> Int32 {
+        guard PythonRuntime.initialized else {
+            channel.log(APLOG_ERR, .pythonInitFailed, "Python is not available in this process: \(PythonRuntime.failure ?? "not initialised"); cannot run '\(spec.scriptPath)'.")
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
+        let interp = Interpreters.acquire(spec.applicationGroup)
+        defer { Interpreters.release() }
+
+        guard let module = ScriptLoader.load(interp, path: spec.scriptPath, mtime: spec.mtime,
+                                             reload: spec.reloading, log: { channel.log($0, $1, $2) }) else {
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
+        guard let app = PyObject_GetAttrString(module, spec.callableObject) else {
+            PyErr_Clear()
+            channel.log(APLOG_ERR, .callableMissing, "Target WSGI script '\(spec.scriptPath)' does not contain WSGI application '\(spec.callableObject)'.")
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
+        defer { wsgi_decref(app) }
+
+        let ts = Interpreters.threadStates()
+        ts.requests += 1
+        ModuleState.totalRequests += 1
+
+        let request = WSGIRequest(channel: channel, enableSendfile: spec.enableSendfile)
+        request.scriptPath = spec.scriptPath
+        let environ = PyDict_New()!
+        fillEnviron(environ)
+        let input = InputStream.type.make(InputStream(request))!
+        let errors = ErrorLog.type.make(ErrorLog(request: request, name: "wsgi.errors"))!
+        Py.setItem(environ, "wsgi.version", wsgi_new_ref(interp.wsgiVersion))
+        Py.setItem(environ, "wsgi.input", input)
+        Py.setItem(environ, "wsgi.input_terminated", Py.bool(true))
+        Py.setItem(environ, "wsgi.errors", errors)
+        Py.setItem(environ, "wsgi.multithread", Py.bool(ModuleState.multithread))
+        Py.setItem(environ, "wsgi.multiprocess", Py.bool(ModuleState.multiprocess))
+        Py.setItem(environ, "wsgi.run_once", Py.bool(false))
+        Py.setItem(environ, "wsgi.file_wrapper", wsgi_new_ref(FileWrapper.factory))
+        Py.setItem(environ, "mod_wsgi.version", wsgi_new_ref(interp.modWSGIVersion))
+        Py.setItem(environ, "apache.version", wsgi_new_ref(interp.apacheVersion))
+        Py.setItem(environ, "mod_wsgi.thread_id", Py.int(ts.threadID))
+        Py.setItem(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
+        Py.setItem(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
+
+        let startResponse = StartResponse.type.make(request)!
+        let status = request.run(application: app, environ: environ, startResponse: startResponse)
+        // Flush a partial line the app left in wsgi.errors, then retire the request.
+        if let r = PyObject_CallMethod0(PyDict_GetItemString(environ, "wsgi.errors")!, "flush") { wsgi_decref(r) }
+        PyErr_Clear()
+        request.finished = true
+        wsgi_decref(startResponse)
+        wsgi_decref(environ)
+        return status
+    }
+}

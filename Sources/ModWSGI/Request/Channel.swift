@@ -1,0 +1,27 @@
+import CModWSGI
+
+/// The server side of one WSGI request: where the body comes from and where the
+/// response goes. Embedded mode talks to Apache's request_rec (`ApacheChannel`);
+/// daemon mode talks to the Apache child over a UNIX socket. The WSGI logic
+/// (environ, wsgi.input, start_response, the response iterable) is the same for both.
+///
+/// `read`, `write` and `sendFile` are called WITHOUT the GIL; the rest with it.
+protocol RequestChannel: AnyObject {
+    /// Reads up to `count` bytes of the request body: > 0 bytes read, 0 at its end,
+    /// -1 on an error (then `lastError` says what).
+    func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int
+    /// Sends the status line and headers (already validated). False: the request failed.
+    func sendHeaders(status: Int32, statusLine: String, headers: [Header]) -> Bool
+    /// Writes body bytes. False: the client went away (or the link to it broke).
+    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool) -> Bool
+    /// Sends `length` bytes of an open file from `offset`, with sendfile where possible.
+    /// nil: not supported here, the caller reads and writes the file itself.
+    func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool?
+    /// A line for the error log from wsgi.errors.
+    func logError(_ message: String)
+    /// A line for the error log from the module, about this request.
+    func log(_ level: Int32, _ id: LogID, _ message: String)
+    var lastError: String { get }
+    /// The request is a HEAD (the body is discarded by the server side).
+    var isHEAD: Bool { get }
+}

@@ -1,0 +1,214 @@
+import CModWSGI
+
+/// The Apache side of a request: URL mapping (translate_name) and the content handler.
+/// In embedded mode the application runs right here; with a process group the request
+/// goes to a daemon process (Daemon/DaemonClient.swift).
+enum RequestHandler {
+    static let scriptHandler = "wsgi-script"
+    static let scriptMimeType = "application/x-httpd-wsgi"
+
+    /// WSGIScriptAlias / WSGIScriptAliasMatch: map the URL to the script and note the
+    /// alias's options for the handler. Apache's directory walk then splits PATH_INFO off.
+    static func translate(_ r: UnsafeMutablePointer<request_rec>) -> Int32 {
+        guard let uriPtr = r.pointee.uri, uriPtr.pointee == 47 /* "/" */ else { return DECLINED }
+        guard let config = ConfigStore.server(r.pointee.server), !config.aliases.isEmpty else { return DECLINED }
+        let uri = String(cString: uriPtr)
+        for alias in config.aliases {
+            var filename: String
+            if let regex = alias.regex {
+                var m = [ap_regmatch_t](repeating: ap_regmatch_t(), count: Int(AP_MAX_REG_MATCH))
+                guard ap_regexec(regex, uriPtr, Int(AP_MAX_REG_MATCH), &m, 0) == 0 else { continue }
+                guard let sub = ap_pregsub(r.pointee.pool, alias.target.path, uriPtr, Int(AP_MAX_REG_MATCH), &m) else { continue }
+                let end = Int(m[0].rm_eo)
+                filename = String(cString: sub) + String(cString: uriPtr + end)
+            } else {
+                let loc = alias.location
+                guard uri.hasPrefix(loc) else { continue }
+                let rest = uri.utf8.dropFirst(loc.utf8.count)
+                if !loc.isEmpty, let c = rest.first, c != 47 { continue }
+                filename = alias.target.path + String(decoding: rest, as: UTF8.self)
+            }
+            r.pointee.filename = filename.pooled(r.pointee.pool)
+            r.pointee.handler = UnsafePointer(scriptHandler.pooled(r.pointee.pool))
+            let notes = r.pointee.notes
+            apr_table_set(notes, "mod_wsgi.alias_matched", "1")
+            if let g = alias.target.processGroup { apr_table_set(notes, "mod_wsgi.process_group", g) }
+            if let g = alias.target.applicationGroup { apr_table_set(notes, "mod_wsgi.application_group", g) }
+            if let c = alias.target.callableObject { apr_table_set(notes, "mod_wsgi.callable_object", c) }
+            if let p = alias.target.passAuthorization { apr_table_set(notes, "mod_wsgi.pass_authorization", p ? "On" : "Off") }
+            return OK
+        }
+        return DECLINED
+    }
+
+    static func handle(_ r: UnsafeMutablePointer<request_rec>) -> Int32 {
+        guard let handlerPtr = r.pointee.handler else { return DECLINED }
+        let handler = String(cString: handlerPtr)
+        guard let dir = ConfigStore.dir(r) else { return DECLINED }
+        var handlerScript: ScriptTarget? = nil
+        if handler != scriptHandler && handler != scriptMimeType {
+            guard let h = dir.handlerScripts[handler] else { return DECLINED }
+            handlerScript = h
+        }
+        let notes = r.pointee.notes
+        let global = GlobalConfig.current
+
+        // The script: the mapped file, or the WSGIHandlerScript's.
+        let scriptPath: String
+        var mtime = 0
+        if let h = handlerScript {
+            scriptPath = h.path
+            guard let m = ScriptLoader.mtime(h.path) else {
+                Log.request(APLOG_ERR, .scriptNotFound, "Target WSGI handler script not found or unable to stat: \(h.path)", r)
+                return HTTP_NOT_FOUND
+            }
+            mtime = m
+        } else {
+            guard let fn = r.pointee.filename else { return DECLINED }
+            scriptPath = String(cString: fn)
+            if r.pointee.finfo.filetype == APR_NOFILE {
+                Log.request(APLOG_ERR, .scriptNotFound, "Target WSGI script not found or unable to stat: \(scriptPath)", r)
+                return HTTP_NOT_FOUND
+            }
+            if r.pointee.finfo.filetype == APR_DIR {
+                Log.request(APLOG_ERR, .scriptNotFound, "Attempt to invoke directory as WSGI application: \(scriptPath)", r)
+                return HTTP_FORBIDDEN
+            }
+            mtime = Int(r.pointee.finfo.mtime) * 1000  // µs → ns, as ScriptLoader.mtime
+        }
+
+        func note(_ k: String) -> String? { str(apr_table_get(notes, k)) }
+        let processGroup = resolveGroup(handlerScript?.processGroup ?? note("mod_wsgi.process_group") ?? dir.processGroup ?? "", r)
+        let applicationGroup = applicationGroupName(
+            handlerScript?.applicationGroup ?? note("mod_wsgi.application_group") ?? dir.applicationGroup ?? "%{RESOURCE}", r)
+        let callable = handlerScript?.callableObject ?? note("mod_wsgi.callable_object") ?? dir.callableObject ?? "application"
+        let passAuth = handlerScript?.passAuthorization ?? note("mod_wsgi.pass_authorization").map { $0 == "On" }
+            ?? dir.passAuthorization ?? false
+
+        if let allowed = dir.restrictProcess, !allowed.contains(processGroup) {
+            Log.request(APLOG_ERR, .processGroupRestricted, "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application: \(scriptPath)", r)
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
+
+        // Request body: chunked bodies only with WSGIChunkedRequest On.
+        if let te = apr_table_get(r.pointee.headers_in, "Transfer-Encoding"), String(cString: te).lowercased().contains("chunked"),
+           !(dir.chunkedRequest ?? false) {
+            Log.request(APLOG_INFO, .chunkedRefused, "Chunked request body refused (411 Length Required); enable it with WSGIChunkedRequest On.", r)
+            return HTTP_LENGTH_REQUIRED
+        }
+
+        // HEAD → GET (WSGIMapHEADToGET): On always; Auto when output filters may need the body.
+        let mapHEAD = dir.mapHEADToGET ?? .auto
+        if r.pointee.header_only != 0 && (mapHEAD == .on || (mapHEAD == .auto && hasContentFilters(r))) {
+            r.pointee.method = UnsafePointer("GET".pooled(r.pointee.pool))
+        }
+
+        let env = r.pointee.subprocess_env
+        ap_add_common_vars(r)
+        ap_add_cgi_vars(r)
+        if passAuth, let auth = apr_table_get(r.pointee.headers_in, "Authorization") {
+            apr_table_set(env, "HTTP_AUTHORIZATION", auth)
+        }
+        let scriptName = str(apr_table_get(env, "SCRIPT_NAME")) ?? ""
+        let pathInfo = str(apr_table_get(env, "PATH_INFO")) ?? ""
+        let resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
+        let reloading = dir.scriptReloading ?? true
+        let sendfile = dir.enableSendfile ?? false
+        let now = wsgi_now()
+        if r.pointee.log_id == nil {
+            withUnsafeMutablePointer(to: &r.pointee.log_id) { ap_run_generate_log_id(r.pointee.connection, r, $0) }
+        }
+        let c = r.pointee.connection!
+        apr_table_set(env, "mod_wsgi.process_group", processGroup)
+        apr_table_set(env, "mod_wsgi.application_group", resolvedGroup)
+        apr_table_set(env, "mod_wsgi.callable_object", callable)
+        apr_table_set(env, "mod_wsgi.request_handler", handler)
+        apr_table_set(env, "mod_wsgi.handler_script", handlerScript?.path ?? "")
+        apr_table_set(env, "mod_wsgi.script_reloading", reloading ? "1" : "0")
+        apr_table_set(env, "mod_wsgi.listener_host", str(c.pointee.local_ip) ?? "")
+        apr_table_set(env, "mod_wsgi.listener_port", String(c.pointee.local_addr.pointee.port))
+        apr_table_set(env, "mod_wsgi.enable_sendfile", sendfile ? "1" : "0")
+        apr_table_set(env, "mod_wsgi.ignore_activity", "0")
+        apr_table_set(env, "mod_wsgi.request_start", String(r.pointee.request_time))
+        apr_table_set(env, "mod_wsgi.script_start", String(now))
+        apr_table_set(env, "mod_wsgi.request_id", str(r.pointee.log_id) ?? String(now, radix: 36))
+        apr_table_set(env, "mod_wsgi.script_name", scriptName)
+        apr_table_set(env, "mod_wsgi.path_info", pathInfo)
+        let scheme = str(ap_run_http_scheme(r)) ?? "http"
+
+        if !processGroup.isEmpty {
+            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath)
+        }
+        if global.restrictEmbedded {
+            Log.request(APLOG_ERR, .embeddedRestricted, "Embedded mode of mod_wsgi disabled by runtime configuration: \(scriptPath)", r)
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
+
+        let spec = ScriptRequest(scriptPath: scriptPath, mtime: mtime, callableObject: callable,
+                                 applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile)
+        let channel = ApacheChannel(r)
+        return WSGIApplication.run(spec, channel: channel) { environ in
+            fillFromTable(environ, env)
+            Py.setItem(environ, "wsgi.url_scheme", Py.string(scheme))
+        }
+    }
+
+    /// Adds every entry of an APR table as a str (latin-1) value.
+    static func fillFromTable(_ environ: PyObj, _ table: OpaquePointer?) {
+        let n = Int(wsgi_table_count(table))
+        guard n > 0, let e = wsgi_table_entries(table) else { return }
+        for i in 0..<n {
+            guard let k = e[i].key else { continue }
+            let v = e[i].val.map { Py.latin1($0) } ?? Py.string("")
+            PyDict_SetItemString(environ, k, v)
+            wsgi_decref(v)
+        }
+    }
+
+    /// %{RESOURCE}: host[:port]|SCRIPT_NAME, mod_wsgi's default application group.
+    static func resourceGroup(_ r: UnsafeMutablePointer<request_rec>, _ scriptName: String) -> String {
+        let host = str(r.pointee.server.pointee.server_hostname) ?? ""
+        let port = ap_get_server_port(r)
+        if port != 80 && port != 443 { return "\(host):\(port)|\(scriptName)" }
+        return "\(host)|\(scriptName)"
+    }
+
+    static func applicationGroupName(_ value: String, _ r: UnsafeMutablePointer<request_rec>) -> String {
+        switch value {
+        case "%{GLOBAL}": return ""
+        case "%{RESOURCE}": return value  // needs SCRIPT_NAME: resolved after the CGI variables
+        case "%{SERVER}":
+            let host = str(r.pointee.server.pointee.server_hostname) ?? ""
+            let port = ap_get_server_port(r)
+            return port != 80 && port != 443 ? "\(host):\(port)" : host
+        default:
+            if value.hasPrefix("%{ENV:") && value.hasSuffix("}") {
+                let name = String(value.dropFirst(6).dropLast())
+                // Read from the environment set by SetEnv & co., as mod_wsgi does.
+                return str(apr_table_get(r.pointee.subprocess_env, name)) ?? ""
+            }
+            return value
+        }
+    }
+
+    static func resolveGroup(_ value: String, _ r: UnsafeMutablePointer<request_rec>) -> String {
+        if value == "%{GLOBAL}" { return "" }
+        if value.hasPrefix("%{ENV:") && value.hasSuffix("}") {
+            return str(apr_table_get(r.pointee.subprocess_env, String(value.dropFirst(6).dropLast()))) ?? ""
+        }
+        return value
+    }
+
+    /// Whether an output filter that may transform the body (not Apache's own protocol
+    /// and network filters) is in the chain: then HEAD must produce the body.
+    static func hasContentFilters(_ r: UnsafeMutablePointer<request_rec>) -> Bool {
+        var f = r.pointee.output_filters
+        while let cur = f {
+            if let frec = cur.pointee.frec, frec.pointee.ftype.rawValue < AP_FTYPE_PROTOCOL.rawValue {
+                return true
+            }
+            f = cur.pointee.next
+        }
+        return false
+    }
+}

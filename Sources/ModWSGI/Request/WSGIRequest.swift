@@ -1,0 +1,311 @@
+import CModWSGI
+
+/// One WSGI request on either side of the daemon socket: start_response, write(),
+/// and the response iterable, per PEP 3333. The `channel` is the server side.
+final class WSGIRequest {
+    let channel: RequestChannel
+    let enableSendfile: Bool
+    /// Set when the request is over: objects the app kept (wsgi.input, wsgi.errors,
+    /// start_response) refuse to touch a finished request.
+    var finished = false
+    var bytesRead = 0
+
+    // Response state.
+    private(set) var status: Int32 = 0
+    private var statusLine = ""
+    private var headers: [Header] = []
+    private(set) var started = false
+    private(set) var headersSent = false
+    private var contentLength: Int64 = -1
+    private(set) var bytesSent: Int64 = 0
+    /// The client went away: stop producing output, keep the app's status.
+    private(set) var clientGone = false
+
+    init(channel: RequestChannel, enableSendfile: Bool) {
+        self.channel = channel
+        self.enableSendfile = enableSendfile
+    }
+
+    // MARK: start_response(status, response_headers, exc_info=None)
+
+    /// Returns false with a Python exception set.
+    func startResponse(_ args: PyObj?, _ kwargs: PyObj?) -> Bool {
+        if finished { Py.raise(wsgi_exc_runtime_error(), "start_response() called after the request completed"); return false }
+        var statusObj: PyObj?, headersObj: PyObj?, excInfo: PyObj?
+        let n = args.map { wsgi_tuple_size($0) } ?? 0
+        if n >= 1 { statusObj = wsgi_tuple_get(args, 0) }
+        if n >= 2 { headersObj = wsgi_tuple_get(args, 1) }
+        if n >= 3 { excInfo = wsgi_tuple_get(args, 2) }
+        if let kwargs {
+            if let v = PyDict_GetItemString(kwargs, "exc_info") { excInfo = v }
+            if let v = PyDict_GetItemString(kwargs, "status") { statusObj = v }
+            if let v = PyDict_GetItemString(kwargs, "response_headers") { headersObj = v }
+        }
+        guard n <= 3, let statusObj, let headersObj else {
+            Py.raise(wsgi_exc_type_error(), "start_response() takes status, response_headers and an optional exc_info")
+            return false
+        }
+        if let e = excInfo, e != wsgi_py_none() {
+            if headersSent {
+                // PEP 3333: re-raise the original exception.
+                guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3 else {
+                    Py.raise(wsgi_exc_type_error(), "exc_info must be a (type, value, traceback) tuple"); return false
+                }
+                let t = wsgi_tuple_get(e, 0)!, v = wsgi_tuple_get(e, 1)!, tb = wsgi_tuple_get(e, 2)!
+                wsgi_incref(t); wsgi_incref(v); wsgi_incref(tb)
+                PyErr_Restore(t, v, tb == wsgi_py_none() ? nil : tb)
+                if tb == wsgi_py_none() { wsgi_decref(tb) }
+                return false
+            }
+        } else if started {
+            Py.raise(wsgi_exc_runtime_error(), "headers have already been set; pass exc_info to start_response() to replace them")
+            return false
+        }
+        guard let s = Py.swiftString(statusObj) else {
+            Py.raise(wsgi_exc_type_error(), "expected str object for status, value of type \(String(cString: wsgi_type_name(statusObj))) found")
+            return false
+        }
+        guard let code = Self.parseStatus(s) else {
+            Py.raise(wsgi_exc_value_error(), "status must be a 3-digit code, a space and a reason phrase, not \(Py.repr(statusObj))")
+            return false
+        }
+        guard let parsed = Self.parseHeaders(headersObj) else { return false }
+        status = code
+        statusLine = s
+        headers = parsed.headers
+        contentLength = parsed.contentLength
+        started = true
+        return true
+    }
+
+    static func parseStatus(_ s: String) -> Int32? {
+        let u = Array(s.utf8)
+        guard u.count >= 4, u[3] == 32, u[0...2].allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
+            if u.count == 3, u.allSatisfy({ $0 >= 48 && $0 <= 57 }) { return nil }
+            return nil
+        }
+        if u.contains(where: { $0 == 10 || $0 == 13 }) { return nil }
+        let code = Int32(u[0] - 48) * 100 + Int32(u[1] - 48) * 10 + Int32(u[2] - 48)
+        return code >= 100 ? code : nil
+    }
+
+    /// Validates response headers: a list of (str, str), latin-1, no CR/LF, no colon or
+    /// space in names. Raises on the first bad one.
+    static func parseHeaders(_ obj: PyObj) -> (headers: [Header], contentLength: Int64)? {
+        guard wsgi_list_check(obj) != 0 else {
+            Py.raise(wsgi_exc_type_error(), "response headers must be a list, not \(String(cString: wsgi_type_name(obj)))")
+            return nil
+        }
+        var out: [Header] = []
+        var length: Int64 = -1
+        let n = wsgi_list_size(obj)
+        out.reserveCapacity(n)
+        for i in 0..<n {
+            let item = wsgi_list_get(obj, i)!
+            guard wsgi_tuple_check(item) != 0, wsgi_tuple_size(item) == 2 else {
+                Py.raise(wsgi_exc_type_error(), "each response header must be a (name, value) tuple, not \(Py.repr(item))")
+                return nil
+            }
+            guard let name = latin1Header(wsgi_tuple_get(item, 0)!, what: "name"),
+                  let value = latin1Header(wsgi_tuple_get(item, 1)!, what: "value") else { return nil }
+            if name.count <= 1 || name.dropLast().contains(where: { $0 == 58 || $0 == 32 || $0 == 9 || ($0 > 0 && $0 < 32) || $0 == 127 }) {
+                Py.raise(wsgi_exc_value_error(), "invalid response header name \(Py.repr(wsgi_tuple_get(item, 0)))")
+                return nil
+            }
+            if Header.same(name, "content-length") {
+                guard let l = Int64(String(cString: value).trimmingSpaces), l >= 0 else {
+                    Py.raise(wsgi_exc_value_error(), "invalid Content-Length response header value \(Py.repr(wsgi_tuple_get(item, 1)))")
+                    return nil
+                }
+                length = l
+            }
+            out.append(Header(name: name, value: value))
+        }
+        return (out, length)
+    }
+
+    /// A header name or value: a str of latin-1 characters without CR or LF.
+    private static func latin1Header(_ o: PyObj, what: String) -> [CChar]? {
+        guard wsgi_unicode_check(o) != 0 else {
+            Py.raise(wsgi_exc_type_error(), "expected str object for header \(what), value of type \(String(cString: wsgi_type_name(o))) found")
+            return nil
+        }
+        guard let b = PyUnicode_AsLatin1String(o) else {
+            PyErr_Clear()
+            Py.raise(wsgi_exc_value_error(), "header \(what) \(Py.repr(o)) is not latin-1 encodable")
+            return nil
+        }
+        defer { wsgi_decref(b) }
+        let p = UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
+        if p.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) {
+            Py.raise(wsgi_exc_value_error(), "header \(what) \(Py.repr(o)) contains a CR, LF or NUL character")
+            return nil
+        }
+        var bytes = [CChar](repeating: 0, count: p.count + 1)
+        bytes.withUnsafeMutableBytes { $0.copyMemory(from: p) }
+        return bytes
+    }
+
+    // MARK: output
+
+    /// Sends the headers if not yet sent. False: failed (exception set).
+    private func sendHeadersIfNeeded() -> Bool {
+        if headersSent { return true }
+        guard started else {
+            Py.raise(wsgi_exc_runtime_error(), "response has not been started: the application did not call start_response()")
+            return false
+        }
+        headersSent = true
+        return channel.sendHeaders(status: status, statusLine: statusLine, headers: headers)
+    }
+
+    /// Writes one block of the body, honouring Content-Length. Returns false with a
+    /// Python exception set when the app must stop (bad data, client gone).
+    func write(_ data: PyObj, flush: Bool = false) -> Bool {
+        if finished { Py.raise(wsgi_exc_runtime_error(), "write() called after the request completed"); return false }
+        guard wsgi_bytes_check(data) != 0 else {
+            Py.raise(wsgi_exc_type_error(), "sequence of byte string values expected, value of type \(String(cString: wsgi_type_name(data))) found")
+            return false
+        }
+        var n = Int64(wsgi_bytes_size(data))
+        if n == 0 && !flush { return true }
+        guard sendHeadersIfNeeded() else { return false }
+        if clientGone { Py.raise(wsgi_exc_io_error(), "client connection closed"); return false }
+        if contentLength >= 0 {
+            let left = contentLength - bytesSent
+            if n > left { n = left }
+            if n == 0 { return true }
+        }
+        let p = UnsafeRawPointer(wsgi_bytes_data(data)!)
+        let save = PyEval_SaveThread()
+        let ok = channel.write(p, Int(n), flush: flush)
+        PyEval_RestoreThread(save)
+        if !ok {
+            clientGone = true
+            Py.raise(wsgi_exc_io_error(), "Apache/mod_wsgi \(channel.lastError)")
+            return false
+        }
+        bytesSent += n
+        return true
+    }
+
+    /// Runs the application and sends its response. Returns Apache's handler status:
+    /// OK, or 500 when nothing was sent yet and the app failed.
+    func run(application: PyObj, environ: PyObj, startResponse: PyObj) -> Int32 {
+        let args = Py.tuple([wsgi_new_ref(environ), wsgi_new_ref(startResponse)])
+        let result = PyObject_Call(application, args, nil)
+        wsgi_decref(args)
+        guard let result else { return failed("Exception occurred processing WSGI script") }
+        defer { wsgi_decref(result) }
+
+        var ok = true
+        if wsgi_exact_list_or_tuple(result) != 0 {
+            let isList = wsgi_list_check(result) != 0
+            let n = isList ? wsgi_list_size(result) : wsgi_tuple_size(result)
+            for i in 0..<n {
+                let item = isList ? wsgi_list_get(result, i)! : wsgi_tuple_get(result, i)!
+                if !write(item) { ok = false; break }
+                if clientGone { break }
+            }
+        } else if !sendFileWrapper(result, &ok) {
+            if let it = PyObject_GetIter(result) {
+                while let item = PyIter_Next(it) {
+                    let wrote = write(item)
+                    wsgi_decref(item)
+                    if !wrote { ok = false; break }
+                    if contentLength >= 0 && bytesSent >= contentLength { break }
+                }
+                if ok && PyErr_Occurred() != nil { ok = false }
+                wsgi_decref(it)
+            } else { ok = false }
+        }
+        if ok { ok = sendHeadersIfNeeded() }
+        var code: Int32 = OK
+        if !ok { code = failed("Exception occurred processing WSGI script") }
+        // PEP 3333: close() is always called, whatever happened.
+        if let close = PyObject_GetAttrString(result, "close") {
+            if let r = PyObject_CallNoArgs(close) { wsgi_decref(r) } else {
+                _ = failed("Exception occurred closing the response of WSGI script", alreadyFailed: !ok)
+            }
+            wsgi_decref(close)
+        } else { PyErr_Clear() }
+        if ok && !clientGone && contentLength >= 0 && bytesSent < contentLength && !channel.isHEAD {
+            channel.log(APLOG_ERR, .truncatedResponse,
+                        "Response body of \(bytesSent) bytes is shorter than its Content-Length of \(contentLength); the client will see a truncated response.")
+        }
+        return code
+    }
+
+    /// Logs the pending exception; 500 if nothing was sent, else OK (the connection is cut).
+    private func failed(_ what: String, alreadyFailed: Bool = false) -> Int32 {
+        if clientGone {
+            // The client went away: not the application's fault, no error-log noise.
+            PyErr_Clear()
+            channel.log(APLOG_INFO, .clientGone, "Client closed the connection before the response was complete.")
+            return OK
+        }
+        let lines = Py.takeExceptionLines()
+        if !alreadyFailed {
+            channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")
+        }
+        for line in lines { channel.logError(line) }
+        return headersSent ? OK : HTTP_INTERNAL_SERVER_ERROR
+    }
+
+    var scriptPath = ""
+
+    /// wsgi.file_wrapper: with WSGIEnableSendfile On and a real file, hand the file to
+    /// the server (sendfile). True when it was handled here.
+    private func sendFileWrapper(_ result: PyObj, _ ok: inout Bool) -> Bool {
+        guard enableSendfile, wsgi_type_of(result) == FileWrapper.typeObject else { return false }
+        guard let filelike = PyObject_GetAttrString(result, "filelike") else { PyErr_Clear(); return false }
+        defer { wsgi_decref(filelike) }
+        guard let fdObj = PyObject_CallMethod0(filelike, "fileno") else { PyErr_Clear(); return false }
+        let fd = Int32(truncatingIfNeeded: PyLong_AsLong(fdObj)); wsgi_decref(fdObj)
+        if PyErr_Occurred() != nil { PyErr_Clear(); return false }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & UInt32(S_IFMT)) == UInt32(S_IFREG) else { return false }
+        var offset: Int64 = 0
+        if let pos = PyObject_CallMethod0(filelike, "tell") {
+            offset = Int64(PyLong_AsLongLong(pos)); wsgi_decref(pos)
+            if PyErr_Occurred() != nil { PyErr_Clear(); offset = 0 }
+        } else { PyErr_Clear() }
+        var length = Int64(st.st_size) - offset
+        if contentLength >= 0 && length > contentLength { length = contentLength }
+        guard sendHeadersIfNeeded() else { ok = false; return true }
+        if length <= 0 || channel.isHEAD { return true }
+        let save = PyEval_SaveThread()
+        let sent = channel.sendFile(fd: fd, offset: offset, length: length)
+        PyEval_RestoreThread(save)
+        switch sent {
+        case nil: return false
+        case true?: bytesSent += length; return true
+        case false?: clientGone = true; return true
+        }
+    }
+}
+
+/// A response header as the bytes sent (latin-1, NUL-terminated).
+struct Header {
+    let name: [CChar]
+    let value: [CChar]
+
+    /// Case-insensitive comparison of a NUL-terminated name with an ASCII lowercase name.
+    static func same(_ name: [CChar], _ lower: StaticString) -> Bool {
+        guard name.count == lower.utf8CodeUnitCount + 1 else { return false }
+        let l = lower.utf8Start
+        for i in 0..<lower.utf8CodeUnitCount {
+            var c = UInt8(bitPattern: name[i])
+            if c >= 65 && c <= 90 { c += 32 }
+            if c != l[i] { return false }
+        }
+        return true
+    }
+}
+
+func PyObject_CallMethod0(_ o: PyObj, _ name: String) -> PyObj? {
+    let n = Py.string(name)
+    defer { wsgi_decref(n) }
+    return PyObject_CallMethodNoArgs(o, n)
+}
+

@@ -1,0 +1,29 @@
+import CModWSGI
+
+extension String {
+    /// A copy of the string in an APR pool (lives as long as the pool).
+    func pooled(_ pool: OpaquePointer?) -> UnsafeMutablePointer<CChar> {
+        withCString { apr_pstrdup(pool, $0) }
+    }
+}
+
+@inline(__always)
+func str(_ p: UnsafePointer<CChar>?) -> String? {
+    guard let p else { return nil }
+    return String(cString: p)
+}
+
+/// Parses On/Off (case-insensitive) for a directive.
+func parseFlag(_ value: String) -> Bool? {
+    switch value.lowercased() {
+    case "on": return true
+    case "off": return false
+    default: return nil
+    }
+}
+
+/// Splits `name=value` options of WSGIScriptAlias, WSGIDaemonProcess & co.
+func splitOption(_ arg: String) -> (String, String)? {
+    guard let eq = arg.firstIndex(of: "=") else { return nil }
+    return (String(arg[..<eq]), String(arg[arg.index(after: eq)...]))
+}
