@@ -30,6 +30,9 @@ MODDIR = os.environ.get("APACHE_MODULES", "/usr/lib/apache2/modules")
 RUN_USER = os.environ.get("APACHE_RUN_USER", "www-data")
 RUN_GROUP = os.environ.get("APACHE_RUN_GROUP", "www-data")
 TIMEOUT = 15.0
+# Apache (and so the embedded Python) starts with a small, fixed environment: no PYTHON* variables
+# from the caller's shell leak into the interpreter under test.
+APACHE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 
 
 def module_path():
@@ -196,13 +199,13 @@ KeepAliveTimeout 3
 
     def configtest(self):
         p = subprocess.run([HTTPD, "-f", self.conf, "-t"], capture_output=True, text=True,
-                           timeout=TIMEOUT)
+                           timeout=TIMEOUT, env=APACHE_ENV)
         return p.returncode, p.stdout + p.stderr
 
     # ----- lifecycle -----------------------------------------------------
     def start(self, wait=True):
         p = subprocess.run(["setsid", HTTPD, "-f", self.conf, "-k", "start"], capture_output=True,
-                           text=True, timeout=TIMEOUT)
+                           text=True, timeout=TIMEOUT, env=APACHE_ENV)
         if p.returncode != 0:
             raise RuntimeError("apache2 -k start failed (%d): %s\n%s" % (p.returncode, p.stdout + p.stderr,
                                                                          self.log()))
@@ -255,7 +258,7 @@ KeepAliveTimeout 3
     def _signal_and_wait_resume(self, verb, timeout=TIMEOUT):
         mark = self.log_size()
         p = subprocess.run([HTTPD, "-f", self.conf, "-k", verb], capture_output=True, text=True,
-                           timeout=TIMEOUT)
+                           timeout=TIMEOUT, env=APACHE_ENV)
         assert p.returncode == 0, p.stdout + p.stderr
         self.wait_log(r"resuming normal operations", since=mark, timeout=timeout)
         self.wait_port()
@@ -273,7 +276,8 @@ KeepAliveTimeout 3
         pid, pgid = self.pid, self.pgid
         kids = self.children()
         try:
-            subprocess.run([HTTPD, "-f", self.conf, "-k", "stop"], capture_output=True, timeout=TIMEOUT)
+            subprocess.run([HTTPD, "-f", self.conf, "-k", "stop"], capture_output=True, timeout=TIMEOUT,
+                           env=APACHE_ENV)
         except subprocess.TimeoutExpired:
             pass
         deadline = time.time() + timeout
@@ -458,13 +462,18 @@ def apache_factory(module_file):
         a.cleanup()
 
 
-def module_apache(directives, mpm="event", **kw):
-    """Build a module-scoped Apache fixture function for a test file."""
+def module_apache(directives, mpm="event", prepare=None, **kw):
+    """Build a module-scoped Apache fixture function for a test file.
+    prepare(apache) runs after the temp dir is made and before Apache starts."""
 
     @pytest.fixture(scope="module")
     def _fixture(module_file):
         a = Apache(directives, mpm=mpm, **kw)
         try:
+            if prepare:
+                prepare(a)
+                _chown_tree(a.dir)
+                os.chmod(a.markers, 0o777)
             a.start()
             yield a
         finally:

@@ -45,7 +45,14 @@ def describe(environ):
         "current_thread_ident": threading.get_ident(),
         "executable": sys.executable,
         "prefix": sys.prefix,
+        "preloaded": getattr(sys, "_mwt_preloaded", None),
+        "which_callable": environ.get("which_callable", "application"),
     }
+    try:
+        import mwt_pathmod
+        extra["pathmod"] = mwt_pathmod.VALUE
+    except ImportError as e:
+        extra["pathmod"] = "ImportError: %s" % e
     try:
         import mod_wsgi
         extra["mod_wsgi_module"] = {
