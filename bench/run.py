@@ -71,7 +71,7 @@ WORKLOADS = [
              method="POST", body_size=POST_SIZE, expect_len=POST_SIZE),
     Workload("django", "Django view (startproject + one view, DEBUG off)", "django", "/", 12,
              expect=HELLO, quick=True),
-    Workload("sleep", "I/O-bound view, time.sleep(0.05), 64 connections", "generic", "/sleep",
+    Workload("sleep", "I/O-bound view, time.sleep(0.05)", "generic", "/sleep",
              64, expect=HELLO),
 ]
 WORKLOAD_BY_NAME = {w.name: w for w in WORKLOADS}
@@ -286,7 +286,8 @@ class Running:
         for path in (self.log_path, os.path.join(self.server_root or "", "error_log")):
             try:
                 with open(path, errors="replace") as f:
-                    lines += [l.rstrip() for l in f.readlines()[-n:] if l.strip()]
+                    lines += [l.rstrip() for l in f.readlines()[-n:]
+                          if l.strip() and not l.startswith("$ ")]
             except OSError:
                 pass
         return lines[-n:]
@@ -590,6 +591,7 @@ class Bench:
             ours_version = ours_version[0] if ours_version else ""
         self.meta = {
             "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "loadavg_at_start": os.getloadavg(),
             "host": socket.gethostname(),
             "cpu": cpu,
             "cores": os.cpu_count(),
@@ -602,8 +604,8 @@ class Bench:
             "mod_wsgi": pkg("mod_wsgi"),
             "gunicorn": pkg("gunicorn"),
             "django": pkg("django"),
-            "wrk": out(["wrk", "-v"]).splitlines()[0] if shutil.which("wrk") else "missing",
-            "hyperfine": out(["hyperfine", "--version"]) if shutil.which("hyperfine") else "missing",
+            "wrk": out(["wrk", "-v"]).splitlines()[0].split(" [")[0] if shutil.which("wrk") else "missing",
+            "hyperfine": out(["hyperfine", "--version"]).replace("hyperfine ", "") if shutil.which("hyperfine") else "missing",
             "ours": {
                 "path": self.ours,
                 "git_commit": git("rev-parse", "HEAD"),
@@ -721,6 +723,16 @@ class Bench:
 
     # ------------------------------------------------------------------ one measurement
 
+    def warm_up(self, port, wl, path):
+        """1 s wrk slices until two in a row agree within 10% (lazy imports in every worker,
+        e.g. Django in 16 gunicorn sync workers, take seconds of CPU), at most --warmup s."""
+        rates = []
+        for _ in range(self.args.warmup):
+            rates.append(self.wrk(port, wl, path, 1)["rps"])
+            if len(rates) >= 2 and abs(rates[-1] - rates[-2]) <= 0.1 * max(rates[-1], rates[-2]):
+                break
+        return [round(r) for r in rates]
+
     def measure(self, sd, wl, rnd):
         key = (sd.name, wl.name)
         if sd.name in self.unavailable or key in self.failed:
@@ -746,8 +758,7 @@ class Bench:
                 log("  %-28s %-7s %s" % (sd.name, wl.name, reason[:160]))
                 self.runs.append(rec)
                 return
-            if self.args.warmup:
-                self.wrk(running.port, wl, path, self.args.warmup)
+            rec["warmup"] = self.warm_up(running.port, wl, path)
             res = self.wrk(running.port, wl, path, self.args.duration)
             mem = tree_memory(running.popen.pid)
             rec.update(res)
@@ -912,6 +923,7 @@ class Bench:
                 if any(s.name == name for s in self.servers):
                     self.soak_results.append(self.soak(SERVER_BY_NAME[name]))
         self.elapsed = time.monotonic() - t_start
+        self.meta["loadavg_at_end"] = os.getloadavg()
 
     # ------------------------------------------------------------------ report
 
@@ -984,10 +996,15 @@ class Bench:
         o = m["ours"]
         L.append("- ours: %s (git %s%s)" % (os.path.relpath(o["path"], REPO), o["git_describe"],
                                           ", %s" % o["version"] if o["version"] and o["version"] != "not built" else ""))
-        L.append("- method: %d round(s), servers alternated A B A B within each round; wrk -t2 "
-                 "%ds (after %ds warm-up) per run, one fresh server per run; medians; ratios are "
-                 "the median of per-round A/B ratios. wrk shares the %s cores with the server."
-                 % (a.rounds, a.duration, a.warmup, m["cores"]))
+        L.append("- method: %d round(s), servers alternated A B A B within each round; one fresh "
+                 "server per run, warmed up with 1 s wrk slices until two agree within 10%% (at most "
+                 "%d), then wrk -t2 for %d s; medians; ratios are the median of per-round A/B ratios. "
+                 "wrk shares the %s cores with the server." % (a.rounds, a.warmup, a.duration, m["cores"]))
+        busy = max(m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0])
+        if busy > 0.5 * (m["cores"] or 1):
+            L.append("- **warning: other work was running** (load average %.1f at start, %.1f at end, "
+                     "on %s cores): absolute figures are noisy; the alternated ratios less so."
+                     % (m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0], m["cores"]))
         L.append("- RSS: sum over the server's whole process tree (Apache parent, workers, daemon "
                  "processes / gunicorn master and workers) from /proc, right after the run.")
         L.append("")
@@ -1006,7 +1023,7 @@ class Bench:
                     L.append("| %s | %.0f | %.2f | %.2f | %d | %.1f | %s |" % (
                         sd.name, e["rps"], e["p50_ms"], e["p99_ms"], e["errors"], e["rss_kb"] / 1024, note))
                 else:
-                    L.append("| %s | – | – | – | – | – | %s |" % (sd.name, _short(e["error"])))
+                    L.append("| %s | – | – | – | – | – | %s |" % (sd.name, _cell(e["error"])))
             L.append("")
 
         L.append("## Ratios (requests/s A/B; RSS A/B)")
@@ -1022,7 +1039,7 @@ class Bench:
             else:
                 L.append("| %s | %s | %s | %s | %s | – | %s | – |" % (
                     r["workload"], r["a"], r["b"], _fmt(r["a_rps"]), _fmt(r["b_rps"]),
-                    tgt.split(" (")[0] + " — " + _short(r["missing"], 70)))
+                    tgt.split(" (")[0] + " — " + _cell(r["missing"])))
         L.append("")
         L.append("Daemon RSS target: ours ≤ mod_wsgi's (RSS A/B ≤ 1.00 on the daemon rows).")
         L.append("")
@@ -1037,7 +1054,7 @@ class Bench:
         mo = statistics.median(so) if so else None
         mm = statistics.median(sm) if sm else None
         L.append("| setup-server wall time, ms (median of %d runs × %d rounds) | %s | %s | %s | ≤ 15 ms %s |" % (
-            a.setup_runs, a.rounds, _fmt(mo, "%.1f", s["errors"].get("ours")),
+            a.setup_runs, a.rounds, _fmt(mo, "%.1f", _cell(s["errors"].get("ours"))),
             _fmt(mm, "%.1f", s["errors"].get("mod_wsgi")),
             "%.2f" % (mo / mm) if mo and mm else "–", _verdict_abs(mo, 15)))
         for mode in ("daemon", "embedded"):
@@ -1046,7 +1063,7 @@ class Bench:
             vo = statistics.median(ro["times_ms"]) if ro.get("times_ms") else None
             vm = statistics.median(rm["times_ms"]) if rm.get("times_ms") else None
             L.append("| start-server → first 200, %s mode, ms (median of %d) | %s | %s | %s | ≤ 120 ms %s |" % (
-                mode, len(rm.get("times_ms", [])), _fmt(vo, "%.0f", ro.get("error")), _fmt(vm, "%.0f", rm.get("error")),
+                mode, len(rm.get("times_ms", [])), _fmt(vo, "%.0f", _cell(ro.get("error"))), _fmt(vm, "%.0f", rm.get("error")),
                 "%.2f" % (vo / vm) if vo and vm else "–", _verdict_abs(vo, 120)))
         L.append("")
 
@@ -1064,17 +1081,22 @@ class Bench:
                         r["growth_pct"]))
             L.append("")
 
-        missing = sorted(set(self.unavailable.values()) | {v for k, v in self.failed.items()
-                                                           if v.startswith("not available yet")})
-        if self.unavailable or any(v.startswith("not available") for v in self.failed.values()):
+        notes = []
+        for sd in self.servers:
+            if sd.name in self.unavailable:
+                notes.append("- %s: %s" % (sd.name, self.unavailable[sd.name]))
+        for (sname, wname), v in sorted(self.failed.items()):
+            if sname not in self.unavailable and v.startswith("not available"):
+                notes.append("- %s, %s: %s" % (sname, wname, v))
+        if "ours" in self.setup_results["errors"]:
+            notes.append("- setup-server: %s" % self.setup_results["errors"]["ours"])
+        for name, res in sorted(self.startup_results.items()):
+            if name.startswith("ours") and res.get("error") and name not in self.unavailable:
+                notes.append("- start-server → first 200, %s: %s" % (name, res["error"]))
+        if notes:
             L.append("## Not measured for ours")
             L.append("")
-            for sd in self.servers:
-                if sd.name in self.unavailable:
-                    L.append("- %s: %s" % (sd.name, self.unavailable[sd.name]))
-            for (sname, wname), v in sorted(self.failed.items()):
-                if sname not in self.unavailable and v.startswith("not available"):
-                    L.append("- %s, %s: %s" % (sname, wname, v))
+            L.extend(notes)
             L.append("")
         peer_fail = [(k, v) for k, v in self.failed.items() if not v.startswith("not available")]
         if peer_fail:
@@ -1123,6 +1145,13 @@ def _fmt(v, fmt="%.0f", err=None):
 def _short(s, n=90):
     s = (s or "").replace("|", "/").replace("\n", " ")
     return s if len(s) <= n else s[:n - 1] + "…"
+
+
+def _cell(err):
+    """A table cell for something that did not run; the full reason is listed below the tables."""
+    if err and err.startswith("not available yet"):
+        return "not available yet (see below)"
+    return _short(err)
 
 
 def _verdict(ratio, target):
@@ -1240,8 +1269,10 @@ def parse_args(argv):
                         "built with 'swift build -c release' first)")
     p.add_argument("--no-build", action="store_true", help="do not run 'swift build -c release' first")
     p.add_argument("--rounds", type=int, help="rounds of A B A B (default 3; --quick 1)")
-    p.add_argument("--duration", type=int, help="seconds per wrk run (default 4; --quick 2)")
-    p.add_argument("--warmup", type=int, help="seconds of wrk warm-up before each run (default 1)")
+    p.add_argument("--duration", type=int, help="seconds per measured wrk run (default 3; --quick 2)")
+    p.add_argument("--warmup", type=int,
+                   help="at most this many 1 s wrk warm-up slices before each run; it stops when two "
+                        "in a row agree within 10%% (default 6; --quick 4)")
     p.add_argument("--workloads", help="comma-separated subset of: %s" % ",".join(w.name for w in WORKLOADS))
     p.add_argument("--servers", help="comma-separated substrings; only servers whose name contains one "
                                      "(names: %s)" % "; ".join(s.name for s in SERVERS))
@@ -1254,7 +1285,7 @@ def parse_args(argv):
     p.add_argument("--setup-runs", type=int, help="setup-server runs per round (default 20; --quick 10)")
     p.add_argument("--startup-runs", type=int, help="start-server -> first 200 runs (default = rounds; --quick 2)")
     p.add_argument("--start-timeout", type=float, default=20.0, help="seconds a server gets to answer 200")
-    p.add_argument("--probe-timeout", type=float, default=15.0,
+    p.add_argument("--probe-timeout", type=float, default=10.0,
                    help="seconds each of our modes gets to answer 200 when probed")
     p.add_argument("--build-timeout", type=int, default=900)
     p.add_argument("--work-dir", default=DEFAULT_WORK,
@@ -1265,8 +1296,8 @@ def parse_args(argv):
     a = p.parse_args(argv)
     q = a.quick
     a.rounds = a.rounds or (1 if q else 3)
-    a.duration = a.duration or (2 if q else 4)
-    a.warmup = 1 if a.warmup is None else a.warmup
+    a.duration = a.duration or (2 if q else 3)
+    a.warmup = (4 if q else 6) if a.warmup is None else a.warmup
     a.setup_runs = a.setup_runs or (10 if q else 20)
     a.startup_runs = a.startup_runs or (2 if q else a.rounds)
     if a.soak is None:
