@@ -182,21 +182,45 @@ def test_application_group_of_mod_wsgi_module_in_main_interpreter(main):
 
 
 def test_application_groups_are_distinct_interpreters(main):
-    res = {p: main.get("/grp/" + p).json()["_"] for p in ("global", "server", "resource", "env", "lit1", "lit2")}
+    groups = ("server", "resource", "env", "lit1", "lit2")
+    res = {p: main.get("/grp/" + p).json()["_"] for p in groups}
     assert len({r["pid"] for r in res.values()}) == 1, "expects a single child process"
-    assert res["global"]["is_main_interpreter"] is True
-    for p in ("server", "resource", "env", "lit1", "lit2"):
+    for p in groups:
         assert res[p]["is_main_interpreter"] is False, p
     tags = {p: r["interp_tag"] for p, r in res.items()}
     # same group -> same interpreter (shared sys), different scripts -> different modules
     assert tags["lit1"] == tags["lit2"]
     assert res["lit1"]["import_tag"] != res["lit2"]["import_tag"]
-    distinct = [tags[p] for p in ("global", "server", "resource", "env", "lit1")]
+    distinct = [tags[p] for p in ("server", "resource", "env", "lit1")]
     assert len(set(distinct)) == len(distinct), tags
     # a second request lands in the same interpreter and module
     again = main.get("/grp/server").json()["_"]
     assert again["interp_tag"] == tags["server"]
     assert again["import_tag"] == res["server"]["import_tag"]
+
+
+def test_global_group_is_main_interpreter(apache_factory):
+    a = apache_factory("WSGIScriptAlias /g @APPS@/env.wsgi\n<Location /g>\nWSGIApplicationGroup %{GLOBAL}\n"
+                       "</Location>\nWSGIScriptAlias /s @APPS@/env.wsgi\n")
+    g = a.get("/g").json()["_"]
+    assert g["is_main_interpreter"] is True
+    s = a.get("/s").json()["_"]
+    assert s["is_main_interpreter"] is False
+    assert s["interp_tag"] != g["interp_tag"]
+
+
+@pytest.mark.ours_only
+def test_global_group_stays_main_on_every_thread(main):
+    """Reference 4.9.4 on Python 3.11 (PyGILState with sub-interpreters) sometimes runs a %{GLOBAL}
+    request in the sub-interpreter its worker thread served before."""
+    seen = set()
+    for i in range(40):
+        main.get("/grp/lit1")
+        main.get("/grp/server")
+        g = main.get("/grp/global").json()["_"]
+        assert g["is_main_interpreter"] is True, i
+        seen.add(g["interp_tag"])
+    assert len(seen) == 1
 
 
 EXPECTED_CODECS = ["68c3a96c6c6f20e282ac", "68e96c6c6f", "\u20ac", "e9", "idna", "xn--bcher-kva.example"]

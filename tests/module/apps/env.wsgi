@@ -9,9 +9,13 @@ IMPORT_TAG = os.urandom(6).hex()
 
 
 def _interp_is_main():
+    # asks the C API directly (_xxsubinterpreters is single-phase init and unreliable across interpreters)
     try:
-        import _xxsubinterpreters as si
-        return si.get_current() == si.get_main()
+        import ctypes
+        api = ctypes.pythonapi
+        api.PyInterpreterState_Get.restype = ctypes.c_void_p
+        api.PyInterpreterState_Main.restype = ctypes.c_void_p
+        return api.PyInterpreterState_Get() == api.PyInterpreterState_Main()
     except Exception as e:  # pragma: no cover
         return "unknown: %r" % (e,)
 
