@@ -1,0 +1,147 @@
+"""Issue 2, point 3 (response side): start_response validation, exc_info, write(), Content-Length,
+close(), HEAD."""
+import re
+import socket
+import time
+
+import pytest
+
+from conftest import module_apache, parse_raw
+
+resp = module_apache(r"""
+WSGIScriptAlias /b @APPS@/behave.wsgi
+""")
+
+
+def raw_get(a, path, method="GET"):
+    return a.raw(("%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n" % (method, path)).encode())
+
+
+EXC_LINE = r"Exception occurred processing WSGI script '.*behave\.wsgi'"
+
+
+@pytest.mark.parametrize("path,message", [
+    ("/b/status_bad", r"ValueError: status code is not a 3 digit integer"),
+    ("/b/status_int", r"TypeError: expected unicode object, value of type int found"),
+    ("/b/header_nonlatin", r"ValueError: unicode object contains non latin-1 characters"),
+    ("/b/header_crlf", r"ValueError: carriage return/line feed character present in header value"),
+    ("/b/header_lf", r"ValueError: carriage return/line feed character present in header value"),
+    ("/b/header_name_crlf", r"ValueError: control character present in header name"),
+    ("/b/header_not_tuple", r"TypeError: list of tuple values expected for headers, value of type str found"),
+])
+def test_start_response_validation(resp, path, message):
+    mark = resp.log_size()
+    raw = raw_get(resp, path)
+    status, headers, body = parse_raw(raw)
+    assert status == 500, raw[:500]
+    names = [k.lower() for k, v in headers]
+    assert "x-bad" not in names and "x-injected" not in names, raw[:500]
+    assert b"X-Injected" not in raw.split(b"\r\n\r\n")[0]
+    assert b"never" not in body
+    resp.wait_log(EXC_LINE, since=mark)
+    resp.wait_log(message, since=mark)
+
+
+@pytest.mark.ours_only
+def test_start_response_twice_without_exc_info_is_an_error(resp):
+    """PEP 3333: calling start_response again without exc_info is a fatal error.
+    mod_wsgi 4.9 tolerates it (the second status wins)."""
+    mark = resp.log_size()
+    r = resp.get("/b/twice")
+    assert r.status == 500 and b"never" not in r.body
+    resp.wait_log(EXC_LINE, since=mark)
+
+
+def test_exc_info_before_output_replaces_headers(resp):
+    raw = raw_get(resp, "/b/exc_info_before?token=x1")
+    status, headers, body = parse_raw(raw)
+    assert raw.startswith(b"HTTP/1.1 500 Oops\r\n")
+    names = [k for k, v in headers]
+    assert "X-Second" in names and "X-First" not in names
+    assert body == b"custom error page"
+
+
+def test_exc_info_after_output_reraises(resp):
+    mark = resp.log_size()
+    raw = raw_get(resp, "/b/exc_info_after?token=x2")
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"first chunk;" in body
+    assert b"never" not in body
+    assert not body.endswith(b"0\r\n\r\n"), "a truncated chunked response must not be terminated cleanly"
+    resp.wait_log(r"ValueError: late failure x2", since=mark)
+
+
+def test_write_callable(resp):
+    r = resp.get("/b/write")
+    assert r.status == 200 and r.body == b"one;two;three"
+    r = resp.get("/b/write_only")
+    assert r.status == 200 and r.body == b"abcdef" and r.header("Content-Length") == "6"
+
+
+def test_content_length_cuts_extra_bytes(resp):
+    raw = raw_get(resp, "/b/cl_extra")
+    status, headers, body = parse_raw(raw)
+    assert status == 200 and body == b"01234"
+    assert dict(headers)["Content-Length"] == "5"
+
+
+def test_content_length_short_body_is_truncated(resp):
+    raw = raw_get(resp, "/b/cl_short")
+    status, headers, body = parse_raw(raw)
+    assert status == 200 and body == b"01234"
+    assert dict(headers)["Content-Length"] == "10"
+
+
+@pytest.mark.ours_only
+def test_content_length_short_body_is_logged(resp):
+    """mod_wsgi 4.9 closes the connection silently; the issue asks for a log line."""
+    mark = resp.log_size()
+    raw_get(resp, "/b/cl_short")
+    resp.wait_log(r"(?i)content.length.*(10|short|truncat|fewer)|(?i)(short|truncat).*content.length", since=mark)
+
+
+def test_close_called_on_success(resp):
+    r = resp.get("/b/close_ok?name=ok1")
+    assert r.body == b"abc"
+    assert resp.wait_marker("close-ok1") == "3"
+
+
+def test_close_called_when_iteration_fails_first(resp):
+    mark = resp.log_size()
+    r = resp.get("/b/close_error_first?name=err1")
+    assert r.status == 500
+    assert resp.wait_marker("close-err1") == "0"
+    resp.wait_log(r"RuntimeError: iteration failed on purpose err1", since=mark)
+
+
+def test_close_called_when_iteration_fails_midway(resp):
+    mark = resp.log_size()
+    raw = raw_get(resp, "/b/close_error_mid?name=err2")
+    assert raw.startswith(b"HTTP/1.1 200 OK")
+    assert not raw.endswith(b"0\r\n\r\n")
+    assert resp.wait_marker("close-err2") == "2"
+    resp.wait_log(r"RuntimeError: iteration failed on purpose err2", since=mark)
+
+
+def test_close_called_on_client_disconnect(resp):
+    with resp.connect() as s:
+        s.sendall(b"GET /b/stream?name=gone1&chunks=2000&delay=0.002 HTTP/1.1\r\nHost: x\r\n\r\n")
+        got = s.recv(4096)
+        assert got.startswith(b"HTTP/1.1 200 OK")
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    sent = resp.wait_marker("close-gone1", timeout=15)
+    assert sent is not None, "close() not called after the client went away"
+    assert int(sent) < 2000
+
+
+@pytest.mark.parametrize("path", ["/b/head", "/b/write", "/b/close_ok?name=head1"])
+def test_head(resp, path):
+    raw = raw_get(resp, path, method="HEAD")
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 OK")
+    assert body == b""
+    if path == "/b/head":
+        assert b"Content-Length: 140" in head
+    if "close_ok" in path:
+        assert resp.wait_marker("close-head1") is not None
