@@ -1,0 +1,67 @@
+"""Issue 2, point 4: errors in the app, str bodies, clients that go away."""
+import socket
+import time
+
+import pytest
+
+from conftest import module_apache, error_level_lines
+
+errs = module_apache(r"""
+WSGIScriptAlias /b @APPS@/behave.wsgi
+""")
+
+
+def test_exception_gives_500_and_traceback(errs):
+    mark = errs.log_size()
+    r = errs.get("/b/exception?token=boom-1")
+    assert r.status == 500
+    assert b"boom-1" not in r.body, "the traceback must not leak to the client"
+    errs.wait_log(r"Exception occurred processing WSGI script '.*behave\.wsgi'", since=mark)
+    errs.wait_log(r"Traceback \(most recent call last\):", since=mark)
+    errs.wait_log(r'File ".*behave\.wsgi", line \d+, in application', since=mark)
+    errs.wait_log(r"RuntimeError: app exploded boom-1", since=mark)
+    errs.wait_access('"GET /b/exception?token=boom-1 HTTP/1.1" 500')
+
+
+def test_exception_after_start_response_gives_500(errs):
+    mark = errs.log_size()
+    r = errs.get("/b/exception_after_start?token=boom-2")
+    assert r.status == 500
+    errs.wait_log(r"KeyError: 'late explosion boom-2'", since=mark)
+
+
+@pytest.mark.parametrize("path", ["/b/str_body", "/b/str_body_plain"])
+def test_str_body_gives_500_and_clear_line(errs, path):
+    mark = errs.log_size()
+    r = errs.get(path)
+    assert r.status == 500
+    assert b"a str, not bytes" not in r.body
+    errs.wait_log(r"TypeError: sequence of byte string values expected, value of type str found", since=mark)
+
+
+def _disconnect_midway(a, name, status="200 OK"):
+    s = a.connect()
+    s.sendall(("GET /b/stream?name=%s&chunks=3000&delay=0.002&status=%s HTTP/1.1\r\nHost: x\r\n"
+               "User-Agent: disconnect-%s\r\n\r\n" % (name, status.replace(" ", "%20"), name)).encode())
+    got = s.recv(65536)
+    assert got.startswith(b"HTTP/1.1 " + status.encode()), got[:100]
+    # read a little more, then reset the connection
+    s.recv(65536)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    s.close()
+
+
+@pytest.mark.parametrize("status", ["200 OK", "203 Non-Authoritative Information"])
+def test_client_disconnect_keeps_app_status_and_no_error_noise(errs, status):
+    name = "dc" + status[:3]
+    mark = errs.log_size()
+    _disconnect_midway(errs, name, status)
+    assert errs.wait_marker("close-" + name, timeout=15) is not None
+    lines = errs.wait_access("disconnect-" + name)
+    assert ('HTTP/1.1" %s ' % status[:3]) in lines[0], lines
+    time.sleep(0.3)
+    text = errs.log(mark)
+    assert not error_level_lines(text), text
+    assert "Traceback" not in text, text
+    # the server is fine afterwards
+    assert errs.get("/b/write").body == b"one;two;three"
