@@ -85,7 +85,7 @@ struct GlobalConfig {
     var warnings: [String] = []
     var restrictEmbedded = false
     var restrictStdout = false
-    var restrictStdin = true
+    var restrictStdin = false
     var restrictSignal = true
     var destroyInterpreter = true
     var verboseDebugging = false

@@ -15,7 +15,8 @@ import sys, threading, importlib.util, types
 def _setup(params):
     sys.stdout = params['stdout']
     sys.stderr = params['stderr']
-    sys.stdin = params['stdin']
+    if params['stdin'] is not None:
+        sys.stdin = params['stdin']
     sys.argv = ['mod_wsgi']
     # python-path: like site.addsitedir (.pth files honoured), new entries first.
     paths = params['python_path']
@@ -66,8 +67,10 @@ def _setup(params):
         Py.setItem(params, "stdout", ErrorLog.type.make(ErrorLog(request: nil, name: "<stdout>",
             restricted: s.restrictStdout ? "sys.stdout access restricted by mod_wsgi (WSGIRestrictStdout On)" : nil))!)
         Py.setItem(params, "stderr", ErrorLog.type.make(ErrorLog(request: nil, name: "<stderr>"))!)
-        Py.setItem(params, "stdin", ErrorLog.type.make(ErrorLog(request: nil, name: "<stdin>",
-            restricted: s.restrictStdin ? "sys.stdin access restricted by mod_wsgi (WSGIRestrictStdin On)" : nil))!)
+        Py.setItem(params, "stdin", s.restrictStdin
+            ? ErrorLog.type.make(ErrorLog(request: nil, name: "<stdin>",
+                                          restricted: "sys.stdin access restricted by mod_wsgi (WSGIRestrictStdin On)"))!
+            : Py.none)
         let path = PyList_New(0)!
         for p in s.pythonPath { let o = Py.string(p); PyList_Append(path, o); wsgi_decref(o) }
         Py.setItem(params, "python_path", path)

@@ -104,17 +104,15 @@ enum Interpreters {
             PyEval_RestoreThread(t)
             return
         }
-        let t: UnsafeMutablePointer<PyThreadState>
-        if interp.isMain {
-            // The main interpreter: go through PyGILState so C extensions that use it
-            // see this thread's state; keep it alive past this request.
-            _ = PyGILState_Ensure()
-            t = PyThreadState_Get()
-        } else {
-            t = PyThreadState_New(interp.state)
-            PyEval_RestoreThread(t)
+        // The first thread state made on a thread is the one PyGILState_* binds to it:
+        // make it the main interpreter's, so C extensions using PyGILState_Ensure from
+        // this thread land in the main interpreter, never in a sub-interpreter.
+        if ts.states.isEmpty, !interp.isMain, let main {
+            ts.states.append((main.state, PyThreadState_New(main.state)))
         }
+        let t = PyThreadState_New(interp.state)!
         ts.states.append((interp.state, t))
+        PyEval_RestoreThread(t)
     }
 
     static func release() {

@@ -16,7 +16,7 @@ enum PythonRuntime {
         var dontWriteBytecode = false
         var warnings: [String] = []
         var restrictStdout = false
-        var restrictStdin = true
+        var restrictStdin = false
         var restrictSignal = true
     }
 

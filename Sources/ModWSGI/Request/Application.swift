@@ -32,7 +32,7 @@ enum WSGIApplication {
         guard let app = PyObject_GetAttrString(module, spec.callableObject) else {
             PyErr_Clear()
             channel.log(APLOG_ERR, .callableMissing, "Target WSGI script '\(spec.scriptPath)' does not contain WSGI application '\(spec.callableObject)'.")
-            return HTTP_INTERNAL_SERVER_ERROR
+            return HTTP_NOT_FOUND
         }
         defer { wsgi_decref(app) }
 

@@ -81,7 +81,9 @@ enum RequestHandler {
         let processGroup = resolveGroup(handlerScript?.processGroup ?? note("mod_wsgi.process_group") ?? dir.processGroup ?? "", r)
         let applicationGroup = applicationGroupName(
             handlerScript?.applicationGroup ?? note("mod_wsgi.application_group") ?? dir.applicationGroup ?? "%{RESOURCE}", r)
-        let callable = handlerScript?.callableObject ?? note("mod_wsgi.callable_object") ?? dir.callableObject ?? "application"
+        // Handler scripts' object is `handle_request` unless named, as in mod_wsgi.
+        let callable = handlerScript.map { $0.callableObject ?? "handle_request" }
+            ?? note("mod_wsgi.callable_object") ?? dir.callableObject ?? "application"
         let passAuth = handlerScript?.passAuthorization ?? note("mod_wsgi.pass_authorization").map { $0 == "On" }
             ?? dir.passAuthorization ?? false
 
@@ -106,9 +108,12 @@ enum RequestHandler {
         let env = r.pointee.subprocess_env
         ap_add_common_vars(r)
         ap_add_cgi_vars(r)
+        // Apache's PATH is the server's, not the request's: mod_wsgi leaves it out.
+        apr_table_unset(env, "PATH")
         if passAuth, let auth = apr_table_get(r.pointee.headers_in, "Authorization") {
             apr_table_set(env, "HTTP_AUTHORIZATION", auth)
         }
+        if apr_table_get(env, "PATH_INFO") == nil { apr_table_set(env, "PATH_INFO", "") }
         let scriptName = str(apr_table_get(env, "SCRIPT_NAME")) ?? ""
         let pathInfo = str(apr_table_get(env, "PATH_INFO")) ?? ""
         let resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
