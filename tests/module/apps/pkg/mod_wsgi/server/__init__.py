@@ -1,0 +1,1 @@
+SERVER_MARK = "mod_wsgi.server imported"
