@@ -1,0 +1,27 @@
+"""Done-when: a short wrk run under the event MPM with 2 x 16 threads ends with 0 errors."""
+import re
+import shutil
+import subprocess
+
+import pytest
+
+CONF = ("StartServers 2\nServerLimit 2\nThreadsPerChild 16\nMaxRequestWorkers 32\nThreadLimit 64\n"
+        "MinSpareThreads 1\nMaxSpareThreads 32\n")
+
+
+@pytest.mark.skipif(not shutil.which("wrk"), reason="wrk not installed")
+@pytest.mark.parametrize("group", ["%{GLOBAL}", "%{RESOURCE}"])
+def test_wrk_no_errors(apache_factory, group):
+    a = apache_factory("WSGIScriptAlias /hello @APPS@/hello.wsgi\nWSGIApplicationGroup %s\n" % group,
+                       mpm="event", mpm_conf=CONF)
+    assert a.get("/hello").status == 200
+    p = subprocess.run(["wrk", "-t2", "-c16", "-d3s", "--timeout", "5s", "http://127.0.0.1:%d/hello" % a.port],
+                       capture_output=True, text=True, timeout=30)
+    out = p.stdout + p.stderr
+    assert p.returncode == 0, out
+    assert "Socket errors" not in out, out
+    assert "Non-2xx or 3xx responses" not in out, out
+    m = re.search(r"(\d+) requests in", out)
+    assert m and int(m.group(1)) > 300, out
+    log = a.log()
+    assert not re.search(r"Segmentation fault|exit signal", log), log[-3000:]
