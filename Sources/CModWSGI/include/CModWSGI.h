@@ -224,3 +224,51 @@ typedef struct {
 static inline PyFrameObject *wsgi_thread_frame(PyThreadState *t) { return PyThreadState_GetFrame(t); }
 
 #endif
+
+/* ---- daemon mode (wsgi_daemon.c): globals, macros and async-signal-safe handlers ---- */
+
+#include <unixd.h>
+#include <ap_listen.h>
+#include <sys/prctl.h>
+
+/* Apache's User/Group (ap_unixd_config is a mutable C global). */
+uid_t wsgi_apache_uid(void);
+gid_t wsgi_apache_gid(void);
+const char *wsgi_apache_user_name(void);
+int wsgi_my_generation(void);
+/* The process argv of the Apache parent (display-name rewrites it in a daemon). */
+int wsgi_process_argc(const server_rec *s);
+char **wsgi_process_argv(const server_rec *s);
+
+/* Daemon signals: the handlers only set flags and write one byte to wake_fd.
+ * flags: bit 0 SIGTERM/SIGINT (shutdown), bit 1 SIGUSR1 (graceful restart), bit 2 SIGXCPU. */
+void wsgi_daemon_install_signals(int wake_fd, int python_term);
+int wsgi_daemon_take_signals(void);
+void wsgi_daemon_default_signals(void);
+
+/* Full thread id of a Python thread state (stack dumps). */
+static inline unsigned long wsgi_tstate_thread_id(PyThreadState *t) { return t->thread_id; }
+static inline PyObject *wsgi_exc_system_exit_type(void) { return PyExc_SystemExit; }
+
+/* fcntl is variadic. */
+static inline int wsgi_set_cloexec(int fd) { return fcntl(fd, F_SETFD, FD_CLOEXEC); }
+static inline int wsgi_set_nonblock(int fd, int on) {
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0) return -1;
+    return fcntl(fd, F_SETFL, on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK));
+}
+static inline int wsgi_prctl_set_name(const char *name) { return prctl(PR_SET_NAME, (unsigned long)name, 0, 0, 0); }
+static inline int wsgi_prctl_pdeathsig(int sig) { return prctl(PR_SET_PDEATHSIG, (unsigned long)sig, 0, 0, 0); }
+/* WIFEXITED & co. are macros. */
+static inline int wsgi_wifexited(int s) { return WIFEXITED(s); }
+static inline int wsgi_wexitstatus(int s) { return WEXITSTATUS(s); }
+static inline int wsgi_wifsignaled(int s) { return WIFSIGNALED(s); }
+static inline int wsgi_wtermsig(int s) { return WTERMSIG(s); }
+/* sockaddr arguments are transparent unions under _GNU_SOURCE. */
+static inline int wsgi_connect_un(int fd, const struct sockaddr_un *a) {
+    return connect(fd, (const struct sockaddr *)a, sizeof(*a));
+}
+static inline int wsgi_bind_un(int fd, const struct sockaddr_un *a) {
+    return bind(fd, (const struct sockaddr *)a, sizeof(*a));
+}
+static inline int wsgi_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }

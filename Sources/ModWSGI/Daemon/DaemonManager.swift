@@ -1,16 +1,236 @@
 import CModWSGI
 
-/// Daemon process groups (WSGIDaemonProcess): forked and supervised by the Apache parent.
-enum DaemonManager {
-    static func postConfig(pconf: OpaquePointer?, ptemp: OpaquePointer?, server: UnsafeMutablePointer<server_rec>) -> Int32 {
-        OK
+/// One daemon process of a group, as the Apache parent supervises it.
+final class DaemonSlot {
+    let group: DaemonGroupConfig
+    /// 1-based number of the group (socket names), and of the process in the group.
+    let groupID: Int
+    let instance: Int
+    let socketPath: String
+    let listener: Int32
+    let generation: Int
+    /// Stable storage for APR's other-child registry (it keeps the pointer).
+    let proc: UnsafeMutablePointer<apr_proc_t>
+    var pid: pid_t = 0
+    /// The configuration generation is over: never restart this one.
+    var retired = false
+    var registered = false
+    var starts = 0
+
+    init(group: DaemonGroupConfig, groupID: Int, instance: Int, socketPath: String, listener: Int32, generation: Int) {
+        self.group = group
+        self.groupID = groupID
+        self.instance = instance
+        self.socketPath = socketPath
+        self.listener = listener
+        self.generation = generation
+        proc = .allocate(capacity: 1)
+        proc.initialize(to: apr_proc_t())
     }
 }
 
-/// The Apache child's side of daemon mode: forwards a request to its process group.
-enum DaemonClient {
-    static func forward(_ r: UnsafeMutablePointer<request_rec>, group: String, scriptPath: String) -> Int32 {
-        Log.request(APLOG_ERR, .processGroupMissing, "No WSGI daemon process called '\(group)' has been configured: \(scriptPath)", r)
-        return HTTP_INTERNAL_SERVER_ERROR
+/// Daemon process groups (WSGIDaemonProcess), in the Apache parent: creates each group's
+/// listening socket, forks the processes after the configuration is read (post_config, on
+/// the real run only), restarts them when they die, and stops them with the configuration
+/// generation (graceful on restart; SIGTERM, shutdown-timeout, then SIGKILL on stop).
+/// The parent stays single-threaded and never runs Python.
+enum DaemonManager {
+    /// Socket path of each group of this generation; inherited by Apache's children.
+    nonisolated(unsafe) static var socketPaths: [String: String] = [:]
+    nonisolated(unsafe) static var slots: [DaemonSlot] = []
+    nonisolated(unsafe) static var parentPid: pid_t = 0
+    nonisolated(unsafe) static var generation = 0
+    nonisolated(unsafe) static var processPool: OpaquePointer?
+    nonisolated(unsafe) static var server: UnsafeMutablePointer<server_rec>?
+
+    static func socketPath(prefix: String, groupID: Int, rotation: Bool) -> String {
+        if rotation { return "\(prefix).\(getpid()).\(wsgi_my_generation()).\(groupID).sock" }
+        return "\(prefix).\(getpid()).u\(wsgi_apache_uid()).\(groupID).sock"
+    }
+
+    static func postConfig(pconf: OpaquePointer?, ptemp: OpaquePointer?, server s: UnsafeMutablePointer<server_rec>) -> Int32 {
+        socketPaths = [:]
+        slots = []
+        let global = GlobalConfig.current
+        let groups = global.daemonGroups
+        if groups.isEmpty { return OK }
+        let prefix = global.socketPrefix ?? String(cString: ap_runtime_dir_relative(pconf, "wsgi"))
+
+        // Paths first, on both passes: a path that does not fit is a start-up error.
+        var paths: [String] = []
+        for (i, g) in groups.enumerated() {
+            let path = socketPath(prefix: prefix, groupID: i + 1, rotation: global.socketRotation)
+            if path.utf8.count > maximumSocketPath {
+                Log.server(APLOG_CRIT, .daemonSocket, "The socket path '\(path)' for daemon process group '\(g.name)' is \(path.utf8.count) bytes, longer than the \(maximumSocketPath) bytes a UNIX socket path can hold. Set a shorter WSGISocketPrefix (with mod_wsgi-express: --socket-path).", s)
+                return HTTP_INTERNAL_SERVER_ERROR
+            }
+            paths.append(path)
+        }
+        // Apache runs post_config twice at start-up; fork only on the real run.
+        let process = s.pointee.process!
+        var data: UnsafeMutableRawPointer? = nil
+        apr_pool_userdata_get(&data, "mod_wsgi_swift.daemons", process.pointee.pool)
+        if data == nil {
+            apr_pool_userdata_set(UnsafeRawPointer(bitPattern: 1), "mod_wsgi_swift.daemons", nil, process.pointee.pool)
+            return OK
+        }
+        parentPid = getpid()
+        processPool = process.pointee.pool
+        server = s
+        generation += 1
+
+        var made: [DaemonSlot] = []
+        for (i, g) in groups.enumerated() {
+            let path = paths[i]
+            let fd: Int32
+            do {
+                fd = try listen(path: path, group: g)
+            } catch {
+                Log.server(APLOG_CRIT, .daemonSocket, "Couldn't create the socket '\(path)' of daemon process group '\(g.name)': \(error).", s)
+                for slot in made { close(slot.listener); unlink(slot.socketPath) }
+                return HTTP_INTERNAL_SERVER_ERROR
+            }
+            socketPaths[g.name] = path
+            for n in 1...max(g.processes, 1) {
+                made.append(DaemonSlot(group: g, groupID: i + 1, instance: n, socketPath: path, listener: fd, generation: generation))
+            }
+        }
+        slots = made
+        apr_pool_cleanup_register(pconf, nil, { _ in
+            DaemonManager.endGeneration()
+            return APR_SUCCESS
+        }, apr_pool_cleanup_null)
+        for slot in made { start(slot) }
+        return OK
+    }
+
+    private static func listen(path: String, group: DaemonGroupConfig) throws -> Int32 {
+        guard var addr = unixAddress(path) else { throw SyscallError(call: "bind", errno: ENAMETOOLONG) }
+        let fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        do {
+            if unlink(path) != 0 && wsgi_errno() != ENOENT {
+                throw SyscallError(call: "unlink of the old socket", errno: wsgi_errno())
+            }
+            try syscall("bind") { wsgi_bind_un(fd, &addr) }
+            try syscall("listen") { CModWSGI.listen(fd, Int32(group.listenBacklog)) }
+            // Accepting threads poll; a connection taken by another process is EAGAIN.
+            _ = wsgi_set_nonblock(fd, 1)
+            if getuid() == 0 {
+                // Apache's children (User) connect; nobody else.
+                var uid = wsgi_apache_uid()
+                if let su = group.socketUser, let u = Identity.lookupUser(su) { uid = u.uid }
+                try syscall("chown of the socket") { chown(path, uid, gid_t.max) }
+            }
+            try syscall("chmod of the socket") { chmod(path, 0o600) }
+        } catch {
+            close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// Forks one daemon process (in the parent, single-threaded).
+    static func start(_ slot: DaemonSlot) {
+        slot.starts += 1
+        let rv = apr_proc_fork(slot.proc, processPool)
+        if rv == APR_INCHILD {
+            DaemonProcess.run(slot, allSlots: slots)
+        }
+        if rv != APR_INPARENT {
+            Log.server(APLOG_ALERT, .daemonStarted, "Couldn't spawn process '\(slot.group.name)': \(aprError(rv)).")
+            return
+        }
+        slot.pid = slot.proc.pointee.pid
+        apr_proc_other_child_register(slot.proc, { reason, data, status in
+            DaemonManager.maintenance(reason, data!, status)
+        }, Unmanaged.passUnretained(slot).toOpaque(), nil, processPool)
+        slot.registered = true
+        // Keep the slot alive while APR holds its pointer.
+        _ = Unmanaged.passRetained(slot)
+    }
+
+    /// APR's other-child callback: called by the MPM's main loop when a daemon dies.
+    private static func maintenance(_ reason: Int32, _ data: UnsafeMutableRawPointer, _ status: Int32) {
+        let slot = Unmanaged<DaemonSlot>.fromOpaque(data).takeUnretainedValue()
+        guard getpid() == parentPid else { return }
+        switch reason {
+        case APR_OC_REASON_DEATH, APR_OC_REASON_LOST:
+            apr_proc_other_child_unregister(data)
+            slot.registered = false
+            let pid = slot.pid
+            slot.pid = 0
+            var how = "vanished"
+            if reason == APR_OC_REASON_DEATH {
+                if wsgi_wifsignaled(status) != 0 { how = "was killed by signal \(wsgi_wtermsig(status))" }
+                else if wsgi_wifexited(status) != 0 { how = "exited with status \(wsgi_wexitstatus(status))" }
+            }
+            var state: Int32 = 0
+            ap_mpm_query(AP_MPMQ_MPM_STATE, &state)
+            if slot.retired || state == AP_MPMQ_STOPPING {
+                Log.server(APLOG_INFO, .daemonExited, "Process \(pid) of daemon process group '\(slot.group.name)' \(how).")
+                Unmanaged.passUnretained(slot).release()
+                return
+            }
+            Log.server(APLOG_INFO, .daemonRestart, "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
+            start(slot)
+            Unmanaged.passUnretained(slot).release()
+        default:
+            break
+        }
+    }
+
+    /// pconf cleanup: the configuration generation ends (restart, graceful, or stop).
+    static func endGeneration() {
+        guard getpid() == parentPid else { return }
+        let ending = slots
+        slots = []
+        socketPaths = [:]
+        var closed = Set<Int32>()
+        for slot in ending {
+            slot.retired = true
+            if !closed.contains(slot.listener) {
+                closed.insert(slot.listener)
+                close(slot.listener)
+                unlink(slot.socketPath)
+            }
+        }
+        let exiting = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
+        if !exiting {
+            // A restart: each process finishes its requests (graceful-timeout) and exits;
+            // the MPM reaps it through the other-child registry.
+            for slot in ending where slot.pid > 0 { kill(slot.pid, SIGUSR1) }
+            return
+        }
+        // Stop: SIGTERM, wait for the processes' own shutdown-timeout, then SIGKILL.
+        for slot in ending where slot.pid > 0 { kill(slot.pid, SIGTERM) }
+        let grace = Int64(ending.map { $0.group.shutdownTimeout }.max() ?? 5) * 1_000_000 + 1_000_000
+        let deadline = monotonicMicros() + grace
+        while true {
+            var alive = 0
+            for slot in ending where slot.pid > 0 {
+                var st: Int32 = 0
+                let r = waitpid(slot.pid, &st, WNOHANG)
+                if r == slot.pid || (r == -1 && wsgi_errno() == ECHILD) { reaped(slot) } else { alive += 1 }
+            }
+            if alive == 0 || monotonicMicros() >= deadline { break }
+            sleepMicros(20_000)
+        }
+        for slot in ending where slot.pid > 0 {
+            Log.server(APLOG_WARNING, .daemonShutdown, "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL.")
+            kill(slot.pid, SIGKILL)
+            var st: Int32 = 0
+            while waitpid(slot.pid, &st, 0) == -1 && wsgi_errno() == EINTR {}
+            reaped(slot)
+        }
+    }
+
+    private static func reaped(_ slot: DaemonSlot) {
+        slot.pid = 0
+        if slot.registered {
+            let data = Unmanaged.passUnretained(slot).toOpaque()
+            apr_proc_other_child_unregister(data)
+            slot.registered = false
+            Unmanaged.passUnretained(slot).release()
+        }
     }
 }

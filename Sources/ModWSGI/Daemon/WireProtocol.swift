@@ -10,6 +10,7 @@ import CModWSGI
 ///   daemon → child   'R' read: the application wants up to N more body bytes
 ///                    'H' status, status line and headers (each header its own pair: never merged)
 ///                    'D' / 'F' response body bytes (F: flush them to the client now)
+///                    'A' abort: end the client's connection without terminating the response
 ///                    'Z' done: the handler status (OK, or 500/503/404 when nothing was sent)
 ///
 /// The body is pulled by the daemon ('R') rather than pushed: neither side ever buffers a
@@ -23,6 +24,7 @@ enum Frame: UInt8 {
     case read = 0x52      // R
     case headers = 0x48   // H
     case done = 0x5A      // Z
+    case abort = 0x41     // A: cut the client connection (the response cannot be completed)
 }
 
 enum WireError: Error, CustomStringConvertible {
@@ -123,7 +125,7 @@ final class WireConnection {
     private func writeAll(_ p: UnsafeRawPointer, _ n: Int) throws {
         var off = 0
         while off < n {
-            let r = send(fd, p + off, n - off, Int32(MSG_NOSIGNAL))
+            let r = CModWSGI.send(fd, p + off, n - off, Int32(MSG_NOSIGNAL))
             if r > 0 { off += r; continue }
             let e = wsgi_errno()
             if r < 0 && e == EINTR { continue }

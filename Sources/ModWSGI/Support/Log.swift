@@ -33,6 +33,14 @@ enum LogID: Int {
     case daemonConnect = 1206
     case daemonStackDump = 1207
     case daemonLimits = 1208
+    case daemonHeaderTooLarge = 1209
+    case daemonQueueTimeout = 1210
+    case daemonShutdown = 1211
+    case daemonConfig = 1212
+    case daemonIdentity = 1213
+    case daemonServiceExit = 1214
+    case daemonRestart = 1215
+    case daemonRequestTimeout = 1216
 
     var tag: String { "MW\(rawValue): " }
 }

@@ -1,0 +1,69 @@
+/*
+ * Daemon mode: what Swift cannot do safely. C globals of Apache, and the daemon
+ * process's signal handlers (they must be async-signal-safe: set a flag, write a byte).
+ * All the logic is in Swift (Sources/ModWSGI/Daemon).
+ */
+#include "CModWSGI.h"
+
+uid_t wsgi_apache_uid(void) { return ap_unixd_config.user_id; }
+gid_t wsgi_apache_gid(void) { return ap_unixd_config.group_id; }
+const char *wsgi_apache_user_name(void) { return ap_unixd_config.user_name; }
+int wsgi_my_generation(void) { int g = 0; ap_mpm_query(AP_MPMQ_GENERATION, &g); return g; }
+int wsgi_process_argc(const server_rec *s) { return s->process->argc; }
+char **wsgi_process_argv(const server_rec *s) { return (char **)s->process->argv; }
+
+static volatile sig_atomic_t wsgi_signal_flags = 0;
+static int wsgi_wake_fd = -1;
+static int wsgi_python_term = 0;
+
+static void wsgi_daemon_signal(int sig) {
+    int saved = errno;
+    if (sig == SIGTERM || sig == SIGINT) {
+        wsgi_signal_flags |= 1;
+        /* threads=0 (a managed task): SIGTERM becomes SystemExit in the main thread. */
+        if (wsgi_python_term) PyErr_SetInterruptEx(SIGTERM);
+    } else if (sig == SIGUSR1 || sig == SIGHUP) {
+        wsgi_signal_flags |= 2;
+    } else if (sig == SIGXCPU) {
+        wsgi_signal_flags |= 4;
+    }
+    if (wsgi_wake_fd >= 0) {
+        char c = 's';
+        ssize_t n = write(wsgi_wake_fd, &c, 1);
+        (void)n;
+    }
+    errno = saved;
+}
+
+void wsgi_daemon_install_signals(int wake_fd, int python_term) {
+    struct sigaction sa;
+    wsgi_wake_fd = wake_fd;
+    wsgi_python_term = python_term;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = wsgi_daemon_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0; /* no SA_RESTART: a sleeping main thread wakes with EINTR */
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    sigaction(SIGXCPU, &sa, NULL);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &sa, NULL);
+}
+
+int wsgi_daemon_take_signals(void) {
+    int f = wsgi_signal_flags;
+    wsgi_signal_flags = 0;
+    return f;
+}
+
+/* Right after fork: forget the Apache parent's handlers and unblock everything. */
+void wsgi_daemon_default_signals(void) {
+    sigset_t all;
+    int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGCHLD, SIGALRM, SIGXCPU, SIGWINCH, SIGQUIT };
+    for (unsigned i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) signal(sigs[i], SIG_DFL);
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, NULL);
+}

@@ -1,0 +1,148 @@
+import CModWSGI
+
+/// The supervisor of a daemon process: signals, request-timeout (with a stack dump of
+/// every Python thread), inactivity-timeout, maximum-requests, restart-interval,
+/// deadlock-timeout, and the graceful then forced stop. Any exit makes the Apache parent
+/// start a new process (unless Apache itself is stopping or restarting).
+enum Monitor {
+    enum Phase { case running, graceful, shutdown }
+    nonisolated(unsafe) static var phase = Phase.running
+    nonisolated(unsafe) private static var deadline: Int64 = 0
+
+    static func supervise() -> Never {
+        let st = DaemonProcess.state!
+        let g = st.group
+        let parent = DaemonManager.parentPid
+        var drain = [UInt8](repeating: 0, count: 64)
+        while true {
+            var p = pollfd(fd: st.wakeRead, events: Int16(POLLIN), revents: 0)
+            _ = poll(&p, 1, 100)
+            while drain.withUnsafeMutableBytes({ CModWSGI.read(st.wakeRead, $0.baseAddress, 64) }) > 0 {}
+            let now = monotonicMicros()
+            let signals = wsgi_daemon_take_signals()
+            if signals & 1 != 0 { shutdown("received SIGTERM") }
+            if signals & 2 != 0 { graceful("received a graceful restart signal") }
+            if signals & 4 != 0 { graceful("exceeded its CPU time limit") }
+            if getppid() != parent { shutdown("lost its Apache parent process") }
+
+            let (active, requests, lastActivity, lastGIL, totalRunning) = st.locked { () -> (Int, Int, Int64, Int64, Int64) in
+                var n = 0, sum: Int64 = 0
+                for s in st.active where s != 0 { n += 1; sum += now - s }
+                return (n, st.requests, st.lastActivity, st.lastGIL, sum)
+            }
+            if phase == .running {
+                if g.maximumRequests > 0 && requests >= g.maximumRequests {
+                    graceful("reached maximum-requests=\(g.maximumRequests)")
+                } else if g.restartInterval > 0 && now - st.started > Int64(g.restartInterval) * 1_000_000 {
+                    graceful("reached restart-interval=\(g.restartInterval)")
+                } else if g.inactivityTimeout > 0 && active == 0 && now - lastActivity > Int64(g.inactivityTimeout) * 1_000_000 {
+                    graceful("was idle for inactivity-timeout=\(g.inactivityTimeout)")
+                }
+            }
+            if phase != .shutdown && g.requestTimeout > 0 && active > 0 {
+                // One thread: the request's own time. Several: the running time of the active
+                // requests summed, divided by the threads (mod_wsgi's measure).
+                let measure = g.threads > 1 ? totalRunning / Int64(g.threads) : totalRunning
+                if measure > Int64(g.requestTimeout) * 1_000_000 {
+                    Log.server(APLOG_ERR, .daemonRequestTimeout, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)' (\(active) active requests); stopping the process.")
+                    dumpStacks()
+                    shutdown(nil)
+                }
+            }
+            if g.deadlockTimeout > 0 && PythonRuntime.initialized && phase != .shutdown
+                && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000 {
+                Log.server(APLOG_ALERT, .daemonShutdown, "Daemon process deadlock timer of \(g.deadlockTimeout) seconds expired in '\(g.name)': the Python GIL could not be acquired; stopping the process.")
+                exitNow(1)
+            }
+            switch phase {
+            case .running: break
+            case .graceful:
+                if active == 0 || now >= deadline { shutdown(nil) }
+            case .shutdown:
+                if active == 0 { exitProcess(finalize: g.threads > 0) }
+                if now >= deadline {
+                    Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting.")
+                    exitNow(0)
+                }
+            }
+        }
+    }
+
+    static func graceful(_ why: String) {
+        guard phase == .running else { return }
+        let g = DaemonProcess.state.group
+        Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (graceful-timeout=\(g.gracefulTimeout)).")
+        phase = .graceful
+        DaemonProcess.state.stopAccepting = true
+        deadline = monotonicMicros() + Int64(g.gracefulTimeout) * 1_000_000
+    }
+
+    static func shutdown(_ why: String?) {
+        guard phase != .shutdown else { return }
+        let g = DaemonProcess.state.group
+        if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
+        phase = .shutdown
+        DaemonProcess.state.stopAccepting = true
+        deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
+        if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
+    }
+
+    static func exitNow(_ code: Int32) -> Never {
+        Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
+        _exit(code)
+    }
+
+    /// A clean end: worker threads are idle; destroy the interpreters (atexit runs,
+    /// unless WSGIDestroyInterpreter Off), bounded by shutdown-timeout.
+    static func exitProcess(finalize: Bool) -> Never {
+        let g = DaemonProcess.state.group
+        if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
+            for t in DaemonProcess.workers { pthread_join(t, nil) }
+            let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
+            DaemonProcess.spawn {
+                sleepMicros(limit)
+                Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' did not finish shutting down Python within shutdown-timeout; exiting.")
+                _exit(0)
+            }
+            PythonRuntime.finalize(destroy: true)
+        }
+        exitNow(0)
+    }
+
+    /// Every Python thread's stack, innermost frame first, with full thread ids.
+    static func dumpStacks() {
+        guard PythonRuntime.initialized else { return }
+        _ = Interpreters.acquire("")
+        defer { Interpreters.release() }
+        Log.server(APLOG_ERR, .daemonStackDump, "Dumping stack trace for active Python threads.")
+        var interp = PyInterpreterState_Head()
+        while let i = interp {
+            var t = PyInterpreterState_ThreadHead(i)
+            while let ts = t {
+                if let frame = PyThreadState_GetFrame(ts) {
+                    var f: OpaquePointer? = frame
+                    var first = true
+                    while let cur = f {
+                        let code = PyFrame_GetCode(cur)!
+                        let file = Py.describe(PyObject_GetAttrString(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self), "co_filename"))
+                        let name = Py.describe(PyObject_GetAttrString(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self), "co_name"))
+                        let line = PyFrame_GetLineNumber(cur)
+                        wsgi_decref(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self))
+                        if first {
+                            Log.server(APLOG_ERR, .daemonStackDump, "Thread \(wsgi_tstate_thread_id(ts)) executing file \"\(file)\", line \(line), in \(name)")
+                            first = false
+                        } else {
+                            Log.server(APLOG_ERR, .daemonStackDump, "called from file \"\(file)\", line \(line), in \(name)")
+                        }
+                        let back = PyFrame_GetBack(cur)
+                        wsgi_decref(UnsafeMutablePointer<PyObject>(cur))
+                        f = back
+                    }
+                }
+                t = PyThreadState_Next(ts)
+            }
+            interp = PyInterpreterState_Next(i)
+        }
+        PyErr_Clear()
+    }
+}

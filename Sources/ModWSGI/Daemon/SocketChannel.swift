@@ -1,0 +1,84 @@
+import CModWSGI
+
+/// The daemon-mode channel: the request body and the response travel over the socket
+/// to the Apache child (see WireProtocol.swift). Called without the GIL for I/O.
+final class SocketChannel: RequestChannel {
+    let conn: WireConnection
+    let request: DaemonRequest
+    private(set) var lastError = ""
+    private var bodyDone: Bool
+
+    init(conn: WireConnection, request: DaemonRequest) {
+        self.conn = conn
+        self.request = request
+        bodyDone = !request.hasBody
+    }
+
+    var isHEAD: Bool { request.isHEAD }
+
+    func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
+        if bodyDone || count == 0 { return 0 }
+        do {
+            try conn.send(.read, encodeInt32(Int32(min(count, 1 << 20))))
+            let (type, length) = try conn.readHeader()
+            switch type {
+            case .data:
+                guard length <= count else { throw WireError.malformed("body block larger than asked for") }
+                try conn.readExactly(buffer, length)
+                return length
+            case .bodyEnd:
+                if length > 0 {
+                    lastError = String(decoding: try conn.readPayload(length), as: UTF8.self)
+                    bodyDone = true
+                    return -1
+                }
+                bodyDone = true
+                return 0
+            default:
+                throw WireError.malformed("unexpected frame \(type) while reading the request body")
+            }
+        } catch {
+            lastError = "Apache/mod_wsgi failed reading the request body from the Apache child: \(error)"
+            bodyDone = true
+            return -1
+        }
+    }
+
+    func sendHeaders(status: Int32, statusLine: String, headers: [Header]) -> Bool {
+        do {
+            try conn.send(.headers, DaemonResponseHead(status: status, statusLine: statusLine, headers: headers).encode())
+            return true
+        } catch {
+            lastError = "failed to send the response headers to the Apache child: \(error)"
+            return false
+        }
+    }
+
+    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool) -> Bool {
+        do {
+            try conn.sendData(bytes, count, flush: flush)
+            return true
+        } catch {
+            lastError = "failed to write response data: \(error)"
+            return false
+        }
+    }
+
+    /// The app failed after output began: the Apache child cuts the client connection.
+    func abort() { try? conn.send(.abort) }
+
+    func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool? { nil }
+
+    func logError(_ message: String) {
+        Log.raw(APLOG_ERR, "[client \(request.client)] " + message)
+    }
+
+    func log(_ level: Int32, _ id: LogID, _ message: String) {
+        Log.server(level, id, "[client \(request.client)] " + message)
+    }
+
+    /// Ends the exchange with the handler status for Apache.
+    func finish(_ status: Int32) {
+        try? conn.send(.done, encodeInt32(status))
+    }
+}
