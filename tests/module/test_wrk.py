@@ -1,4 +1,9 @@
-"""Done-when: a short wrk run under the event MPM with 2 x 16 threads ends with 0 errors."""
+"""Done-when: a short wrk run under the event MPM with 2 x 16 threads ends with 0 errors.
+
+16 connections (-c16) can all land on one child of 16 threads; when all its workers are busy the
+event MPM closes keep-alive connections (wrk counts "read" errors) -- with the reference mod_wsgi too,
+about one run in two here. So the run uses 12 connections: workers > connections on every child,
+whatever the kernel's accept distribution (see DESIGN.md)."""
 import re
 import shutil
 import subprocess
@@ -12,10 +17,13 @@ CONF = ("StartServers 2\nServerLimit 2\nThreadsPerChild 16\nMaxRequestWorkers 32
 @pytest.mark.skipif(not shutil.which("wrk"), reason="wrk not installed")
 @pytest.mark.parametrize("group", ["%{GLOBAL}", "%{RESOURCE}"])
 def test_wrk_no_errors(apache_factory, group):
-    a = apache_factory("WSGIScriptAlias /hello @APPS@/hello.wsgi\nWSGIApplicationGroup %s\n" % group,
+    # keep-alive connections are not cut under wrk's feet (MaxKeepAliveRequests 100 would close
+    # them mid-run and show up as wrk read errors, with any module)
+    a = apache_factory("MaxKeepAliveRequests 0\nKeepAliveTimeout 15\n"
+                       "WSGIScriptAlias /hello @APPS@/hello.wsgi\nWSGIApplicationGroup %s\n" % group,
                        mpm="event", mpm_conf=CONF)
     assert a.get("/hello").status == 200
-    p = subprocess.run(["wrk", "-t2", "-c16", "-d3s", "--timeout", "5s", "http://127.0.0.1:%d/hello" % a.port],
+    p = subprocess.run(["wrk", "-t2", "-c12", "-d3s", "--timeout", "5s", "http://127.0.0.1:%d/hello" % a.port],
                        capture_output=True, text=True, timeout=30)
     out = p.stdout + p.stderr
     assert p.returncode == 0, out
