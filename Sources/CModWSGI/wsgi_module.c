@@ -115,6 +115,16 @@ apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char 
     return rv;
 }
 
+apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb) {
+    apr_bucket *b = ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, r->connection->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, b);
+    APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(r->connection->bucket_alloc));
+    r->connection->keepalive = AP_CONN_CLOSE;
+    apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    return rv;
+}
+
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush) {
     apr_bucket *b = apr_bucket_file_create(f, off, len, r->pool, r->connection->bucket_alloc);
     APR_BRIGADE_INSERT_TAIL(bb, b);

@@ -25,7 +25,8 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
     let global = GlobalConfig.current
     PythonRuntime.settings = PythonRuntime.settingsFromGlobal(global)
     // Report an unusable Python home once, here, instead of once per child.
-    if let home = global.pythonHome, let problem = PythonRuntime.checkHome(home) {
+    if let home = global.pythonHome, let problem = PythonRuntime.checkHome(home),
+       ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG {
         Log.server(APLOG_ERR, .pythonHomeUnreadable, problem, s)
     }
     // Daemon process groups are forked here, by the (single-threaded) parent.

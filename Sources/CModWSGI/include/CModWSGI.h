@@ -151,6 +151,10 @@ static inline apr_bucket_brigade *wsgi_brigade_create(apr_pool_t *p, apr_bucket_
 }
 /* Write a block of bytes and optionally a flush to the output filters. */
 apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char *data, apr_size_t len, int flush);
+/* Mark the response as broken (an error bucket, as mod_proxy does for a failed
+ * backend): the chunk filter then never writes the final chunk and the connection
+ * closes, so the client sees an incomplete response. */
+apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb);
 /* Send an open file (WSGIEnableSendfile / wsgi.file_wrapper). */
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush);
 /* Read up to len bytes of the request body; returns bytes read, 0 at end, -1 on error. */

@@ -67,8 +67,9 @@ enum PythonRuntime {
     static func initialize(processName: String) {
         if initialized { return }
         if let home = settings.home, let problem = checkHome(home) {
-            failure = problem
-            Log.server(APLOG_ERR, .pythonHomeUnreadable, problem + " Python was not started; requests will fail with 500.")
+            // Already reported once by the Apache parent; say it again only at debug level.
+            failure = "the Python home is unusable (see the error logged at start-up)"
+            Log.server(APLOG_DEBUG, .pythonHomeUnreadable, problem + " Python was not started in \(processName).")
             return
         }
         var config = PyConfig()

@@ -74,6 +74,10 @@ final class ApacheChannel: RequestChannel {
         return true
     }
 
+    func abort() {
+        _ = wsgi_pass_broken(r, outBrigade)
+    }
+
     func logError(_ message: String) { wsgi_log_rerror(APLOG_ERR, 0, r, message) }
 
     func log(_ level: Int32, _ id: LogID, _ message: String) { Log.request(level, id, message, r) }

@@ -22,6 +22,8 @@ protocol RequestChannel: AnyObject {
     /// A line for the error log from the module, about this request.
     func log(_ level: Int32, _ id: LogID, _ message: String)
     var lastError: String { get }
+    /// The response cannot be completed: end the connection without terminating it.
+    func abort()
     /// The request is a HEAD (the body is discarded by the server side).
     var isHEAD: Bool { get }
 }

@@ -62,11 +62,11 @@ final class WSGIRequest {
             return false
         }
         guard let s = Py.swiftString(statusObj) else {
-            Py.raise(wsgi_exc_type_error(), "expected str object for status, value of type \(String(cString: wsgi_type_name(statusObj))) found")
+            Py.raise(wsgi_exc_type_error(), "expected unicode object, value of type \(String(cString: wsgi_type_name(statusObj))) found")
             return false
         }
         guard let code = Self.parseStatus(s) else {
-            Py.raise(wsgi_exc_value_error(), "status must be a 3-digit code, a space and a reason phrase, not \(Py.repr(statusObj))")
+            Py.raise(wsgi_exc_value_error(), "status code is not a 3 digit integer")
             return false
         }
         guard let parsed = Self.parseHeaders(headersObj) else { return false }
@@ -93,7 +93,7 @@ final class WSGIRequest {
     /// space in names. Raises on the first bad one.
     static func parseHeaders(_ obj: PyObj) -> (headers: [Header], contentLength: Int64)? {
         guard wsgi_list_check(obj) != 0 else {
-            Py.raise(wsgi_exc_type_error(), "response headers must be a list, not \(String(cString: wsgi_type_name(obj)))")
+            Py.raise(wsgi_exc_type_error(), "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(obj))) found")
             return nil
         }
         var out: [Header] = []
@@ -103,13 +103,15 @@ final class WSGIRequest {
         for i in 0..<n {
             let item = wsgi_list_get(obj, i)!
             guard wsgi_tuple_check(item) != 0, wsgi_tuple_size(item) == 2 else {
-                Py.raise(wsgi_exc_type_error(), "each response header must be a (name, value) tuple, not \(Py.repr(item))")
+                Py.raise(wsgi_exc_type_error(), wsgi_tuple_check(item) != 0
+                    ? "tuple of 2 values expected for header, value of type tuple with \(wsgi_tuple_size(item)) items found"
+                    : "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(item))) found")
                 return nil
             }
             guard let name = latin1Header(wsgi_tuple_get(item, 0)!, what: "name"),
                   let value = latin1Header(wsgi_tuple_get(item, 1)!, what: "value") else { return nil }
             if name.count <= 1 || name.dropLast().contains(where: { $0 == 58 || $0 == 32 || $0 == 9 || ($0 > 0 && $0 < 32) || $0 == 127 }) {
-                Py.raise(wsgi_exc_value_error(), "invalid response header name \(Py.repr(wsgi_tuple_get(item, 0)))")
+                Py.raise(wsgi_exc_value_error(), "control character present in header name")
                 return nil
             }
             if Header.same(name, "content-length") {
@@ -127,18 +129,19 @@ final class WSGIRequest {
     /// A header name or value: a str of latin-1 characters without CR or LF.
     private static func latin1Header(_ o: PyObj, what: String) -> [CChar]? {
         guard wsgi_unicode_check(o) != 0 else {
-            Py.raise(wsgi_exc_type_error(), "expected str object for header \(what), value of type \(String(cString: wsgi_type_name(o))) found")
+            Py.raise(wsgi_exc_type_error(), "expected unicode object for header \(what), value of type \(String(cString: wsgi_type_name(o))) found")
             return nil
         }
         guard let b = PyUnicode_AsLatin1String(o) else {
             PyErr_Clear()
-            Py.raise(wsgi_exc_value_error(), "header \(what) \(Py.repr(o)) is not latin-1 encodable")
+            Py.raise(wsgi_exc_value_error(), "unicode object contains non latin-1 characters")
             return nil
         }
         defer { wsgi_decref(b) }
         let p = UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
         if p.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) {
-            Py.raise(wsgi_exc_value_error(), "header \(what) \(Py.repr(o)) contains a CR, LF or NUL character")
+            Py.raise(wsgi_exc_value_error(), what == "name" ? "control character present in header name"
+                     : "carriage return/line feed character present in header value")
             return nil
         }
         var bytes = [CChar](repeating: 0, count: p.count + 1)
@@ -249,7 +252,13 @@ final class WSGIRequest {
             channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")
         }
         for line in lines { channel.logError(line) }
-        return headersSent ? OK : HTTP_INTERNAL_SERVER_ERROR
+        if headersSent {
+            // Part of the response is out: cut the connection so the client sees it
+            // incomplete, never a cleanly terminated (and wrong) response.
+            channel.abort()
+            return OK
+        }
+        return HTTP_INTERNAL_SERVER_ERROR
     }
 
     var scriptPath = ""
