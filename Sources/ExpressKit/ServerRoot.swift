@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What setting up the server root did, for the banner.
+public struct SetupResult {
+    public var notes: [String] = []
+}
+
+enum Preflight {
+    /// Fails when the port is taken, so that the user reads one line instead of Apache's log.
+    static func checkPort(_ c: ServerConfig) throws {
+        switch PortCheck.bindError(host: c.listenerHost, port: c.port) {
+        case EADDRINUSE?: throw ExpressError.portInUse(host: c.listenerHost ?? "all interfaces", port: c.port)
+        case EACCES?: throw ExpressError.portForbidden(host: c.listenerHost ?? "all interfaces", port: c.port)
+        default: break
+        }
+    }
+
+    /// As root, Apache's children run as another user: what they must read has to be readable
+    /// by that user. Names the first directory (or file) in the way.
+    static func checkReadable(_ c: ServerConfig, context: RunContext) throws {
+        guard context.uid == 0, c.account.uid != 0 else { return }
+        let gids = Users.groups(of: c.account.user, primary: c.account.gid)
+        func check(_ path: String, isDirectory: Bool, what: String) throws {
+            if let blocked = AccessCheck.firstBlocked(path, account: c.account, gids: gids, isDirectory: isDirectory) {
+                throw ExpressError.unreadable(path: blocked.path, user: c.account.user, mode: UInt32(blocked.mode), what: what)
+            }
+        }
+        if c.applicationType == "script" && !c.isDefaultApplication {
+            try check(Path.dirname(c.entryPoint), isDirectory: true, what: "the WSGI script's directory")
+            try check(c.entryPoint, isDirectory: false, what: "the WSGI script")
+        }
+        try check(c.pythonHome, isDirectory: true, what: "the Python home")
+        if c.applicationType == "static" {
+            try check(c.documentRoot, isDirectory: true, what: "the document root")
+        }
+    }
+}
+
+public enum ServerRoot {
+    /// Creates the server root and writes every generated file into it.
+    @discardableResult
+    public static func write(_ c: ServerConfig, context: RunContext) throws -> SetupResult {
+        var result = SetupResult()
+        let parent = Path.dirname(c.serverRoot)
+        guard Sys.isDirectory(parent) else {
+            throw ExpressError.serverRootParentMissing(root: c.serverRoot, parent: parent)
+        }
+        try Preflight.checkReadable(c, context: context)
+        let templates = try Templates.directory(environment: context.environment, executable: context.executable)
+
+        do {
+            try Sys.makeDirectory(c.serverRoot)
+            try Sys.makeDirectory(c.documentRoot)
+            // Sub-directories for the mount point so the fall-back rewrite rule matches.
+            if c.mountPoint != "/" {
+                var dir = c.documentRoot
+                for part in c.mountPoint.split(separator: "/") {
+                    dir = Path.join(dir, String(part))
+                    try Sys.makeDirectory(dir)
+                }
+            }
+            try Sys.makeDirectory(c.logDirectory)
+            try Sys.makeDirectory(c.pythonEggs)
+            if context.uid == 0 && c.account.uid != 0 {
+                // The application's processes write eggs here; nothing else in the root is theirs.
+                try Sys.chown(c.pythonEggs, uid: c.account.uid, gid: c.account.gid)
+            }
+
+            try Sys.writeFile(c.httpdConf, try Templates.render("httpd.conf", in: templates, context: c.httpdConfContext()))
+            try Sys.writeFile(Path.join(c.serverRoot, "apachectl"),
+                              try Templates.render("apachectl", in: templates, context: c.apachectlContext()), mode: 0o755)
+            try Sys.writeFile(Path.join(c.serverRoot, "handler.wsgi"),
+                              try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
+            try Sys.writeFile(Path.join(c.serverRoot, "default.wsgi"), try Templates.raw("default.wsgi", in: templates))
+
+            let envvars = Path.join(c.serverRoot, "envvars")
+            if let script = c.envvarsScript {
+                try Sys.writeFile(envvars, ". '\(Quote.shell(script))'\n")
+            } else if !Sys.exists(envvars) {
+                try Sys.writeFile(envvars, "")
+            }
+            if !c.rewriteRulesGiven && !Sys.exists(c.rewriteRules) {
+                try Sys.writeFile(c.rewriteRules, "")
+            }
+        } catch let e as SystemError {
+            throw ExpressError.io(e)
+        }
+        if c.accountPicked {
+            result.notes.append("\(c.account.user):\(c.account.group) (picked because running as root; pass --user/--group to choose)")
+        }
+        return result
+    }
+}
+
+enum Banner {
+    static func print(_ c: ServerConfig, setup: SetupResult) {
+        var lines: [(String, String)] = []
+        lines.append(("Server URL", c.url))
+        if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
+        lines.append(("Server Root", c.serverRoot))
+        lines.append(("Server Conf", c.httpdConf))
+        lines.append(("Error Log File", "\(c.errorLogFile) (\(c.logLevel))"))
+        if c.accessLog { lines.append(("Access Log File", c.accessLogFile)) }
+        if let s = c.startupLogFile { lines.append(("Startup Log File", s)) }
+        let setupish = c.command == "setup-server" || c.setupOnly
+        if c.rewriteRulesGiven || setupish { lines.append(("Rewrite Rules", c.rewriteRules)) }
+        if let e = c.envvarsScript { lines.append(("Environ Variables", e)) }
+        else if setupish { lines.append(("Environ Variables", Path.join(c.serverRoot, "envvars"))) }
+        if setupish { lines.append(("Control Script", Path.join(c.serverRoot, "apachectl"))) }
+        lines.append(("Operating Mode", c.operatingMode))
+        let unit = c.processes == 1 ? "process" : "processes"
+        lines.append(("Request Capacity", "\(c.processes * c.threads) (\(c.processes) \(unit) * \(c.threads) threads)"))
+        if !c.debugMode && !c.embeddedMode {
+            lines.append(("Request Timeout", "\(c.daemon.requestTimeout) (seconds)"))
+            if c.daemon.startupTimeout != 0 { lines.append(("Startup Timeout", "\(c.daemon.startupTimeout) (seconds)")) }
+            lines.append(("Queue Backlog", "\(c.daemon.listenBacklog) (connections)"))
+            lines.append(("Queue Timeout", "\(c.daemon.queueTimeout) (seconds)"))
+            lines.append(("Server Capacity", "\(c.mpmSizing.workerMaxClients) (event/worker), \(c.mpmSizing.preforkMaxClients) (prefork)"))
+        }
+        lines.append(("Server Backlog", "\(c.serverBacklog) (connections)"))
+        lines.append(("Locale Setting", c.locale))
+        lines.append(("Python Home", c.pythonHome))
+        for n in setup.notes { lines.append(("Run User", n)) }
+        var out = ""
+        for (k, v) in lines {
+            out += k + String(repeating: " ", count: max(1, 19 - k.count)) + ": " + v + "\n"
+        }
+        Output.out(out)
+    }
+}
