@@ -60,14 +60,15 @@ def _cycles(a, verb, n, path="/hello"):
             assert r.status == 200, (verb, i, r, a.log()[-3000:])
 
 
-GROUPS = [pytest.param("%{GLOBAL}", id="global"),
-          # the reference mod_wsgi 4.9.4 hangs destroying sub-interpreters under Python 3.11
-          pytest.param("%{RESOURCE}", id="subinterp", marks=pytest.mark.ours_only)]
+GROUPS = [pytest.param("%{GLOBAL}", id="global"), pytest.param("%{RESOURCE}", id="subinterp")]
 
 
 @pytest.mark.parametrize("group", GROUPS)
 @pytest.mark.parametrize("mpm", ["event", "prefork"])
 def test_graceful_and_restart_cycles(apache_factory, mpm, group):
+    if REFERENCE and mpm == "event" and group == "%{RESOURCE}":
+        pytest.skip("ours only: the reference 4.9.4 hangs destroying sub-interpreters of a threaded "
+                    "child under Python 3.11")
     a = apache_factory("WSGIScriptAlias /hello @APPS@/hello.wsgi\nWSGIApplicationGroup %s\n" % group,
                        mpm=mpm, mpm_conf=MPM_CONF[mpm])
     parent = a.pid
