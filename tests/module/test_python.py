@@ -1,5 +1,6 @@
 """Issue 2, points 5 and 6: the mod_wsgi Python module, and Python start-up."""
 import json
+import os
 import re
 import socket
 import threading
@@ -66,12 +67,23 @@ def test_python_initialised_in_child_not_parent(apache_factory):
 
 
 @pytest.mark.ours_only
-def test_bad_python_home_one_clear_line_no_respawn_storm(apache_factory):
+@pytest.mark.parametrize("kind", ["missing", "version-mismatch"])
+def test_bad_python_home_one_clear_line_no_respawn_storm(apache_factory, kind):
     """mod_wsgi 4.9 aborts every child ("Fatal Python error") and Apache respawns them in a loop."""
-    a = apache_factory("WSGIPythonHome /nonexistent/python-home\nWSGIScriptAlias /hello @APPS@/hello.wsgi\n",
-                       mpm="prefork",
+    a = apache_factory("WSGIScriptAlias /hello @APPS@/hello.wsgi\n", mpm="prefork", start=False,
                        mpm_conf="StartServers 2\nMinSpareServers 2\nMaxSpareServers 4\nServerLimit 4\n"
                                 "MaxRequestWorkers 4\n")
+    if kind == "missing":
+        home = "/nonexistent/python-home"
+    else:
+        # a readable home laid out for another Python version than the libpython we run
+        home = os.path.join(a.dir, "python-home")
+        os.makedirs(os.path.join(home, "lib", "python3.9", "encodings"))
+        for f in ("os.py", "encodings/__init__.py"):
+            open(os.path.join(home, "lib", "python3.9", f), "w").close()
+    with open(a.conf, "a") as f:
+        f.write("WSGIPythonHome %s\n" % home)
+    a.start()
     for _ in range(3):
         try:
             a.get("/hello", timeout=3)
@@ -79,7 +91,7 @@ def test_bad_python_home_one_clear_line_no_respawn_storm(apache_factory):
             pass
     time.sleep(3)
     log = a.log()
-    mentions = [l for l in log.splitlines() if "/nonexistent/python-home" in l]
+    mentions = [l for l in log.splitlines() if home in l]
     assert mentions, log[-4000:]
     assert len(mentions) <= 2, "\n".join(mentions)
     assert len(re.findall(r"exit signal|Fatal Python error", log)) <= 1, log[-4000:]
