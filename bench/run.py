@@ -43,6 +43,7 @@ HELLO = b"Hello, World!\n"          # 14 bytes
 BIG_SIZE = 100 * 1024
 POST_SIZE = 1024 * 1024
 STATIC_THREADS = 32                  # static Apache: 2 processes x 32 threads
+SOAK_FLAT_PCT = 5                    # "RSS flat over 100 000 requests": at most this growth
 
 IS_ROOT = os.geteuid() == 0
 RUN_USER = "www-data"
@@ -408,6 +409,13 @@ class Bench:
         self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
         self.env.pop("PYTHONPATH", None)
         self.env.pop("PYTHONHOME", None)
+        self.servers = [s for s in SERVERS if not args.servers or any(f in s.name for f in args.servers)]
+        self.workloads = [WORKLOAD_BY_NAME[n] for n in args.workloads]
+        self.setup_results = {"ours": [], "mod_wsgi": [], "errors": {}}
+        self.startup_results = {}
+        self.soak_results = []
+        self.elapsed = 0.0
+        self.interrupted = False
 
     # ------------------------------------------------------------------ setup
 
@@ -864,15 +872,12 @@ class Bench:
 
     def run(self):
         a = self.args
-        self.servers = [s for s in SERVERS if not a.servers or any(f in s.name for f in a.servers)]
-        self.workloads = [WORKLOAD_BY_NAME[n] for n in a.workloads]
-        t_start = time.monotonic()
+        t_start = self.t_start = time.monotonic()
 
         log("probing our implementation (%s) ..." % os.path.relpath(self.ours, REPO))
         self.probe_ours()
 
         # setup-server wall time, A B A B
-        self.setup_results = {"ours": [], "mod_wsgi": [], "errors": {}}
         log("setup-server wall time ...")
         for rnd in range(a.rounds):
             for impl in ("ours", "mod_wsgi"):
@@ -888,7 +893,6 @@ class Bench:
                     log("  %-10s %s" % (impl, reason[:200]))
 
         # start-server -> first 200, A B A B, default (daemon) and embedded modes
-        self.startup_results = {}
         log("start-server -> first 200 ...")
         startup_defs = [SERVER_BY_NAME[n] for n in ("ours daemon default", "mod_wsgi daemon default",
                                                      "ours embedded default", "mod_wsgi embedded default")]
@@ -916,7 +920,6 @@ class Bench:
                         continue
                     self.measure(sd, wl, rnd)
 
-        self.soak_results = []
         if a.soak:
             log("RSS over %d requests ..." % a.soak_requests)
             for name in ("ours daemon 2x8", "mod_wsgi daemon 2x8", "ours embedded 2x8", "mod_wsgi embedded 2x8"):
@@ -1068,7 +1071,10 @@ class Bench:
         L.append("")
 
         if self.soak_results:
-            L.append("## RSS over %d requests (hello world; target: flat)" % a.soak_requests)
+            L.append("## RSS over %d requests (hello world, %d connections)" % (a.soak_requests, WORKLOAD_BY_NAME["hello"].conns))
+            L.append("")
+            L.append("First sample after the first %d s slice; target for ours: flat (growth ≤ %d%%)."
+                     % (a.soak_slice, SOAK_FLAT_PCT))
             L.append("")
             L.append("| server | requests | RSS first MB | RSS last MB | growth |")
             L.append("|---|---:|---:|---:|---:|")
@@ -1076,9 +1082,12 @@ class Bench:
                 if "error" in r:
                     L.append("| %s | – | – | – | %s |" % (r["server"], _short(r["error"])))
                 else:
-                    L.append("| %s | %d | %.1f | %.1f | %+.1f%% |" % (
+                    verdict = ""
+                    if r["server"].startswith("ours"):
+                        verdict = " (met)" if r["growth_pct"] <= SOAK_FLAT_PCT else " (missed)"
+                    L.append("| %s | %d | %.1f | %.1f | %+.1f%%%s |" % (
                         r["server"], r["requests"], r["rss_first_kb"] / 1024, r["rss_last_kb"] / 1024,
-                        r["growth_pct"]))
+                        r["growth_pct"], verdict))
             L.append("")
 
         notes = []
@@ -1105,7 +1114,7 @@ class Bench:
             for (sname, wname), v in sorted(peer_fail):
                 L.append("- %s, %s: %s" % (sname, wname, v))
             L.append("")
-        L.append("Wall time of this run: %.0f s." % self.elapsed)
+        L.append("Wall time of this run: %.0f s%s." % (self.elapsed, " (interrupted)" if self.interrupted else ""))
         return "\n".join(L)
 
     def write_json(self, report_md):
@@ -1272,7 +1281,7 @@ def parse_args(argv):
     p.add_argument("--duration", type=int, help="seconds per measured wrk run (default 3; --quick 2)")
     p.add_argument("--warmup", type=int,
                    help="at most this many 1 s wrk warm-up slices before each run; it stops when two "
-                        "in a row agree within 10%% (default 6; --quick 4)")
+                        "in a row agree within 10%% (default 4; --quick 3)")
     p.add_argument("--workloads", help="comma-separated subset of: %s" % ",".join(w.name for w in WORKLOADS))
     p.add_argument("--servers", help="comma-separated substrings; only servers whose name contains one "
                                      "(names: %s)" % "; ".join(s.name for s in SERVERS))
@@ -1297,7 +1306,7 @@ def parse_args(argv):
     q = a.quick
     a.rounds = a.rounds or (1 if q else 3)
     a.duration = a.duration or (2 if q else 3)
-    a.warmup = (4 if q else 6) if a.warmup is None else a.warmup
+    a.warmup = (3 if q else 4) if a.warmup is None else a.warmup
     a.setup_runs = a.setup_runs or (10 if q else 20)
     a.startup_runs = a.startup_runs or (2 if q else a.rounds)
     if a.soak is None:
@@ -1325,7 +1334,18 @@ def main(argv=None):
     try:
         bench.setup()
         bench.collect_meta()
-        bench.run()
+        log("%s; %s cores; load average %.1f" % (bench.meta["cpu"], bench.meta["cores"],
+                                                 bench.meta["loadavg_at_start"][0]))
+        log("%s; Python %s; mod_wsgi %s; gunicorn %s; Django %s; ours %s" % (
+            bench.meta["apache"], bench.meta["python"].split()[0], bench.meta["mod_wsgi"],
+            bench.meta["gunicorn"], bench.meta["django"], bench.meta["ours"]["git_describe"]))
+        try:
+            bench.run()
+        except KeyboardInterrupt:
+            bench.interrupted = True
+            bench.elapsed = time.monotonic() - getattr(bench, "t_start", time.monotonic())
+            bench.meta["loadavg_at_end"] = os.getloadavg()
+            log("interrupted: reporting what was measured so far")
     finally:
         stop_all()
     bench.summarize()
