@@ -47,6 +47,19 @@ class DaemonApache(harness.Apache):
                 out.append(pid)
         return out
 
+    def wait_daemons(self, n, timeout=15.0, exclude=()):
+        """Waits until exactly n daemon processes (none of `exclude`) run; returns their pids."""
+        import time
+        deadline = time.time() + timeout
+        while True:
+            pids = self.daemon_pids()
+            if len(pids) == n and not set(pids) & set(exclude):
+                return pids
+            if time.time() >= deadline:
+                raise AssertionError("expected %d daemon processes, found %r (excluding %r)\n%s"
+                                     % (n, pids, exclude, self.log()[-4000:]))
+            time.sleep(0.05)
+
     def socket_files(self):
         return sorted(f for f in os.listdir(self.run) if f.endswith(".sock"))
 

@@ -38,6 +38,12 @@ enum DaemonClient {
             let e = wsgi_errno()
             close(fd); fd = -1
             if e == EINTR { continue }
+            if e == ENOENT && GlobalConfig.current.socketRotation {
+                // Sockets exist for a whole configuration generation: this one has ended
+                // (Apache restarted, WSGISocketRotation On); waiting will not bring it back.
+                Log.request(APLOG_ERR, .daemonConnect, "The socket '\(path)' of WSGI daemon process '\(name)' is gone: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
+                return HTTP_SERVICE_UNAVAILABLE
+            }
             if e == EAGAIN || e == ECONNREFUSED || e == ENOENT {
                 if monotonicMicros() - started < connectTimeout {
                     let pause: Int64 = waited < 2_000_000 ? 125_000 : 1_000_000
@@ -134,11 +140,15 @@ enum DaemonClient {
                             return OK
                         }
                     }
-                    if length == 0 && type == .flush {
-                        _ = apache.write(buffer, 0, flush: true)
+                    // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
+                    // no block may wait for the next one), as a proxy does.
+                    if (type == .flush || !conn.hasPendingInput()) && !apache.write(buffer, 0, flush: true) {
+                        Log.request(APLOG_INFO, .clientGone, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
+                        return OK
                     }
                 case .abort:
                     _ = try conn.readPayload(length)
+                    _ = apache.write(buffer, 0, flush: true)
                     apache.abort()
                 case .done:
                     let status = try decodeInt32(try conn.readPayload(length))

@@ -185,11 +185,10 @@ enum DaemonProcess {
         guard let s = ModuleState.mainServer else { return }
         let argc = Int(wsgi_process_argc(s))
         guard argc > 0, let argv = wsgi_process_argv(s), let first = argv[0] else { return }
-        var end = UnsafeMutablePointer(mutating: first) + strlen(first) + 1
-        for i in 1..<argc {
-            guard let a = argv[i], a == UnsafePointer(end) else { break }
-            end = UnsafeMutablePointer(mutating: a) + strlen(a) + 1
-        }
+        // The original argument strings lie end to end from argv[0] (Apache may have
+        // rebuilt the argv array itself, so follow the strings, not the array).
+        var end = UnsafeMutablePointer(mutating: first)
+        for _ in 0..<argc { end += strlen(end) + 1 }
         let area = end - UnsafeMutablePointer(mutating: first)
         let bytes = Array(title.utf8.prefix(area - 1))
         let p = UnsafeMutableRawPointer(mutating: first)

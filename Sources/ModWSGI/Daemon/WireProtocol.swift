@@ -195,6 +195,13 @@ final class WireConnection {
         }
     }
 
+    /// Whether more bytes from the peer are ready now (buffered, or readable at once).
+    func hasPendingInput() -> Bool {
+        if inStart < inEnd { return true }
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
+
     func readExactly(_ p: UnsafeMutableRawPointer, _ n: Int) throws {
         var got = 0
         while got < n {
