@@ -6,7 +6,7 @@ PYTHON ?= python3
 CONFIG ?= release
 BIN = .build/$(CONFIG)
 
-.PHONY: deps build start test unit integration bench clean
+.PHONY: deps build start test unit integration module-test module-test-reference bench clean
 
 deps:
 	@bash scripts/install-deps
@@ -22,6 +22,15 @@ unit: build
 
 integration: build
 	MOD_WSGI_BUILD=$(BIN) $(PYTHON) -m pytest -q -ra tests
+
+# The module's suite alone, against our build or against Debian's mod_wsgi 4.9 (the
+# reference the suite was validated with; `ours_only` tests are skipped there).
+module-test: build
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) -m pytest -q -ra tests/module
+
+module-test-reference:
+	@[ -f /usr/lib/apache2/modules/mod_wsgi.so ] || apt-get install -y -qq libapache2-mod-wsgi-py3
+	MOD_WSGI_MODULE=/usr/lib/apache2/modules/mod_wsgi.so $(PYTHON) -m pytest -q -ra tests/module
 
 test: unit integration
 
