@@ -224,7 +224,7 @@ public struct ModuleLocation: ParsableCommand {
     public func run() throws {
         let ctx = RunContext.current(argv: CommandLine.arguments)
         let module = try ModuleInfo.locate(environment: ctx.environment, executable: ctx.executable)
-        Output.out(Sys.realpath(module.path) ?? module.path)
+        Output.out((Sys.realpath(module.path) ?? module.path) + "\n")
     }
 }
 

@@ -81,7 +81,7 @@ extension ServerConfig {
             "embedded": embeddedMode || debugMode,
             "daemonMode": !(embeddedMode || debugMode),
             "daemonGroup": sq(daemonGroup),
-            "processGroup": (embeddedMode || debugMode) ? "%{GLOBAL}" : sq(daemonGroup),
+            "processGroup": (embeddedMode || debugMode) ? "%{GLOBAL}" : "'" + sq(daemonGroup) + "'",
             "urlAliases": urlAliases.map { a -> [String: Any] in
                 var d: [String: Any] = ["url": sq(a.url), "directory": sq(a.directory), "allowOverride": allowOverride]
                 if let f = a.filename { d["filename"] = sq(f) }
