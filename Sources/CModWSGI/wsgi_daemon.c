@@ -13,6 +13,7 @@ int wsgi_process_argc(const server_rec *s) { return s->process->argc; }
 char **wsgi_process_argv(const server_rec *s) { return (char **)s->process->argv; }
 
 static volatile sig_atomic_t wsgi_signal_flags = 0;
+static volatile sig_atomic_t wsgi_term_received = 0;
 static int wsgi_wake_fd = -1;
 static int wsgi_python_term = 0;
 
@@ -20,6 +21,7 @@ static void wsgi_daemon_signal(int sig) {
     int saved = errno;
     if (sig == SIGTERM || sig == SIGINT) {
         wsgi_signal_flags |= 1;
+        wsgi_term_received = 1;
         /* threads=0 (a managed task): SIGTERM becomes SystemExit in the main thread. */
         if (wsgi_python_term) PyErr_SetInterruptEx(SIGTERM);
     } else if (sig == SIGUSR1 || sig == SIGHUP) {
@@ -52,6 +54,8 @@ void wsgi_daemon_install_signals(int wake_fd, int python_term) {
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);
 }
+
+int wsgi_daemon_term_received(void) { return wsgi_term_received; }
 
 int wsgi_daemon_take_signals(void) {
     int f = wsgi_signal_flags;

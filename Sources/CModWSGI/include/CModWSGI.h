@@ -248,6 +248,8 @@ char **wsgi_process_argv(const server_rec *s);
  * flags: bit 0 SIGTERM/SIGINT (shutdown), bit 1 SIGUSR1 (graceful restart), bit 2 SIGXCPU. */
 void wsgi_daemon_install_signals(int wake_fd, int python_term);
 int wsgi_daemon_take_signals(void);
+/* Sticky: SIGTERM/SIGINT has been received at some point. */
+int wsgi_daemon_term_received(void);
 void wsgi_daemon_default_signals(void);
 
 /* Full thread id of a Python thread state (stack dumps). */

@@ -330,6 +330,26 @@ enum DaemonProcess {
 
     // MARK: threads=0
 
+    /// One service script: like WSGIImportScript, but a SystemExit (how SIGTERM arrives) is
+    /// the script's normal end, not an error.
+    static func runServiceScript(_ t: ScriptTarget, _ g: DaemonGroupConfig) {
+        var group = t.applicationGroup ?? "%{GLOBAL}"
+        if group == "%{GLOBAL}" { group = "" }
+        guard PythonRuntime.initialized, !group.hasPrefix("%{"), let mtime = ScriptLoader.mtime(t.path) else {
+            ImportScripts.run([t])  // reports what is wrong
+            return
+        }
+        var lines: [(Int32, LogID, String)] = []
+        let interp = Interpreters.acquire(group)
+        let loaded = ScriptLoader.load(interp, path: t.path, mtime: mtime, reload: false) { lines.append(($0, $1, $2)) }
+        Interpreters.release()
+        if loaded == nil, let last = lines.last?.2, last.hasPrefix("SystemExit") {
+            Log.server(APLOG_INFO, .daemonServiceExit, "Service script '\(t.path)' of daemon process '\(g.name)' ended with \(last).")
+            return
+        }
+        for (level, id, message) in lines { Log.server(level, id, message) }
+    }
+
     /// SIGTERM → SystemExit in the main thread (Python runs its handlers there).
     static func installSystemExitOnTerm() {
         _ = Interpreters.acquire("")
@@ -351,7 +371,7 @@ _signal.signal(_signal.SIGTERM, _mod_wsgi_sigterm)
     /// Runs the service scripts in the main thread, then exits: a script that ends is
     /// replaced by a new process (unless the process is shutting down).
     static func runServiceScripts(_ g: DaemonGroupConfig) -> Never {
-        ImportScripts.run(preloadScripts(g))
+        for t in preloadScripts(g) { runServiceScript(t, g) }
         if PythonRuntime.initialized {
             // Like a Python program's end: wait for the non-daemon threads it started.
             _ = Interpreters.acquire("")
@@ -367,7 +387,7 @@ for _t in threading.enumerate():
             wsgi_decref(globals)
             Interpreters.release()
         }
-        let shutting = state.stopAccepting || Monitor.phase != .running
+        let shutting = state.stopAccepting || Monitor.phase != .running || wsgi_daemon_term_received() != 0
         if !shutting {
             let lived = monotonicMicros() - state.started
             Log.server(APLOG_INFO, .daemonServiceExit, "Service script of daemon process '\(g.name)' has exited; the process will be replaced.")

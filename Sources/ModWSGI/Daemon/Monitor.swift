@@ -59,7 +59,8 @@ enum Monitor {
             case .graceful:
                 if active == 0 || now >= deadline { shutdown(nil) }
             case .shutdown:
-                if active == 0 { exitProcess(finalize: g.threads > 0) }
+                // threads=0: the main thread ends the process once SystemExit unwinds the script.
+                if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
                 if now >= deadline {
                     Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting.")
                     exitNow(0)
@@ -97,13 +98,13 @@ enum Monitor {
     static func exitProcess(finalize: Bool) -> Never {
         let g = DaemonProcess.state.group
         if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
-            for t in DaemonProcess.workers { pthread_join(t, nil) }
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn {
                 sleepMicros(limit)
-                Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' did not finish shutting down Python within shutdown-timeout; exiting.")
+                Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
                 _exit(0)
             }
+            for t in DaemonProcess.workers { pthread_join(t, nil) }
             PythonRuntime.finalize(destroy: true)
         }
         exitNow(0)
