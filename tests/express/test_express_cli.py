@@ -1,0 +1,241 @@
+"""mod_wsgi-express's commands, --help, and its one-line errors (no Apache started)."""
+import os
+import re
+import socket
+import stat
+import subprocess
+
+import pytest
+
+from expresslib import EXPRESS, run, write, HELLO
+
+# Every option of mod_wsgi-express 4.9's start-server/setup-server (its --help), plus ours.
+OPTIONS_4_9 = """
+--application-type --entry-point --host --port --http2 --https-port --ssl-certificate-file
+--ssl-certificate-key-file --ssl-certificate --ssl-ca-certificate-file --ssl-verify-client
+--ssl-certificate-chain-file --ssl-environment --https-only --hsts-policy --server-name --server-alias
+--allow-localhost --processes --threads --max-clients --initial-workers --minimum-spare-workers
+--maximum-spare-workers --limit-request-body --maximum-requests --startup-timeout --shutdown-timeout
+--restart-interval --cpu-time-limit --graceful-timeout --eviction-timeout --deadlock-timeout
+--inactivity-timeout --ignore-activity --request-timeout --connect-timeout --socket-timeout
+--queue-timeout --header-timeout --header-max-timeout --header-min-rate --body-timeout
+--body-max-timeout --body-min-rate --server-backlog --daemon-backlog --send-buffer-size
+--receive-buffer-size --header-buffer-size --response-buffer-size --response-socket-timeout
+--enable-sendfile --disable-reloading --reload-on-changes --user --group --callable-object
+--map-head-to-get --document-root --directory-index --directory-listing --allow-override --mount-point
+--url-alias --error-document --error-override --proxy-mount-point --proxy-virtual-host
+--trust-proxy-header --trust-proxy --keep-alive-timeout --compress-responses --server-metrics
+--server-status --host-access-script --auth-user-script --auth-type --auth-group-script --auth-group
+--include-file --rewrite-rules --envvars-script --locale --setenv --passenv --working-directory
+--pid-file --server-root --server-mpm --log-directory --log-level --access-log --startup-log
+--log-to-terminal --access-log-format --error-log-format --error-log-name --access-log-name
+--startup-log-name --rotate-logs --max-log-size --rotatelogs-executable --python-path --python-eggs
+--shell-executable --httpd-executable --process-name --modules-directory --mime-types --socket-prefix
+--add-handler --chunked-request --with-cgi --service-script --service-user --service-group
+--service-log-file --orphan-interpreter --embedded-mode --enable-docs --debug-mode --enable-debugger
+--debugger-startup --enable-coverage --coverage-directory --enable-profiler --profiler-directory
+--enable-recorder --recorder-directory --enable-gdb --gdb-executable --setup-only --python-home
+""".split()
+
+
+@pytest.mark.parametrize("command", ["start-server", "setup-server"])
+def test_help_lists_every_option_with_a_description(express, command):
+    r = run([command, "--help"])
+    assert r.returncode == 0, r.stderr
+    text = r.stdout
+    lines = text.splitlines()
+    for opt in OPTIONS_4_9:
+        idx = [i for i, l in enumerate(lines) if re.match(r"^\s+%s( <[^>]*>)?(\s|$)" % re.escape(opt), l)]
+        assert idx, "%s missing from %s --help" % (opt, command)
+        i = idx[0]
+        same_line = re.sub(r"^\s+%s( <[^>]*>)?" % re.escape(opt), "", lines[i]).strip()
+        description = same_line or lines[i + 1].strip()
+        assert len(description) > 10, "%s has no description" % opt
+
+
+@pytest.mark.parametrize("command", ["module-config", "module-location", "install-module"])
+def test_help_of_other_commands(express, command):
+    r = run([command, "--help"])
+    assert r.returncode == 0
+    assert "USAGE: mod_wsgi-express %s" % command in r.stdout
+
+
+def test_top_level_help_lists_the_commands(express):
+    r = run(["--help"])
+    for c in ["start-server", "setup-server", "module-config", "module-location", "install-module"]:
+        assert c in r.stdout
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts(express, shell):
+    r = run(["--generate-completion-script", shell])
+    assert r.returncode == 0
+    assert "start-server" in r.stdout and "url-alias" in r.stdout
+
+
+def test_module_location(express):
+    r = run(["module-location"])
+    assert r.returncode == 0, r.stderr
+    path = r.stdout.strip()
+    assert os.path.isabs(path) and os.path.isfile(path)
+    assert r.stdout.endswith("\n")
+
+
+def test_module_config(express):
+    r = run(["module-config"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert re.match(r'^LoadModule wsgi_module "/.+"$', lines[0])
+    assert re.match(r'^WSGIPythonHome "/.+"$', lines[1])
+
+
+def test_module_location_when_not_built(express, tmp_path):
+    r = run(["module-location"], env=dict(os.environ, MOD_WSGI_MODULE=str(tmp_path / "nope.so")))
+    assert r.returncode == 1
+    assert r.stderr.strip().startswith("mod_wsgi-express: error: module not built: run `swift build -c release`")
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_install_module(express, tmp_path):
+    r = run(["install-module", "--modules-directory", str(tmp_path)])
+    assert r.returncode == 0, r.stderr
+    m = re.match(r'^LoadModule wsgi_module "(/.+)"$', r.stdout.splitlines()[0])
+    assert m and os.path.dirname(m.group(1)) == str(tmp_path)
+    assert os.path.getsize(m.group(1)) == os.path.getsize(run(["module-location"]).stdout.strip())
+    assert r.stdout.splitlines()[1].startswith("WSGIPythonHome ")
+
+
+def one_line_error(r, *fragments, code=None):
+    err = r.stderr.strip()
+    assert r.returncode != 0, r.stdout
+    if code is not None:
+        assert r.returncode == code, (r.returncode, err)
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("mod_wsgi-express: error: "), err
+    for f in fragments:
+        assert f in err, err
+
+
+def test_error_script_missing(express, workdir):
+    r = run(["setup-server", os.path.join(workdir, "missing.py"), "--server-root", os.path.join(workdir, "r")])
+    one_line_error(r, "missing.py", "does not exist", code=1)
+    assert not os.path.exists(os.path.join(workdir, "r"))
+
+
+def test_error_port_in_use(express, workdir, hello):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = run(["start-server", hello, "--host", "127.0.0.1", "--port", str(port),
+                 "--server-root", os.path.join(workdir, "r")], stdin=subprocess.DEVNULL)
+    one_line_error(r, "port %d" % port, "already in use", "--port", code=1)
+
+
+def test_error_server_root_parent_missing(express, workdir, hello):
+    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "no", "such", "root")])
+    one_line_error(r, "does not exist", "create it first", code=1)
+
+
+def test_error_httpd_not_found(express, workdir, hello):
+    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r"),
+             "--httpd-executable", "/nonexistent/apache2"])
+    one_line_error(r, "Apache httpd not found", "Debian package apache2", code=1)
+
+
+def test_error_apxs_and_modules_not_found(express, workdir, hello):
+    env = dict(os.environ, PATH="/nonexistent", APXS="/nonexistent/apxs")
+    r = run(["install-module"], env=env)
+    one_line_error(r, "apxs not found", "apache2-dev", code=1)
+
+
+def test_error_module_not_built(express, workdir, hello):
+    env = dict(os.environ, MOD_WSGI_MODULE="/nonexistent/libmod_wsgi.so")
+    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r")], env=env)
+    one_line_error(r, "module not built: run `swift build -c release`", code=1)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--bogus"], "Unknown option '--bogus'"),
+    (["--port", "eighty"], "eighty"),
+    (["--url-alias", "/only-one"], "--url-alias takes two values"),
+    (["--server", "x"], "ambiguous option --server"),
+])
+def test_error_bad_option(express, workdir, args, fragment):
+    r = run(["setup-server", "--server-root", os.path.join(workdir, "r")] + args)
+    one_line_error(r, fragment, code=2 if "ambiguous" not in fragment and "two values" not in fragment else 1)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--https-port", "8443"], "--https-port is not supported yet"),
+    (["--proxy-mount-point", "/x", "http://127.0.0.1:1/"], "--proxy-mount-point is not supported yet"),
+    (["--enable-coverage"], "--enable-coverage is not supported yet"),
+])
+def test_unimplemented_options_are_refused(express, workdir, hello, args, fragment):
+    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r")] + args)
+    one_line_error(r, fragment, code=1)
+
+
+def daemon_mode_available():
+    return "[daemon mode: not supported yet]" not in run(["setup-server", "--help"]).stdout
+
+
+@pytest.mark.skipif(not os.access(EXPRESS, os.X_OK) or daemon_mode_available(),
+                    reason="daemon mode is available")
+@pytest.mark.parametrize("opt", [["--request-timeout", "10"], ["--queue-timeout", "5"], ["--max-clients", "50"]])
+def test_daemon_options_refused_until_daemon_mode(express, workdir, hello, opt):
+    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r")] + opt)
+    one_line_error(r, "%s is not supported yet" % opt[0], "daemon mode", code=1)
+
+
+def test_unreadable_script_directory_is_named(express, workdir):
+    if os.getuid() != 0:
+        pytest.skip("needs root: Apache's user is another account only then")
+    private = os.path.join(workdir, "private")
+    os.mkdir(private, 0o700)
+    script = write(os.path.join(private, "app.py"), HELLO)
+    r = run(["setup-server", script, "--server-root", os.path.join(workdir, "r")])
+    one_line_error(r, "'%s'" % private, "not readable by user 'www-data'", "mode 0700", code=1)
+
+
+def test_python_home_of_another_version_is_refused(express, workdir, hello):
+    venv = os.path.join(workdir, "venv")
+    os.makedirs(os.path.join(venv, "lib", "python3.99"))
+    write(os.path.join(venv, "pyvenv.cfg"), b"home = /usr/bin\nversion = 3.99.0\n")
+    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r")],
+            env=dict(os.environ, VIRTUAL_ENV=venv))
+    one_line_error(r, "is Python 3.99 but the module was built for Python 3.", code=1)
+
+
+def test_setup_server_files(express, workdir, hello, port):
+    env = dict(os.environ, TMPDIR=workdir)
+    r = run(["setup-server", hello, "--port", str(port)], env=env, cwd=workdir)
+    assert r.returncode == 0, r.stderr
+    root = os.path.join(workdir, "mod_wsgi-localhost:%d:%d" % (port, os.getuid()))
+    for name in ["httpd.conf", "apachectl", "envvars", "handler.wsgi", "default.wsgi", "rewrite.conf"]:
+        assert os.path.isfile(os.path.join(root, name)), name
+    assert os.path.isdir(os.path.join(root, "htdocs"))
+    assert os.stat(os.path.join(root, "apachectl")).st_mode & stat.S_IXUSR
+    banner = r.stdout
+    assert "Server URL         : http://localhost:%d/" % port in banner
+    assert "Server Root        : %s" % root in banner
+    assert "Control Script     : %s/apachectl" % root in banner
+    assert re.search(r"Operating Mode     : (embedded|daemon)", banner)
+    assert "Request Capacity   : 5 (1 process * 5 threads)" in banner
+    if os.getuid() == 0:
+        assert "Run User           : www-data:www-data" in banner
+    # The generated handler is valid Python.
+    subprocess.run(["python3", "-m", "py_compile", os.path.join(root, "handler.wsgi")], check=True)
+
+
+def test_abbreviations_and_variables_like_optparse(express, workdir, hello, port):
+    env = dict(os.environ, MWE_PORT=str(port))
+    r = run(["setup-server", hello, "--serv=/dev/null", "--server-root", os.path.join(workdir, "r"),
+             "--port", "$MWE_PORT", "--thr", "3"], env=env)
+    # --serv is ambiguous (--server-name, --server-root ...), like optparse says.
+    one_line_error(r, "ambiguous option --serv")
+    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r"), "--port", "$MWE_PORT",
+             "--thr", "3"], env=env)
+    assert r.returncode == 0, r.stderr
+    assert "http://localhost:%d/" % port in r.stdout
+    assert "3 (1 process * 3 threads)" in r.stdout
