@@ -151,7 +151,8 @@ enum Sys {
 
     /// mkdir that accepts an existing directory.
     static func makeDirectory(_ path: String, mode: mode_t = 0o755) throws(SystemError) {
-        if mkdir(path, mode) == 0 { return }
+        // chmod too: the umask must not make the server root unreadable to Apache's user.
+        if mkdir(path, mode) == 0 { _ = chmod(path, mode); return }
         let e = errno
         if e == EEXIST && isDirectory(path) { return }
         throw SystemError("mkdir", errno: e, subject: path)
