@@ -112,8 +112,8 @@ struct DaemonGroupConfig {
             case "send-buffer-size": guard let n = int() else { return bad("bytes") }; g.sendBufferSize = n
             case "stack-size": guard let n = int() else { return bad("bytes") }; g.stackSize = n
             case "cpu-time-limit": guard let n = int() else { return bad("seconds") }; g.cpuTimeLimit = n
-            case "memory-limit": guard let n = int() else { return bad("bytes") }; g.memoryLimit = n
-            case "virtual-memory-limit": guard let n = int() else { return bad("bytes") }; g.virtualMemoryLimit = n
+            case "memory-limit": guard let n = int(0...Int.max) else { return bad("bytes") }; g.memoryLimit = n
+            case "virtual-memory-limit": guard let n = int(0...Int.max) else { return bad("bytes") }; g.virtualMemoryLimit = n
             case "cpu-priority": guard let n = Int(v), (-20...20).contains(n) else { return bad("a number from -20 to 20") }; g.cpuPriority = n
             case "socket-user": g.socketUser = v
             case "server-metrics", "script-user", "chroot":

@@ -15,6 +15,7 @@ final class DaemonSlot {
     /// The configuration generation is over: never restart this one.
     var retired = false
     var registered = false
+    var terminated = false
     var starts = 0
 
     init(group: DaemonGroupConfig, groupID: Int, instance: Int, socketPath: String, listener: Int32, generation: Int) {
@@ -174,6 +175,14 @@ enum DaemonManager {
             Log.server(APLOG_INFO, .daemonRestart, "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
             start(slot)
             Unmanaged.passUnretained(slot).release()
+        case APR_OC_REASON_RESTART:
+            // The MPM is reclaiming its children (stop, restart, graceful-stop): its
+            // children may be waiting on these daemons, so stop them now, not after.
+            slot.retired = true
+            if slot.pid > 0 && !slot.terminated {
+                slot.terminated = true
+                kill(slot.pid, SIGTERM)
+            }
         default:
             break
         }

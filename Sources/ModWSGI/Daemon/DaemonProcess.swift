@@ -15,6 +15,10 @@ final class DaemonState {
     let started: Int64
     /// Set once: worker threads stop taking new connections.
     private var stopping = false
+    /// A worker asks the supervisor for a graceful restart (e.g. startup-timeout).
+    var restartReason: String?
+    /// An application script has loaded in this process (startup-timeout).
+    var loadedOnce = false
     var acceptLock = pthread_mutex_t()
 
     init(group: DaemonGroupConfig, listener: Int32, wakeRead: Int32, wakeWrite: Int32) {
@@ -138,7 +142,6 @@ enum DaemonProcess {
             var rl = rlimit()
             getrlimit(resource, &rl)
             rl.rlim_cur = rlim_t(value)
-            if rl.rlim_max != RLIM_INFINITY && rl.rlim_max < rl.rlim_cur { rl.rlim_cur = rl.rlim_max }
             if setrlimit(resource, &rl) != 0 {
                 let e = wsgi_errno()
                 Log.server(APLOG_ERR, .daemonLimits, "Couldn't set \(what) of \(value) \(unit) for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e)).")
@@ -261,7 +264,7 @@ enum DaemonProcess {
             var fd: Int32 = -1
             if !st.stopAccepting {
                 var p = pollfd(fd: st.listener, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 200) > 0 {
+                if poll(&p, 1, 200) > 0 && !st.stopAccepting {
                     fd = wsgi_accept_cloexec(st.listener)
                 }
             }
@@ -283,7 +286,11 @@ enum DaemonProcess {
                 st.requests += 1
                 return st.requests
             }
-            if g.maximumRequests > 0 && total >= g.maximumRequests { st.wake() }
+            if g.maximumRequests > 0 && total >= g.maximumRequests {
+                // Take no more: the supervisor restarts the process gracefully.
+                st.stopAccepting = true
+                st.wake()
+            }
         }
         let socketTimeout = g.socketTimeout > 0 ? Int64(g.socketTimeout) * 1_000_000
             : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
@@ -326,6 +333,15 @@ enum DaemonProcess {
             Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(wsgi_now()))))
         }
         channel.finish(status)
+        if channel.scriptLoadFailed {
+            if g.startupTimeout > 0 && !st.locked({ st.loadedOnce })
+                && monotonicMicros() - st.started > Int64(g.startupTimeout) * 1_000_000 {
+                st.locked { st.restartReason = st.restartReason ?? "could not load its application within startup-timeout=\(g.startupTimeout)" }
+                st.wake()
+            }
+        } else {
+            st.locked { st.loadedOnce = true }
+        }
     }
 
     // MARK: threads=0

@@ -25,11 +25,12 @@ enum Monitor {
             if signals & 4 != 0 { graceful("exceeded its CPU time limit") }
             if getppid() != parent { shutdown("lost its Apache parent process") }
 
-            let (active, requests, lastActivity, lastGIL, totalRunning) = st.locked { () -> (Int, Int, Int64, Int64, Int64) in
+            let (active, requests, lastActivity, lastGIL, totalRunning, restart) = st.locked { () -> (Int, Int, Int64, Int64, Int64, String?) in
                 var n = 0, sum: Int64 = 0
                 for s in st.active where s != 0 { n += 1; sum += now - s }
-                return (n, st.requests, st.lastActivity, st.lastGIL, sum)
+                return (n, st.requests, st.lastActivity, st.lastGIL, sum, st.restartReason)
             }
+            if let restart { graceful(restart) }
             if phase == .running {
                 if g.maximumRequests > 0 && requests >= g.maximumRequests {
                     graceful("reached maximum-requests=\(g.maximumRequests)")

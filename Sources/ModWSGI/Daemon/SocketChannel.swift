@@ -73,7 +73,11 @@ final class SocketChannel: RequestChannel {
         Log.raw(APLOG_ERR, "[client \(request.client)] " + message)
     }
 
+    /// The application's script could not be loaded (startup-timeout counts these).
+    private(set) var scriptLoadFailed = false
+
     func log(_ level: Int32, _ id: LogID, _ message: String) {
+        if id == .scriptLoadFailed { scriptLoadFailed = true }
         Log.server(level, id, "[client \(request.client)] " + message)
     }
 

@@ -90,6 +90,15 @@ def application(environ, start_response):
             yield b"partial"
             raise RuntimeError("failed mid-stream on purpose")
         return gen()
+    if path == "/gil_sleep":
+        import ctypes
+        ctypes.PyDLL(None).sleep(int(environ.get("QUERY_STRING") or 10))  # holds the GIL
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"woke"]
+    if path == "/authz":
+        body = json.dumps({"auth": environ.get("HTTP_AUTHORIZATION"), "user": environ.get("REMOTE_USER")}).encode()
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [body]
     if path == "/exit":
         os._exit(3)
     start_response("404 Not Found", [("Content-Type", "text/plain")])
