@@ -10,7 +10,7 @@ public struct ApxsConfig: Equatable {
     /// Finds apxs ($APXS, then PATH, then the usual places) and reads its configuration.
     public static func find(environment env: [String: String]) -> ApxsConfig? {
         var candidates: [String] = []
-        if let a = env["APXS"], !a.isEmpty { candidates.append(a) }
+        if let a = env["APXS"], !a.isEmpty { return Sys.isFile(a) ? load(apxs: a) : nil } // an explicit choice
         for dir in (env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
             candidates.append(Path.join(String(dir), "apxs"))
             candidates.append(Path.join(String(dir), "apxs2"))

@@ -142,15 +142,18 @@ extension ServerConfig {
             "restartInterval": d.restartInterval,
             "cpuTimeLimit": d.cpuTimeLimit,
             "shutdownTimeout": d.shutdownTimeout,
-            "sendBufferSize": d.sendBufferSize,
-            "receiveBufferSize": d.receiveBufferSize,
-            "headerBufferSize": d.headerBufferSize,
-            "responseBufferSize": d.responseBufferSize,
-            "responseSocketTimeout": d.responseSocketTimeout,
+            "sendBufferSize": nonZero(d.sendBufferSize),
+            "receiveBufferSize": nonZero(d.receiveBufferSize),
+            "headerBufferSize": nonZero(d.headerBufferSize),
+            "responseBufferSize": nonZero(d.responseBufferSize),
+            "responseSocketTimeout": nonZero(d.responseSocketTimeout),
             "ignoreActivity": d.ignoreActivity.map(sq),
         ] as [String: Any]
         return ctx
     }
+
+    /// 0 means "the module's default" for these: leave the option out.
+    func nonZero(_ v: Int) -> String { v == 0 ? "" : String(v) }
 
     public func apachectlContext() -> [String: Any] {
         func s(_ v: String) -> String { Quote.shell(v) }
