@@ -235,3 +235,21 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(cfg.libexecdir, "/usr/lib/apache2/modules")
     }
 }
+
+final class TemplateLocationTests: XCTestCase {
+    func testSearchOrder() {
+        let c = Templates.candidates(environment: ["MOD_WSGI_EXPRESS_TEMPLATES": "/custom"],
+                                     executable: "/repo/.build/x86_64-unknown-linux-gnu/release/mod_wsgi-express")
+        XCTAssertEqual(c.first, "/custom")
+        XCTAssertTrue(c.contains("/repo/templates"))
+        XCTAssertTrue(c.contains("/repo/.build/x86_64-unknown-linux-gnu/share/mod_wsgi-express/templates"))
+        XCTAssertTrue(c.last!.hasSuffix("/templates"))
+    }
+
+    func testExplicitDirectoryMustHoldTheTemplates() {
+        XCTAssertThrowsError(try Templates.directory(environment: ["MOD_WSGI_EXPRESS_TEMPLATES": "/nonexistent"], executable: nil)) {
+            XCTAssertTrue("\($0)".contains("MOD_WSGI_EXPRESS_TEMPLATES"), "\($0)")
+        }
+        XCTAssertNoThrow(try Templates.directory(environment: [:], executable: nil)) // the source tree's
+    }
+}

@@ -147,3 +147,21 @@ def test_setup_twice_keeps_user_files(setup_server, workdir, hello):
     write(os.path.join(sr.root, "rewrite.conf"), b"RewriteRule ^/old$ /new [R=301,L]\n")
     setup_server([hello])
     assert open(os.path.join(sr.root, "rewrite.conf")).read().startswith("RewriteRule")
+
+
+def test_explicit_user_group_processes_threads(setup_server, workdir):
+    if os.getuid() != 0:
+        pytest.skip("only as root")
+    app = write(os.path.join(workdir, "who.py"), b"""
+import os, pwd, threading
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [('%s %s %s' % (pwd.getpwuid(os.getuid()).pw_name, environ['wsgi.multiprocess'],
+                           environ['wsgi.multithread'])).encode()]
+""")
+    sr = setup_server([app, "--user", "nobody", "--group", "nogroup", "--processes", "2", "--threads", "3"])
+    assert "Request Capacity   : 6 (2 processes * 3 threads)" in sr.result.stdout
+    assert "Run User" not in sr.result.stdout
+    sr.apachectl("start")
+    status, body, _ = wait_for(sr.url + "/")
+    assert (status, body) == (200, b"nobody True True"), sr.error_log()
