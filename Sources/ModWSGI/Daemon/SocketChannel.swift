@@ -45,13 +45,22 @@ final class SocketChannel: RequestChannel {
     }
 
     func sendHeaders(status: Int32, statusLine: String, headers: [Header]) -> Bool {
+        let payload = DaemonResponseHead(status: status, statusLine: statusLine, headers: headers).encode()
         do {
-            try conn.send(.headers, DaemonResponseHead(status: status, statusLine: statusLine, headers: headers).encode())
+            try withoutGIL { try conn.send(.headers, payload) }
             return true
         } catch {
             lastError = "failed to send the response headers to the Apache child: \(error)"
             return false
         }
+    }
+
+    /// Socket I/O never holds the GIL (the Apache child may be slow to read).
+    private func withoutGIL<T>(_ body: () throws -> T) rethrows -> T {
+        guard let ts = _PyThreadState_UncheckedGet() else { return try body() }
+        _ = PyEval_SaveThread()
+        defer { PyEval_RestoreThread(ts) }
+        return try body()
     }
 
     func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool) -> Bool {
@@ -65,7 +74,7 @@ final class SocketChannel: RequestChannel {
     }
 
     /// The app failed after output began: the Apache child cuts the client connection.
-    func abort() { try? conn.send(.abort) }
+    func abort() { withoutGIL { try? conn.send(.abort) } }
 
     func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool? { nil }
 
