@@ -95,6 +95,10 @@ public struct Express: ParsableCommand {
 
     /// Parses and runs a command line; prints errors on one line. Never returns.
     public static func run(arguments: [String]) -> Never {
+        if arguments.isEmpty {
+            printError("no command given: use start-server, setup-server, module-config, module-location or install-module (see 'mod_wsgi-express --help')")
+            Glibc.exit(2)
+        }
         let ctx = RunContext.current(argv: ["mod_wsgi-express"] + arguments)
         let args: [String]
         do {

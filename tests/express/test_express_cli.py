@@ -239,3 +239,8 @@ def test_abbreviations_and_variables_like_optparse(express, workdir, hello, port
     assert r.returncode == 0, r.stderr
     assert "http://localhost:%d/" % port in r.stdout
     assert "3 (1 process * 3 threads)" in r.stdout
+
+
+def test_no_command(express):
+    r = run([])
+    one_line_error(r, "no command given", code=2)
