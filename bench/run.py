@@ -558,7 +558,10 @@ class Bench:
             log("  " + self.build_error)
             return
         if p.returncode != 0:
-            tail = [l for l in (p.stdout + p.stderr).splitlines() if "error" in l][:3]
+            tail = []
+            for l in (p.stdout + p.stderr).splitlines():
+                if "error" in l and l.strip() not in tail and len(tail) < 3:
+                    tail.append(l.strip())
             self.build_error = "swift build -c release failed: %s" % (" | ".join(tail) or "exit %d" % p.returncode)
             log("  " + self.build_error)
         else:
@@ -999,6 +1002,9 @@ class Bench:
         o = m["ours"]
         L.append("- ours: %s (git %s%s)" % (os.path.relpath(o["path"], REPO), o["git_describe"],
                                           ", %s" % o["version"] if o["version"] and o["version"] != "not built" else ""))
+        if o.get("build_error"):
+            L.append("- **warning: %s**; %s" % (o["build_error"], "measured the binary already there (it may be stale)"
+                                               if os.access(o["path"], os.X_OK) else "ours not measured"))
         L.append("- method: %d round(s), servers alternated A B A B within each round; one fresh "
                  "server per run, warmed up with 1 s wrk slices until two agree within 10%% (at most "
                  "%d), then wrk -t2 for %d s; medians; ratios are the median of per-round A/B ratios. "
@@ -1091,13 +1097,16 @@ class Bench:
             L.append("")
 
         notes = []
+        by_reason = {}
         for sd in self.servers:
             if sd.name in self.unavailable:
-                notes.append("- %s: %s" % (sd.name, self.unavailable[sd.name]))
+                by_reason.setdefault(self.unavailable[sd.name], []).append(sd.name)
+        for reason, names in by_reason.items():
+            notes.append("- %s: %s" % (", ".join(names), reason))
         for (sname, wname), v in sorted(self.failed.items()):
             if sname not in self.unavailable and v.startswith("not available"):
                 notes.append("- %s, %s: %s" % (sname, wname, v))
-        if "ours" in self.setup_results["errors"]:
+        if "ours" in self.setup_results["errors"] and not self.setup_results["errors"]["ours"].endswith(" not built"):
             notes.append("- setup-server: %s" % self.setup_results["errors"]["ours"])
         for name, res in sorted(self.startup_results.items()):
             if name.startswith("ours") and res.get("error") and name not in self.unavailable:
