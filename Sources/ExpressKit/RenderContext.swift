@@ -29,6 +29,8 @@ extension ServerConfig {
 
     public func httpdConfContext() -> [String: Any] {
         func sq(_ s: String) -> String { Quote.apache(s) }
+        /// A WSGIDaemonProcess/WSGI*Script option value (name=value): quoted only when it must be.
+        func ov(_ s: String) -> String { Quote.optionValue(s) }
         func dq(_ s: String) -> String { Quote.apache(s, quote: "\"") }
         let sizing = mpmSizing
         let www = serverName.map { $0.lowercased().hasPrefix("www.") } ?? false
@@ -81,7 +83,7 @@ extension ServerConfig {
             "embedded": embeddedMode || debugMode,
             "daemonMode": !(embeddedMode || debugMode),
             "daemonGroup": sq(daemonGroup),
-            "processGroup": (embeddedMode || debugMode) ? "%{GLOBAL}" : "'" + sq(daemonGroup) + "'",
+            "processGroup": (embeddedMode || debugMode) ? "%{GLOBAL}" : ov(daemonGroup),
             "urlAliases": urlAliases.map { a -> [String: Any] in
                 var d: [String: Any] = ["url": sq(a.url), "directory": sq(a.directory), "allowOverride": allowOverride]
                 if let f = a.filename { d["filename"] = sq(f) }
@@ -120,15 +122,15 @@ extension ServerConfig {
         let d = daemon
         ctx["daemon"] = [
             "socketPrefix": sq(d.socketPrefix),
-            "displayName": sq("(wsgi:\(host):\(port):\(account.uid))"),
-            "home": sq(workingDirectory),
+            "displayName": ov("(wsgi:\(host):\(port):\(account.uid))"),
+            "home": ov(workingDirectory),
             "multiprocess": multiprocess,
             "processes": processes,
             "threads": threads,
             "maximumRequests": d.maximumRequests,
-            "pythonPath": sq(pythonPaths.joined(separator: ":")),
-            "pythonEggs": sq(pythonEggs),
-            "locale": sq(locale),
+            "pythonPath": ov(pythonPaths.joined(separator: ":")),
+            "pythonEggs": ov(pythonEggs),
+            "locale": ov(locale),
             "listenBacklog": d.listenBacklog,
             "queueTimeout": d.queueTimeout,
             "socketTimeout": d.socketTimeout,

@@ -155,6 +155,13 @@ enum Quote {
         return out
     }
 
+    /// An option value of a WSGI directive (`home=/srv/app`): bare when it has no blanks or
+    /// quotes, else single-quoted; '' for an empty value.
+    static func optionValue(_ s: String) -> String {
+        let plain = !s.isEmpty && !s.contains { $0 == " " || $0 == "\t" || $0 == "'" || $0 == "\"" || $0 == "\\" }
+        return plain ? s : "'" + apache(s) + "'"
+    }
+
     /// Inside '…' in a POSIX shell script.
     static func shell(_ s: String) -> String { s.replacingAll("'", with: "'\\''") }
 

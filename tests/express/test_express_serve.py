@@ -96,7 +96,6 @@ def test_mount_point_setenv_and_environ(setup_server, workdir):
     assert env["SCRIPT_NAME"] == "/app"
     assert env["PATH_INFO"] == "/x/y"
     assert env["GREETING"] == "hello there"
-    assert env.get("mod_wsgi.process_group", "") == ""
 
 
 def test_module_application_type(setup_server, workdir):
