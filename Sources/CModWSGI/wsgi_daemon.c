@@ -28,6 +28,8 @@ static void wsgi_daemon_signal(int sig) {
         wsgi_signal_flags |= 2;
     } else if (sig == SIGXCPU) {
         wsgi_signal_flags |= 4;
+    } else if (sig == SIGUSR2) {
+        wsgi_signal_flags |= 8;
     }
     if (wsgi_wake_fd >= 0) {
         char c = 's';
@@ -50,6 +52,7 @@ void wsgi_daemon_install_signals(int wake_fd, int python_term) {
     sigaction(SIGUSR1, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     sigaction(SIGXCPU, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &sa, NULL);

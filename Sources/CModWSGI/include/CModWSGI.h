@@ -245,7 +245,8 @@ int wsgi_process_argc(const server_rec *s);
 char **wsgi_process_argv(const server_rec *s);
 
 /* Daemon signals: the handlers only set flags and write one byte to wake_fd.
- * flags: bit 0 SIGTERM/SIGINT (shutdown), bit 1 SIGUSR1 (graceful restart), bit 2 SIGXCPU. */
+ * flags: bit 0 SIGTERM/SIGINT (shutdown), bit 1 SIGUSR1/SIGHUP (graceful restart), bit 2 SIGXCPU,
+ * bit 3 SIGUSR2 (eviction: graceful restart with eviction-timeout). */
 void wsgi_daemon_install_signals(int wake_fd, int python_term);
 int wsgi_daemon_take_signals(void);
 /* Sticky: SIGTERM/SIGINT has been received at some point. */

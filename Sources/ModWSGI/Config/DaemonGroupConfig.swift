@@ -106,8 +106,12 @@ struct DaemonGroupConfig {
             case "eviction-timeout": guard let n = int() else { return bad("seconds") }; g.evictionTimeout = n
             case "restart-interval": guard let n = int() else { return bad("seconds") }; g.restartInterval = n
             case "listen-backlog": guard let n = int(1...65535) else { return bad("a number from 1 to 65535") }; g.listenBacklog = n
-            case "header-buffer-size": guard let n = int(4096...Int(Int32.max)) else { return bad("at least 4096 bytes") }; g.headerBufferSize = n
-            case "response-buffer-size": guard let n = int(1...Int(Int32.max)) else { return bad("bytes") }; g.responseBufferSize = n
+            case "header-buffer-size":  // 0: the default (as mod_wsgi; mod_wsgi-express renders 0)
+                guard let n = int(), n == 0 || n >= 4096 else { return bad("0 (the default) or at least 4096 bytes") }
+                if n > 0 { g.headerBufferSize = n }
+            case "response-buffer-size":
+                guard let n = int() else { return bad("0 (the default) or bytes") }
+                if n > 0 { g.responseBufferSize = n }
             case "receive-buffer-size": guard let n = int() else { return bad("bytes") }; g.receiveBufferSize = n
             case "send-buffer-size": guard let n = int() else { return bad("bytes") }; g.sendBufferSize = n
             case "stack-size": guard let n = int() else { return bad("bytes") }; g.stackSize = n

@@ -113,6 +113,11 @@ enum DaemonManager {
                 throw SyscallError(call: "unlink of the old socket", errno: wsgi_errno())
             }
             try syscall("bind") { wsgi_bind_un(fd, &addr) }
+            // Accepted sockets inherit these (send-buffer-size=, receive-buffer-size=).
+            for (opt, size) in [(SO_SNDBUF, group.sendBufferSize), (SO_RCVBUF, group.receiveBufferSize)] where size > 0 {
+                var v = Int32(clamping: size)
+                try syscall("setsockopt") { setsockopt(fd, SOL_SOCKET, opt, &v, socklen_t(MemoryLayout<Int32>.size)) }
+            }
             try syscall("listen") { CModWSGI.listen(fd, Int32(group.listenBacklog)) }
             // Accepting threads poll; a connection taken by another process is EAGAIN.
             _ = wsgi_set_nonblock(fd, 1)

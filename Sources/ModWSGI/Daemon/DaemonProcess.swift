@@ -96,7 +96,7 @@ enum DaemonProcess {
         // thread takes them.
         var mask = sigset_t(), old = sigset_t()
         sigemptyset(&mask)
-        for s in [SIGTERM, SIGINT, SIGUSR1, SIGHUP, SIGXCPU] { sigaddset(&mask, s) }
+        for s in [SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP, SIGXCPU] { sigaddset(&mask, s) }
         pthread_sigmask(SIG_BLOCK, &mask, &old)
         wsgi_daemon_install_signals(pipeFDs[1], 0)
 
@@ -295,6 +295,7 @@ enum DaemonProcess {
         let socketTimeout = g.socketTimeout > 0 ? Int64(g.socketTimeout) * 1_000_000
             : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
         let conn = WireConnection(fd: fd, timeout: socketTimeout)
+        if g.responseSocketTimeout > 0 { conn.writeTimeout = Int64(g.responseSocketTimeout) * 1_000_000 }
         defer { conn.close() }
         let req: DaemonRequest
         do {

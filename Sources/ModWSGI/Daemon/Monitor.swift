@@ -23,6 +23,7 @@ enum Monitor {
             if signals & 1 != 0 { shutdown("received SIGTERM") }
             if signals & 2 != 0 { graceful("received a graceful restart signal") }
             if signals & 4 != 0 { graceful("exceeded its CPU time limit") }
+            if signals & 8 != 0 { graceful("received an eviction signal", timeout: g.evictionTimeout > 0 ? g.evictionTimeout : g.gracefulTimeout) }
             if getppid() != parent { shutdown("lost its Apache parent process") }
 
             let (active, requests, lastActivity, lastGIL, totalRunning, restart) = st.locked { () -> (Int, Int, Int64, Int64, Int64, String?) in
@@ -70,13 +71,14 @@ enum Monitor {
         }
     }
 
-    static func graceful(_ why: String) {
+    static func graceful(_ why: String, timeout: Int? = nil) {
         guard phase == .running else { return }
         let g = DaemonProcess.state.group
-        Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (graceful-timeout=\(g.gracefulTimeout)).")
+        let t = timeout ?? g.gracefulTimeout
+        Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         phase = .graceful
         DaemonProcess.state.stopAccepting = true
-        deadline = monotonicMicros() + Int64(g.gracefulTimeout) * 1_000_000
+        deadline = monotonicMicros() + Int64(t) * 1_000_000
     }
 
     static func shutdown(_ why: String?) {

@@ -108,6 +108,8 @@ final class WireConnection {
     let fd: Int32
     /// Microseconds to wait for the peer on each read or write (<= 0: forever).
     var timeout: Int64
+    /// Microseconds to wait for the peer to take written data (response-socket-timeout).
+    lazy var writeTimeout: Int64 = timeout
     private var inbuf = [UInt8](repeating: 0, count: 16384)
     private var inStart = 0
     private var inEnd = 0
@@ -131,7 +133,7 @@ final class WireConnection {
             if r < 0 && e == EINTR { continue }
             if r < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
                 do {
-                    if !(try waitFD(fd, Int16(POLLOUT), timeoutMicros: timeout)) { throw WireError.timeout }
+                    if !(try waitFD(fd, Int16(POLLOUT), timeoutMicros: writeTimeout)) { throw WireError.timeout }
                 } catch let s as SyscallError { throw WireError.system(s) }
                 continue
             }

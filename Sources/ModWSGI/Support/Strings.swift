@@ -25,5 +25,11 @@ func parseFlag(_ value: String) -> Bool? {
 /// Splits `name=value` options of WSGIScriptAlias, WSGIDaemonProcess & co.
 func splitOption(_ arg: String) -> (String, String)? {
     guard let eq = arg.firstIndex(of: "=") else { return nil }
-    return (String(arg[..<eq]), String(arg[arg.index(after: eq)...]))
+    var value = arg[arg.index(after: eq)...]
+    // name='value' / name="value": Apache keeps quotes inside a word; mod_wsgi strips them
+    // (mod_wsgi-express renders home='...', process-group='host:port' and so on).
+    if value.count >= 2, let q = value.first, q == "'" || q == "\"", value.last == q {
+        value = value.dropFirst().dropLast()
+    }
+    return (String(arg[..<eq]), String(value))
 }
