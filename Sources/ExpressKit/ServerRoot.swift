@@ -32,6 +32,7 @@ enum Preflight {
             try check(c.entryPoint, isDirectory: false, what: "the WSGI script")
         }
         try check(c.pythonHome, isDirectory: true, what: "the Python home")
+        try check(c.serverRoot, isDirectory: true, what: "the server root")
         if c.applicationType == "static" {
             try check(c.documentRoot, isDirectory: true, what: "the document root")
         }

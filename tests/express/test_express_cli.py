@@ -244,3 +244,12 @@ def test_abbreviations_and_variables_like_optparse(express, workdir, hello, port
 def test_no_command(express):
     r = run([])
     one_line_error(r, "no command given", code=2)
+
+
+def test_unreadable_server_root_is_named(express, workdir, hello):
+    if os.getuid() != 0:
+        pytest.skip("needs root")
+    private = os.path.join(workdir, "private")
+    os.mkdir(private, 0o700)
+    r = run(["setup-server", hello, "--server-root", os.path.join(private, "root")])
+    one_line_error(r, "the server root", "'%s'" % private, code=1)
