@@ -312,7 +312,10 @@ WSGIScriptAlias /d @APPS@/daemon.wsgi process-group=g1 application-group=%%{GLOB
         socks = a.socket_files()
         assert len(socks) == 1, socks
         if rotation == "Off":
-            assert socks == socks0
+            assert socks == socks0  # the same path for the server's life
+        else:
+            assert socks != socks0  # a new path per configuration generation
+            socks0 = socks
     parent = a.pid
     kids = a.children()
     t0 = time.time()

@@ -121,6 +121,12 @@ def test_user_and_group(apache_factory):
     assert info["gid"] == harness.grp.getgrnam("nogroup").gr_gid
 
 
+def test_supplementary_groups(apache_factory):
+    a = apache_factory(_app("threads=1 supplementary-groups=adm,staff"))
+    r = _get(a, "/d/groups").json()
+    assert harness.grp.getgrnam("adm").gr_gid in r and harness.grp.getgrnam("staff").gr_gid in r
+
+
 def test_root_user_refused(apache_factory):
     a = apache_factory(_app("threads=1 user=root connect-timeout=1"))
     a.wait_log(r"would run as root")

@@ -99,6 +99,9 @@ def application(environ, start_response):
         body = json.dumps({"auth": environ.get("HTTP_AUTHORIZATION"), "user": environ.get("REMOTE_USER")}).encode()
         start_response("200 OK", [("Content-Type", "application/json")])
         return [body]
+    if path == "/groups":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [json.dumps(os.getgroups()).encode()]
     if path == "/exit":
         os._exit(3)
     start_response("404 Not Found", [("Content-Type", "text/plain")])
