@@ -69,3 +69,20 @@ def test_express_daemon_defaults(apache_factory):
     assert not harness.error_level_lines(log), log
     a.stop(timeout=15)
     assert a.socket_files() == []
+
+
+def test_handler_script_with_process_group(apache_factory):
+    # mod_wsgi-express serves through a WSGIHandlerScript (with process-group=) for its handler
+    a = apache_factory("""
+WSGIRestrictEmbedded On
+WSGIDaemonProcess hg threads=2
+WSGIHandlerScript wsgi-handler @APPS@/env.wsgi process-group=hg application-group=%{GLOBAL} callable-object=application
+<Location /h>
+    SetHandler wsgi-handler
+</Location>
+""")
+    r = a.get("/h/x")
+    assert r.status == 200, (r, a.log()[-2000:])
+    env = r.json()
+    assert env["mod_wsgi.process_group"] == "hg"
+    assert env["mod_wsgi.handler_script"].endswith("/env.wsgi")
