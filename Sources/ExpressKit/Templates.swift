@@ -50,6 +50,9 @@ public enum Templates {
                 switch piece {
                 case .literal(let t): out += t
                 case .template(let t): out += try MustacheTemplate(string: t).render(ctx)
+                case .section(let name, let t):
+                    if isUnset(ctx[name]) { continue }
+                    out += try MustacheTemplate(string: t).render(ctx)
                 }
             }
             return out
@@ -64,7 +67,9 @@ public enum Templates {
     /// section: lines without tags are copied as they are, the others are parsed in small
     /// pieces that keep the template's leading pragma. The output is the same as rendering
     /// the whole template at once (the golden tests check it); setup-server is 4x faster.
-    enum Piece: Equatable { case literal(String), template(String) }
+    /// `section`: a whole top-level `{{#name}}` … `{{/name}}` block on lines of their own; when
+    /// `name` is unset, false or an empty list it renders nothing, so it is not even parsed.
+    enum Piece: Equatable { case literal(String), template(String), section(name: String, template: String) }
 
     static func pieces(_ text: String, target: Int = 400) -> [Piece] {
         let b = Array(text.utf8)
@@ -85,6 +90,17 @@ public enum Templates {
         }
         var depth = 0
         var lineStart = start
+        var sectionName: String?
+        func standaloneTag(_ line: ArraySlice<UInt8>, _ sigil: UInt8) -> String? {
+            var t = line
+            while let f = t.first, f == 0x20 || f == 0x09 { t = t.dropFirst() }
+            while let l = t.last, l == 0x20 || l == 0x09 || l == 0x0D { t = t.dropLast() }
+            guard t.count > 5, t.starts(with: [0x7B, 0x7B, sigil]), t.suffix(2).elementsEqual([0x7D, 0x7D]) else { return nil }
+            let name = t.dropFirst(3).dropLast(2)
+            guard !name.isEmpty, name.allSatisfy({ $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
+            else { return nil }
+            return String(decoding: name, as: UTF8.self)
+        }
         while lineStart < b.count {
             var lineEnd = lineStart
             while lineEnd < b.count && b[lineEnd] != 0x0A { lineEnd += 1 }
@@ -107,16 +123,44 @@ public enum Templates {
                     i += 1
                 }
             }
-            let literal = depthBefore == 0 && !hasTag
-            if literal != currentIsLiteral || (!literal && depthBefore == 0 && current.count >= target) {
+            let line = b[lineStart..<lineEnd]
+            if depthBefore == 0, let name = standaloneTag(line, 0x23) {
+                // A top-level section starts: it becomes a piece of its own.
                 flush()
-                currentIsLiteral = literal
+                currentIsLiteral = false
+                sectionName = name
+            } else if sectionName == nil {
+                let literal = depthBefore == 0 && !hasTag
+                if literal != currentIsLiteral || (!literal && depthBefore == 0 && current.count >= target) {
+                    flush()
+                    currentIsLiteral = literal
+                }
             }
             current += b[lineStart..<end]
             lineStart = end
+            if let name = sectionName, depth == 0 {
+                if standaloneTag(line, 0x2F) == name {
+                    out.append(.section(name: name, template: String(decoding: pragma + current, as: UTF8.self)))
+                    current = []
+                } else {
+                    flush()
+                }
+                sectionName = nil
+                currentIsLiteral = true
+            }
         }
         flush()
         return out
+    }
+
+    /// What makes a `{{#name}}` section render nothing: no value, false, or an empty list.
+    static func isUnset(_ v: Any?) -> Bool {
+        switch v {
+        case nil: return true
+        case let b as Bool: return !b
+        case let a as [Any]: return a.isEmpty
+        default: return false
+        }
     }
 
     /// Mustache treats "" as true; dropping empty strings makes {{#value}} mean "is set".

@@ -73,13 +73,37 @@ final class GoldenTests: XCTestCase {
     /// Rendering in pieces (the start-up optimisation) gives what one whole render gives.
     func testPiecewiseRenderingEqualsWholeRendering() throws {
         let dir = try Templates.directory(environment: [:], executable: nil)
-        let c = try Fixture.config(["hello.py", "--server-name", "www.example.com", "--access-log", "--setenv", "A", "B"])
-        for (name, ctx) in [("httpd.conf", c.httpdConfContext()), ("apachectl", c.apachectlContext()),
-                            ("handler.wsgi", c.handlerContext())] {
-            let text = Sys.readText(Path.join(dir, name + ".mustache"))!
-            let whole = try MustacheRender.whole(text, Templates.pruned(ctx))
-            XCTAssertEqual(try Templates.render(name, in: dir, context: ctx), whole, name)
+        var configs = [
+            try Fixture.config(["hello.py"]),
+            try Fixture.config(["hello.py", "--server-name", "www.example.com", "--access-log", "--setenv", "A", "B",
+                                "--url-alias", "/s", "/tmp", "--include-file", "x.conf", "--server-status",
+                                "--compress-responses", "--access-log-format", "%h %r", "--server-mpm", "prefork"]),
+            try Fixture.config(["hello.py", "--debug-mode", "--keep-alive-timeout", "0", "--directory-index", "i.html"]),
+            try Fixture.config(["--application-type", "static", "\(Fixture.root)/static", "--directory-listing"]),
+        ]
+        var daemon = configs[0]
+        daemon.embeddedMode = false
+        configs.append(daemon)
+        for c in configs {
+            for (name, ctx) in [("httpd.conf", c.httpdConfContext()), ("apachectl", c.apachectlContext()),
+                                ("handler.wsgi", c.handlerContext())] {
+                let text = Sys.readText(Path.join(dir, name + ".mustache"))!
+                let whole = try MustacheRender.whole(text, Templates.pruned(ctx))
+                XCTAssertEqual(try Templates.render(name, in: dir, context: ctx), whole, name)
+            }
         }
+    }
+
+    func testPiecesKeepEveryByte() {
+        let text = "{{% CONTENT_TYPE: TEXT}}\na\n{{#x}}\n{{y}}\n{{/x}}\nb {{z}}\n{{#w}}\n  {{#v}}\n{{/v}}\n{{/w}}\nc"
+        let pieces = Templates.pieces(text)
+        XCTAssertEqual(pieces, [
+            .literal("a\n"),
+            .section(name: "x", template: "{{% CONTENT_TYPE: TEXT}}\n{{#x}}\n{{y}}\n{{/x}}\n"),
+            .template("{{% CONTENT_TYPE: TEXT}}\nb {{z}}\n"),
+            .section(name: "w", template: "{{% CONTENT_TYPE: TEXT}}\n{{#w}}\n  {{#v}}\n{{/v}}\n{{/w}}\n"),
+            .literal("c"),
+        ])
     }
 }
 
