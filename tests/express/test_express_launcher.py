@@ -37,10 +37,18 @@ def spawn_on_tty(args):
 
 
 @pytest.fixture
-def killer():
-    """Kills what a test leaves running (by pid, never by name)."""
+def killer(workdir):
+    """Kills what a test leaves running (by pid, never by name): the CLI's process group and,
+    on a terminal, httpd's own group (its pid file in the test's server root)."""
     pids = []
     yield pids.append
+    roots = [os.path.join(workdir, "root")]
+    for root in roots:
+        try:
+            with open(os.path.join(root, "httpd.pid")) as f:
+                pids.append(int(f.read().strip()))
+        except (OSError, ValueError):
+            pass
     for pid in pids:
         try:
             os.killpg(pid, signal.SIGKILL)
