@@ -24,6 +24,7 @@ import http.client
 import json
 import os
 import platform
+import re
 import pwd
 import shlex
 import shutil
@@ -282,16 +283,29 @@ class Running:
         except OSError:
             pass
 
-    def log_tail(self, n=5):
+    def log_tail(self, n=3):
+        """The most telling lines of the launcher's output and Apache's error_log."""
         lines = []
         for path in (self.log_path, os.path.join(self.server_root or "", "error_log")):
             try:
                 with open(path, errors="replace") as f:
-                    lines += [l.rstrip() for l in f.readlines()[-n:]
-                          if l.strip() and not l.startswith("$ ")]
+                    lines += [l.strip() for l in f.readlines()[-50:]
+                              if l.strip() and not l.startswith("$ ")]
             except OSError:
                 pass
-        return lines[-n:]
+        # "[date] [module:level] [pid n:tid n] [client ...] message" -> "message"
+        lines = [re.sub(r"^(\[[^\]]*\] )+", "", l) for l in lines
+                 if not re.match(r"^[A-Z][\w ./-]*?\s+: ", l)]      # not the start-up banner
+        bad = [l for l in lines if re.search(r"error|fail|exit signal|not |cannot|unable", l, re.I)]
+        out, seen = [], set()
+        for l in (bad or lines)[::-1]:
+            key = re.sub(r"\d+", "N", l)            # the same message from another pid
+            if key not in seen:
+                seen.add(key)
+                out.append(l)
+            if len(out) == n:
+                break
+        return out[::-1]
 
 
 def _is_zombie(pid):
@@ -361,6 +375,7 @@ def wait_for_200(running, path, timeout):
     t0 = time.perf_counter()
     deadline = t0 + timeout
     last = "no answer"
+    first_error_status = None
     while time.perf_counter() < deadline:
         if not running.alive():
             raise RuntimeError("exited with status %s before serving" % running.popen.returncode)
@@ -369,6 +384,10 @@ def wait_for_200(running, path, timeout):
             if status == 200:
                 return time.perf_counter() - t0
             last = "HTTP %d" % status
+            # Apache is up but the application keeps failing: give it 3 s, not the whole timeout.
+            first_error_status = first_error_status or time.perf_counter()
+            if time.perf_counter() - first_error_status > 3:
+                raise RuntimeError("answers %s, not 200" % last)
         except (OSError, http.client.HTTPException) as e:
             last = type(e).__name__
         time.sleep(0.005)
@@ -703,9 +722,9 @@ class Bench:
         try:
             wait_for_200(running, ready_path, timeout or self.args.start_timeout)
         except RuntimeError as e:
-            tail = running.log_tail(3)
+            tail = running.log_tail(2)
             running.stop()
-            raise RuntimeError("%s%s" % (e, (": " + " | ".join(tail)[-300:]) if tail else ""))
+            raise RuntimeError("%s%s" % (e, (": " + " | ".join(tail)[:400]) if tail else ""))
         return running, time.perf_counter() - t0
 
     # ------------------------------------------------------------------ wrk
@@ -1303,7 +1322,7 @@ def parse_args(argv):
     p.add_argument("--setup-runs", type=int, help="setup-server runs per round (default 20; --quick 10)")
     p.add_argument("--startup-runs", type=int, help="start-server -> first 200 runs (default = rounds; --quick 2)")
     p.add_argument("--start-timeout", type=float, default=20.0, help="seconds a server gets to answer 200")
-    p.add_argument("--probe-timeout", type=float, default=10.0,
+    p.add_argument("--probe-timeout", type=float, default=8.0,
                    help="seconds each of our modes gets to answer 200 when probed")
     p.add_argument("--build-timeout", type=int, default=900)
     p.add_argument("--work-dir", default=DEFAULT_WORK,
