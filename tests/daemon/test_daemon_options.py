@@ -128,7 +128,7 @@ def test_supplementary_groups(apache_factory):
 
 
 def test_root_user_refused(apache_factory):
-    a = apache_factory(_app("threads=1 user=root connect-timeout=1"))
+    a = apache_factory(_app("threads=1 user=root connect-timeout=1 socket-timeout=2"))
     a.wait_log(r"would run as root")
     r = a.get("/d/pid", timeout=30)
     assert r.status in (503, 500, 504)

@@ -127,10 +127,12 @@ enum DaemonProcess {
         Monitor.supervise()
     }
 
-    /// A start-up failure: log it, pause (no tight respawn loop), exit.
+    /// A start-up failure that the next process would hit again: log it, pause so the
+    /// parent's respawns stay slow (no storm of log lines), exit.
     static func startupFailed(_ g: DaemonGroupConfig, _ message: String) -> Never {
-        Log.server(APLOG_ALERT, .daemonStarted, message)
-        sleepMicros(1_000_000)
+        Log.server(APLOG_ALERT, .daemonStarted, message + " Retrying in 5 seconds.")
+        let deadline = monotonicMicros() + 5_000_000
+        while monotonicMicros() < deadline && getppid() == DaemonManager.parentPid { sleepMicros(100_000) }
         _exit(1)
     }
 
