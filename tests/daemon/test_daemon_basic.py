@@ -328,3 +328,18 @@ WSGIScriptAlias /d @APPS@/daemon.wsgi process-group=g1 application-group=%%{GLOB
 
 
 import re  # noqa: E402
+
+
+def test_blocked_socket_write_does_not_hold_the_gil(basic):
+    # A client that stops reading a huge response blocks the daemon thread writing it;
+    # the other threads of the daemon must keep running Python.
+    s = basic.connect()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /d/big?200000000 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    s.recv(100)
+    time.sleep(1.0)  # let every buffer on the way fill up
+    t0 = time.time()
+    for _ in range(5):
+        assert basic.get("/d/pid", timeout=10).status == 200
+    assert time.time() - t0 < 3
+    s.close()
