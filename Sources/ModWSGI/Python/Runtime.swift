@@ -86,11 +86,21 @@ enum PythonRuntime {
         }
         var status: PyStatus
         if let home = settings.home {
-            status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.home, home) }
-            if PyStatus_Exception(status) != 0 { return fail(status) }
-            let exe = home + "/bin/python" + version
-            status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.program_name, exe) }
-            if PyStatus_Exception(status) != 0 { return fail(status) }
+            if access(home + "/pyvenv.cfg", R_OK) == 0 {
+                // A virtual environment: it is not a Python home (no standard library).
+                // Point Python at the venv's interpreter instead; getpath then reads
+                // pyvenv.cfg, takes the base installation as its home and adds the venv's
+                // site-packages, exactly as running <venv>/bin/python would.
+                let exe = home + "/bin/python" + version
+                let program = access(exe, F_OK) == 0 ? exe : home + "/bin/python"
+                status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.program_name, program) }
+                if PyStatus_Exception(status) != 0 { return fail(status) }
+                status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.executable, program) }
+                if PyStatus_Exception(status) != 0 { return fail(status) }
+            } else {
+                status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.home, home) }
+                if PyStatus_Exception(status) != 0 { return fail(status) }
+            }
         }
         for w in settings.warnings {
             if let wide = Py_DecodeLocale(w, nil) {
