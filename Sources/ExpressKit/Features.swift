@@ -3,7 +3,7 @@ public enum Features {
     /// embedded mode and the daemon-only options are refused with "not supported yet".
     /// Flipping it to true makes daemon mode the default (as in mod_wsgi-express), enables the
     /// WSGIDaemonProcess branch of templates/httpd.conf.mustache and accepts those options.
-    public static let daemonModeAvailable = false
+    public static let daemonModeAvailable = true
 
     public static let version = "4.9.4"
 }

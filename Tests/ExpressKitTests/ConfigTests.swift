@@ -69,10 +69,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.daemon.requestTimeout, 60)
         XCTAssertEqual(c.daemon.queueTimeout, 45)
         XCTAssertEqual(c.daemon.listenBacklog, 100)
-        if !Features.daemonModeAvailable {
-            XCTAssertTrue(c.embeddedMode)
-            XCTAssertEqual(c.mpm, "worker")
-        }
+        // Daemon mode is the default, as in mod_wsgi-express.
+        XCTAssertFalse(c.embeddedMode)
     }
 
     func testDefaultServerRootName() throws {
@@ -118,15 +116,6 @@ final class ConfigTests: XCTestCase {
         for (args, expected) in cases {
             XCTAssertThrowsError(try Fixture.config(args), "\(args)") {
                 XCTAssertTrue("\($0)".contains(expected), "\(args): \($0)")
-            }
-        }
-    }
-
-    func testDaemonOptionsRefusedWhileDaemonModeIsOff() throws {
-        guard !Features.daemonModeAvailable else { return }
-        for opt in [["--request-timeout", "10"], ["--max-clients", "20"], ["--socket-prefix", "/tmp/s"]] {
-            XCTAssertThrowsError(try Fixture.config(opt)) {
-                XCTAssertTrue("\($0)".contains("\(opt[0]) is not supported yet (it needs daemon mode"), "\($0)")
             }
         }
     }

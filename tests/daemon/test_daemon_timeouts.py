@@ -173,6 +173,8 @@ WSGIImportScript @APPS@/service.py process-group=svc application-group=%{GLOBAL}
     assert os.path.exists(a.marker("service-end-%d" % first))
     a.wait_log(r"Service script of daemon process 'svc' has exited; the process will be replaced")
     assert harness._alive(second)
+    # SIGTERM must find the script inside its try: block (not still starting up).
+    assert a.wait_marker("service-looping-%d" % second, timeout=15) is not None
     a.stop(timeout=15)
     assert os.path.exists(a.marker("service-systemexit-%d" % second)), a.log()[-3000:]
     assert not harness._alive(second)

@@ -16,7 +16,7 @@ callable_object = 'app'
 mount_point = '/app'
 debug_mode = False
 enable_debugger = False
-reloading = False
+reloading = True
 
 os.environ['MOD_WSGI_EXPRESS'] = 'true'
 os.environ['MOD_WSGI_SERVER_NAME'] = 'www.example.com'

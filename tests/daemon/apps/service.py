@@ -19,6 +19,7 @@ if not os.path.exists(os.path.join(MARKERS, "service-ran-once")):
     mark("service-end-%d" % pid)
 else:
     try:
+        mark("service-looping-%d" % pid)
         while True:
             time.sleep(0.2)
     except SystemExit:
