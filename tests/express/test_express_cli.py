@@ -176,18 +176,6 @@ def test_unimplemented_options_are_refused(express, workdir, hello, args, fragme
     one_line_error(r, fragment, code=1)
 
 
-def daemon_mode_available():
-    return "[daemon mode: not supported yet]" not in run(["setup-server", "--help"]).stdout
-
-
-@pytest.mark.skipif(not os.access(EXPRESS, os.X_OK) or daemon_mode_available(),
-                    reason="daemon mode is available")
-@pytest.mark.parametrize("opt", [["--request-timeout", "10"], ["--queue-timeout", "5"], ["--max-clients", "50"]])
-def test_daemon_options_refused_until_daemon_mode(express, workdir, hello, opt):
-    r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r")] + opt)
-    one_line_error(r, "%s is not supported yet" % opt[0], "daemon mode", code=1)
-
-
 def test_unreadable_script_directory_is_named(express, workdir):
     if os.getuid() != 0:
         pytest.skip("needs root: Apache's user is another account only then")
