@@ -64,17 +64,4 @@ class DaemonApache(harness.Apache):
         return sorted(f for f in os.listdir(self.run) if f.endswith(".sock"))
 
 
-@pytest.fixture
-def apache_factory(module_file):
-    made = []
-
-    def make(directives="", mpm="event", start=True, **kw):
-        a = DaemonApache(directives, mpm=mpm, **kw)
-        made.append(a)
-        if start:
-            a.start()
-        return a
-
-    yield make
-    for a in made:
-        a.cleanup()
+apache_factory = harness.apache_factory_for(DaemonApache)

@@ -445,21 +445,29 @@ def module_file():
     return MODULE
 
 
-@pytest.fixture
-def apache_factory(module_file):
-    """Per-test factory: apache_factory(directives, mpm=..., start=True) -> Apache; stopped at teardown."""
-    made = []
+def apache_factory_for(cls):
+    """A per-test factory fixture: factory(directives, mpm=..., start=True) -> cls instance,
+    every instance stopped at teardown. tests/daemon uses it with its own subclass."""
 
-    def make(directives="", mpm="event", start=True, **kw):
-        a = Apache(directives, mpm=mpm, **kw)
-        made.append(a)
-        if start:
-            a.start()
-        return a
+    @pytest.fixture
+    def _factory(module_file):
+        made = []
 
-    yield make
-    for a in made:
-        a.cleanup()
+        def make(directives="", mpm="event", start=True, **kw):
+            a = cls(directives, mpm=mpm, **kw)
+            made.append(a)
+            if start:
+                a.start()
+            return a
+
+        yield make
+        for a in made:
+            a.cleanup()
+
+    return _factory
+
+
+apache_factory = apache_factory_for(Apache)
 
 
 def module_apache(directives, mpm="event", prepare=None, **kw):
