@@ -65,3 +65,10 @@ class DaemonApache(harness.Apache):
 
 
 apache_factory = harness.apache_factory_for(DaemonApache)
+
+
+# tests/module's files do `from conftest import ...`; when both directories run in one pytest
+# session, that name may resolve to this file. Re-export the harness so either works.
+for _name in dir(harness):
+    if not _name.startswith("__") and _name not in globals():
+        globals()[_name] = getattr(harness, _name)

@@ -78,7 +78,7 @@ enum DaemonClient {
         let headersIn = r.pointee.headers_in
         let te = str(apr_table_get(headersIn, "Transfer-Encoding"))?.lowercased() ?? ""
         let cl = Int64(str(apr_table_get(headersIn, "Content-Length"))?.trimmingSpaces ?? "") ?? 0
-        req.hasBody = te.contains("chunked") || cl > 0
+        req.hasBody = isChunked(te) || cl > 0
         _ = req.addTable(env)
 
         do {

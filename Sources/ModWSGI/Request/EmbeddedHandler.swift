@@ -93,7 +93,7 @@ enum RequestHandler {
         }
 
         // Request body: chunked bodies only with WSGIChunkedRequest On.
-        if let te = apr_table_get(r.pointee.headers_in, "Transfer-Encoding"), String(cString: te).lowercased().contains("chunked"),
+        if let te = apr_table_get(r.pointee.headers_in, "Transfer-Encoding"), isChunked(String(cString: te)),
            !(dir.chunkedRequest ?? false) {
             Log.request(APLOG_INFO, .chunkedRefused, "Chunked request body refused (411 Length Required); enable it with WSGIChunkedRequest On.", r)
             return HTTP_LENGTH_REQUIRED

@@ -22,6 +22,16 @@ func parseFlag(_ value: String) -> Bool? {
     }
 }
 
+/// Whether a Transfer-Encoding header value names the chunked coding.
+func isChunked(_ transferEncoding: String) -> Bool {
+    transferEncoding.split(separator: ",").contains { part in
+        var p = part[...]
+        while p.first == " " || p.first == "\t" { p.removeFirst() }
+        while p.last == " " || p.last == "\t" { p.removeLast() }
+        return p.lowercased() == "chunked"
+    }
+}
+
 /// Splits `name=value` options of WSGIScriptAlias, WSGIDaemonProcess & co.
 func splitOption(_ arg: String) -> (String, String)? {
     guard let eq = arg.firstIndex(of: "=") else { return nil }
