@@ -237,13 +237,14 @@ def test_import_script_preloads_before_any_request(apache_factory):
     a = apache_factory("WSGIScriptAlias /env @APPS@/env.wsgi\n"
                        "WSGIImportScript @APPS@/preload.py process-group=%{GLOBAL} application-group=%{GLOBAL}\n"
                        "WSGIApplicationGroup %{GLOBAL}\n")
-    kids = a.children()
     deadline = time.time() + 5
     found = []
     while time.time() < deadline and not found:
         found = [f for f in os.listdir(a.markers) if f.startswith("preload-")]
         time.sleep(0.05)
     assert found, "WSGIImportScript did not run at child start:\n" + a.log()
+    # Read the children after the marker: right after start-up they may not be forked yet.
+    kids = a.children()
     assert int(found[0].split("-")[1]) in kids
     assert not [l for l in a.access_lines()], "no request has been made yet"
     e = a.get("/env").json()
