@@ -374,8 +374,13 @@ enum DaemonProcess {
         _ = Interpreters.acquire("")
         let code = """
 import _signal
+_mod_wsgi_stopping = []
 def _mod_wsgi_sigterm(signum, frame):
-    raise SystemExit(0)
+    # Once only: a repeated SIGTERM while shutting down must not interrupt the
+    # script's own clean-up (its except/finally blocks).
+    if not _mod_wsgi_stopping:
+        _mod_wsgi_stopping.append(True)
+        raise SystemExit(0)
 _signal.signal(_signal.SIGTERM, _mod_wsgi_sigterm)
 """
         let globals = PyDict_New()!
