@@ -21,19 +21,14 @@ final class ApacheChannel: RequestChannel {
     func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
         if bodyDone || count == 0 { return 0 }
         var status: apr_status_t = 0
-        while true {
-            let n = wsgi_read_body(r, inBrigade, buffer.assumingMemoryBound(to: CChar.self), count, &status)
-            if n < 0 {
-                lastError = "Apache/mod_wsgi failed reading the request body: " + aprError(status)
-                return -1
-            }
-            if n == 0 {
-                // An empty read is the end of the body (the HTTP input filter sends EOS).
-                bodyDone = true
-                return 0
-            }
-            return n
+        let n = wsgi_read_body(r, inBrigade, buffer.assumingMemoryBound(to: CChar.self), count, &status)
+        if n < 0 {
+            lastError = "Apache/mod_wsgi failed reading the request body: " + aprError(status)
+            return -1
         }
+        // An empty read is the end of the body (the HTTP input filter sends EOS).
+        if n == 0 { bodyDone = true }
+        return n
     }
 
     func sendHeaders(status: Int32, statusLine: String, headers: [Header]) -> Bool {

@@ -51,7 +51,6 @@ enum RequestHandler {
             handlerScript = h
         }
         let notes = r.pointee.notes
-        let global = GlobalConfig.current
 
         // The script: the mapped file, or the WSGIHandlerScript's.
         let scriptPath: String
@@ -144,7 +143,7 @@ enum RequestHandler {
         if !processGroup.isEmpty {
             return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath)
         }
-        if global.restrictEmbedded {
+        if GlobalConfig.current.restrictEmbedded {
             Log.request(APLOG_ERR, .embeddedRestricted, "Embedded mode of mod_wsgi disabled by runtime configuration: \(scriptPath)", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }

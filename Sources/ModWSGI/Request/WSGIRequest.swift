@@ -80,10 +80,7 @@ final class WSGIRequest {
 
     static func parseStatus(_ s: String) -> Int32? {
         let u = Array(s.utf8)
-        guard u.count >= 4, u[3] == 32, u[0...2].allSatisfy({ $0 >= 48 && $0 <= 57 }) else {
-            if u.count == 3, u.allSatisfy({ $0 >= 48 && $0 <= 57 }) { return nil }
-            return nil
-        }
+        guard u.count >= 4, u[3] == 32, u[0...2].allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
         if u.contains(where: { $0 == 10 || $0 == 13 }) { return nil }
         let code = Int32(u[0] - 48) * 100 + Int32(u[1] - 48) * 10 + Int32(u[2] - 48)
         return code >= 100 ? code : nil
