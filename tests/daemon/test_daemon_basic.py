@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import harness
+from daemon_harness import harness
 
 error_level_lines = harness.error_level_lines
 

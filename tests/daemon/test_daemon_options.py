@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import harness, DaemonApache
+from daemon_harness import harness, DaemonApache
 
 
 def _get(a, path, timeout=30):

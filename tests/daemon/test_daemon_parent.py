@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import harness
+from daemon_harness import harness
 
 
 def _threads(pid):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import harness
+from daemon_harness import harness
 
 
 def _pid_of(a, path="/d/pid"):

@@ -3,7 +3,7 @@ the CLI can switch to daemon mode by default."""
 import os
 import time
 
-from conftest import harness
+from daemon_harness import harness
 
 EXPRESS = r"""
 WSGIRestrictEmbedded On

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from conftest import Apache, module_apache, parse_raw, error_level_lines
+from apache_harness import Apache, module_apache, parse_raw, error_level_lines
 
 
 def _prepare_main(a):

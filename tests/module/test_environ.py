@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import FIXTURES, REFERENCE, module_apache, parse_raw
+from apache_harness import FIXTURES, REFERENCE, module_apache, parse_raw
 
 env = module_apache(r"""
 WSGIScriptAlias /env @APPS@/env.wsgi

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from conftest import module_apache, error_level_lines
+from apache_harness import module_apache, error_level_lines
 
 errs = module_apache(r"""
 WSGIScriptAlias /b @APPS@/behave.wsgi

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import MODULE, REFERENCE, error_level_lines
+from apache_harness import MODULE, REFERENCE, error_level_lines
 
 CRASH = re.compile(r"Segmentation fault|exit signal|core dumped|Fatal Python error|AH00052")
 

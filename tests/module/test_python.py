@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import module_apache, error_level_lines
+from apache_harness import module_apache, error_level_lines
 
 
 @pytest.mark.parametrize("mpm,conf,procs,threads", [

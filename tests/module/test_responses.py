@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import module_apache, parse_raw
+from apache_harness import module_apache, parse_raw
 
 resp = module_apache(r"""
 WSGIScriptAlias /b @APPS@/behave.wsgi

@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from conftest import module_apache, error_level_lines
+from apache_harness import module_apache, error_level_lines
 
 val = module_apache(r"""
 WSGIScriptAlias /v @APPS@/validated.wsgi
@@ -47,7 +47,7 @@ def test_post_iterate_lines(val):
 
 
 def test_chunked_post(val):
-    from conftest import parse_raw
+    from apache_harness import parse_raw
     mark = val.log_size()
     req = (b"POST /v/lines HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n"
            b"Connection: close\r\n\r\n4\r\na\nb\n\r\n2\r\nc\n\r\n0\r\n\r\n")
