@@ -9,7 +9,7 @@ public struct SetupResult {
 
 enum Preflight {
     /// Fails when the port is taken, so that the user reads one line instead of Apache's log.
-    static func checkPort(_ c: ServerConfig) throws {
+    static func checkPort(_ c: ResolvedConfig) throws {
         switch PortCheck.bindError(host: c.listenerHost, port: c.port) {
         case EADDRINUSE?: throw ExpressError.portInUse(host: c.listenerHost ?? "all interfaces", port: c.port)
         case EACCES?: throw ExpressError.portForbidden(host: c.listenerHost ?? "all interfaces", port: c.port)
@@ -19,7 +19,7 @@ enum Preflight {
 
     /// As root, Apache's children run as another user: what they must read has to be readable
     /// by that user. Names the first directory (or file) in the way.
-    static func checkReadable(_ c: ServerConfig, context: RunContext) throws {
+    static func checkReadable(_ c: ResolvedConfig, context: RunContext) throws {
         guard context.uid == 0, c.account.uid != 0 else { return }
         let gids = Users.groups(of: c.account.user, primary: c.account.gid)
         func check(_ path: String, isDirectory: Bool, what: String) throws {
@@ -42,7 +42,7 @@ enum Preflight {
 public enum ServerRoot {
     /// Creates the server root and writes every generated file into it.
     @discardableResult
-    public static func write(_ c: ServerConfig, context: RunContext) throws -> SetupResult {
+    public static func write(_ c: ResolvedConfig, context: RunContext) throws -> SetupResult {
         var result = SetupResult()
         let parent = Path.dirname(c.serverRoot)
         guard Sys.isDirectory(parent) else {
@@ -96,7 +96,7 @@ public enum ServerRoot {
 }
 
 enum Banner {
-    static func print(_ c: ServerConfig, setup: SetupResult) {
+    static func print(_ c: ResolvedConfig, setup: SetupResult) {
         var lines: [(String, String)] = []
         lines.append(("Server URL", c.url))
         if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
