@@ -1,4 +1,5 @@
 """mod_wsgi-express's commands, --help, and its one-line errors (no Apache started)."""
+import json
 import os
 import re
 import socket
@@ -71,6 +72,21 @@ def test_completion_scripts(express, shell):
     r = run(["--generate-completion-script", shell])
     assert r.returncode == 0
     assert "start-server" in r.stdout and "url-alias" in r.stdout
+
+
+@pytest.mark.parametrize("command", ["start-server", "setup-server"])
+def test_options_as_json_for_wrappers(express, command):
+    r = run([command, "--list-options-json"])
+    assert r.returncode == 0, r.stderr
+    options = {o["name"]: o for o in json.loads(r.stdout)}
+    assert set(OPTIONS_4_9) <= set(options)
+    assert options["--port"]["default"] == 8000 and options["--port"]["type"] == "int"
+    assert options["--url-alias"]["kind"] == "pair"
+    assert options["--python-path"]["kind"] == "repeatable"
+    assert options["--https-port"]["status"] == "refused"
+    # What the export says is what the command does: a refused option is refused.
+    r = run([command, "--https-port", "8443"])
+    one_line_error(r, "--https-port is not supported yet", code=1)
 
 
 def test_module_location(express):

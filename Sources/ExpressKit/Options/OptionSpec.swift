@@ -49,37 +49,28 @@ public struct OptionSpec: Sendable {
 
     /// The text --help shows.
     public var helpText: String { status == .implemented ? help : help + " [not supported yet]" }
-
-    /// Whether `--name=value` / `--name value` takes a value (and how many).
-    public var valueCount: Int {
-        switch kind {
-        case .flag: return 0
-        case .value, .repeatable: return 1
-        case .pair: return 2
-        }
-    }
 }
 
 /// The types a single option value can have: what ArgumentParser converts, so that both
 /// parsers accept and reject the same strings.
 public protocol OptionScalar: ExpressibleByArgument, Decodable, Sendable {
     static var valueType: OptionSpec.ValueType { get }
-    var json: OptionJSON { get }
+    var optionJSON: OptionJSON { get }
 }
 
 extension String: OptionScalar {
     public static var valueType: OptionSpec.ValueType { .string }
-    public var json: OptionJSON { .string(self) }
+    public var optionJSON: OptionJSON { .string(self) }
 }
 
 extension Int: OptionScalar {
     public static var valueType: OptionSpec.ValueType { .int }
-    public var json: OptionJSON { .int(self) }
+    public var optionJSON: OptionJSON { .int(self) }
 }
 
 extension Double: OptionScalar {
     public static var valueType: OptionSpec.ValueType { .double }
-    public var json: OptionJSON { .double(self) }
+    public var optionJSON: OptionJSON { .double(self) }
 }
 
 /// The two values of a pair option (`--url-alias URL-PATH DIRECTORY-PATH`).
@@ -132,7 +123,7 @@ extension OptionSpec {
                        o[keyPath: target] = v
                        return true
                    },
-                   defaultValue: { $0[keyPath: target]?.json })
+                   defaultValue: { $0[keyPath: target]?.optionJSON })
     }
 
     /// `--name VALUE` into a property whose initial value is the option's default.
@@ -145,7 +136,7 @@ extension OptionSpec {
                        o[keyPath: target] = v
                        return true
                    },
-                   defaultValue: { $0[keyPath: target].json })
+                   defaultValue: { $0[keyPath: target].optionJSON })
     }
 
     /// `--name VALUE`, repeatable: appended in order.
