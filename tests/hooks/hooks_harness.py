@@ -33,3 +33,28 @@ class HooksApache(harness.Apache):
 
 
 hooks_factory = harness.apache_factory_for(HooksApache)
+
+
+def hooks_apache(directives, **kw):
+    """A module-scoped HooksApache fixture for a test file."""
+    import pytest
+
+    @pytest.fixture(scope="module")
+    def _fixture(module_file):
+        a = HooksApache(directives, **kw)
+        try:
+            a.start()
+            yield a
+        finally:
+            a.cleanup()
+
+    return _fixture
+
+
+def curl(*args, timeout=15):
+    """Runs curl; returns (status code, body)."""
+    import subprocess
+    p = subprocess.run(["curl", "-s", "-o", "-", "-w", "\n%{http_code}", "--max-time", str(timeout)] + list(args),
+                       capture_output=True, timeout=timeout + 5)
+    body, _, code = p.stdout.rpartition(b"\n")
+    return int(code), body

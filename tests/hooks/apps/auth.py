@@ -6,7 +6,8 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hookutil  # noqa: E402
 
-PASSWORDS = {"alice": "secret", "bob": "builder", "\u00e9t\u00e9": "p\u00e4ss"}
+PASSWORDS = {"alice": "secret", "bob": "builder", "\u00e9t\u00e9": "p\u00e4ss",
+             "grp-none": "x", "grp-bad": "x", "grp-raise": "x", "grp-bytes": "x"}
 
 
 def check_password(environ, user, password):

@@ -12,10 +12,12 @@ def groups_for_user(environ, user):
         return ["staff", "users"]
     if user == "bob":
         return [b"users"]
-    if user == "nobody-groups":
+    if user == "grp-bytes":
+        return iter([b"admins"])
+    if user == "grp-none":
         return []
-    if user == "bad":
+    if user == "grp-bad":
         return 42
-    if user == "raise":
+    if user == "grp-raise":
         raise ValueError("groups_for_user failed on purpose")
     return []
