@@ -51,7 +51,7 @@ final class HookContext {
         apr_table_unset(table, "PATH")
         apr_table_set(table, "SERVER_PROTOCOL", r.pointee.protocol)
         apr_table_set(table, "REQUEST_METHOD", r.pointee.method)
-        apr_table_set(table, "QUERY_STRING", r.pointee.args ?? UnsafeMutablePointer(mutating: ""))
+        apr_table_set(table, "QUERY_STRING", str(r.pointee.args) ?? "")
         apr_table_set(table, "REQUEST_URI", r.pointee.unparsed_uri)
         let uri = r.pointee.uri.map { String(cString: $0) } ?? ""
         let pathInfo = r.pointee.path_info.map { String(cString: $0) } ?? ""
