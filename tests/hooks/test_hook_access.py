@@ -147,3 +147,25 @@ def test_never_runs_in_a_daemon_process_and_uses_its_application_group(daemon):
     # WSGIPassApacheRequest On: the request_rec is in the hook's environ.
     assert seen["apache.request_rec"]["type"] == "PyCapsule"
     assert daemon.get("/app/false").status == 403
+
+
+def test_from_htaccess_with_allowoverride_authconfig(hooks_factory):
+    import concurrent.futures
+    a = hooks_factory("<Directory @HTDOCS@/site>\nAllowOverride AuthConfig\nRequire all granted\n</Directory>\n"
+                      "WSGIScriptAlias /site/app @APPS@/env.wsgi\n", start=False)
+    site = os.path.join(a.htdocs, "site")
+    os.makedirs(site)
+    with open(os.path.join(site, ".htaccess"), "w") as f:
+        f.write("WSGIAccessScript %s/access.py\nWSGIUserAuthoritative Off\n" % a.apps)
+    with open(os.path.join(site, "false"), "w") as f:
+        f.write("static\n")
+    with open(os.path.join(site, "true"), "w") as f:
+        f.write("static\n")
+    harness._chown_tree(a.dir)
+    os.chmod(a.markers, 0o777)
+    a.start()
+    # .htaccess is read by every request, in many threads at once.
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(lambda p: a.get(p).status, ["/site/true", "/site/false"] * 20))
+    assert codes == [200, 403] * 20
+    assert a.log().count("WSGIUserAuthoritative Off has no effect on Apache 2.4") == 1

@@ -78,6 +78,22 @@ def test_basic_a_returned_string_becomes_the_user(srv):
     assert json.loads(body)["REMOTE_USER"] == "renamed-as-carol"
 
 
+def test_basic_returned_bytes_become_the_user(srv):
+    code, body = curl("-u", "renamed-bytes:x", url(srv, "/basic/"))
+    assert code == 200
+    import json
+    assert json.loads(body)["REMOTE_USER"] == "dave"
+
+
+def test_digest_non_utf8_credentials(srv):
+    code, _ = curl("--digest", "-u", "été:päss".encode("latin-1"), url(srv, "/digest/"))
+    assert code == 200
+    assert srv.seen("get_realm_hash")["_"]["user"] == "été"
+    code, _ = curl("--digest", "-u", b"\xff\xfe:\x80", url(srv, "/digest/"))
+    assert code == 401
+    assert curl("--digest", "-u", "alice:secret", url(srv, "/digest/"))[0] == 200
+
+
 def test_basic_errors_are_logged(srv):
     mark = srv.log_size()
     assert curl("-u", "raise:x", url(srv, "/basic/"))[0] == 500

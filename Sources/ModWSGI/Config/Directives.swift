@@ -26,6 +26,8 @@ func wsgi_swift_directive(_ cmd: UnsafeMutablePointer<cmd_parms>?, _ mconfig: Un
 }
 
 enum Directives {
+    nonisolated(unsafe) static var warnedInHtaccess = false
+
     static func apply(_ id: wsgi_cmd_id, name: String, args: [String],
                       cmd: UnsafeMutablePointer<cmd_parms>, dir: DirConfig?) throws {
         func fail(_ what: String) -> DirectiveError { DirectiveError(message: "\(name): \(what)") }
@@ -45,6 +47,8 @@ enum Directives {
             set { GlobalConfig.current = newValue }
         }
         let server = ConfigStore.server(cmd.pointee.server)!
+        // .htaccess files are read while requests are served, in many threads at once.
+        let servingRequests = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM
 
         switch id {
         case WSGI_CMD_SCRIPT_ALIAS, WSGI_CMD_SCRIPT_ALIAS_MATCH:
@@ -149,7 +153,8 @@ enum Directives {
             case WSGI_CMD_AUTH_GROUP_SCRIPT: dir?.authGroupScript = script
             default: dir?.dispatchScript = script
             }
-            global.hookScripts = true
+            // Not from .htaccess while serving: GlobalConfig is only written at start-up.
+            if !servingRequests { global.hookScripts = true }
         case WSGI_CMD_USER_AUTHORITATIVE, WSGI_CMD_GROUP_AUTHORITATIVE:
             // Apache 2.4 (as mod_wsgi built for it): the auth providers are authoritative
             // by Apache's own rules; Off only mattered to Apache 2.2's auth hooks.
@@ -157,7 +162,11 @@ enum Directives {
                 let instead = id == WSGI_CMD_USER_AUTHORITATIVE
                     ? "list more providers in AuthBasicProvider, or use AuthBasicAuthoritative Off"
                     : "combine Require lines in <RequireAny>"
-                global.startupWarnings.append("\(name) Off has no effect on Apache 2.4 (nor in mod_wsgi built for it): \(instead).")
+                let warning = "\(name) Off has no effect on Apache 2.4 (nor in mod_wsgi built for it): \(instead)."
+                if !servingRequests { global.startupWarnings.append(warning) } else if !warnedInHtaccess {
+                    warnedInHtaccess = true  // once per process, not on every request reading .htaccess
+                    Log.server(APLOG_WARNING, .directiveWithoutEffect, warning, cmd.pointee.server)
+                }
             }
         case WSGI_CMD_PASS_APACHE_REQUEST: dir?.passApacheRequest = try flag()
         case WSGI_CMD_IGNORE_ACTIVITY: dir?.ignoreActivity = try flag()

@@ -16,6 +16,8 @@ def check_password(environ, user, password):
         return None
     if user == "renamed":
         return "renamed-as-carol"
+    if user == "renamed-bytes":
+        return b"dave"
     if user == "bad":
         return 42
     if user == "raise":

@@ -12,9 +12,11 @@ def record(name, environ, **extra):
         out[k] = v if isinstance(v, str) else {"type": type(v).__name__, "repr": repr(v)}
     out["_"] = extra
     path = os.path.join(MARKERS, name + ".json")
-    with open(path + ".tmp", "w") as f:
+    import threading
+    tmp = "%s.%d.%d.tmp" % (path, os.getpid(), threading.get_ident())
+    with open(tmp, "w") as f:
         json.dump(out, f)
-    os.replace(path + ".tmp", path)
+    os.replace(tmp, path)
 
 
 def interpreter():
