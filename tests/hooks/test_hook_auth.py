@@ -78,6 +78,7 @@ def test_basic_a_returned_string_becomes_the_user(srv):
     assert json.loads(body)["REMOTE_USER"] == "renamed-as-carol"
 
 
+@pytest.mark.ours_only
 def test_basic_returned_bytes_become_the_user(srv):
     code, body = curl("-u", "renamed-bytes:x", url(srv, "/basic/"))
     assert code == 200
@@ -85,6 +86,7 @@ def test_basic_returned_bytes_become_the_user(srv):
     assert json.loads(body)["REMOTE_USER"] == "dave"
 
 
+@pytest.mark.ours_only
 def test_digest_non_utf8_credentials(srv):
     code, _ = curl("--digest", "-u", "été:päss".encode("latin-1"), url(srv, "/digest/"))
     assert code == 200
@@ -94,6 +96,7 @@ def test_digest_non_utf8_credentials(srv):
     assert curl("--digest", "-u", "alice:secret", url(srv, "/digest/"))[0] == 200
 
 
+@pytest.mark.ours_only
 def test_basic_errors_are_logged(srv):
     mark = srv.log_size()
     assert curl("-u", "raise:x", url(srv, "/basic/"))[0] == 500
@@ -104,7 +107,9 @@ def test_basic_errors_are_logged(srv):
     srv.wait_log(r"TypeError: Basic auth provider must return True, False, None or user name as string, not int", since=mark)
 
 
+@pytest.mark.ours_only
 def test_non_utf8_credentials_do_not_crash(srv):
+    # mod_wsgi 4.9.4 crashes the Apache child here (fixed in mod_wsgi 5.0.1).
     # latin-1 bytes: decoded as latin-1, as mod_wsgi does; the user exists with that password.
     r = basic(srv, "/basic/", "été".encode("latin-1"), "päss".encode("latin-1"))
     assert r.status == 200, r
@@ -147,6 +152,7 @@ def test_group_member_allowed(srv):
     assert srv.seen("groups_for_user")["_"]["user"] == "alice"
 
 
+@pytest.mark.ours_only
 def test_group_non_member_denied(srv):
     mark = srv.log_size()
     code, _ = curl("-u", "bob:builder", url(srv, "/group/"))
@@ -164,6 +170,7 @@ def test_group_any_listed_group_is_enough(srv):
     assert curl("-u", "grp-bytes:x", url(srv, "/group/"))[0] == 200
 
 
+@pytest.mark.ours_only  # message IDs
 @pytest.mark.parametrize("user,message", [
     ("grp-none", r"MW1305: .*User is not a member of any groups"),
     ("grp-bad", r"MW1303: .*Groups for user returned from '.*groups.py' must be an iterable sequence of strings, not int"),

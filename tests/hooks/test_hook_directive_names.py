@@ -50,6 +50,7 @@ MOD_WSGI_49_DIRECTIVES = [
     ("WSGIAccessScript", "@APPS@/access.py", LOCATION),
     ("WSGIAuthUserScript", "@APPS@/auth.py application-group=auth", LOCATION),
     ("WSGIAuthGroupScript", "@APPS@/groups.py", LOCATION),
+    # Only on Apache 2.2 in mod_wsgi 4.9 (unknown to it on 2.4); accepted here so no configuration breaks.
     ("WSGIUserAuthoritative", "On", LOCATION),
     ("WSGIGroupAuthoritative", "On", LOCATION),
     ("WSGIHandlerScript", "names-handler @APPS@/access.py", LOCATION),
@@ -71,7 +72,9 @@ def test_the_list_is_mod_wsgi_49s_command_table():
     assert len(names) == len(set(names)) == 46
 
 
-@pytest.mark.parametrize("name,args,where", MOD_WSGI_49_DIRECTIVES, ids=[d[0] for d in MOD_WSGI_49_DIRECTIVES])
+@pytest.mark.parametrize("name,args,where", [
+    d if d[0] != "WSGIUserAuthoritative" else pytest.param(*d, marks=pytest.mark.ours_only)
+    for d in MOD_WSGI_49_DIRECTIVES], ids=[d[0] for d in MOD_WSGI_49_DIRECTIVES])
 def test_directive_is_known(module_file, name, args, where):
     # Daemon-only directives refer to a group: define it unless the line is the definition.
     prefix = "" if name == "WSGIDaemonProcess" else "WSGIDaemonProcess names-test processes=1 threads=1\n"
@@ -94,12 +97,14 @@ def test_an_unknown_name_fails_the_same_check(module_file):
         a.cleanup()
 
 
+@pytest.mark.ours_only
 def test_every_directive_at_once_starts_apache(hooks_factory):
     text = "".join(_conf(n, a, w) for n, a, w in MOD_WSGI_49_DIRECTIVES)
     a = hooks_factory(text, modules=AUTH_MODULES)
     assert a.get("/names").status in (200, 403, 404, 500)
 
 
+@pytest.mark.ours_only
 def test_new_relic_directives_warn_once_at_start_up(hooks_factory):
     a = hooks_factory("WSGINewRelicConfigFile @DIR@/newrelic.ini\nWSGINewRelicEnvironment production\n"
                       "WSGIScriptAlias /env @APPS@/env.wsgi\n")
@@ -110,6 +115,7 @@ def test_new_relic_directives_warn_once_at_start_up(hooks_factory):
     assert "MW1307" in log
 
 
+@pytest.mark.ours_only
 def test_authoritative_off_warns_that_it_has_no_effect(hooks_factory):
     a = hooks_factory("<Location /x>\nWSGIUserAuthoritative Off\nWSGIGroupAuthoritative Off\n</Location>\n")
     log = a.log()
@@ -117,6 +123,7 @@ def test_authoritative_off_warns_that_it_has_no_effect(hooks_factory):
     assert log.count("WSGIGroupAuthoritative Off has no effect on Apache 2.4") == 1, log
 
 
+@pytest.mark.ours_only  # our messages
 @pytest.mark.parametrize("line,message", [
     ("WSGIAccessScript @APPS@/access.py process-group=x", "Invalid option to WSGI script definition"),
     ("WSGIAuthUserScript @APPS@/auth.py application-group=%{RESOURCE}", "application-group=%{RESOURCE}"),

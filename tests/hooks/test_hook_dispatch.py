@@ -34,7 +34,7 @@ def test_routes_to_daemon_groups(srv, route, group):
     assert seen["mod_wsgi.application_group"] == "dispatchers" and seen["mod_wsgi.process_group"] == ""
     assert "mod_wsgi.callable_object" not in seen
     assert seen["DISPATCH_GROUP"] == "two"          # SetEnv values are in the dispatch environ
-    assert seen["wsgi.errors"]["type"] == "Log"
+    assert seen["wsgi.errors"]["type"] in ("Log", "TextIOWrapper")
     assert "mod_ssl.is_https" not in seen
     assert seen["_"]["pid"] != env["_"]["pid"]
 
@@ -53,9 +53,14 @@ def test_routes_to_a_sub_interpreter(srv):
     assert env["_"]["is_main_interpreter"] is False
 
 
-def test_percent_global_and_env_are_expanded(srv):
+@pytest.mark.ours_only
+def test_percent_global_is_the_main_interpreter(srv):
+    # mod_wsgi 4.9.4 reports '' but runs the request in a sub-interpreter.
     _, env = get(srv, "/d/global")
     assert env["mod_wsgi.application_group"] == "" and env["_"]["is_main_interpreter"] is True
+
+
+def test_percent_env_is_expanded(srv):
     _, env = get(srv, "/d/env")
     assert env["mod_wsgi.process_group"] == "two"
 
@@ -73,6 +78,7 @@ def test_callable_object(srv):
     assert env["mod_wsgi.callable_object"] == "app2"
 
 
+@pytest.mark.ours_only
 def test_missing_group_is_500_with_a_clear_line_not_a_hang(srv):
     mark = srv.log_size()
     t = time.time()
@@ -82,6 +88,7 @@ def test_missing_group_is_500_with_a_clear_line_not_a_hang(srv):
     srv.wait_log(r"MW1114: .*No WSGI daemon process called 'no-such-group' has been configured", since=mark)
 
 
+@pytest.mark.ours_only
 def test_bad_type_is_500(srv):
     mark = srv.log_size()
     r, _ = get(srv, "/d/bad")
@@ -89,6 +96,7 @@ def test_bad_type_is_500(srv):
     srv.wait_log(r"MW1306: .*process_group\(\) of WSGI dispatch script '.*dispatch.py' must be a string or None, not int", since=mark)
 
 
+@pytest.mark.ours_only
 def test_exception_is_500_with_traceback(srv):
     mark = srv.log_size()
     r, _ = get(srv, "/d/raise")

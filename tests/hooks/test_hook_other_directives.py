@@ -1,6 +1,7 @@
 """Issue 13, points 8 and 9: the other mod_wsgi 4.9 directives have their effect (or say at
 start-up that they have none), and hook scripts follow WSGIScriptReloading."""
 import os
+import re
 import time
 
 import pytest
@@ -8,7 +9,11 @@ import pytest
 from hooks_harness import HooksApache
 
 
+@pytest.mark.ours_only
 def test_case_sensitivity_off_makes_one_script_of_paths_differing_in_case(hooks_factory):
+    # mod_wsgi 4.9.4 tests the flag the wrong way round: it lower-cases paths when
+    # WSGICaseSensitivity is On (the default), so two different files whose paths differ only
+    # in case run as one module there. Here the directive means what its documentation says.
     def counters(directive):
         a = hooks_factory(directive + "WSGIApplicationGroup %{GLOBAL}\n"
                           "WSGIScriptAlias /lower @DIR@/apps/counter.wsgi\n"
@@ -31,6 +36,7 @@ def test_pass_apache_request_in_embedded_mode(hooks_factory):
     assert "apache.request_rec" not in a.get("/off").json()
 
 
+@pytest.mark.ours_only
 @pytest.mark.parametrize("line,warning", [
     ("WSGIServerMetrics On", "WSGIServerMetrics On: mod_wsgi.server_metrics() is not available"),
     ("WSGIAcceptMutex flock", "WSGIAcceptMutex flock: daemon processes here use no cross-process accept mutex"),
@@ -70,7 +76,7 @@ def test_ignore_activity_requests_do_not_keep_a_daemon_alive(hooks_factory):
         end = time.time() + seconds
         while time.time() < end:
             assert a.get(path).status == 200
-            if "inactivity-timeout" in a.log(mark):
+            if re.search(r"(?i)inactivity", a.log(mark)):
                 return True
             time.sleep(0.4)
         return False
