@@ -111,8 +111,9 @@ enum RequestHandler {
         let scriptName = str(apr_table_get(env, "SCRIPT_NAME")) ?? ""
         let pathInfo = str(apr_table_get(env, "PATH_INFO")) ?? ""
         // WSGITrustedProxyHeaders: what a trusted front-end proxy says about the client.
-        let scheme = TrustedProxies.apply(r, dir: dir, env: env) ?? str(ap_run_http_scheme(r)) ?? "http"
-        apr_table_set(notes, "mod_wsgi.url_scheme", scheme)
+        let proxyScheme = TrustedProxies.apply(r, dir: dir, env: env)
+        if let proxyScheme { apr_table_set(notes, "mod_wsgi.url_scheme", proxyScheme) }  // for DaemonClient
+        let scheme = proxyScheme ?? str(ap_run_http_scheme(r)) ?? "http"
         var resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
         let reloading = dir.scriptReloading ?? true
         let sendfile = dir.enableSendfile ?? false
