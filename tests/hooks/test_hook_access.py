@@ -103,7 +103,8 @@ def test_environ_is_mod_wsgis(srv):
 def test_mod_ssl_functions_raise_once_the_hook_returned(srv):
     assert srv.get("/app/true").status == 200
     r = srv.get("/expired")
-    assert r.json() == {"result": "RuntimeError: request object has expired"}
+    assert r.json() == {"is_https": "RuntimeError: request object has expired",
+                        "var_lookup": "RuntimeError: request object has expired"}
 
 
 def test_runs_in_the_main_interpreter_of_the_apache_child(srv):
