@@ -66,6 +66,22 @@ int wsgi_daemon_take_signals(void) {
     return f;
 }
 
+/* The Apache parent: between checks for exited children the MPM sleeps up to a second
+ * (ap_wait_or_timeout), and a daemon process that exits is replaced only after that. A
+ * SIGCHLD handler (doing nothing) ends the sleep early, so the replacement starts at once:
+ * what --reload-on-changes needs to restart within a few hundred milliseconds. SA_RESTART
+ * keeps the parent's other system calls as they were; select() (the sleep) still wakes. */
+static void wsgi_parent_sigchld(int sig) { (void)sig; }
+
+void wsgi_parent_wake_on_child_exit(int on) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on ? wsgi_parent_sigchld : SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = on ? (SA_RESTART | SA_NOCLDSTOP) : 0;
+    sigaction(SIGCHLD, &sa, NULL);
+}
+
 /* Right after fork: forget the Apache parent's handlers and unblock everything. */
 void wsgi_daemon_default_signals(void) {
     sigset_t all;

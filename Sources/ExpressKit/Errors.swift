@@ -3,6 +3,7 @@
 public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case badOption(String)
     case notSupportedYet(option: String, reason: String)
+    case notSupported(option: String, reason: String)
     case scriptMissing(String)
     case portInUse(host: String, port: Int)
     case portForbidden(host: String, port: Int)
@@ -27,6 +28,8 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
             return m
         case .notSupportedYet(let o, let reason):
             return "\(o) is not supported yet\(reason.isEmpty ? "" : " (\(reason))"); leave it out"
+        case .notSupported(let o, let reason):
+            return "\(o) is not supported: \(reason); leave it out"
         case .scriptMissing(let p):
             return "WSGI script '\(p)' does not exist: check the path (for a module name use --application-type module)"
         case .portInUse(let h, let p):

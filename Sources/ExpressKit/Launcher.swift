@@ -4,7 +4,7 @@ import Glibc
 
 /// Runs Apache (through the generated apachectl, which sources envvars and execs httpd).
 ///
-/// - On a terminal (and not in debug mode) httpd runs as a child in its own process group,
+/// - On a terminal or with --isatty (and not in debug mode) httpd runs as a child in its own process group,
 ///   so the terminal's signals reach only us: SIGINT, SIGTERM, SIGHUP and SIGUSR1 are
 ///   forwarded, SIGWINCH (which Apache takes as graceful-stop) is ignored so resizing the
 ///   window never stops the server, and we exit with httpd's status.
@@ -15,7 +15,7 @@ public enum Launcher {
 
     public static func run(_ c: ResolvedConfig) throws -> Never {
         let argv = [Path.join(c.serverRoot, "apachectl"), "start", "-DFOREGROUND"]
-        if isatty(STDOUT_FILENO) == 1 && !c.debugMode {
+        if (c.assumeTerminal || isatty(STDOUT_FILENO) == 1) && !c.debugMode {
             let status = try supervise(argv)
             exit(status)
         }

@@ -151,6 +151,21 @@ extension ResolvedConfig {
             "responseSocketTimeout": nonZero(d.responseSocketTimeout),
             "ignoreActivity": d.ignoreActivity.map(sq),
         ] as [String: Any]
+        // --service-script: one daemon process group per service (rendered in daemon mode only).
+        ctx["serviceScripts"] = serviceScripts.map { s -> [String: Any] in
+            [
+                "name": s.name,
+                "processGroup": ov("service:\(s.name)"),
+                "script": sq(s.script),
+                "user": ov(s.user),
+                "group": ov(s.group),
+                "home": ov(workingDirectory),
+                "pythonPath": ov(pythonPaths.joined(separator: ":")),
+                "pythonEggs": ov(pythonEggs),
+                "locale": ov(locale),
+                "logScript": s.logFile != nil ? sq(s.logScript(serverRoot: serverRoot)) : "",
+            ]
+        }
         return ctx
     }
 
@@ -178,6 +193,8 @@ extension ResolvedConfig {
             "processName": s(processName),
             "statusURL": s(url + "server-status"),
             "pidFile": s(pidFile),
+            "gdb": debugTools.gdb.map(s) ?? "",
+            "gdbCommands": s(Path.join(serverRoot, "gdb.cmds")),
         ]
     }
 
@@ -196,6 +213,14 @@ extension ResolvedConfig {
             "debugMode": debugMode ? "True" : "False",
             "enableDebugger": enableDebugger ? "True" : "False",
             "reloading": disableReloading ? "False" : "True",
+            "reloadOnChanges": reloadOnChanges ? "True" : "False",
+            "reloaderScript": p(Path.join(serverRoot, "reloader.py")),
+            // The debug-mode tools (debug_tools.py beside the handler).
+            "debuggerStartup": debugTools.debuggerStartup ? "True" : "False",
+            "debugToolsScript": p(Path.join(serverRoot, "debug_tools.py")),
+            "coverageDirectory": debugTools.coverageDirectory.map { "'" + p($0) + "'" } ?? "None",
+            "profilerDirectory": debugTools.profilerDirectory.map { "'" + p($0) + "'" } ?? "None",
+            "recorderDirectory": debugTools.recorderDirectory.map { "'" + p($0) + "'" } ?? "None",
         ]
     }
 }

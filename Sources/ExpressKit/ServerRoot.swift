@@ -75,6 +75,25 @@ public enum ServerRoot {
             try Sys.writeFile(Path.join(c.serverRoot, "handler.wsgi"),
                               try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
             try Sys.writeFile(Path.join(c.serverRoot, "default.wsgi"), try Templates.raw("default.wsgi", in: templates))
+            for s in c.serviceScripts {
+                guard let source = s.logScriptSource(), let log = s.logFile else { continue }
+                try Sys.writeFile(s.logScript(serverRoot: c.serverRoot), source)
+                // The service's process (its --service-user) appends to it.
+                if !Sys.exists(log) { try Sys.writeFile(log, "") }
+                if context.uid == 0, let u = Users.user(named: s.user) {
+                    try Sys.chown(log, uid: u.uid, gid: Users.group(named: s.group) ?? u.gid)
+                }
+            }
+            if c.debugTools.needsHelpers {
+                try Sys.writeFile(Path.join(c.serverRoot, "debug_tools.py"), try Templates.raw("debug_tools.py", in: templates))
+            }
+            for d in c.debugTools.outputDirectories {
+                try Sys.makeDirectory(d)
+                if context.uid == 0 && c.account.uid != 0 { try Sys.chown(d, uid: c.account.uid, gid: c.account.gid) }
+            }
+            if c.reloadOnChanges {
+                try Sys.writeFile(Path.join(c.serverRoot, "reloader.py"), try Templates.raw("reloader.py", in: templates))
+            }
 
             let envvars = Path.join(c.serverRoot, "envvars")
             if let script = c.envvarsScript {

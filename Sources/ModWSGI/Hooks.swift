@@ -43,6 +43,8 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
 func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) {
     ModuleState.childPool = p
     ModuleState.mainServer = s
+    // The parent's SIGCHLD wake-up (DaemonManager) is not for Apache's children.
+    if DaemonManager.parentPid != 0 { wsgi_parent_wake_on_child_exit(0) }
     let global = GlobalConfig.current
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).

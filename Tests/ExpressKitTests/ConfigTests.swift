@@ -116,7 +116,7 @@ final class ConfigTests: XCTestCase {
             (["--server-mpm", "winnt"], "--server-mpm must be"),
             (["--threads", "0"], "--threads must be"),
             (["--https-port", "8443"], "--https-port is not supported yet"),
-            (["--application-type", "paste", "x.ini"], "not supported yet"),
+            (["--application-type", "paste", "x.ini"], "PasteDeploy configuration file"),
             (["--application-type", "module", "not/a/module"], "not a Python module name"),
         ]
         for (args, expected) in cases {

@@ -276,6 +276,9 @@ int wsgi_daemon_take_signals(void);
 /* Sticky: SIGTERM/SIGINT has been received at some point. */
 int wsgi_daemon_term_received(void);
 void wsgi_daemon_default_signals(void);
+/* The Apache parent wakes from its maintenance sleep when a child exits (1), or not (0:
+ * the default, restored in Apache's children). */
+void wsgi_parent_wake_on_child_exit(int on);
 
 /* Full thread id of a Python thread state (stack dumps). */
 static inline unsigned long wsgi_tstate_thread_id(PyThreadState *t) { return t->thread_id; }

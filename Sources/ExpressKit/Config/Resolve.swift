@@ -13,10 +13,7 @@ extension ResolvedConfig {
 
         let appType = o.applicationType
         guard ["script", "module", "static", "paste"].contains(appType) else {
-            throw ExpressError.badOption("--application-type must be script, module or static, not '\(appType)'")
-        }
-        if appType == "paste" {
-            throw ExpressError.notSupportedYet(option: "--application-type paste", reason: "")
+            throw ExpressError.badOption("--application-type must be script, module, paste or static, not '\(appType)'")
         }
 
         // Host, port and server root.
@@ -29,7 +26,8 @@ extension ResolvedConfig {
         let app = try EntryPoint.resolve(o, serverRoot: serverRoot, cwd: cwd)
 
         // Mode.
-        let debugMode = o.debugMode || o.enableDebugger
+        let debugTools = try DebugTools.resolve(o, serverRoot: serverRoot, environment: env, cwd: cwd)
+        let debugMode = o.debugMode || debugTools.any
         let embedded = o.embeddedMode
         let processes = o.processes
         let threads = o.threads
@@ -39,6 +37,14 @@ extension ResolvedConfig {
                           ("--minimum-spare-workers", o.minimumSpareWorkers),
                           ("--maximum-spare-workers", o.maximumSpareWorkers)] {
             if let v, v < 0 || v > 1 { throw ExpressError.badOption("\(name) value needs to be within the range 0 to 1") }
+        }
+
+        // --reload-on-changes (developer options): daemon processes only.
+        if o.reloadOnChanges && embedded {
+            throw ExpressError.badOption("--reload-on-changes needs daemon mode: it restarts daemon processes, and --embedded-mode runs none (leave one of them out)")
+        }
+        if o.reloadOnChanges && debugMode {
+            throw ExpressError.badOption("--reload-on-changes needs daemon mode: debug mode runs the application in a single Apache process (leave one of them out)")
         }
 
         var mountPoint = o.mountPoint
@@ -62,6 +68,8 @@ extension ResolvedConfig {
         let (account, picked) = try runAccount(user: o.user, group: o.group, ctx: ctx)
 
         let logs = try LogSettings(o, serverRoot: serverRoot, cwd: cwd)
+        let services = try ServiceScript.resolve(o, account: account, logDirectory: logs.directory,
+                                                 debugMode: debugMode, cwd: cwd)
 
         var pythonPaths = o.pythonPaths.map(abs)
         if (debugMode || embedded) && !pythonPaths.contains(workingDirectory) {
@@ -97,6 +105,7 @@ extension ResolvedConfig {
             passenv: o.passenv,
             locale: resolveLocale(o.locale ?? o.lang, env: env),
             disableReloading: o.disableReloading || embedded || debugMode,
+            reloadOnChanges: o.reloadOnChanges,
             host: host, listenerHost: listenerHost, port: port,
             serverName: o.serverName, serverAliases: o.serverAliases,
             allowLocalhost: o.allowLocalhost, http2: o.http2,
@@ -119,6 +128,7 @@ extension ResolvedConfig {
                                          maxSpare: o.maximumSpareWorkers, embedded: embedded),
             daemon: DaemonSettings(o, socketPrefix: o.socketPrefix.map(abs) ?? Path.join(serverRoot, "wsgi")),
             orphanInterpreter: o.orphanInterpreter,
+            serviceScripts: services,
             logDirectory: logs.directory, logLevel: logs.level, logToTerminal: logs.toTerminal,
             errorLogFile: logs.errorLogFile, accessLog: o.accessLog, accessLogFile: logs.accessLogFile,
             accessLogFormat: logs.accessLogFormat, logFormatNickname: logs.formatNickname,
@@ -127,16 +137,18 @@ extension ResolvedConfig {
             errorLogName: o.errorLogName, accessLogName: o.accessLogName,
             apache: apache, mimeTypes: abs(o.mimeTypes), shell: shell,
             processName: o.processName ?? (Path.basename(apache.httpd) + " (mod_wsgi-express)"),
-            setupOnly: o.setupOnly, module: module, httpdDefines: defines,
-            debugMode: debugMode, enableDebugger: o.enableDebugger,
+            setupOnly: o.setupOnly, assumeTerminal: o.isatty, module: module, httpdDefines: defines,
+            debugMode: debugMode, enableDebugger: debugTools.debugger, debugTools: debugTools,
             url: url)
     }
 
     /// The first option given that the table marks as refused.
     static func refuseUnsupported(_ o: ServerOptions) throws {
         for name in o.given {
-            if case .refused(let reason)? = OptionTable.row(name)?.status {
-                throw ExpressError.notSupportedYet(option: name, reason: reason)
+            switch OptionTable.row(name)?.status {
+            case .refused(let reason)?: throw ExpressError.notSupportedYet(option: name, reason: reason)
+            case .withdrawn(let reason)?: throw ExpressError.notSupported(option: name, reason: reason)
+            default: break
             }
         }
     }
@@ -207,7 +219,7 @@ struct EntryPoint {
         var r = EntryPoint(entryPoint: "", isDefault: false, documentRoot: o.documentRoot.map(abs))
         if let p = o.entryPoint ?? o.script {
             switch appType {
-            case "script": r.entryPoint = abs(p)
+            case "script", "paste": r.entryPoint = abs(p)
             case "static":
                 if r.documentRoot == nil { r.documentRoot = abs(p) }
                 r.entryPoint = "(static)"
@@ -222,6 +234,14 @@ struct EntryPoint {
         }
         if appType == "script" && !r.isDefault && !Sys.isFile(r.entryPoint) {
             throw ExpressError.scriptMissing(r.entryPoint)
+        }
+        if appType == "paste" {
+            guard !r.isDefault else {
+                throw ExpressError.badOption("--application-type paste needs the PasteDeploy configuration file (an .ini file) as the entry point")
+            }
+            guard Sys.isFile(r.entryPoint) else {
+                throw ExpressError.badOption("PasteDeploy configuration file '\(r.entryPoint)' does not exist: check the path")
+            }
         }
         if appType == "module" {
             let isName = r.entryPoint.split(separator: ".").allSatisfy {

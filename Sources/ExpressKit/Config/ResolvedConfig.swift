@@ -34,6 +34,7 @@ public struct ResolvedConfig {
     public var passenv: [String]
     public var locale: String
     public var disableReloading: Bool
+    public var reloadOnChanges: Bool
 
     // server
     public var host: String
@@ -68,6 +69,7 @@ public struct ResolvedConfig {
     public var mpmSizing: MPMSizing
     public var daemon: DaemonSettings
     public var orphanInterpreter: Bool
+    public var serviceScripts: [ServiceScript]
 
     // logging
     public var logDirectory: String
@@ -92,12 +94,15 @@ public struct ResolvedConfig {
     public var shell: String
     public var processName: String
     public var setupOnly: Bool
+    /// --isatty: run Apache as on a terminal (supervised child) even without one.
+    public var assumeTerminal: Bool
     public var module: ModuleInfo
     public var httpdDefines: [String]
 
     // debugging
     public var debugMode: Bool
     public var enableDebugger: Bool
+    public var debugTools: DebugTools
 
     public var url: String
     public var httpdConf: String { Path.join(serverRoot, "httpd.conf") }

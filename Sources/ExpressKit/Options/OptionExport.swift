@@ -8,13 +8,19 @@
 ///
 /// kind is flag, value, repeatable or pair (two values); type is null for flags; default is
 /// null when none applies or it is computed at run time (the help says from what); status is
-/// implemented or refused (refused options are parsed, then refused with the reason).
+/// implemented, refused (not implemented yet) or withdrawn (refused on purpose); both are parsed,
+/// then refused with the reason.
 public enum OptionExport {
     public static func json() -> String {
         let defaults = ServerOptions()
         let rows = OptionTable.all.map { row -> OptionJSON in
             var reason: OptionJSON = .null
-            if case .refused(let r) = row.status { reason = .string(r) }
+            var status = "implemented"
+            switch row.status {
+            case .implemented: break
+            case .refused(let r): reason = .string(r); status = "refused"
+            case .withdrawn(let r): reason = .string(r); status = "withdrawn"
+            }
             return .object([
                 ("name", .string(row.name)),
                 ("aliases", .array(row.aliases.map(OptionJSON.string))),
@@ -26,7 +32,7 @@ public enum OptionExport {
                 ("help", .string(row.help)),
                 ("section", .string(row.section.rawValue)),
                 ("hidden", .bool(row.hidden)),
-                ("status", .string(row.status == .implemented ? "implemented" : "refused")),
+                ("status", .string(status)),
                 ("reason", reason),
             ])
         }

@@ -21,6 +21,9 @@ public struct OptionSpec: Sendable {
         /// Parsed (so a malformed value is still reported as such), then refused with
         /// "<name> is not supported yet[ (reason)]; leave it out".
         case refused(reason: String)
+        /// Deliberately not offered (removed from mod_wsgi, say): parsed, then refused with
+        /// "<name> is not supported: <reason>; leave it out"; --help gives the reason.
+        case withdrawn(reason: String)
     }
 
     /// The heading the option is listed under in --help.
@@ -48,7 +51,13 @@ public struct OptionSpec: Sendable {
     public var names: [String] { [name] + aliases }
 
     /// The text --help shows.
-    public var helpText: String { status == .implemented ? help : help + " [not supported yet]" }
+    public var helpText: String {
+        switch status {
+        case .implemented: return help
+        case .refused: return help + " [not supported yet]"
+        case .withdrawn(let reason): return help + " [not supported: \(reason)]"
+        }
+    }
 }
 
 /// The types a single option value can have: what ArgumentParser converts, so that both
@@ -166,9 +175,23 @@ extension OptionSpec {
     static func refused(_ kind: Kind, _ name: String, type: ValueType = .string, metavar: String? = nil,
                         aliases: [String] = [], hidden: Bool = false, reason: String = "",
                         help: String) -> OptionSpec {
+        parsedOnly(kind, name, type: type, metavar: metavar, aliases: aliases, hidden: hidden,
+                   status: .refused(reason: reason), help: help)
+    }
+
+    /// An option of mod_wsgi-express 4.9 refused on purpose, with the reason (in --help too).
+    static func withdrawn(_ kind: Kind, _ name: String, type: ValueType = .string, metavar: String? = nil,
+                          aliases: [String] = [], hidden: Bool = false, reason: String,
+                          help: String) -> OptionSpec {
+        parsedOnly(kind, name, type: type, metavar: metavar, aliases: aliases, hidden: hidden,
+                   status: .withdrawn(reason: reason), help: help)
+    }
+
+    private static func parsedOnly(_ kind: Kind, _ name: String, type: ValueType, metavar: String?,
+                                   aliases: [String], hidden: Bool, status: Status, help: String) -> OptionSpec {
         let valueType: ValueType = kind == .flag ? .none : type
         return OptionSpec(name: name, aliases: aliases, kind: kind, valueType: valueType, metavar: metavar,
-                          help: help, hidden: hidden, status: .refused(reason: reason),
+                          help: help, hidden: hidden, status: status,
                           land: { _, s in
                               switch valueType {
                               case .int: return Int(argument: s) != nil

@@ -44,7 +44,6 @@ public struct ServerOptions: Equatable, Sendable {
     public var lang: String?
     public var locale: String?
     public var disableReloading: Bool = false
-    // Not read by resolve yet: accepted without effect (a gap to close: implement or refuse).
     public var reloadOnChanges: Bool = false
 
     // server
@@ -104,7 +103,6 @@ public struct ServerOptions: Equatable, Sendable {
     public var responseSocketTimeout: Int = 0
     public var socketPrefix: String?
     public var orphanInterpreter: Bool = false
-    // Not read by resolve yet: accepted without effect (a gap to close: implement or refuse).
     public var serviceScripts: [OptionPair] = []
     public var serviceUsers: [OptionPair] = []
     public var serviceGroups: [OptionPair] = []
@@ -131,9 +129,19 @@ public struct ServerOptions: Equatable, Sendable {
     public var mimeTypes: String = "/etc/mime.types"
     public var shellExecutable: String?
     public var processName: String?
+    public var isatty: Bool = false
     public var setupOnly: Bool = false
 
     // debugging
     public var debugMode: Bool = false
     public var enableDebugger: Bool = false
+    public var debuggerStartup: Bool = false
+    public var enableCoverage: Bool = false
+    public var coverageDirectory: String?
+    public var enableProfiler: Bool = false
+    public var profilerDirectory: String?
+    public var enableRecorder: Bool = false
+    public var recorderDirectory: String?
+    public var enableGdb: Bool = false
+    public var gdbExecutable: String?
 }

@@ -101,6 +101,9 @@ enum DaemonManager {
             DaemonManager.endGeneration()
             return APR_SUCCESS
         }, apr_pool_cleanup_null)
+        // A daemon process that exits is replaced at once, not at the MPM's next
+        // once-a-second check (--reload-on-changes restarts in well under a second).
+        wsgi_parent_wake_on_child_exit(1)
         for slot in made { start(slot) }
         return OK
     }
