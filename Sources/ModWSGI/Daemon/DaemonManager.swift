@@ -193,6 +193,16 @@ enum DaemonManager {
         }
     }
 
+    /// In each Apache child (child_init): close the daemons' listening sockets inherited from
+    /// the parent. Children connect by path; were they to hold a listener, a connection queued
+    /// on an old generation's socket after its daemon stopped accepting would be neither
+    /// accepted nor refused, and its request would hang (as mod_wsgi: only the parent and the
+    /// daemon hold it).
+    static func closeListenersInChild() {
+        for fd in Set(slots.map { $0.listener }) { close(fd) }
+        slots = []
+    }
+
     /// pconf cleanup: the configuration generation ends (restart, graceful, or stop).
     static func endGeneration() {
         guard getpid() == parentPid else { return }

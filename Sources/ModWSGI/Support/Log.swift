@@ -41,6 +41,7 @@ enum LogID: Int {
     case daemonServiceExit = 1214
     case daemonRestart = 1215
     case daemonRequestTimeout = 1216
+    case daemonRetry = 1231
 
     var tag: String { "MW\(rawValue): " }
 }
