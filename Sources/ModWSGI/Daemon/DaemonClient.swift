@@ -155,7 +155,13 @@ enum DaemonClient {
                     } else if got == 0 {
                         try conn.send(.bodyEnd)
                     } else {
-                        try conn.send(.bodyEnd, Array(apache.lastError.utf8))
+                        // The client's fault (as mod_wsgi: 408 when it stopped sending, 400 …):
+                        // tell the daemon (the application's read raises) and answer it here.
+                        let status = apache.bodyFailureStatus ?? HTTP_BAD_REQUEST
+                        try? conn.send(.bodyEnd, encodeInt32(status) + Array(apache.lastError.utf8))
+                        Log.request(APLOG_INFO, .requestBodyFailed, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
+                        if headersSent { apache.abort(); return OK }
+                        return status
                     }
                 case .headers:
                     let head = try DaemonResponseHead.decode(try conn.readPayload(length))

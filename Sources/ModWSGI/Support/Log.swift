@@ -25,6 +25,7 @@ enum LogID: Int {
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
     case errorsLine = 1116
+    case requestBodyFailed = 1131
     case daemon = 1201
     case daemonStarted = 1202
     case daemonExited = 1203
