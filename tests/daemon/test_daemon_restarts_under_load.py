@@ -34,7 +34,7 @@ def _load(port, stop, results):
             conn.close()
 
 
-@pytest.mark.parametrize("rotation", ["Off"])
+@pytest.mark.parametrize("rotation", ["Off", "On"])
 def test_back_to_back_graceful_restarts_under_load(apache_factory, rotation):
     a = apache_factory("""
 WSGIRestrictEmbedded On

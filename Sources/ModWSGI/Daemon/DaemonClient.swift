@@ -7,14 +7,14 @@ import CModWSGI
 enum DaemonClient {
     static func forward(_ r: UnsafeMutablePointer<request_rec>, group name: String, scriptPath: String) -> Int32 {
         guard let group = GlobalConfig.current.daemonGroups.first(where: { $0.name == name }),
-              let path = DaemonManager.socketPaths[name] else {
+              var path = DaemonManager.socketPaths[name] else {
             Log.request(APLOG_ERR, .processGroupMissing, "No WSGI daemon process called '\(name)' has been configured: \(scriptPath)", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let env = r.pointee.subprocess_env
         let queueStart = wsgi_now()
         apr_table_set(env, "mod_wsgi.queue_start", String(queueStart))
-        guard let addr = unixAddress(path) else {
+        guard var addr = unixAddress(path) else {
             Log.request(APLOG_ERR, .daemonSocket, "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
@@ -28,7 +28,7 @@ enum DaemonClient {
         var restarts = 0
         while true {
             let fd: Int32
-            switch connect(r, group: group, path: path, addr: addr, started: started, connectTimeout: connectTimeout) {
+            switch connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout) {
             case .success(let connected): fd = connected
             case .failure(let status): return status.code
             }
@@ -63,8 +63,8 @@ enum DaemonClient {
     struct Status: Error { let code: Int32 }
 
     /// Connects, retrying while the listen queue is full (EAGAIN) or nobody listens yet.
-    private static func connect(_ r: UnsafeMutablePointer<request_rec>, group: DaemonGroupConfig, path: String,
-                                addr: sockaddr_un, started: Int64, connectTimeout: Int64) -> Result<Int32, Status> {
+    private static func connect(_ r: UnsafeMutablePointer<request_rec>, group: DaemonGroupConfig, path: inout String,
+                                addr: inout sockaddr_un, started: Int64, connectTimeout: Int64) -> Result<Int32, Status> {
         let name = group.name
         var attempts = 0
         var waited: Int64 = 0
@@ -86,8 +86,19 @@ enum DaemonClient {
             if e == EINTR { continue }
             if e == ENOENT && GlobalConfig.current.socketRotation {
                 // Sockets exist for a whole configuration generation: this one has ended
-                // (Apache restarted, WSGISocketRotation On); waiting will not bring it back.
-                Log.request(APLOG_ERR, .daemonConnect, "The socket '\(path)' of WSGI daemon process '\(name)' is gone: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
+                // (Apache restarted, WSGISocketRotation On) while the request was in an old
+                // child. Follow the group to the newest generation's socket (the daemon checks
+                // it is the same group), waiting within connect-timeout for it to be made.
+                if let newer = RotatedSocket.newest(after: path), let a = unixAddress(newer) {
+                    path = newer
+                    addr = a
+                    continue
+                }
+                if monotonicMicros() - started < connectTimeout {
+                    sleepMicros(50_000)
+                    continue
+                }
+                Log.request(APLOG_ERR, .daemonConnect, "The socket '\(path)' of WSGI daemon process '\(name)' is gone and no newer one appeared within connect-timeout of \(group.connectTimeout) seconds: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
                 return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
             }
             if e == EAGAIN || e == ECONNREFUSED || e == ENOENT {
@@ -234,5 +245,24 @@ extension WireError {
         case .closed: return !sent
         default: return false
         }
+    }
+}
+
+/// Socket paths with WSGISocketRotation On: `<prefix>.<parent pid>.<generation>.<group>.sock`,
+/// one per configuration generation (DaemonManager.socketPath).
+enum RotatedSocket {
+    /// The path of the same group number in the newest later generation that exists now.
+    static func newest(after path: String) -> String? {
+        var parts = path.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 5, parts[parts.count - 1] == "sock",
+              let generation = Int(parts[parts.count - 3]) else { return nil }
+        var found: String?
+        // Generations count restarts one by one; a child outlives only a few of them.
+        for later in (generation + 1)...(generation + 32) {
+            parts[parts.count - 3] = Substring(String(later))
+            let candidate = parts.joined(separator: ".")
+            if access(candidate, F_OK) == 0 { found = candidate }
+        }
+        return found
     }
 }

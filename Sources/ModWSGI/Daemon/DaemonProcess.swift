@@ -324,6 +324,13 @@ enum DaemonProcess {
             return
         }
         let channel = SocketChannel(conn: conn, request: req)
+        if let asked = req.value(of: "mod_wsgi.process_group"), asked != g.name {
+            // An Apache child of an older configuration followed the socket of the group's
+            // number in this one (WSGISocketRotation On): that number is now another group.
+            channel.log(APLOG_ERR, .daemonWrongGroup, "Request for daemon process group '\(asked)' reached daemon process group '\(g.name)' (the configuration changed at a restart); returning 503.")
+            channel.finish(HTTP_SERVICE_UNAVAILABLE)
+            return
+        }
         let daemonStart = Int64(wsgi_now())
         if g.queueTimeout > 0 && daemonStart - req.queueStart > Int64(g.queueTimeout) * 1_000_000 {
             channel.log(APLOG_INFO, .daemonQueueTimeout, "Queue timeout expired for WSGI daemon process '\(g.name)'.")

@@ -43,6 +43,7 @@ enum LogID: Int {
     case daemonRestart = 1215
     case daemonRequestTimeout = 1216
     case daemonRetry = 1231
+    case daemonWrongGroup = 1232
 
     var tag: String { "MW\(rawValue): " }
 }
