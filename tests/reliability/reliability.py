@@ -392,16 +392,19 @@ def scenario_hostile(work, modules, big, report):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="short run for CI, ours only (well under 2 minutes)")
-    ap.add_argument("--reference", choices=["auto", "no"], default="auto",
-                    help="also run Debian's mod_wsgi 4.9.4 (%s) when installed (default: auto; never in --quick)"
+    ap.add_argument("--reference", choices=["auto", "yes", "no"], default="auto",
+                    help="also run Debian's mod_wsgi 4.9.4 (%s): auto = when installed, except with --quick"
                     % REFERENCE)
+    ap.add_argument("--load-seconds", type=int, help="seconds of each load run (default: 60; 3 with --quick)")
     args = ap.parse_args(argv)
     if not os.access(EXPRESS, os.X_OK):
         sys.exit("%s not built: run `swift build -c release` (or set MOD_WSGI_BUILD)" % EXPRESS)
     if not shutil.which("wrk"):
         sys.exit("wrk not found: apt-get install wrk")
     modules = ["ours"]
-    if not args.quick and args.reference == "auto" and os.path.exists(REFERENCE):
+    if args.reference == "yes" or (not args.quick and args.reference == "auto" and os.path.exists(REFERENCE)):
+        if not os.path.exists(REFERENCE):
+            sys.exit("%s not installed: apt-get install libapache2-mod-wsgi-py3" % REFERENCE)
         modules.append("mod_wsgi")
     work = tempfile.mkdtemp(prefix="mwe-reliability-", dir="/tmp")
     os.chmod(work, 0o755)
@@ -417,7 +420,7 @@ def main(argv=None):
         scenario_graceful(work, modules, 2 if args.quick else 6, report)
         scenario_kill(work, modules, 6 if args.quick else 12, report)
         scenario_hostile(work, modules, (8 if args.quick else 100) << 20, report)
-        scenario_load(work, modules, 3 if args.quick else 60, report)
+        scenario_load(work, modules, args.load_seconds or (3 if args.quick else 60), report)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print("\n%.0f s in all. %s" % (time.time() - t0, "Every enforced target met." if not report.missed
