@@ -358,6 +358,12 @@ enum DaemonProcess {
             Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(wsgi_now()))))
         }
         channel.finish(status)
+        if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(), used >= g.memoryLimit / 10 * 9 {
+            // The request failed with the application at its memory-limit (MemoryError): every
+            // later one would too. Replace the process gracefully (mod_wsgi keeps failing).
+            st.locked { st.restartReason = st.restartReason ?? "uses \(used >> 20) MB of its memory-limit of \(g.memoryLimit >> 20) MB" }
+            st.wake()
+        }
         if channel.scriptLoadFailed {
             if g.startupTimeout > 0 && !st.locked({ st.loadedOnce })
                 && monotonicMicros() - st.started > Int64(g.startupTimeout) * 1_000_000 {
@@ -367,6 +373,19 @@ enum DaemonProcess {
         } else {
             st.locked { st.loadedOnce = true }
         }
+    }
+
+    /// The process's data size (what RLIMIT_DATA, memory-limit, limits), from /proc/self/statm.
+    static func dataSize() -> Int? {
+        let fd = wsgi_open_read("/proc/self/statm")
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let fields = buf[0..<n].split(separator: 32)
+        guard fields.count >= 6, let pages = Int(String(decoding: fields[5], as: UTF8.self)) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     // MARK: threads=0
