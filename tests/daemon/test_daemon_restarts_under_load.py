@@ -114,3 +114,47 @@ WSGIScriptAlias /d @APPS@/daemon.wsgi process-group=g application-group=%{GLOBAL
     assert workers
     assert _holders(inodes, workers) == []
     assert _holders(inodes, [a.pid]) == [a.pid] and _holders(inodes, daemons) == daemons
+
+
+def test_stop_with_requests_in_flight_and_queued(apache_factory):
+    """8 clients on a 5-thread daemon: 5 requests run, 3 wait in the socket's queue. Stop must not
+    wait on the queued ones (their listener is closed and they give up at once), leave nothing
+    behind, and need no SIGKILL."""
+    a = apache_factory("""
+WSGIRestrictEmbedded On
+WSGISocketRotation Off
+WSGIDaemonProcess g processes=1 threads=5 display-name=%{GROUP} shutdown-timeout=5
+WSGIScriptAlias /d @APPS@/daemon.wsgi process-group=g application-group=%{GLOBAL}
+""", mpm_conf=MPM)
+    a.wait_daemons(1)
+    stop, results = threading.Event(), []
+
+    def client():
+        while not stop.is_set():
+            t0 = time.time()
+            try:
+                get = http.client.HTTPConnection("127.0.0.1", a.port, timeout=HANG + 20)
+                get.request("GET", "/d/sleep?1")
+                results.append((t0, time.time() - t0, get.getresponse().status))
+            except Exception as e:  # noqa: BLE001
+                results.append((t0, time.time() - t0, type(e).__name__))
+                time.sleep(0.05)
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for t in clients:
+        t.start()
+    time.sleep(1.5)
+    kids = a.children()
+    mark = a.log_size()
+    t0 = time.time()
+    a.stop(timeout=20)
+    took = time.time() - t0
+    stop.set()
+    for t in clients:
+        t.join(HANG + 30)
+    log = a.log(since=mark)
+    assert took < 6, (took, log[-3000:])
+    assert "AH00045" not in log and "AH00046" not in log, log[-3000:]
+    assert not [r for r in results if r[1] > HANG], results
+    assert not [k for k in kids if harness._alive(k)]
+    assert a.socket_files() == []

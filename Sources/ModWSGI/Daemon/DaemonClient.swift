@@ -43,7 +43,7 @@ enum DaemonClient {
                 sent = true
                 first = try conn.readHeader()
             } catch let e as WireError where e.isNotDelivered(sent: sent) && restarts < maximumRestarts
-                && monotonicMicros() - started < max(connectTimeout, 1_000_000) {
+                && monotonicMicros() - started < waitLimit(connectTimeout) {
                 restarts += 1
                 Log.request(APLOG_INFO, .daemonRetry, "Daemon process '\(name)' closed the connection on '\(path)' before taking the request (\(e)): it is restarting; sending the request again.", r)
                 sleepMicros(Int64(restarts) * 20_000)
@@ -55,6 +55,16 @@ enum DaemonClient {
             }
             return relay(r, conn: conn, group: group, first: first)
         }
+    }
+
+    /// How long to keep trying to reach a daemon. While this child is being stopped (Apache
+    /// stops, restarts, or replaces it after a graceful restart) a new socket, if any, appears
+    /// within milliseconds: do not hold the child (and Apache's stop) for connect-timeout.
+    static func waitLimit(_ connectTimeout: Int64) -> Int64 {
+        var state: Int32 = 0
+        ap_mpm_query(AP_MPMQ_MPM_STATE, &state)
+        let limit = max(connectTimeout, 1_000_000)
+        return state == AP_MPMQ_STOPPING ? min(limit, 2_000_000) : limit
     }
 
     /// How many times a request the daemon never took is sent again.
@@ -94,7 +104,7 @@ enum DaemonClient {
                     addr = a
                     continue
                 }
-                if monotonicMicros() - started < connectTimeout {
+                if monotonicMicros() - started < waitLimit(connectTimeout) {
                     sleepMicros(50_000)
                     continue
                 }
@@ -102,7 +112,7 @@ enum DaemonClient {
                 return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
             }
             if e == EAGAIN || e == ECONNREFUSED || e == ENOENT {
-                if monotonicMicros() - started < connectTimeout {
+                if monotonicMicros() - started < waitLimit(connectTimeout) {
                     let pause: Int64 = waited < 2_000_000 ? 125_000 : 1_000_000
                     sleepMicros(pause)
                     waited += pause

@@ -188,6 +188,10 @@ enum DaemonManager {
                 slot.terminated = true
                 kill(slot.pid, SIGTERM)
             }
+            // The daemons stop accepting: close the socket now, not when the configuration
+            // ends, so that connections still queued there are reset (and the children give
+            // up) instead of waiting on a listener nobody accepts on while Apache waits for them.
+            closeListener(slot)
         default:
             break
         }
@@ -203,21 +207,27 @@ enum DaemonManager {
         slots = []
     }
 
+    /// Listeners already closed by the parent in this generation.
+    nonisolated(unsafe) static var closedListeners = Set<Int32>()
+
+    private static func closeListener(_ slot: DaemonSlot) {
+        guard !closedListeners.contains(slot.listener) else { return }
+        closedListeners.insert(slot.listener)
+        close(slot.listener)
+        unlink(slot.socketPath)
+    }
+
     /// pconf cleanup: the configuration generation ends (restart, graceful, or stop).
     static func endGeneration() {
         guard getpid() == parentPid else { return }
         let ending = slots
         slots = []
         socketPaths = [:]
-        var closed = Set<Int32>()
         for slot in ending {
             slot.retired = true
-            if !closed.contains(slot.listener) {
-                closed.insert(slot.listener)
-                close(slot.listener)
-                unlink(slot.socketPath)
-            }
+            closeListener(slot)
         }
+        closedListeners = []
         let exiting = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
         if !exiting {
             // A restart: each process finishes its requests (graceful-timeout) and exits;
