@@ -12,6 +12,11 @@ extension ResolvedConfig {
         if compressResponses { names += ["filter", "deflate"] }
         if serverStatus { names.append("status") }
         if http2 { names.append("http2") }
+        if withCGI {
+            // mod_cgid (a CGI daemon) for the threaded MPMs, as mod_wsgi-express picks it.
+            let cgid = Sys.exists(Path.join(apache.modulesDirectory, "mod_cgid.so"))
+            names.append(cgid && mpm != "prefork" ? "cgid" : "cgi")
+        }
         return names.compactMap { n in
             let p = Path.join(apache.modulesDirectory, "mod_\(n).so")
             return Sys.exists(p) ? (n, p) : nil
@@ -76,6 +81,10 @@ extension ResolvedConfig {
             "allowOverride": allowOverride,
             "directoryIndex": directoryIndex.map(sq) ?? "",
             "directoryListing": directoryListing,
+            "withCGI": withCGI,
+            "resourceHandlers": handlerScripts.map { ["extension": $0.extension] },
+            "resourceScript": sq(Path.join(serverRoot, "resource.wsgi")),
+            "hasResourceHandlers": !handlerScripts.isEmpty,
             "rewriteRules": sq(rewriteRules),
             "staticOnly": applicationType == "static",
             "mountDirectory": sq(documentRoot + mountPoint),
@@ -196,6 +205,12 @@ extension ResolvedConfig {
             "gdb": debugTools.gdb.map(s) ?? "",
             "gdbCommands": s(Path.join(serverRoot, "gdb.cmds")),
         ]
+    }
+
+    /// resource.wsgi (--add-handler).
+    public func resourceContext() -> [String: Any] {
+        ["version": Features.version,
+         "handlers": handlerScripts.map { ["extension": Quote.python($0.extension), "script": Quote.python($0.script)] }]
     }
 
     public func handlerContext() -> [String: Any] {

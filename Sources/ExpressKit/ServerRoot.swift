@@ -89,6 +89,9 @@ public enum ServerRoot {
             try root.write("apachectl", try Templates.render("apachectl", in: templates, context: c.apachectlContext()), mode: 0o755)
             try root.write("handler.wsgi", try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
             try root.write("default.wsgi", try Templates.raw("default.wsgi", in: templates))
+            if !c.handlerScripts.isEmpty {
+                try root.write("resource.wsgi", try Templates.render("resource.wsgi", in: templates, context: c.resourceContext()))
+            }
             // Developer options: the reloader, the debug tools and their output, service logs.
             if c.reloadOnChanges {
                 try root.write("reloader.py", try Templates.raw("reloader.py", in: templates))

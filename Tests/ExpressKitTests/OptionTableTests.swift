@@ -67,12 +67,14 @@ final class OptionTableTests: XCTestCase {
     }
 
     func testRefusedRowsAreRefusedByName() throws {
-        let refused = OptionTable.all.filter { if case .refused = $0.status { return true } else { return false } }
-        for row in refused {
+        let refused = OptionTable.all.compactMap { row -> (OptionSpec, String)? in
+            if case .refused(let reason) = row.status { return (row, reason) } else { return nil }
+        }
+        for (row, reason) in refused {
             let o = try XCTUnwrap(OptionParser.parse(commandLine(row)))
             XCTAssertThrowsError(try ResolvedConfig.refuseUnsupported(o)) {
-                XCTAssertEqual($0 as? ExpressError, .notSupportedYet(option: row.name, reason: ""))
-                XCTAssertEqual("\($0)", "\(row.name) is not supported yet; leave it out")
+                XCTAssertEqual($0 as? ExpressError, .notSupportedYet(option: row.name, reason: reason))
+                XCTAssertEqual("\($0)", "\(row.name) is not supported yet\(reason.isEmpty ? "" : " (\(reason))"); leave it out")
             }
         }
         for row in OptionTable.all where row.status == .implemented {
@@ -103,7 +105,7 @@ final class OptionTableTests: XCTestCase {
             let shown = help.contains("  \(row.name)" + (row.metavar.map { " <\($0)>" } ?? ""))
             XCTAssertEqual(shown, !row.hidden, row.name)
             if !row.hidden, case .refused = row.status {
-                XCTAssertTrue(help.contains(row.help + " [not supported yet]"), row.name)
+                XCTAssertTrue(help.contains(row.help + " [not supported yet"), row.name)
             }
             if !row.hidden, case .withdrawn(let reason) = row.status {
                 XCTAssertTrue(help.contains(row.help + " [not supported: \(reason)]"), row.name)

@@ -228,3 +228,16 @@ def test_gdb_executable_must_exist(workdir, hello):
              "--server-root", os.path.join(workdir, "r")])
     assert r.returncode != 0
     assert "--enable-gdb: '/nonexistent/gdb' not found" in r.stderr
+
+
+def test_coverage_not_installed_is_one_line(workdir, port, hello):
+    venv = os.path.join(workdir, "venv")
+    subprocess.run(["/usr/bin/python3", "-m", "venv", "--without-pip", venv], check=True, timeout=120)
+    subprocess.run(["chmod", "-R", "a+rX", venv], check=True)
+    root = os.path.join(workdir, "root")
+    r = subprocess.run([EXPRESS, "start-server", hello, "--enable-coverage", "--python-home", venv,
+                        "--host", "127.0.0.1", "--port", str(port), "--server-root", root],
+                       capture_output=True, text=True, timeout=60, start_new_session=True)
+    assert r.returncode != 0
+    lines = [l for l in error_log(root).splitlines() if "--enable-coverage needs coverage.py" in l]
+    assert len(lines) == 1 and "pip install coverage" in lines[0], error_log(root)

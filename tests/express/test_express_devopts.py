@@ -80,7 +80,7 @@ def test_isatty_supervises_apache_without_a_terminal(workdir, port, hello):
 
 SERVICE = b"""
 import os, sys, time
-path = os.path.join(os.path.dirname(__file__), 'service.out')
+path = os.path.join(os.path.dirname(__file__), 'out', 'service.out')
 with open(path, 'w') as f:
     f.write('%d %d\\n' % (os.getpid(), os.getuid()))
 print('service started', file=sys.stderr)
@@ -91,14 +91,15 @@ while True:
 
 def test_service_script_runs_in_its_own_daemon_process(setup_server, workdir, hello):
     script = write(os.path.join(workdir, "service.py"), SERVICE)
-    os.chmod(workdir, 0o777)
+    os.makedirs(os.path.join(workdir, "out"))
+    os.chmod(os.path.join(workdir, "out"), 0o777)  # the service runs as Apache's user
     sr = setup_server([hello, "--service-script", "tick", script, "--service-log-file", "tick", "tick.log"])
     with open(os.path.join(sr.root, "httpd.conf")) as f:
         conf = f.read()
     assert "WSGIDaemonProcess service:tick" in conf and "threads=0" in conf
     assert sr.apachectl("start").returncode == 0
     wait_for(sr.url + "/")
-    out = os.path.join(workdir, "service.out")
+    out = os.path.join(workdir, "out", "service.out")
     deadline = time.time() + 15
     while time.time() < deadline and not os.path.exists(out):
         time.sleep(0.1)
@@ -162,3 +163,47 @@ def test_withdrawn_options_are_refused_with_their_reason(workdir, hello, option,
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(re.escape(option) + " is not supported: .*" + re.escape(says), lines[0]), r.stderr
     assert not os.path.exists(os.path.join(workdir, "r"))
+
+
+def test_with_cgi_runs_cgi_scripts_in_the_document_root(setup_server, workdir, hello):
+    docs = os.path.join(workdir, "docs")
+    os.makedirs(docs)
+    write(os.path.join(docs, "env.cgi"), b"#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\ncgi says %s' \"$QUERY_STRING\"\n", mode=0o755)
+    sr = setup_server([hello, "--document-root", docs, "--with-cgi"])
+    assert sr.apachectl("start").returncode == 0
+    wait_for(sr.url + "/")
+    assert fetch(sr.url + "/env.cgi?x=1")[:2] == (200, b"cgi says x=1"), sr.error_log()
+    assert fetch(sr.url + "/")[:2] == (200, b"Hello World!\n")
+
+
+def test_without_cgi_the_script_is_not_run(setup_server, workdir, hello):
+    docs = os.path.join(workdir, "docs")
+    os.makedirs(docs)
+    write(os.path.join(docs, "env.cgi"), b"#!/bin/sh\nprintf 'Content-Type: text/plain\\n\\ncgi says'\n", mode=0o755)
+    sr = setup_server([hello, "--document-root", docs])
+    assert sr.apachectl("start").returncode == 0
+    wait_for(sr.url + "/")
+    assert b"cgi says" not in fetch(sr.url + "/env.cgi")[1] or fetch(sr.url + "/env.cgi")[1].startswith(b"#!")
+
+
+MARKDOWN_HANDLER = b"""
+def application(environ, start_response):
+    with open(environ['SCRIPT_FILENAME'], 'rb') as f:
+        text = f.read()
+    start_response('200 OK', [('Content-Type', 'text/html')])
+    return [b'<pre>' + text + b'</pre>']
+"""
+
+
+def test_add_handler_serves_files_of_an_extension_through_a_script(setup_server, workdir, hello):
+    docs = os.path.join(workdir, "docs")
+    os.makedirs(docs)
+    write(os.path.join(docs, "notes.md"), b"# Notes")
+    write(os.path.join(docs, "plain.txt"), b"plain")
+    handler = write(os.path.join(workdir, "markdown.py"), MARKDOWN_HANDLER)
+    sr = setup_server([hello, "--document-root", docs, "--add-handler", ".md", handler])
+    assert sr.apachectl("start").returncode == 0
+    wait_for(sr.url + "/")
+    assert fetch(sr.url + "/notes.md")[:2] == (200, b"<pre># Notes</pre>"), sr.error_log()
+    assert fetch(sr.url + "/plain.txt")[:2] == (200, b"plain")
+    assert fetch(sr.url + "/other")[:2] == (200, b"Hello World!\n")

@@ -28,6 +28,8 @@ public struct ResolvedConfig {
     public var urlAliases: [URLAlias]
     public var errorDocuments: [(status: String, document: String)]
     public var mapHEADToGET: String
+    /// --add-handler: (extension with its dot, absolute script path).
+    public var handlerScripts: [(extension: String, script: String)]
     public var chunkedRequest: Bool
     public var enableSendfile: Bool
     public var setenv: [(name: String, value: String)]
@@ -94,6 +96,8 @@ public struct ResolvedConfig {
     public var shell: String
     public var processName: String
     public var setupOnly: Bool
+    /// --with-cgi: '.cgi' files in the document root run as CGI scripts.
+    public var withCGI: Bool
     /// --isatty: run Apache as on a terminal (supervised child) even without one.
     public var assumeTerminal: Bool
     public var module: ModuleInfo

@@ -54,7 +54,7 @@ public struct OptionSpec: Sendable {
     public var helpText: String {
         switch status {
         case .implemented: return help
-        case .refused: return help + " [not supported yet]"
+        case .refused(let reason): return help + (reason.isEmpty ? " [not supported yet]" : " [not supported yet: \(reason)]")
         case .withdrawn(let reason): return help + " [not supported: \(reason)]"
         }
     }

@@ -37,6 +37,7 @@ public struct ServerOptions: Equatable, Sendable {
     public var urlAliases: [OptionPair] = []
     public var errorDocuments: [OptionPair] = []
     public var mapHEADToGET: String = "Auto"
+    public var handlerScripts: [OptionPair] = []
     public var chunkedRequest: Bool = false
     public var enableSendfile: Bool = false
     public var setenv: [OptionPair] = []
@@ -129,6 +130,7 @@ public struct ServerOptions: Equatable, Sendable {
     public var mimeTypes: String = "/etc/mime.types"
     public var shellExecutable: String?
     public var processName: String?
+    public var withCGI: Bool = false
     public var isatty: Bool = false
     public var setupOnly: Bool = false
 
