@@ -17,6 +17,7 @@ mount_point = '/'
 debug_mode = False
 enable_debugger = False
 reloading = True
+reload_on_changes = False
 
 os.environ['MOD_WSGI_EXPRESS'] = 'true'
 os.environ['MOD_WSGI_SERVER_NAME'] = 'localhost'
@@ -27,6 +28,31 @@ if debug_mode:
     os.environ['MOD_WSGI_DEBUG_MODE'] = 'true'
 if enable_debugger:
     os.environ['MOD_WSGI_DEBUGGER_ENABLED'] = 'true'
+
+# The debug-mode tools (--enable-coverage/-profiler/-recorder): debug_tools.py beside this
+# file. The tracers run around the application's load and around each request's work.
+debugger_startup = False
+coverage_directory = None
+profiler_directory = None
+recorder_directory = None
+_tools = None
+_brackets = []
+if coverage_directory or profiler_directory or recorder_directory:
+    _tools = sys.modules.get('mod_wsgi_express_debug_tools')
+    if _tools is None:
+        import importlib.util
+        _spec = importlib.util.spec_from_file_location('mod_wsgi_express_debug_tools', '/tmp/mwe-golden/root/debug_tools.py')
+        _tools = importlib.util.module_from_spec(_spec)
+        sys.modules['mod_wsgi_express_debug_tools'] = _tools
+        _spec.loader.exec_module(_tools)
+    if coverage_directory:
+        os.environ['MOD_WSGI_COVERAGE_ENABLED'] = 'true'
+        _brackets.append(_tools.Coverage(coverage_directory).bracket)
+    if profiler_directory:
+        os.environ['MOD_WSGI_PROFILER_ENABLED'] = 'true'
+        _brackets.append(_tools.Profiler(profiler_directory).bracket)
+    if recorder_directory:
+        os.environ['MOD_WSGI_RECORDER_ENABLED'] = 'true'
 
 # The application runs with the working directory as its current directory and first on
 # the module search path, as it does in a daemon process (home=).
@@ -46,6 +72,13 @@ def _load():
         if target and target.endswith(('.pyc', '.pyo')):
             target = target[:-1]
         return getattr(module, callable_object), target
+    if application_type == 'paste':
+        try:
+            from paste.deploy import loadapp
+        except ImportError as e:
+            raise ImportError('--application-type paste needs PasteDeploy in this Python '
+                              '(pip install PasteDeploy): %s' % e)
+        return loadapp('config:' + entry_point), entry_point
     if application_type == 'static':
         def not_found(environ, start_response):
             start_response('404 Not Found', [('Content-Type', 'text/plain')])
@@ -60,6 +93,22 @@ def _load():
     return getattr(module, callable_object), entry_point
 
 
+_terminal = []
+
+
+def _debugger():
+    """pdb on the terminal start-server runs on: sys.stdout and sys.stderr go to the error
+    log, but in debug mode Apache keeps the terminal as its stdin and stdout."""
+    import pdb
+    if not _terminal:
+        try:
+            _terminal.append((open(os.dup(0), 'r', closefd=True), open(os.dup(1), 'w', closefd=True)))
+        except OSError:
+            _terminal.append((sys.stdin, sys.stdout))
+    stdin, stdout = _terminal[0]
+    return pdb.Pdb(stdin=stdin, stdout=stdout), stdout
+
+
 class _PostMortemDebugger(object):
     """Enters pdb on an exception escaping the application (--enable-debugger)."""
 
@@ -67,10 +116,12 @@ class _PostMortemDebugger(object):
         self.application = application
 
     def _debug(self):
-        import pdb
         import traceback
-        traceback.print_exception(*sys.exc_info())
-        pdb.post_mortem(sys.exc_info()[2])
+        debugger, stdout = _debugger()
+        traceback.print_exception(*sys.exc_info(), file=stdout)
+        stdout.flush()
+        debugger.reset()
+        debugger.interaction(None, sys.exc_info()[2])
 
     def __call__(self, environ, start_response):
         try:
@@ -89,9 +140,85 @@ class _PostMortemDebugger(object):
                 result.close()
 
 
-application, _target = _load()
+# --reload-on-changes: reloader.py (beside this file) watches the modules, the script and
+# the paths given to track_changes(), and restarts this daemon process on a change. It is
+# started before the application loads, so a module that then fails to import is watched
+# too and its fix restarts the process again.
+_reloader = None
+if reload_on_changes:
+    os.environ['MOD_WSGI_RELOADER_ENABLED'] = 'true'
+    _reloader = sys.modules.get('mod_wsgi_express_reloader')
+    if _reloader is None:
+        import importlib.util
+        _spec = importlib.util.spec_from_file_location('mod_wsgi_express_reloader', '/tmp/mwe-golden/root/reloader.py')
+        _reloader = importlib.util.module_from_spec(_spec)
+        sys.modules['mod_wsgi_express_reloader'] = _reloader
+        _spec.loader.exec_module(_reloader)
+    # track_changes(path) for the application: mod_wsgi.server.track_changes when the
+    # mod_wsgi package is installed, else on the module's own mod_wsgi object.
+    try:
+        import mod_wsgi
+        mod_wsgi.track_changes = _reloader.track_changes
+    except ImportError:
+        pass
+    try:
+        import mod_wsgi.server
+        mod_wsgi.server.track_changes = _reloader.track_changes
+    except ImportError:
+        pass
+    _reloader.start(entry_point if application_type == 'script' else None)
+
+def _load_with_tools():
+    load = _load
+    for bracket in _brackets:
+        load = (lambda inner, b: lambda: b.call(inner))(load, bracket)
+    return load()
+
+
+try:
+    application, _target = _load_with_tools()
+except BaseException as e:
+    if _reloader is not None:
+        _reloader.watch_failure(e)
+        _reloader.scan_modules()
+    raise
+if _reloader is not None:
+    _reloader.scan_modules()
+    if _target:
+        _reloader.watch(_target)
+if recorder_directory:
+    application = _tools.Recorder(recorder_directory).wrap(application)
+for _bracket in _brackets:
+    application = _bracket.wrap(application)
 if enable_debugger:
     application = _PostMortemDebugger(application)
+if debugger_startup:
+    # --debugger-startup: set breakpoints now (b module.function), then 'c' to serve.
+    _startup, _out = _debugger()
+    print('mod_wsgi-express: the application is loaded; set breakpoints (b module:line), then continue with c.', file=_out)
+    _out.flush()
+    _startup.set_trace()
+
+    # pdb traces one thread, and requests run in Apache's request thread, not this one:
+    # there, trace with the same debugger (its breakpoints) without stopping at the start.
+    def _with_breakpoints(application, debugger=_startup):
+        def traced(environ, start_response):
+            if not debugger.breaks:
+                return application(environ, start_response)
+            debugger.reset()
+            frame = sys._getframe()
+            while frame:
+                frame.f_trace = debugger.trace_dispatch
+                debugger.botframe = frame
+                frame = frame.f_back
+            debugger.set_continue()
+            sys.settrace(debugger.trace_dispatch)
+            try:
+                return list(application(environ, start_response))
+            finally:
+                sys.settrace(None)
+        return traced
+    application = _with_breakpoints(application)
 
 try:
     _mtime = os.path.getmtime(_target) if _target else None
@@ -128,4 +255,6 @@ def handle_request(environ, start_response):
             if 'mod_wsgi.mount_point' not in environ:
                 environ['SCRIPT_NAME'] = mount
             environ['PATH_INFO'] = path[len(mount):]
+    if _reloader is not None:
+        _reloader.scan_modules()
     return application(environ, start_response)
