@@ -12,6 +12,7 @@ extension ResolvedConfig {
         if compressResponses { names += ["filter", "deflate"] }
         if serverStatus { names.append("status") }
         if http2 { names.append("http2") }
+        names += accessHooks.modules
         if withCGI {
             // mod_cgid (a CGI daemon) for the threaded MPMs, as mod_wsgi-express picks it.
             let cgid = Sys.exists(Path.join(apache.modulesDirectory, "mod_cgid.so"))
@@ -127,6 +128,9 @@ extension ResolvedConfig {
                 "threadsPerChild": debugMode ? 1 : sizing.workerThreadsPerChild,
             ],
         ]
+        // Access, authentication, dispatch and trusted-proxy hooks; the Digest realm is
+        // mod_wsgi-express's AuthName, host:port.
+        ctx["accessHooks"] = accessHooks.context(realm: "\(host):\(port)")
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] = [
