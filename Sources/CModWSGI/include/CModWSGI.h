@@ -171,6 +171,8 @@ static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
 static inline int wsgi_errno(void) { return errno; }
 static inline void wsgi_set_errno(int e) { errno = e; }
 static inline int wsgi_open_read(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
+/* fcntl is variadic: a duplicate of fd that is not inherited by child processes. */
+static inline int wsgi_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 /* ---- Python: globals and macros Swift cannot use directly ----------------------- */
 
