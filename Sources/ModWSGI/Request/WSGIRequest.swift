@@ -176,10 +176,14 @@ final class WSGIRequest {
             if n > left { n = left }
             if n == 0 { return true }
         }
+        // The bytes are used without the GIL: hold a reference of our own meanwhile (the
+        // caller's may be borrowed from a list that another thread can empty).
+        wsgi_incref(data)
         let p = UnsafeRawPointer(wsgi_bytes_data(data)!)
         let save = PyEval_SaveThread()
         let ok = channel.write(p, Int(n), flush: flush)
         PyEval_RestoreThread(save)
+        wsgi_decref(data)
         if !ok {
             clientGone = true
             Py.raise(wsgi_exc_io_error(), "Apache/mod_wsgi \(channel.lastError)")
@@ -200,12 +204,15 @@ final class WSGIRequest {
 
         var ok = true
         if wsgi_exact_list_or_tuple(result) != 0 {
+            // By index. Another thread of the app may change a list while a write runs
+            // without the GIL: its size is read again for every item.
             let isList = wsgi_list_check(result) != 0
-            let n = isList ? wsgi_list_size(result) : wsgi_tuple_size(result)
-            for i in 0..<n {
+            var i = 0
+            while i < (isList ? wsgi_list_size(result) : wsgi_tuple_size(result)) {
                 let item = isList ? wsgi_list_get(result, i)! : wsgi_tuple_get(result, i)!
                 if !write(item) { ok = false; break }
                 if clientGone { break }
+                i += 1
             }
         } else if !sendFileWrapper(result, &ok) {
             if let it = PyObject_GetIter(result) {
