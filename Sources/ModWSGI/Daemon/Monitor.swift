@@ -127,11 +127,11 @@ enum Monitor {
                     var f: OpaquePointer? = frame
                     var first = true
                     while let cur = f {
-                        let code = PyFrame_GetCode(cur)!
-                        let file = Py.describe(PyObject_GetAttrString(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self), "co_filename"))
-                        let name = Py.describe(PyObject_GetAttrString(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self), "co_name"))
+                        let code = UnsafeMutableRawPointer(PyFrame_GetCode(cur)!).assumingMemoryBound(to: PyObject.self)
+                        let file = attribute(code, "co_filename")
+                        let name = attribute(code, "co_name")
                         let line = PyFrame_GetLineNumber(cur)
-                        wsgi_decref(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self))
+                        wsgi_decref(code)
                         if first {
                             Log.server(APLOG_ERR, .daemonStackDump, "Thread \(wsgi_tstate_thread_id(ts)) executing file \"\(file)\", line \(line), in \(name)")
                             first = false
@@ -148,5 +148,12 @@ enum Monitor {
             interp = PyInterpreterState_Next(i)
         }
         PyErr_Clear()
+    }
+
+    /// str(o.name), for the log; the attribute's reference is given back.
+    private static func attribute(_ o: PyObj, _ name: String) -> String {
+        guard let value = PyObject_GetAttrString(o, name) else { PyErr_Clear(); return "?" }
+        defer { wsgi_decref(value) }
+        return Py.describe(value)
     }
 }
