@@ -2,7 +2,7 @@ import CModWSGI
 
 /// State shared by the threads of one daemon process. Guarded by `lock`.
 final class DaemonState {
-    var lock = pthread_mutex_t()
+    private let lock = Lock()
     let group: DaemonGroupConfig
     let listener: Int32
     let wakeRead: Int32
@@ -19,7 +19,8 @@ final class DaemonState {
     var restartReason: String?
     /// An application script has loaded in this process (startup-timeout).
     var loadedOnce = false
-    var acceptLock = pthread_mutex_t()
+    /// One worker thread at a time waits for a connection.
+    let acceptLock = Lock()
 
     init(group: DaemonGroupConfig, listener: Int32, wakeRead: Int32, wakeWrite: Int32) {
         self.group = group
@@ -30,15 +31,9 @@ final class DaemonState {
         started = monotonicMicros()
         lastActivity = started
         lastGIL = started
-        pthread_mutex_init(&lock, nil)
-        pthread_mutex_init(&acceptLock, nil)
     }
 
-    func locked<T>(_ body: () -> T) -> T {
-        pthread_mutex_lock(&lock)
-        defer { pthread_mutex_unlock(&lock) }
-        return body()
-    }
+    func locked<T>(_ body: () -> T) -> T { lock.withLock(body) }
 
     var stopAccepting: Bool {
         get { locked { stopping } }
@@ -262,7 +257,7 @@ enum DaemonProcess {
     static func worker(_ index: Int) {
         let st = state!
         while !st.stopAccepting {
-            pthread_mutex_lock(&st.acceptLock)
+            st.acceptLock.lock()
             var fd: Int32 = -1
             if !st.stopAccepting {
                 var p = pollfd(fd: st.listener, events: Int16(POLLIN), revents: 0)
@@ -270,7 +265,7 @@ enum DaemonProcess {
                     fd = wsgi_accept_cloexec(st.listener)
                 }
             }
-            pthread_mutex_unlock(&st.acceptLock)
+            st.acceptLock.unlock()
             if fd >= 0 { serve(fd, index) }
         }
     }

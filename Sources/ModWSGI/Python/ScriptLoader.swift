@@ -19,9 +19,9 @@ enum ScriptLoader {
         }
         // Serialise loading in this interpreter; never wait for the lock holding the GIL.
         let save = PyEval_SaveThread()
-        pthread_mutex_lock(&interp.scriptLock)
+        interp.scriptLock.lock()
         PyEval_RestoreThread(save)
-        defer { pthread_mutex_unlock(&interp.scriptLock) }
+        defer { interp.scriptLock.unlock() }
         if let cached = interp.scripts[path], !reload || cached.mtime == mtime {
             return cached.module
         }
