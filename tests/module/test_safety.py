@@ -124,3 +124,38 @@ def test_app_deleting_wsgi_errors_does_not_crash(safe, how):
         assert r.status == 200 and r.body == b"no errors stream"
     assert _pid(safe) == pid, "the Apache child must not have died"
     assert "exit signal" not in safe.log(since=mark)
+
+
+def test_exc_info_that_is_not_an_exception_does_not_crash(safe):
+    """start_response(..., exc_info) after the headers were sent re-raises exc_info: given
+    something that is not an exception, CPython would be handed garbage (a segfault)."""
+    pid = _pid(safe)
+    mark = safe.log_size()
+    try:
+        safe.get("/safe/bad_exc_info")
+    except Exception:
+        pass  # the response was started: the connection is cut
+    safe.wait_log(r"TypeError: exc_info must be a \(type, value, traceback\) tuple", since=mark)
+    assert _pid(safe) == pid, "the Apache child must not have died"
+
+
+def test_readline_with_the_largest_size_does_not_crash(safe):
+    """wsgi.input.readline(sys.maxsize) once the buffer has been read from: the limit used to
+    overflow (a trap that killed the Apache child)."""
+    pid = _pid(safe)
+    r = safe.post("/safe/readline_max", b"line1\nline2\nline3")
+    assert r.status == 200 and r.body == b"line1\n|line2\n", r
+    assert _pid(safe) == pid, "the Apache child must not have died"
+
+
+def test_write_from_another_thread_during_a_write_is_refused(safe):
+    """write() called by an app thread while the module is writing the response (GIL released):
+    two writes at once would corrupt the request's brigade; the second one is refused."""
+    pid = _pid(safe)
+    slow = _slow_client(safe, "/safe/concurrent_write?mb=8&after=1&marker=concurrent")
+    outcome = safe.wait_marker("concurrent", timeout=15)
+    head, body = _read_response(slow)
+    assert outcome is not None and outcome.startswith("RuntimeError: write() called while"), outcome
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert body.count(b"a") == 8 * MB and b"B" not in body, _summary(body, b"a")
+    assert _pid(safe) == pid, "the Apache child must not have died"

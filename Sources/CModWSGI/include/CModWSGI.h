@@ -202,6 +202,8 @@ static inline int wsgi_tuple_check(PyObject *o) { return PyTuple_Check(o); }
 static inline int wsgi_list_check(PyObject *o) { return PyList_Check(o); }
 static inline int wsgi_long_check(PyObject *o) { return PyLong_Check(o); }
 static inline int wsgi_dict_check(PyObject *o) { return PyDict_Check(o); }
+static inline int wsgi_exception_class_check(PyObject *o) { return PyExceptionClass_Check(o); }
+static inline int wsgi_traceback_check(PyObject *o) { return PyTraceBack_Check(o); }
 static inline int wsgi_exact_list_or_tuple(PyObject *o) { return PyList_CheckExact(o) || PyTuple_CheckExact(o); }
 static inline Py_ssize_t wsgi_bytes_size(PyObject *o) { return PyBytes_GET_SIZE(o); }
 static inline char *wsgi_bytes_data(PyObject *o) { return PyBytes_AS_STRING(o); }

@@ -65,6 +65,7 @@ enum WSGIApplication {
         // Flush a partial line the app left in wsgi.errors, then retire the request.
         NativeType.object(errors, as: ErrorLog.self).flush()
         wsgi_decref(errors)
+        request.waitUntilIdle()
         request.finished = true
         wsgi_decref(startResponse)
         wsgi_decref(environ)

@@ -48,7 +48,10 @@ final class WSGIRequest {
         if let e = excInfo, e != wsgi_py_none() {
             if headersSent {
                 // PEP 3333: re-raise the original exception.
-                guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3 else {
+                // Checked: CPython trusts what PyErr_Restore is given (anything else crashes).
+                guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3,
+                      wsgi_exception_class_check(wsgi_tuple_get(e, 0)) != 0,
+                      wsgi_tuple_get(e, 2) == wsgi_py_none() || wsgi_traceback_check(wsgi_tuple_get(e, 2)) != 0 else {
                     Py.raise(wsgi_exc_type_error(), "exc_info must be a (type, value, traceback) tuple"); return false
                 }
                 let t = wsgi_tuple_get(e, 0)!, v = wsgi_tuple_get(e, 1)!, tb = wsgi_tuple_get(e, 2)!
@@ -159,6 +162,30 @@ final class WSGIRequest {
         return channel.sendHeaders(status: status, statusLine: statusLine, headers: headers)
     }
 
+    /// The channel is in use (its I/O runs without the GIL): another thread of the
+    /// application must not start I/O on it meanwhile. Read and written with the GIL.
+    private var channelBusy = false
+
+    /// Takes the channel for one I/O, or raises if another thread is using it.
+    private func claimChannel(_ what: String) -> Bool {
+        if channelBusy {
+            Py.raise(wsgi_exc_runtime_error(), "\(what) called while another thread of the application is writing this response")
+            return false
+        }
+        channelBusy = true
+        return true
+    }
+
+    /// Waits (without the GIL) until no other thread of the application is writing: the
+    /// request must not end, nor its connection be cut, under such a write.
+    func waitUntilIdle() {
+        while channelBusy {
+            let save = PyEval_SaveThread()
+            sleepMicros(1000)
+            PyEval_RestoreThread(save)
+        }
+    }
+
     /// Writes one block of the body, honouring Content-Length. Returns false with a
     /// Python exception set when the app must stop (bad data, client gone).
     func write(_ data: PyObj, flush: Bool = false) -> Bool {
@@ -169,6 +196,8 @@ final class WSGIRequest {
         }
         var n = Int64(wsgi_bytes_size(data))
         if n == 0 && !flush { return true }
+        guard claimChannel("write()") else { return false }
+        defer { channelBusy = false }
         guard sendHeadersIfNeeded() else { return false }
         if clientGone { Py.raise(wsgi_exc_io_error(), "client connection closed"); return false }
         if contentLength >= 0 {
@@ -252,6 +281,7 @@ final class WSGIRequest {
             return OK
         }
         let lines = Py.takeExceptionLines()
+        waitUntilIdle()
         if !alreadyFailed {
             channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")
         }
@@ -283,8 +313,11 @@ final class WSGIRequest {
             offset = Int64(PyLong_AsLongLong(pos)); wsgi_decref(pos)
             if PyErr_Occurred() != nil { PyErr_Clear(); offset = 0 }
         } else { PyErr_Clear() }
+        if offset < 0 { return false }  // a filelike with a strange tell(): iterate it instead
         var length = Int64(st.st_size) - offset
         if contentLength >= 0 && length > contentLength { length = contentLength }
+        guard claimChannel("sendfile") else { ok = false; return true }
+        defer { channelBusy = false }
         guard sendHeadersIfNeeded() else { ok = false; return true }
         if length <= 0 || channel.isHEAD { return true }
         let save = PyEval_SaveThread()

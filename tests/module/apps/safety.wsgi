@@ -97,6 +97,40 @@ def application(environ, start_response):
         start_response("200 OK", ok)
         return [b"no errors stream"]
 
+    if path == "/readline_max":
+        # A size as large as Python allows, after the stream's buffer has been read from.
+        stream = environ["wsgi.input"]
+        first = stream.readline()
+        rest = stream.readline(sys.maxsize)
+        start_response("200 OK", ok)
+        return [first, b"|", rest]
+
+    if path == "/concurrent_write":
+        # write() from a second thread while the module writes the returned body without
+        # the GIL: one of them must be refused, never both run at once.
+        write = start_response("200 OK", ok)
+        size = int(q.get("mb", "8")) * 1024 * 1024
+        outcome = []
+
+        def other():
+            time.sleep(float(q.get("after", "1")))
+            try:
+                write(b"B" * 65536)
+                outcome.append("written")
+            except Exception as e:
+                outcome.append("%s: %s" % (type(e).__name__, e))
+            mark(q["marker"], outcome[0])
+
+        threading.Thread(target=other, daemon=True).start()
+        return [b"a" * size]
+
+    if path == "/bad_exc_info":
+        # exc_info after the headers went out re-raises it: here it is not an exception.
+        write = start_response("200 OK", ok)
+        write(b"started ")
+        start_response("500 Oops", ok, (1, 2, 3))
+        return [b"never"]
+
     if path == "/stack_probe":
         base, highest = stack_probe_5e1f(float(q.get("s", "4")))
         mark(q["marker"], "%d %d" % (base, highest))
