@@ -74,7 +74,7 @@ enum ImportScripts {
                 continue
             }
             guard let mtime = ScriptLoader.mtime(t.path) else {
-                Log.server(APLOG_ERR, .importScriptFailed, "WSGIImportScript '\(t.path)' not found or unable to stat.")
+                Log.server(APLOG_ERR, .importScriptNotFound, "WSGIImportScript '\(t.path)' not found or unable to stat.")
                 continue
             }
             let interp = Interpreters.acquire(group)

@@ -22,14 +22,14 @@ enum DaemonClient {
         var waited: Int64 = 0
         var fd: Int32 = -1
         guard let addr = unixAddress(path) else {
-            Log.request(APLOG_ERR, .daemonSocket, "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
+            Log.request(APLOG_ERR, .daemonSocketPathTooLong, "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         while true {
             attempts += 1
             fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             if fd < 0 {
-                Log.request(APLOG_ERR, .daemonConnect, "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(wsgi_errno()))).", r)
+                Log.request(APLOG_ERR, .daemonSocketCreateFailed, "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(wsgi_errno()))).", r)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
             var a = addr
@@ -41,7 +41,7 @@ enum DaemonClient {
             if e == ENOENT && GlobalConfig.current.socketRotation {
                 // Sockets exist for a whole configuration generation: this one has ended
                 // (Apache restarted, WSGISocketRotation On); waiting will not bring it back.
-                Log.request(APLOG_ERR, .daemonConnect, "The socket '\(path)' of WSGI daemon process '\(name)' is gone: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
+                Log.request(APLOG_ERR, .daemonSocketGone, "The socket '\(path)' of WSGI daemon process '\(name)' is gone: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
                 return HTTP_SERVICE_UNAVAILABLE
             }
             if e == EAGAIN || e == ECONNREFUSED || e == ENOENT {
@@ -54,7 +54,7 @@ enum DaemonClient {
                 Log.request(APLOG_ERR, .daemonConnect, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' after \(attempts) attempts within connect-timeout of \(group.connectTimeout) seconds, as the listener backlog limit was exceeded or the socket does not exist: \(String(cString: strerror(e))).", r)
                 return HTTP_SERVICE_UNAVAILABLE
             }
-            Log.request(APLOG_ERR, .daemonConnect, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' as user with uid=\(geteuid()): \(String(cString: strerror(e))).", r)
+            Log.request(APLOG_ERR, .daemonConnectFailed, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' as user with uid=\(geteuid()): \(String(cString: strerror(e))).", r)
             return HTTP_SERVICE_UNAVAILABLE
         }
         apr_table_set(env, "mod_wsgi.daemon_connects", String(attempts))
@@ -84,7 +84,7 @@ enum DaemonClient {
         do {
             try conn.send(.request, req.encode())
         } catch {
-            Log.request(APLOG_ERR, .daemonConnect, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
+            Log.request(APLOG_ERR, .daemonSendFailed, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         return relay(r, conn: conn, group: group)
@@ -136,14 +136,14 @@ enum DaemonClient {
                         if !ok {
                             // The client went away: keep the application's status, stop relaying;
                             // closing the socket tells the daemon (its write fails, close() is called).
-                            Log.request(APLOG_INFO, .clientGone, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
+                            Log.request(APLOG_INFO, .clientGoneDuringRelay, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
                             return OK
                         }
                     }
                     // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
                     // no block may wait for the next one), as a proxy does.
                     if (type == .flush || !conn.hasPendingInput()) && !apache.write(buffer, 0, flush: true) {
-                        Log.request(APLOG_INFO, .clientGone, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
+                        Log.request(APLOG_INFO, .clientGoneAfterFlush, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
                         return OK
                     }
                 case .abort:
@@ -166,14 +166,14 @@ enum DaemonClient {
     private static func lost(_ r: UnsafeMutablePointer<request_rec>, _ error: Error, name: String, headersSent: Bool) -> Int32 {
         let timeout = (error as? WireError).map { if case .timeout = $0 { return true } else { return false } } ?? false
         if headersSent {
-            Log.request(APLOG_ERR, .daemonTimeout, "Response from daemon process '\(name)' ended early: \(error).", r)
+            Log.request(APLOG_ERR, .daemonResponseEndedEarly, "Response from daemon process '\(name)' ended early: \(error).", r)
             return OK
         }
         if timeout {
             Log.request(APLOG_ERR, .daemonTimeout, "Timeout when reading response headers from daemon process '\(name)'.", r)
             return HTTP_GATEWAY_TIME_OUT
         }
-        Log.request(APLOG_ERR, .daemonTimeout, "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
+        Log.request(APLOG_ERR, .daemonBadResponseHeaders, "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
         return HTTP_INTERNAL_SERVER_ERROR
     }
 }

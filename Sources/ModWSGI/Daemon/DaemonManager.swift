@@ -87,7 +87,7 @@ enum DaemonManager {
             do {
                 fd = try listen(path: path, group: g)
             } catch {
-                Log.server(APLOG_CRIT, .daemonSocket, "Couldn't create the socket '\(path)' of daemon process group '\(g.name)': \(error).", s)
+                Log.server(APLOG_CRIT, .daemonSocketFailed, "Couldn't create the socket '\(path)' of daemon process group '\(g.name)': \(error).", s)
                 for slot in made { close(slot.listener); unlink(slot.socketPath) }
                 return HTTP_INTERNAL_SERVER_ERROR
             }
@@ -143,7 +143,7 @@ enum DaemonManager {
             DaemonProcess.run(slot, allSlots: slots)
         }
         if rv != APR_INPARENT {
-            Log.server(APLOG_ALERT, .daemonStarted, "Couldn't spawn process '\(slot.group.name)': \(aprError(rv)).")
+            Log.server(APLOG_ALERT, .daemonForkFailed, "Couldn't spawn process '\(slot.group.name)': \(aprError(rv)).")
             return
         }
         slot.pid = slot.proc.pointee.pid
@@ -177,7 +177,7 @@ enum DaemonManager {
                 Unmanaged.passUnretained(slot).release()
                 return
             }
-            Log.server(APLOG_INFO, .daemonRestart, "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
+            Log.server(APLOG_INFO, .daemonRespawn, "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
             start(slot)
             Unmanaged.passUnretained(slot).release()
         case APR_OC_REASON_RESTART:
@@ -230,7 +230,7 @@ enum DaemonManager {
             sleepMicros(20_000)
         }
         for slot in ending where slot.pid > 0 {
-            Log.server(APLOG_WARNING, .daemonShutdown, "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL.")
+            Log.server(APLOG_WARNING, .daemonKilled, "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL.")
             kill(slot.pid, SIGKILL)
             var st: Int32 = 0
             while waitpid(slot.pid, &st, 0) == -1 && wsgi_errno() == EINTR {}

@@ -125,7 +125,7 @@ enum DaemonProcess {
     /// A start-up failure that the next process would hit again: log it, pause so the
     /// parent's respawns stay slow (no storm of log lines), exit.
     static func startupFailed(_ g: DaemonGroupConfig, _ message: String) -> Never {
-        Log.server(APLOG_ALERT, .daemonStarted, message + " Retrying in 5 seconds.")
+        Log.server(APLOG_ALERT, .daemonStartupFailed, message + " Retrying in 5 seconds.")
         let deadline = monotonicMicros() + 5_000_000
         while monotonicMicros() < deadline && getppid() == DaemonManager.parentPid { sleepMicros(100_000) }
         _exit(1)
@@ -149,7 +149,7 @@ enum DaemonProcess {
         limit(RLIMIT_AS, g.virtualMemoryLimit, "virtual memory limit", "bytes")
         if g.cpuPriority != 0 && setpriority(PRIO_PROCESS, 0, Int32(g.cpuPriority)) != 0 {
             let e = wsgi_errno()
-            Log.server(APLOG_ERR, .daemonLimits, "Couldn't set CPU priority of \(g.cpuPriority) for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e)).")
+            Log.server(APLOG_ERR, .daemonPriority, "Couldn't set CPU priority of \(g.cpuPriority) for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e)).")
         }
     }
 
@@ -170,7 +170,7 @@ enum DaemonProcess {
         if let loc = g.locale {
             setenv("LC_ALL", loc, 1)
             if setlocale(LC_ALL, loc) == nil {
-                Log.server(APLOG_WARNING, .daemonConfig, "Unsupported locale setting '\(loc)' specified for daemon process group '\(g.name)'; using 'C.UTF-8' instead.")
+                Log.server(APLOG_WARNING, .daemonLocale, "Unsupported locale setting '\(loc)' specified for daemon process group '\(g.name)'; using 'C.UTF-8' instead.")
                 setenv("LC_ALL", "C.UTF-8", 1)
                 _ = setlocale(LC_ALL, "C.UTF-8")
             }
@@ -232,7 +232,7 @@ enum DaemonProcess {
         }, box)
         pthread_attr_destroy(&attr)
         if rc != 0 {
-            Log.server(APLOG_ALERT, .daemon, "Couldn't create a thread in daemon process: \(String(cString: strerror(rc))).")
+            Log.server(APLOG_ALERT, .daemonThreadFailed, "Couldn't create a thread in daemon process: \(String(cString: strerror(rc))).")
             _exit(1)
         }
         return t
@@ -300,7 +300,7 @@ enum DaemonProcess {
             guard type == .request, length < 64 << 20 else { throw WireError.malformed("expected a request") }
             req = try DaemonRequest.decode(try conn.readPayload(length))
         } catch {
-            Log.server(APLOG_ERR, .daemon, "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
+            Log.server(APLOG_ERR, .daemonRequestUnreadable, "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
             return
         }
         let channel = SocketChannel(conn: conn, request: req)
@@ -311,7 +311,7 @@ enum DaemonProcess {
             return
         }
         guard let mtime = ScriptLoader.mtime(req.scriptPath) else {
-            channel.log(APLOG_ERR, .scriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
+            channel.log(APLOG_ERR, .daemonScriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
             channel.finish(HTTP_NOT_FOUND)
             return
         }
@@ -409,7 +409,7 @@ for _t in threading.enumerate():
         let shutting = state.stopAccepting || Monitor.phase != .running || wsgi_daemon_term_received() != 0
         if !shutting {
             let lived = monotonicMicros() - state.started
-            Log.server(APLOG_INFO, .daemonServiceExit, "Service script of daemon process '\(g.name)' has exited; the process will be replaced.")
+            Log.server(APLOG_INFO, .daemonServiceReplaced, "Service script of daemon process '\(g.name)' has exited; the process will be replaced.")
             if lived < 1_000_000 { sleepMicros(1_000_000 - lived) }
         }
         state.stopAccepting = true

@@ -53,7 +53,7 @@ enum Monitor {
             }
             if g.deadlockTimeout > 0 && PythonRuntime.initialized && phase != .shutdown
                 && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000 {
-                Log.server(APLOG_ALERT, .daemonShutdown, "Daemon process deadlock timer of \(g.deadlockTimeout) seconds expired in '\(g.name)': the Python GIL could not be acquired; stopping the process.")
+                Log.server(APLOG_ALERT, .daemonDeadlock, "Daemon process deadlock timer of \(g.deadlockTimeout) seconds expired in '\(g.name)': the Python GIL could not be acquired; stopping the process.")
                 exitNow(1)
             }
             switch phase {
@@ -64,7 +64,7 @@ enum Monitor {
                 // threads=0: the main thread ends the process once SystemExit unwinds the script.
                 if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
                 if now >= deadline {
-                    Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting.")
+                    Log.server(APLOG_WARNING, .daemonShutdownTimeout, "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting.")
                     exitNow(0)
                 }
             }
@@ -92,7 +92,7 @@ enum Monitor {
     }
 
     static func exitNow(_ code: Int32) -> Never {
-        Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
+        Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         _exit(code)
     }
 
@@ -104,7 +104,7 @@ enum Monitor {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn {
                 sleepMicros(limit)
-                Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
+                Log.server(APLOG_WARNING, .daemonFinalizeTimeout, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
                 _exit(0)
             }
             for t in DaemonProcess.workers { pthread_join(t, nil) }
@@ -133,10 +133,10 @@ enum Monitor {
                         let line = PyFrame_GetLineNumber(cur)
                         wsgi_decref(code)
                         if first {
-                            Log.server(APLOG_ERR, .daemonStackDump, "Thread \(wsgi_tstate_thread_id(ts)) executing file \"\(file)\", line \(line), in \(name)")
+                            Log.server(APLOG_ERR, .daemonStackFrame, "Thread \(wsgi_tstate_thread_id(ts)) executing file \"\(file)\", line \(line), in \(name)")
                             first = false
                         } else {
-                            Log.server(APLOG_ERR, .daemonStackDump, "called from file \"\(file)\", line \(line), in \(name)")
+                            Log.server(APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")
                         }
                         let back = PyFrame_GetBack(cur)
                         wsgi_decref(UnsafeMutablePointer<PyObject>(cur))

@@ -78,7 +78,7 @@ enum Interpreters {
         if let existing { return existing }
         let mainState = PyThreadState_Get()
         guard let tstate = Py_NewInterpreter() else {
-            Log.server(APLOG_ERR, .interpreterCreated, "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
+            Log.server(APLOG_ERR, .interpreterCreateFailed, "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
             PyThreadState_Swap(mainState)
             return nil
         }

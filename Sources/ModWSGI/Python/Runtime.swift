@@ -69,7 +69,7 @@ enum PythonRuntime {
         if let home = settings.home, let problem = checkHome(home) {
             // Already reported once by the Apache parent; say it again only at debug level.
             failure = "the Python home is unusable (see the error logged at start-up)"
-            Log.server(APLOG_DEBUG, .pythonHomeUnreadable, problem + " Python was not started in \(processName).")
+            Log.server(APLOG_DEBUG, .pythonNotStarted, problem + " Python was not started in \(processName).")
             return
         }
         var config = PyConfig()

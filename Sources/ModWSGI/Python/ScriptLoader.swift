@@ -27,7 +27,7 @@ enum ScriptLoader {
         }
         let reloading = interp.scripts[path] != nil
         guard let source = readSmallFile(path) else {
-            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
+            log(APLOG_ERR, .scriptUnreadable, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
             return nil
         }
         let name = moduleName(path)
@@ -45,7 +45,7 @@ enum ScriptLoader {
         if !ok {
             let lines = Py.takeExceptionLines()
             log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module.")
-            for l in lines { log(APLOG_ERR, .scriptLoadFailed, l) }
+            for l in lines { log(APLOG_ERR, .scriptTraceback, l) }
             PyDict_DelItemString(modules, name)
             PyErr_Clear()
             wsgi_decref(module)

@@ -19,7 +19,7 @@ enum WSGIApplication {
     static func run(_ spec: ScriptRequest, channel: RequestChannel,
                     fillEnviron: (PyObj) -> Void) -> Int32 {
         guard PythonRuntime.initialized else {
-            channel.log(APLOG_ERR, .pythonInitFailed, "Python is not available in this process: \(PythonRuntime.failure ?? "not initialised"); cannot run '\(spec.scriptPath)'.")
+            channel.log(APLOG_ERR, .pythonUnavailable, "Python is not available in this process: \(PythonRuntime.failure ?? "not initialised"); cannot run '\(spec.scriptPath)'.")
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let interp = Interpreters.acquire(spec.applicationGroup)

@@ -3,29 +3,39 @@ import CModWSGI
 /// Every line the module writes carries a message identifier, like Apache's AH01234,
 /// so users can search for it and tests can match it. Numbers are stable once released.
 enum LogID: Int {
+    // Python in a process (10xx).
     case pythonInitFailed = 1001
     case pythonHomeUnreadable = 1002
     case pythonInitialised = 1003
     case interpreterCreated = 1004
     case interpreterDestroyed = 1005
     case pythonFinalized = 1006
+    case pythonNotStarted = 1050
+    case interpreterCreateFailed = 1051
+    case interpreterSetupFailed = 1052
+    // Requests and scripts (11xx).
     case embeddedRestricted = 1101
     case scriptNotFound = 1102
     case scriptLoadFailed = 1103
     case scriptReloaded = 1104
     case callableMissing = 1105
     case exceptionInApp = 1106
-    case badResponse = 1107
     case truncatedResponse = 1108
     case clientGone = 1109
     case chunkedRefused = 1110
     case importScriptFailed = 1111
-    case closeFailed = 1112
-    case stdoutLine = 1113
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
-    case errorsLine = 1116
-    case daemon = 1201
+    case pythonUnavailable = 1150
+    case handlerScriptNotFound = 1151
+    case scriptIsDirectory = 1152
+    case scriptUnreadable = 1153
+    case scriptTraceback = 1154
+    case importScriptNotFound = 1155
+    case clientGoneDuringRelay = 1156
+    case clientGoneAfterFlush = 1157
+    // Daemon mode (12xx).
+    case daemonRequestUnreadable = 1201
     case daemonStarted = 1202
     case daemonExited = 1203
     case daemonSocket = 1204
@@ -41,6 +51,32 @@ enum LogID: Int {
     case daemonServiceExit = 1214
     case daemonRestart = 1215
     case daemonRequestTimeout = 1216
+    case daemonThreadFailed = 1250
+    case daemonStartupFailed = 1251
+    case daemonForkFailed = 1252
+    case daemonPriority = 1253
+    case daemonLocale = 1254
+    case daemonSocketFailed = 1255
+    case daemonSocketPathTooLong = 1256
+    case daemonSocketCreateFailed = 1257
+    case daemonSocketGone = 1258
+    case daemonConnectFailed = 1259
+    case daemonSendFailed = 1260
+    case daemonResponseEndedEarly = 1261
+    case daemonBadResponseHeaders = 1262
+    case daemonStackFrame = 1263
+    case daemonStackCaller = 1264
+    case daemonDeadlock = 1265
+    case daemonShutdownTimeout = 1266
+    case daemonExiting = 1267
+    case daemonFinalizeTimeout = 1268
+    case daemonKilled = 1269
+    case daemonRespawn = 1270
+    case daemonServiceReplaced = 1271
+    case daemonScriptNotFound = 1272
+
+    /// The application's script could not be loaded (daemon startup-timeout counts these).
+    var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
 
     var tag: String { "MW\(rawValue): " }
 }
