@@ -10,9 +10,6 @@
 uid_t wsgi_apache_uid(void) { return ap_unixd_config.user_id; }
 gid_t wsgi_apache_gid(void) { return ap_unixd_config.group_id; }
 const char *wsgi_apache_user_name(void) { return ap_unixd_config.user_name; }
-int wsgi_my_generation(void) { int g = 0; ap_mpm_query(AP_MPMQ_GENERATION, &g); return g; }
-int wsgi_process_argc(const server_rec *s) { return s->process->argc; }
-char **wsgi_process_argv(const server_rec *s) { return (char **)s->process->argv; }
 
 /* Set by the handlers, taken by the supervisor: an atomic exchange, so that a signal
  * arriving between reading and clearing the flags is never lost. */

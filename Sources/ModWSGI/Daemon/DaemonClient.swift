@@ -12,7 +12,7 @@ enum DaemonClient {
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let env = r.pointee.subprocess_env
-        let queueStart = wsgi_now()
+        let queueStart = apr_time_now()
         apr_table_set(env, "mod_wsgi.queue_start", String(queueStart))
 
         // Connect, retrying while the listen queue is full (EAGAIN) or nobody listens yet.

@@ -45,7 +45,7 @@ enum DaemonManager {
     nonisolated(unsafe) static var server: UnsafeMutablePointer<server_rec>?
 
     static func socketPath(prefix: String, groupID: Int, rotation: Bool) -> String {
-        if rotation { return "\(prefix).\(getpid()).\(wsgi_my_generation()).\(groupID).sock" }
+        if rotation { return "\(prefix).\(getpid()).\(mpmQuery(AP_MPMQ_GENERATION)).\(groupID).sock" }
         return "\(prefix).\(getpid()).u\(wsgi_apache_uid()).\(groupID).sock"
     }
 

@@ -183,8 +183,8 @@ enum DaemonProcess {
     static func setProcessTitle(_ title: String) {
         _ = wsgi_prctl_set_name(String(decoding: title.utf8.prefix(15), as: UTF8.self))
         guard let s = ModuleState.mainServer else { return }
-        let argc = Int(wsgi_process_argc(s))
-        guard argc > 0, let argv = wsgi_process_argv(s), let first = argv[0] else { return }
+        let argc = Int(s.pointee.process.pointee.argc)
+        guard argc > 0, let argv = s.pointee.process.pointee.argv, let first = argv[0] else { return }
         // The original argument strings lie end to end from argv[0] (Apache may have
         // rebuilt the argv array itself, so follow the strings, not the array).
         var end = UnsafeMutablePointer(mutating: first)
@@ -304,7 +304,7 @@ enum DaemonProcess {
             return
         }
         let channel = SocketChannel(conn: conn, request: req)
-        let daemonStart = Int64(wsgi_now())
+        let daemonStart = Int64(apr_time_now())
         if g.queueTimeout > 0 && daemonStart - req.queueStart > Int64(g.queueTimeout) * 1_000_000 {
             channel.log(APLOG_INFO, .daemonQueueTimeout, "Queue timeout expired for WSGI daemon process '\(g.name)'.")
             channel.finish(HTTP_SERVICE_UNAVAILABLE)
@@ -328,7 +328,7 @@ enum DaemonProcess {
             }
             Py.setItem(environ, "wsgi.url_scheme", Py.string(req.scheme))
             Py.setItem(environ, "mod_wsgi.daemon_start", Py.string(String(daemonStart)))
-            Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(wsgi_now()))))
+            Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(apr_time_now()))))
         }
         channel.finish(status)
         if channel.scriptLoadFailed {
@@ -378,10 +378,7 @@ def _mod_wsgi_sigterm(signum, frame):
         raise SystemExit(0)
 _signal.signal(_signal.SIGTERM, _mod_wsgi_sigterm)
 """
-        let globals = PyDict_New()!
-        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
-        if let r = PyRun_StringFlags(code, Py_file_input, globals, globals, nil) { wsgi_decref(r) } else { PyErr_Clear() }
-        wsgi_decref(globals)
+        if !Py.run(code) { PyErr_Clear() }
         Interpreters.release()
         // Python replaced our handler: put ours back; it forwards SIGTERM to Python.
         wsgi_daemon_install_signals(state.wakeWrite, 1)
@@ -400,10 +397,7 @@ for _t in threading.enumerate():
     if _t is not threading.current_thread() and not _t.daemon:
         _t.join()
 """
-            let globals = PyDict_New()!
-            PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
-            if let r = PyRun_StringFlags(code, Py_file_input, globals, globals, nil) { wsgi_decref(r) } else { PyErr_Clear() }
-            wsgi_decref(globals)
+            if !Py.run(code) { PyErr_Clear() }
             Interpreters.release()
         }
         let shutting = state.stopAccepting || Monitor.phase != .running || wsgi_daemon_term_received() != 0

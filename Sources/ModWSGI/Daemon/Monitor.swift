@@ -133,7 +133,7 @@ enum Monitor {
                         let line = PyFrame_GetLineNumber(cur)
                         wsgi_decref(code)
                         if first {
-                            Log.server(APLOG_ERR, .daemonStackFrame, "Thread \(wsgi_tstate_thread_id(ts)) executing file \"\(file)\", line \(line), in \(name)")
+                            Log.server(APLOG_ERR, .daemonStackFrame, "Thread \(ts.pointee.thread_id) executing file \"\(file)\", line \(line), in \(name)")
                             first = false
                         } else {
                             Log.server(APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")

@@ -12,8 +12,8 @@ final class ApacheChannel: RequestChannel {
     init(_ r: UnsafeMutablePointer<request_rec>) {
         self.r = r
         let c = r.pointee.connection!
-        inBrigade = wsgi_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
-        outBrigade = wsgi_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
+        inBrigade = apr_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
+        outBrigade = apr_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
     }
 
     var isHEAD: Bool { r.pointee.header_only != 0 }
@@ -90,12 +90,6 @@ final class ApacheChannel: RequestChannel {
     func logError(_ message: String) { wsgi_log_rerror(APLOG_ERR, 0, r, message) }
 
     func log(_ level: Int32, _ id: LogID, _ message: String) { Log.request(level, id, message, r) }
-}
-
-func aprError(_ status: apr_status_t) -> String {
-    var buf = [CChar](repeating: 0, count: 256)
-    apr_strerror(status, &buf, buf.count)
-    return String(cString: buf)
 }
 
 extension String {

@@ -303,13 +303,13 @@ final class WSGIRequest {
         guard enableSendfile, wsgi_type_of(result) == FileWrapper.typeObject else { return false }
         guard let filelike = PyObject_GetAttrString(result, "filelike") else { PyErr_Clear(); return false }
         defer { wsgi_decref(filelike) }
-        guard let fdObj = PyObject_CallMethod0(filelike, "fileno") else { PyErr_Clear(); return false }
+        guard let fdObj = Py.callMethod(filelike, "fileno") else { PyErr_Clear(); return false }
         let fd = Int32(truncatingIfNeeded: PyLong_AsLong(fdObj)); wsgi_decref(fdObj)
         if PyErr_Occurred() != nil { PyErr_Clear(); return false }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & UInt32(S_IFMT)) == UInt32(S_IFREG) else { return false }
         var offset: Int64 = 0
-        if let pos = PyObject_CallMethod0(filelike, "tell") {
+        if let pos = Py.callMethod(filelike, "tell") {
             offset = Int64(PyLong_AsLongLong(pos)); wsgi_decref(pos)
             if PyErr_Occurred() != nil { PyErr_Clear(); offset = 0 }
         } else { PyErr_Clear() }
@@ -348,10 +348,3 @@ struct Header {
         return true
     }
 }
-
-func PyObject_CallMethod0(_ o: PyObj, _ name: String) -> PyObj? {
-    let n = Py.string(name)
-    defer { wsgi_decref(n) }
-    return PyObject_CallMethodNoArgs(o, n)
-}
-

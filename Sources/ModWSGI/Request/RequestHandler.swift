@@ -118,7 +118,7 @@ enum RequestHandler {
         let resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
         let reloading = dir.scriptReloading ?? true
         let sendfile = dir.enableSendfile ?? false
-        let now = wsgi_now()
+        let now = apr_time_now()
         if r.pointee.log_id == nil {
             withUnsafeMutablePointer(to: &r.pointee.log_id) { ap_run_generate_log_id(r.pointee.connection, r, $0) }
         }
