@@ -144,6 +144,8 @@ apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb);
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush);
 /* Read up to len bytes of the request body; returns bytes read, 0 at end, -1 on error. */
 long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
+/* apr_time_now() itself works from Swift; kept while other branches still call this. */
+static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
 static inline int wsgi_errno(void) { return errno; }
 static inline int wsgi_open_read(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 /* fcntl is variadic: a duplicate of fd that is not inherited by child processes. */
