@@ -109,9 +109,9 @@ enum DaemonManager {
         guard var addr = unixAddress(path) else { throw SyscallError(call: "bind", errno: ENAMETOOLONG) }
         let fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         do {
-            if unlink(path) != 0 && wsgi_errno() != ENOENT {
-                throw SyscallError(call: "unlink of the old socket", errno: wsgi_errno())
-            }
+            do {
+                try syscall("unlink of the old socket") { unlink(path) }
+            } catch let e as SyscallError where e.errno == ENOENT {}
             try syscall("bind") { wsgi_bind_un(fd, &addr) }
             // Accepted sockets inherit these (send-buffer-size=, receive-buffer-size=).
             for (opt, size) in [(SO_SNDBUF, group.sendBufferSize), (SO_RCVBUF, group.receiveBufferSize)] where size > 0 {
@@ -223,8 +223,13 @@ enum DaemonManager {
             var alive = 0
             for slot in ending where slot.pid > 0 {
                 var st: Int32 = 0
-                let r = waitpid(slot.pid, &st, WNOHANG)
-                if r == slot.pid || (r == -1 && wsgi_errno() == ECHILD) { reaped(slot) } else { alive += 1 }
+                let gone: Bool
+                do {
+                    gone = try syscall("waitpid") { waitpid(slot.pid, &st, WNOHANG) } == slot.pid
+                } catch {
+                    gone = (error as? SyscallError)?.errno == ECHILD
+                }
+                if gone { reaped(slot) } else { alive += 1 }
             }
             if alive == 0 || monotonicMicros() >= deadline { break }
             sleepMicros(20_000)
@@ -233,7 +238,7 @@ enum DaemonManager {
             Log.server(APLOG_WARNING, .daemonKilled, "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL.")
             kill(slot.pid, SIGKILL)
             var st: Int32 = 0
-            while waitpid(slot.pid, &st, 0) == -1 && wsgi_errno() == EINTR {}
+            _ = try? syscall("waitpid") { waitpid(slot.pid, &st, 0) }
             reaped(slot)
         }
     }

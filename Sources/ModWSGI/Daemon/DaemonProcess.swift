@@ -44,7 +44,7 @@ final class DaemonState {
 
     func wake() {
         var c: UInt8 = 0x77
-        _ = CModWSGI.write(wakeWrite, &c, 1)
+        _ = try? syscallUnlessWouldBlock("write") { CModWSGI.write(wakeWrite, &c, 1) }  // full: already woken
     }
 }
 
@@ -71,9 +71,10 @@ enum DaemonProcess {
         ModuleState.totalRequests = 0
 
         let user: Identity.User
-        switch Identity.drop(g) {
-        case .success(let u): user = u
-        case .failure(let e): startupFailed(g, "Couldn't start daemon process '\(g.name)': \(e).")
+        do {
+            user = try Identity.drop(g)
+        } catch {
+            startupFailed(g, "Couldn't start daemon process '\(g.name)': \(error).")
         }
         // Die with the parent (cleared by setuid, so set after switching).
         _ = wsgi_prctl_pdeathsig(SIGTERM)
@@ -261,8 +262,9 @@ enum DaemonProcess {
             var fd: Int32 = -1
             if !st.stopAccepting {
                 var p = pollfd(fd: st.listener, events: Int16(POLLIN), revents: 0)
-                if poll(&p, 1, 200) > 0 && !st.stopAccepting {
-                    fd = wsgi_accept_cloexec(st.listener)
+                if ((try? syscall("poll") { poll(&p, 1, 200) }) ?? 0) > 0 && !st.stopAccepting {
+                    // Another process may have taken the connection: EAGAIN, none for us.
+                    fd = ((try? syscallUnlessWouldBlock("accept4") { wsgi_accept_cloexec(st.listener) }) ?? nil) ?? -1
                 }
             }
             st.acceptLock.unlock()

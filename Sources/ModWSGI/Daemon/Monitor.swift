@@ -16,8 +16,10 @@ enum Monitor {
         var drain = [UInt8](repeating: 0, count: 64)
         while true {
             var p = pollfd(fd: st.wakeRead, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, 100)
-            while drain.withUnsafeMutableBytes({ CModWSGI.read(st.wakeRead, $0.baseAddress, 64) }) > 0 {}
+            _ = try? syscall("poll") { poll(&p, 1, 100) }
+            while let n = try? drain.withUnsafeMutableBytes({ buf in
+                try syscallUnlessWouldBlock("read") { CModWSGI.read(st.wakeRead, buf.baseAddress, buf.count) }
+            }), n > 0 {}
             let now = monotonicMicros()
             let signals = wsgi_daemon_take_signals()
             if signals & 1 != 0 { shutdown("received SIGTERM") }
