@@ -64,10 +64,14 @@ def test_sendfile_survives_apache_setting_the_file_aside(safe):
     """The app's file is closed (and its descriptor number reused by another request) while
     Apache still holds the file bucket for a slow client: the client must still get the file.
 
-    Before the fix the handler passed the app's own descriptor without a flush: Apache wrote
-    what the socket took, set the rest aside, the handler returned and closed the file, and
-    Apache later sent from whatever that descriptor number had become (here: a file of 'B's
-    opened by the next request) or from a closed descriptor (a truncated response)."""
+    The handler used to pass the app's own descriptor, without a flush and without APR's
+    sendfile flag. Without the flag Apache maps the file into memory and mostly waits in the
+    handler, so the hazard hid (an occasional truncated response here). With the flag (what
+    WSGIEnableSendfile promises) Apache sends what the socket takes, sets the file bucket
+    aside, the handler returns, the app closes its file, and Apache sends from a closed
+    descriptor (a truncated response, every time) or from whatever took its number (here a
+    file of 'B's opened by the next request). Fixed: Apache gets its own duplicate, owned by
+    the request pool (enough on its own, measured), and a flush after the file bucket."""
     size = 8 * MB
     a_path = os.path.join(safe.dir, "file-of-A")
     b_path = os.path.join(safe.dir, "file-of-B")
