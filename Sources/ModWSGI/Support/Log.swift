@@ -74,6 +74,25 @@ enum LogID: Int {
     case daemonRespawn = 1270
     case daemonServiceReplaced = 1271
     case daemonScriptNotFound = 1272
+    // Hook scripts (13xx).
+    case hookScriptFailed = 1301
+    case hookException = 1302
+    case hookBadResult = 1303
+    case accessDenied = 1304
+    case groupAuthorization = 1305
+    case dispatchFailed = 1306
+    case directiveWithoutEffect = 1307
+    case proxyHeaderIgnored = 1308
+    case directiveWithoutEffectInHtaccess = 1309
+    case authBasicWithoutScript = 1310
+    case authDigestWithoutScript = 1311
+    case groupRequireWithoutScript = 1312
+    case hookWithoutPython = 1313
+    case hookFunctionMissing = 1314
+    case groupsBadResult = 1315
+    case groupsBadItem = 1316
+    case groupWithoutGroups = 1317
+    case dispatchBadGroup = 1318
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
