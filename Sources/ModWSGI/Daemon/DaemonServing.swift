@@ -48,6 +48,13 @@ extension DaemonProcess {
             st.locked { st.lastActivity = previousActivity }
         }
         let channel = SocketChannel(conn: conn, request: req)
+        if let asked = req.value(of: "mod_wsgi.process_group"), asked != g.name {
+            // An Apache child of an older configuration followed the socket of the group's
+            // number in this one (WSGISocketRotation On): that number is now another group.
+            channel.log(APLOG_ERR, .daemonWrongGroup, "Request for daemon process group '\(asked)' reached daemon process group '\(g.name)' (the configuration changed at a restart); returning 503.")
+            channel.finish(HTTP_SERVICE_UNAVAILABLE)
+            return
+        }
         let daemonStart = Int64(apr_time_now())
         if g.queueTimeout > 0 && daemonStart - req.queueStart > Int64(g.queueTimeout) * 1_000_000 {
             channel.log(APLOG_INFO, .daemonQueueTimeout, "Queue timeout expired for WSGI daemon process '\(g.name)'.")
@@ -75,6 +82,12 @@ extension DaemonProcess {
             Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(apr_time_now()))))
         }
         channel.finish(status)
+        if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(), used >= g.memoryLimit / 10 * 9 {
+            // The request failed with the application at its memory-limit (MemoryError): every
+            // later one would too. Replace the process gracefully (mod_wsgi keeps failing).
+            st.locked { st.restartReason = st.restartReason ?? "uses \(used >> 20) MB of its memory-limit of \(g.memoryLimit >> 20) MB" }
+            st.wake()
+        }
         if channel.scriptLoadFailed {
             if g.startupTimeout > 0 && !st.locked({ st.loadedOnce })
                 && monotonicMicros() - st.started > Int64(g.startupTimeout) * 1_000_000 {
@@ -84,5 +97,18 @@ extension DaemonProcess {
         } else {
             st.locked { st.loadedOnce = true }
         }
+    }
+
+    /// The process's data size (what RLIMIT_DATA, memory-limit, limits), from /proc/self/statm.
+    static func dataSize() -> Int? {
+        let fd = wsgi_open_read("/proc/self/statm")
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        guard let n = try? buf.withUnsafeMutableBytes({ b in try syscall("read") { read(fd, b.baseAddress, b.count) } }),
+              n > 0 else { return nil }
+        let fields = buf[0..<n].split(separator: 32)
+        guard fields.count >= 6, let pages = Int(String(decoding: fields[5], as: UTF8.self)) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 }

@@ -4,7 +4,8 @@ import CModWSGI
 final class DaemonState {
     private let lock = Lock()
     let group: DaemonGroupConfig
-    let listener: Int32
+    /// Read under `acceptLock`; -1 once closed.
+    private(set) var listener: Int32
     let wakeRead: Int32
     let wakeWrite: Int32
     /// Start (monotonic µs) of the request each worker is running; 0: idle.
@@ -41,6 +42,20 @@ final class DaemonState {
     }
 
     var activeCount: Int { locked { active.filter { $0 != 0 }.count } }
+
+    /// Takes no more connections and closes this process's hold on the listening socket, once
+    /// no worker waits on it. When a restart has ended the socket's generation, nobody else
+    /// holds it: connections still queued there are reset at once, and the Apache child sends
+    /// the request again to the new daemon instead of waiting for a reply that never comes.
+    func closeListener() {
+        stopAccepting = true
+        acceptLock.withLock {
+            if listener >= 0 {
+                _ = CModWSGI.close(listener)
+                listener = -1
+            }
+        }
+    }
 
     func wake() {
         var c: UInt8 = 0x77

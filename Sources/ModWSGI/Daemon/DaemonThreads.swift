@@ -45,7 +45,7 @@ extension DaemonProcess {
         while !st.stopAccepting {
             st.acceptLock.lock()
             var fd: Int32 = -1
-            if !st.stopAccepting {
+            if !st.stopAccepting && st.listener >= 0 {
                 var p = pollfd(fd: st.listener, events: Int16(POLLIN), revents: 0)
                 if ((try? syscall("poll") { poll(&p, 1, 200) }) ?? 0) > 0 && !st.stopAccepting {
                     // Another process may have taken the connection: EAGAIN, none for us.

@@ -29,6 +29,9 @@ enum Frame: UInt8 {
 
 enum WireError: Error, CustomStringConvertible {
     case closed
+    /// The peer's socket went away with our data unread (ECONNRESET): for the Apache child
+    /// before any frame, the daemon never took the request (see DaemonClient).
+    case reset
     case timeout
     case system(SyscallError)
     case malformed(String)
@@ -36,6 +39,7 @@ enum WireError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .closed: return "connection closed by peer"
+        case .reset: return "connection reset by peer"
         case .timeout: return "timed out"
         case .system(let e): return e.description
         case .malformed(let m): return "malformed frame: \(m)"
@@ -197,7 +201,7 @@ final class WireConnection {
                     try syscallUnlessWouldBlock("recv") { recv(fd, buf.baseAddress, buf.count, 0) }
                 }
             } catch let e as SyscallError where e.errno == ECONNRESET {
-                throw WireError.closed
+                throw WireError.reset
             } catch let e as SyscallError {
                 throw WireError.system(e)
             }

@@ -34,6 +34,8 @@ enum LogID: Int {
     case importScriptNotFound = 1155
     case clientGoneDuringRelay = 1156
     case clientGoneAfterFlush = 1157
+    case requestBodyUnreadable = 1158
+    case requestBodyFailed = 1131
     // Daemon mode (12xx).
     case daemonRequestUnreadable = 1201
     case daemonStarted = 1202
@@ -74,6 +76,8 @@ enum LogID: Int {
     case daemonRespawn = 1270
     case daemonServiceReplaced = 1271
     case daemonScriptNotFound = 1272
+    case daemonRetry = 1231
+    case daemonWrongGroup = 1232
     // Hook scripts (13xx).
     case hookScriptFailed = 1301
     case hookException = 1302
