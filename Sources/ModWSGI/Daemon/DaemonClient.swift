@@ -188,7 +188,7 @@ enum DaemonClient {
                         // tell the daemon (the application's read raises) and answer it here.
                         let status = apache.bodyFailureStatus ?? HTTP_BAD_REQUEST
                         try? conn.send(.bodyEnd, encodeInt32(status) + Array(apache.lastError.utf8))
-                        Log.request(APLOG_INFO, .requestBodyFailed, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
+                        Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
                         if headersSent { apache.abort(); return OK }
                         return status
                     }

@@ -283,7 +283,7 @@ final class WSGIRequest {
         if let status = channel.bodyFailureStatus {
             // Reading the body failed through the client: its fault, not the application's.
             PyErr_Clear()
-            channel.log(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(channel.lastError)); answering \(status).")
+            channel.log(APLOG_INFO, .requestBodyFailed, "Request body from the client could not be read (\(channel.lastError)); answering \(status).")
             if headersSent { channel.abort(); return OK }
             return status
         }
