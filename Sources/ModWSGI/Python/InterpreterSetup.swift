@@ -97,8 +97,8 @@ def _setup(params):
         }
         if PyErr_Occurred() != nil {
             let lines = Py.takeExceptionLines()
-            Log.server(APLOG_ERR, .interpreterCreated, "Setting up interpreter '\(interp.name)' failed.")
-            for l in lines { Log.raw(APLOG_ERR, l) }
+            Log.server(APLOG_ERR, .interpreterSetupFailed, "Setting up interpreter '\(interp.name)' failed.")
+            for l in lines { Log.server(APLOG_ERR, .interpreterSetupFailed, l) }
         }
         wsgi_decref(globals)
         wsgi_decref(params)

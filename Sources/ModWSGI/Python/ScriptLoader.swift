@@ -43,8 +43,11 @@ enum ScriptLoader {
             wsgi_decref(code)
         }
         if !ok {
-            let lines = Py.takeExceptionLines()
-            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module.")
+            let target = loadTarget(dict)
+            let lines = Py.takeExceptionLines(droppingLeadingFramesOf: target == nil ? nil : path)
+            let what = target.map { $0.hasPrefix("/") ? "WSGI script '\($0)'" : "WSGI module '\($0)'" }
+                ?? "WSGI script '\(path)'"
+            log(APLOG_ERR, .scriptLoadFailed, "Target \(what) cannot be loaded as Python module.")
             for l in lines { log(APLOG_ERR, .scriptLoadFailed, l) }
             PyDict_DelItemString(modules, name)
             PyErr_Clear()
@@ -56,6 +59,17 @@ enum ScriptLoader {
         interp.scripts[path] = (module, mtime)
         if reloading { log(APLOG_INFO, .scriptReloaded, "Reloaded WSGI script '\(path)'.") }
         return module
+    }
+
+    /// A script that loads the application from elsewhere (mod_wsgi-express's handler.wsgi)
+    /// names it in `__mod_wsgi_target__` (a path, or a module name) before loading it: a
+    /// failure to load is then reported against that file or module, with the traceback
+    /// starting there rather than in the loading script. Keeps the pending exception.
+    static func loadTarget(_ dict: PyObj) -> String? {
+        var type: PyObj?, value: PyObj?, tb: PyObj?
+        PyErr_Fetch(&type, &value, &tb)
+        defer { PyErr_Restore(type, value, tb) }
+        return Py.swiftString(PyDict_GetItemString(dict, "__mod_wsgi_target__"))
     }
 
     static func mtime(_ path: String) -> Int? {

@@ -248,7 +248,7 @@ final class WSGIRequest {
         if !alreadyFailed {
             channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")
         }
-        for line in lines { channel.logError(line) }
+        for line in lines { channel.log(APLOG_ERR, .exceptionInApp, line) }
         if headersSent {
             // Part of the response is out: cut the connection so the client sees it
             // incomplete, never a cleanly terminated (and wrong) response.

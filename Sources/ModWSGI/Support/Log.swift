@@ -9,6 +9,7 @@ enum LogID: Int {
     case interpreterCreated = 1004
     case interpreterDestroyed = 1005
     case pythonFinalized = 1006
+    case interpreterSetupFailed = 1007
     case embeddedRestricted = 1101
     case scriptNotFound = 1102
     case scriptLoadFailed = 1103
@@ -45,20 +46,32 @@ enum LogID: Int {
     var tag: String { "MW\(rawValue): " }
 }
 
+/// One format for every line the module writes: `MWnnnn: mod_wsgi (pid=N): text`. A message
+/// of several lines (a traceback) is written line by line, each with the same prefix, so
+/// that `grep MW1106` finds all of it and no line of it is anonymous.
 enum Log {
     static func server(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
                        _ s: UnsafePointer<server_rec>? = nil) {
-        let line = id.tag + "mod_wsgi (pid=\(getpid())): " + message
-        wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), line)
+        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
+        for line in lines(message) {
+            wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), prefix + line)
+        }
     }
 
     static func request(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
                         _ r: UnsafeMutablePointer<request_rec>) {
-        let line = id.tag + "mod_wsgi (pid=\(getpid())): " + message
-        wsgi_log_rerror(level, status, r, line)
+        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
+        for line in lines(message) { wsgi_log_rerror(level, status, r, prefix + line) }
     }
 
-    /// A line without the module prefix (traceback lines, wsgi.errors, print()).
+    /// The lines of a message; one line (the common case) without copying.
+    static func lines(_ message: String) -> [Substring] {
+        guard message.utf8.contains(UInt8(ascii: "\n")) else { return [message[...]] }
+        return message.split(separator: "\n", omittingEmptySubsequences: true)
+    }
+
+    /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
+    /// written as the application wrote it, as mod_wsgi does.
     static func raw(_ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil) {
         if let r { wsgi_log_rerror(level, 0, r, message) } else {
             wsgi_log_error(level, 0, ModuleState.mainServer, message)

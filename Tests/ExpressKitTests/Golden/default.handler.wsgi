@@ -89,6 +89,10 @@ class _PostMortemDebugger(object):
                 result.close()
 
 
+# mod_wsgi reports a failure to load the application against this file (or module), with a
+# traceback that starts there: the user's code, not this handler.
+__mod_wsgi_target__ = entry_point
+
 application, _target = _load()
 if enable_debugger:
     application = _PostMortemDebugger(application)
