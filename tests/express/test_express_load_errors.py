@@ -92,3 +92,41 @@ def test_module_that_cannot_be_imported_is_named(workdir, port, killer):  # noqa
     child.expect(pexpect.EOF, timeout=30)
     child.close()
     assert wait_gone(port)
+
+
+def test_debug_mode_500_page_shows_the_load_failure(workdir, port, killer):  # noqa: F811
+    root = os.path.join(workdir, "root")
+    app = write(os.path.join(workdir, "app.py"), IMPORT_ERROR)
+    url = "http://127.0.0.1:%d/" % port
+    child = spawn_on_tty([app, "--host", "127.0.0.1", "--port", str(port), "--server-root", root,
+                          "--debug-mode"])
+    killer(child.pid)
+    child.expect("Operating Mode     : debug")
+    status, body, headers = wait_for(url)
+    assert status == 500, body
+    text = body.decode()
+    assert text.startswith("Target WSGI script '%s' cannot be loaded as Python module.\n" % app), text
+    assert 'File "%s", line 3, in <module>' % app in text, text
+    assert "ModuleNotFoundError: No module named 'no_such_module_mwe8'" in text, text
+    assert "handler.wsgi" not in text, text
+    assert headers["Content-Type"].startswith("text/plain"), headers
+    write(app, HELLO)
+    assert fetch(url)[:2] == (200, b"Hello World!\n")
+    os.kill(child.pid, signal.SIGTERM)
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+    assert wait_gone(port)
+
+
+def test_without_debug_mode_the_500_page_says_nothing(workdir, port, killer):  # noqa: F811
+    root = os.path.join(workdir, "root")
+    app = write(os.path.join(workdir, "app.py"), IMPORT_ERROR)
+    child = spawn_on_tty([app, "--host", "127.0.0.1", "--port", str(port), "--server-root", root])
+    killer(child.pid)
+    child.expect("the server keeps running")
+    status, body, _ = fetch("http://127.0.0.1:%d/" % port)
+    assert status == 500 and b"no_such_module_mwe8" not in body and b"Traceback" not in body, body
+    os.kill(child.pid, signal.SIGTERM)
+    child.expect(pexpect.EOF, timeout=30)
+    child.close()
+    assert wait_gone(port)

@@ -43,12 +43,14 @@ enum ScriptLoader {
             wsgi_decref(code)
         }
         if !ok {
-            let target = loadTarget(dict)
+            let (target, show) = loaderSettings(dict)
             let lines = Py.takeExceptionLines(droppingLeadingFramesOf: target == nil ? nil : path)
             let what = target.map { $0.hasPrefix("/") ? "WSGI script '\($0)'" : "WSGI module '\($0)'" }
                 ?? "WSGI script '\(path)'"
-            log(APLOG_ERR, .scriptLoadFailed, "Target \(what) cannot be loaded as Python module.")
+            let header = "Target \(what) cannot be loaded as Python module."
+            log(APLOG_ERR, .scriptLoadFailed, header)
             for l in lines { log(APLOG_ERR, .scriptLoadFailed, l) }
+            if show { interp.loadFailureReports[path] = [header] + lines }
             PyDict_DelItemString(modules, name)
             PyErr_Clear()
             wsgi_decref(module)
@@ -64,12 +66,16 @@ enum ScriptLoader {
     /// A script that loads the application from elsewhere (mod_wsgi-express's handler.wsgi)
     /// names it in `__mod_wsgi_target__` (a path, or a module name) before loading it: a
     /// failure to load is then reported against that file or module, with the traceback
-    /// starting there rather than in the loading script. Keeps the pending exception.
-    static func loadTarget(_ dict: PyObj) -> String? {
+    /// starting there rather than in the loading script. With `__mod_wsgi_show_load_errors__`
+    /// true (debug mode) the report is also the body of the 500 response. Keeps the pending
+    /// exception.
+    static func loaderSettings(_ dict: PyObj) -> (target: String?, show: Bool) {
         var type: PyObj?, value: PyObj?, tb: PyObj?
         PyErr_Fetch(&type, &value, &tb)
         defer { PyErr_Restore(type, value, tb) }
-        return Py.swiftString(PyDict_GetItemString(dict, "__mod_wsgi_target__"))
+        let target = Py.swiftString(PyDict_GetItemString(dict, "__mod_wsgi_target__"))
+        let show = PyDict_GetItemString(dict, "__mod_wsgi_show_load_errors__") == wsgi_py_true()
+        return (target, show)
     }
 
     static func mtime(_ path: String) -> Int? {
