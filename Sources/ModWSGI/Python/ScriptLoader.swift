@@ -26,6 +26,7 @@ enum ScriptLoader {
             return cached.module
         }
         let reloading = interp.scripts[path] != nil
+        interp.loadFailureReports[path] = nil  // only this attempt's failure is shown
         guard let source = readSmallFile(path) else {
             log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
             return nil
