@@ -45,11 +45,11 @@ integration: build $(DEPS)/test
 # The module's suite alone, against our build or against Debian's mod_wsgi 4.9 (the
 # reference the suite was validated with; `ours_only` tests are skipped there).
 module-test: build $(DEPS)/test
-	MOD_WSGI_BUILD=$(BIN) $(PYTHON) -m pytest -q -ra tests/module
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) -m pytest -q -ra tests/module tests/hooks
 
 module-test-reference: $(DEPS)/test
 	@[ -f /usr/lib/apache2/modules/mod_wsgi.so ] || apt-get install -y -qq libapache2-mod-wsgi-py3
-	MOD_WSGI_MODULE=/usr/lib/apache2/modules/mod_wsgi.so $(PYTHON) -m pytest -q -ra tests/module
+	MOD_WSGI_MODULE=/usr/lib/apache2/modules/mod_wsgi.so $(PYTHON) -m pytest -q -ra tests/module tests/hooks
 
 test: unit integration
 

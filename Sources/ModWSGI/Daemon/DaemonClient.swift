@@ -70,7 +70,7 @@ enum DaemonClient {
         req.applicationGroup = str(apr_table_get(env, "mod_wsgi.application_group")) ?? ""
         req.reloading = str(apr_table_get(env, "mod_wsgi.script_reloading")) != "0"
         req.enableSendfile = str(apr_table_get(env, "mod_wsgi.enable_sendfile")) == "1"
-        req.scheme = str(ap_run_http_scheme(r)) ?? "http"
+        req.scheme = str(apr_table_get(r.pointee.notes, "mod_wsgi.url_scheme")) ?? str(ap_run_http_scheme(r)) ?? "http"
         let c = r.pointee.connection!
         req.client = "\(str(c.pointee.client_ip) ?? "-"):\(c.pointee.client_addr?.pointee.port ?? 0)"
         req.isHEAD = r.pointee.header_only != 0

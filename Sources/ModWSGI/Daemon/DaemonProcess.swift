@@ -279,12 +279,19 @@ enum DaemonProcess {
         let st = state!
         let g = st.group
         let start = monotonicMicros()
-        st.locked { st.active[index] = start; st.lastActivity = start }
+        // WSGIIgnoreActivity On: such requests (health checks…) do not count as activity
+        // for inactivity-timeout; known once the request is read.
+        var ignoreActivity = false
+        let previousActivity = st.locked { () -> Int64 in
+            let before = st.lastActivity
+            st.active[index] = start; st.lastActivity = start
+            return before
+        }
         defer {
             let end = monotonicMicros()
             let total = st.locked { () -> Int in
                 st.active[index] = 0
-                st.lastActivity = end
+                if !ignoreActivity { st.lastActivity = end }
                 st.requests += 1
                 return st.requests
             }
@@ -307,6 +314,10 @@ enum DaemonProcess {
         } catch {
             Log.server(APLOG_ERR, .daemon, "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
             return
+        }
+        if req.environ.contains(where: { String(cString: $0.key) == "mod_wsgi.ignore_activity" && String(cString: $0.value) == "1" }) {
+            ignoreActivity = true
+            st.locked { st.lastActivity = previousActivity }
         }
         let channel = SocketChannel(conn: conn, request: req)
         let daemonStart = Int64(wsgi_now())

@@ -42,6 +42,14 @@ enum LogID: Int {
     case daemonServiceExit = 1214
     case daemonRestart = 1215
     case daemonRequestTimeout = 1216
+    case hookScriptFailed = 1301
+    case hookException = 1302
+    case hookBadResult = 1303
+    case accessDenied = 1304
+    case groupAuthorization = 1305
+    case dispatchFailed = 1306
+    case directiveWithoutEffect = 1307
+    case proxyHeaderIgnored = 1308
 
     var tag: String { "MW\(rawValue): " }
 }
