@@ -16,7 +16,7 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference bench warnings clean
+.PHONY: deps build start test unit integration module-test module-test-reference bench warnings reliability clean
 
 deps:
 	@SWIFT=$(SWIFT) bash scripts/install-deps test
@@ -64,6 +64,11 @@ warnings: $(DEPS)/build
 
 bench: build
 	python3 bench/run.py $(ARGS)
+
+# Load, faults and hostile clients, side by side with Debian's mod_wsgi when installed
+# (under 15 minutes; `make test` runs the --quick version).
+reliability: build
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/reliability/reliability.py $(ARGS)
 
 clean:
 	rm -rf .build

@@ -13,7 +13,7 @@ import Glibc
 public enum Launcher {
     static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
 
-    public static func run(_ c: ServerConfig) throws -> Never {
+    public static func run(_ c: ResolvedConfig) throws -> Never {
         let argv = [Path.join(c.serverRoot, "apachectl"), "start", "-DFOREGROUND"]
         if isatty(STDOUT_FILENO) == 1 && !c.debugMode {
             // The error log is a file of its own (not the terminal, not piped to rotatelogs):
@@ -77,7 +77,7 @@ public enum Launcher {
         while true {
             // While watching the error log, look at it five times a second.
             let flags = watch == nil ? 0 : WNOHANG
-            let exited = try retryingSyscall("waitpid") { waitpid(pid, &status, flags) }
+            let exited = try syscall("waitpid") { waitpid(pid, &status, flags) }
             if exited == pid { break }
             if let lines = watch?.poll() {
                 Output.err(LoadFailureWatch.report(lines, log: watch!.path))

@@ -101,9 +101,8 @@ enum PortCheck {
         var bytes: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 && Glibc.errno == EINTR { continue }
-            if n <= 0 { break }
+            let got = chunk.withUnsafeMutableBytes { p in try? syscall("read", path) { read(fd, p.baseAddress!, p.count) } }
+            guard let n = got, n > 0 else { break }
             bytes += chunk[..<n]
         }
         return String(decoding: bytes, as: UTF8.self)
