@@ -14,6 +14,9 @@ final class Interpreter {
     var wsgiVersion: PyObj!
     var apacheVersion: PyObj!
     var modWSGIVersion: PyObj!
+    /// Why a script failed to load, kept for the next response when its loader asked for it
+    /// (mod_wsgi-express's handler in debug mode): the lines of the log report, by path.
+    var loadFailureReports: [String: [String]] = [:]
 
     init(name: String, state: OpaquePointer, isMain: Bool) {
         self.name = name
