@@ -99,7 +99,9 @@ class Toolchain:
         self.module_name = "mod_wsgi-py%s%s" % (nodot, self.ext_suffix)
 
     def _python_config(self, bindir):
-        for name in ("python%s-config" % self.version, "python3-config"):
+        # python3.11d-config for a debug build: the one of this very build comes first.
+        names = ["python%s%s-config" % (self.version, getattr(sys, "abiflags", "")), "python%s-config" % self.version]
+        for name in names:
             for d in (bindir, os.path.dirname(getattr(sys, "_base_executable", sys.executable))):
                 p = os.path.join(d, name)
                 if d and os.access(p, os.X_OK):

@@ -158,17 +158,28 @@ def test_venv_of_a_python_the_apache_user_cannot_read_is_refused_in_one_line(whe
         shutil.rmtree(d, ignore_errors=True)
 
 
+WHO = b"""
+import sys
+def application(environ, start_response):
+    import mod_wsgi.server
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [('|'.join([sys.prefix, sys.version, sys.abiflags, mod_wsgi.server.where()])).encode()]
+"""
+WHO_CLI = "import sys, mod_wsgi.server; print('|'.join([sys.prefix, sys.version, sys.abiflags, mod_wsgi.server.where()]))"
+
+
 def other_python_build():
-    """Another CPython build (not Debian's python3) whose files www-data can read, or None."""
+    """Another CPython build than Debian's python3 (a debug build python3.Xd, or one under
+    /usr/local or /opt) whose files www-data can read, or None."""
     candidates = []
-    for d in ("/usr/local/bin", "/opt/python/bin"):
-        for minor in range(8, 15):
-            candidates.append(os.path.join(d, "python3.%d" % minor))
+    for minor in range(8, 15):
+        candidates += ["/usr/bin/python3.%dd" % minor, "/usr/local/bin/python3.%d" % minor,
+                       "/opt/python/bin/python3.%d" % minor]
     system = os.path.realpath(SYSTEM_PYTHON)
     for c in candidates:
         if not os.access(c, os.X_OK) or os.path.realpath(c) == system:
             continue
-        if subprocess.run(["runuser", "-u", "www-data", "--", c, "-c", "import encodings"],
+        if subprocess.run(["runuser", "-u", "www-data", "--", c, "-c", "import encodings, ensurepip"],
                           capture_output=True).returncode == 0:
             return c
     return None
@@ -177,24 +188,24 @@ def other_python_build():
 def test_two_python_builds_side_by_side(venv, servers, workdir):
     other = other_python_build()
     if other is None:
-        pytest.skip("no second Python build readable by www-data here (pyenv's are under /root, mode 0700): "
-                    "see the one-line refusal test above")
+        pytest.skip("no second Python build readable by www-data here (pyenv's are under /root, mode 0700; "
+                    "Debian's python3.11-dbg would do): see the one-line refusal tests above")
     second = Venv.create(os.path.join(workdir, "venv2"), python=other)
-    second.pip("wheel", "--no-deps", "-w", os.path.join(workdir, "wheels"), REPO,
-               env=clean_env(MOD_WSGI_BUILD_DIR=BUILD_DIR))
-    whl = [f for f in os.listdir(os.path.join(workdir, "wheels")) if f.endswith(".whl")][0]
-    second.pip("install", "--no-deps", os.path.join(workdir, "wheels", whl))
-    app = write(os.path.join(workdir, "hello.py"), HELLO)
-    seen = {}
-    for v, python in ((venv, SYSTEM_PYTHON), (second, other)):
+    wheels = os.path.join(workdir, "wheels")
+    second.pip("wheel", "--no-deps", "-w", wheels, REPO, env=clean_env(MOD_WSGI_BUILD_DIR=BUILD_DIR))
+    second.pip("install", "--no-deps", os.path.join(wheels, os.listdir(wheels)[0]))
+    app = write(os.path.join(workdir, "who.py"), WHO)
+    served = {}
+    for v in (venv, second):
         port = free_port()
         log = os.path.join(workdir, "log-%d" % port)
         p = servers.start([v.bin("mod_wsgi-express"), "start-server", app, "--host", "127.0.0.1", "--port", str(port),
                            "--server-root", os.path.join(workdir, "root-%d" % port)], cwd=workdir, log=log)
         status, body, _ = wait_for("http://127.0.0.1:%d/" % port, proc=p, log=log)
         assert status == 200, body
-        prefix, version, _, _ = body.decode().split("|")
-        expected = run([python, "-c", "import sys; print(sys.version.split()[0])"]).stdout.strip()
-        seen[v.path] = (prefix, version, expected)
-    for path, (prefix, version, expected) in seen.items():
-        assert (prefix, version) == (path, expected)
+        # What the venv's own python says: its prefix, its build, its module.
+        assert body.decode() == run([v.python, "-c", WHO_CLI]).stdout.strip()
+        served[v.path] = body.decode().split("|")
+    assert served[venv.path][0] == venv.path and served[second.path][0] == second.path
+    assert served[venv.path][3] != served[second.path][3]  # each its own module
+    assert served[venv.path][1:3] != served[second.path][1:3]  # two different Python builds
