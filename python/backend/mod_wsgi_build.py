@@ -76,22 +76,31 @@ class Toolchain:
         self.libdir = cv("LIBDIR") or ""
         self.python_config = os.environ.get("PYTHON_CONFIG") or self._python_config(cv("BINDIR") or "")
         include = cv("INCLUDEPY") or ""
-        if not self.python_config or not os.path.isfile(os.path.join(include, "Python.h")):
-            _fail("the development files of Python %s are missing (no python%s-config or %s/Python.h): "
-                  "install them (Debian: apt-get install python3-dev), or set PYTHON_CONFIG=/path/to/python%s-config"
-                  % (self.version, self.version, include, self.version))
+        if not self.python_config or not os.access(self.python_config, os.X_OK):
+            missing = ("PYTHON_CONFIG=%s is not executable" % os.environ["PYTHON_CONFIG"]
+                       if os.environ.get("PYTHON_CONFIG") else "no python%s-config" % self.version)
+        elif not os.path.isfile(os.path.join(include, "Python.h")):
+            missing = "no %s/Python.h" % include
+        else:
+            missing = None
+        if missing:
+            _fail("the development files of Python %s are missing (%s): install them (Debian: apt-get install "
+                  "python3-dev), or set PYTHON_CONFIG=/path/to/python%s-config" % (self.version, missing, self.version))
         if not cv("Py_ENABLE_SHARED"):
             _fail("Python %s (%s) was built without a shared libpython, which Apache needs to load it: "
                   "use a Python built with --enable-shared (Debian's python3, or pyenv with "
                   "PYTHON_CONFIGURE_OPTS=--enable-shared)" % (self.version, sys.executable))
-        self.apxs = os.environ.get("APXS") or shutil.which("apxs") or shutil.which("apxs2")
+        given = os.environ.get("APXS")
+        self.apxs = given or shutil.which("apxs") or shutil.which("apxs2")
         if not self.apxs or not os.access(self.apxs, os.X_OK):
-            _fail("apxs not found: install Apache's development files (Debian: apt-get install apache2-dev), "
-                  "or set APXS=/path/to/apxs")
-        self.swift = os.environ.get("SWIFT") or shutil.which("swift")
-        if not self.swift:
-            _fail("the Swift toolchain is not on PATH (no `swift`): install Swift 6 from swift.org "
-                  "(for example unpacked in /opt/swift, then PATH=/opt/swift/usr/bin:$PATH), or set SWIFT=/path/to/swift")
+            _fail("apxs not found (%s): install Apache's development files (Debian: apt-get install apache2-dev), "
+                  "or set APXS=/path/to/apxs" % ("APXS=%s is not executable" % given if given else "not on PATH"))
+        given = os.environ.get("SWIFT")
+        self.swift = given or shutil.which("swift")
+        if not self.swift or not os.access(self.swift, os.X_OK):
+            _fail("the Swift toolchain was not found (%s): install Swift 6 from swift.org (for example "
+                  "unpacked in /opt/swift, then PATH=/opt/swift/usr/bin:$PATH), or set SWIFT=/path/to/swift"
+                  % ("SWIFT=%s is not executable" % given if given else "no `swift` on PATH"))
         abiflags = getattr(sys, "abiflags", "")
         nodot = self.version.replace(".", "")
         platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")

@@ -209,3 +209,19 @@ def test_two_python_builds_side_by_side(venv, servers, workdir):
     assert served[venv.path][0] == venv.path and served[second.path][0] == second.path
     assert served[venv.path][3] != served[second.path][3]  # each its own module
     assert served[venv.path][1:3] != served[second.path][1:3]  # two different Python builds
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"PATH": "/usr/bin:/bin"}, "the Swift toolchain was not found (no `swift` on PATH)"),
+    ({"APXS": "/nonexistent/apxs"}, "apxs not found (APXS=/nonexistent/apxs is not executable): install Apache's "
+                                    "development files (Debian: apt-get install apache2-dev)"),
+    ({"PYTHON_CONFIG": "/nonexistent/python3-config"}, "(PYTHON_CONFIG=/nonexistent/python3-config is not "
+                                                       "executable): install them (Debian: apt-get install python3-dev)"),
+])
+def test_a_missing_prerequisite_stops_the_build_in_one_line(venv, workdir, env, message):
+    r = run([venv.python, "-m", "pip", "--disable-pip-version-check", "wheel", "--no-deps", "-w", workdir, REPO],
+            env=clean_env(**env), timeout=300)
+    assert r.returncode != 0
+    lines = [l.strip() for l in (r.stdout + r.stderr).splitlines() if "mod_wsgi: error:" in l]
+    assert len(lines) == 1 and message in lines[0], r.stdout + r.stderr
+    assert not os.listdir(workdir)
