@@ -5,8 +5,8 @@ mod_wsgi's setup.py builds mod_wsgi.so for its Python:
 
 - `swift build -c release` with PYTHON_CONFIG set to that Python's python3.X-config (its
   headers and libpython) and APXS to the Apache found, in a build directory outside the
-  source tree: $MOD_WSGI_BUILD_DIR/<python> when set (kept, so rebuilds are incremental),
-  else a temporary directory removed afterwards;
+  source tree: $MOD_WSGI_BUILD_DIR when set (kept, so rebuilds are incremental, for any
+  Python), else a temporary directory removed afterwards;
 - the wheel holds the `mod_wsgi-express` executable as a script (installed as-is into the
   environment's bin/), the Apache module as mod_wsgi/server/mod_wsgi-py3X<EXT_SUFFIX>, the
   templates under share/mod_wsgi-express/templates (where the executable looks for them
@@ -15,6 +15,7 @@ mod_wsgi's setup.py builds mod_wsgi.so for its Python:
 A missing prerequisite stops the build with one line saying what to install.
 """
 import base64
+import fcntl
 import hashlib
 import io
 import os
@@ -117,11 +118,6 @@ class Toolchain:
                     return p
         return None
 
-    def key(self):
-        """Names this Python's build directory: two Pythons never share one."""
-        h = hashlib.sha256(os.path.realpath(self.python_config).encode()).hexdigest()[:10]
-        return "py%s-%s" % (self.version, h)
-
     def linker_flags(self):
         """An rpath to libpython when it is not in a directory the dynamic linker searches
         anyway (pyenv and other builds under a prefix of their own), so that Apache finds it."""
@@ -173,7 +169,7 @@ def swift_build(tc, scratch):
         if os.path.isdir(os.path.join(ROOT, name)):
             _sync(os.path.join(ROOT, name), os.path.join(package, name))
     cmd = [tc.swift, "build", "-c", "release", "--package-path", package,
-           "--scratch-path", os.path.join(scratch, "build"), "--manifest-cache", "local"] + tc.linker_flags()
+           "--scratch-path", os.path.join(scratch, "build"), "--manifest-cache", "none"] + tc.linker_flags()
     env = dict(os.environ, PYTHON_CONFIG=tc.python_config, APXS=tc.apxs)
     sys.stderr.write("mod_wsgi: building for Python %s (%s) with %s\n" % (tc.version, tc.python_config, " ".join(cmd)))
     sys.stderr.flush()
@@ -233,10 +229,14 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     ver = version()
     given = os.environ.get("MOD_WSGI_BUILD_DIR")
     if given:
-        scratch = os.path.join(os.path.abspath(given), tc.key())
+        scratch = os.path.abspath(given)
         os.makedirs(scratch, exist_ok=True)
     else:
         scratch = tempfile.mkdtemp(prefix="mod_wsgi-build-")
+    # One build at a time in a kept directory (it may serve several Pythons in turn: the
+    # manifest is evaluated afresh each time, so only the module is rebuilt for another one).
+    lock = open(os.path.join(scratch, ".lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         out = swift_build(tc, scratch)
         name = "%s-%s-%s.whl" % (NAME, ver, tc.tag)
@@ -258,6 +258,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         os.replace(tmp, os.path.join(wheel_directory, name))
         return name
     finally:
+        lock.close()
         if not given:
             shutil.rmtree(scratch, ignore_errors=True)
 
