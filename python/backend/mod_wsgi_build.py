@@ -130,9 +130,20 @@ class Toolchain:
         return ["-Xlinker", "-rpath", "-Xlinker", self.libdir]
 
 
+def _same_content(a, b):
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            return fa.read() == fb.read()
+    except OSError:
+        return False
+
+
 def _sync(src, dst):
-    """Makes dst a copy of src, touching only files that differ (unchanged files keep their
-    inode and mtime, so an incremental swift build stays incremental)."""
+    """Makes dst a copy of src, writing only files whose content differs (with a new mtime,
+    whatever the source's): unchanged files keep their inode and mtime, so an incremental
+    swift build stays incremental, and a changed one is always seen as changed."""
     os.makedirs(dst, exist_ok=True)
     wanted = set(os.listdir(src))
     for name in os.listdir(dst):
@@ -148,11 +159,9 @@ def _sync(src, dst):
         else:
             if os.path.isdir(d):
                 shutil.rmtree(d)
-            if os.path.exists(d):
-                a, b = os.stat(s), os.stat(d)
-                if a.st_size == b.st_size and int(a.st_mtime) == int(b.st_mtime):
-                    continue
-            shutil.copy2(s, d)
+            if _same_content(s, d):
+                continue
+            shutil.copyfile(s, d)
 
 
 def swift_build(tc, scratch):
@@ -162,7 +171,8 @@ def swift_build(tc, scratch):
     for name in PACKAGE_FILES:
         s, d = os.path.join(ROOT, name), os.path.join(package, name)
         if os.path.isfile(s):
-            shutil.copy2(s, d)
+            if not _same_content(s, d):
+                shutil.copyfile(s, d)
         elif os.path.exists(d):
             os.unlink(d)
     for name in PACKAGE_DIRS:

@@ -2,13 +2,13 @@
 real virtual environment of Debian's python3, served by a real Apache.
 
 - The wheel is built by `pip wheel <checkout>` in the session's venv, with the swift build
-  directory kept in $MOD_WSGI_PIP_BUILD_DIR (default /var/tmp/mod_wsgi-express-tests/pip-<hash
-  of the checkout's path>), so a second session rebuilds incrementally.
+  directory kept in $MOD_WSGI_PIP_BUILD_DIR (default /var/tmp/mod_wsgi-express-tests/pip-build,
+  shared by checkouts and Pythons: the backend locks it and copies in only what changed), so
+  a later session, or another checkout, rebuilds incrementally.
 - Venvs live in a 0755 directory under /tmp: Apache's user (www-data) must read them.
 - Servers listen on free 127.0.0.1 ports, in their own session, and are killed by process
   group after their test.
 """
-import hashlib
 import os
 import shutil
 import signal
@@ -24,8 +24,7 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SYSTEM_PYTHON = "/usr/bin/python3"
-BUILD_DIR = os.environ.get("MOD_WSGI_PIP_BUILD_DIR") or os.path.join(
-    "/var/tmp/mod_wsgi-express-tests", "pip-" + hashlib.sha256(REPO.encode()).hexdigest()[:12])
+BUILD_DIR = os.environ.get("MOD_WSGI_PIP_BUILD_DIR") or "/var/tmp/mod_wsgi-express-tests/pip-build"
 TIMEOUT = 30.0
 # What the installed command must work without.
 SCRUBBED = ("VIRTUAL_ENV", "MOD_WSGI_EXPRESS_TEMPLATES", "MOD_WSGI_MODULE", "PYTHONPATH", "PYTHONHOME",
