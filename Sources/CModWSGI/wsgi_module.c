@@ -14,6 +14,12 @@ static const char *wsgi_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const
     AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), RSRC_CONF, help)
 #define DIR_CMD(name, id, help) \
     AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), ACCESS_CONF | RSRC_CONF | OR_FILEINFO, help)
+/* Server, virtual host and <Directory>/<Location>, not .htaccess. */
+#define SECTION_CMD(name, id, help) \
+    AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), ACCESS_CONF | RSRC_CONF, help)
+/* Authentication settings: also in .htaccess with AllowOverride AuthConfig. */
+#define AUTH_CMD(name, id, help) \
+    AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), OR_AUTHCFG, help)
 
 static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGIScriptAlias", WSGI_CMD_SCRIPT_ALIAS, "URL prefix, path of the WSGI script file, and options."),
@@ -51,6 +57,18 @@ static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGIRestrictSignal", WSGI_CMD_RESTRICT_SIGNAL, "On: applications may not install signal handlers."),
     SERVER_CMD("WSGIVerboseDebugging", WSGI_CMD_VERBOSE_DEBUGGING, "On: log more detail."),
     SERVER_CMD("WSGIAcceptMutex", WSGI_CMD_ACCEPT_MUTEX, "Accept mutex of the daemon processes (Apache's Mutex)."),
+    AUTH_CMD("WSGIAccessScript", WSGI_CMD_ACCESS_SCRIPT, "Host access script (allow_access), and application-group=."),
+    AUTH_CMD("WSGIAuthUserScript", WSGI_CMD_AUTH_USER_SCRIPT, "User authentication script of the 'wsgi' provider, and application-group=."),
+    AUTH_CMD("WSGIAuthGroupScript", WSGI_CMD_AUTH_GROUP_SCRIPT, "Group script of 'Require wsgi-group', and application-group=."),
+    AUTH_CMD("WSGIUserAuthoritative", WSGI_CMD_USER_AUTHORITATIVE, "On or Off (Apache 2.2 only; see AuthBasicAuthoritative)."),
+    AUTH_CMD("WSGIGroupAuthoritative", WSGI_CMD_GROUP_AUTHORITATIVE, "On or Off (Apache 2.2 only; see <RequireAny>)."),
+    SECTION_CMD("WSGIDispatchScript", WSGI_CMD_DISPATCH_SCRIPT, "Dispatch script choosing process group, application group and callable, and application-group=."),
+    SECTION_CMD("WSGIPassApacheRequest", WSGI_CMD_PASS_APACHE_REQUEST, "On: put the request_rec in environ as apache.request_rec."),
+    DIR_CMD("WSGIIgnoreActivity", WSGI_CMD_IGNORE_ACTIVITY, "On: requests here do not reset the daemon's inactivity-timeout."),
+    SERVER_CMD("WSGICaseSensitivity", WSGI_CMD_CASE_SENSITIVITY, "Off: script paths differing only in case are one script."),
+    SERVER_CMD("WSGIServerMetrics", WSGI_CMD_SERVER_METRICS, "On: allow mod_wsgi.server_metrics()."),
+    SERVER_CMD("WSGINewRelicConfigFile", WSGI_CMD_NEW_RELIC_CONFIG_FILE, "Accepted for old configurations; does nothing."),
+    SERVER_CMD("WSGINewRelicEnvironment", WSGI_CMD_NEW_RELIC_ENVIRONMENT, "Accepted for old configurations; does nothing."),
     { NULL }
 };
 
@@ -66,13 +84,53 @@ static void wsgi_child_init(apr_pool_t *p, server_rec *s) { wsgi_swift_child_ini
 static int wsgi_translate_name(request_rec *r) { return wsgi_swift_translate_name(r); }
 static int wsgi_handler(request_rec *r) { return wsgi_swift_handler(r); }
 
+/* The access, authentication and authorisation hooks (Hooks/ in Swift). Apache wants
+ * provider structs of function pointers with its enum return types. */
+static int wsgi_access_checker(request_rec *r) { return wsgi_swift_access_checker(r); }
+static authn_status wsgi_check_password(request_rec *r, const char *user, const char *password) {
+    return (authn_status)wsgi_swift_check_password(r, user, password);
+}
+static authn_status wsgi_get_realm_hash(request_rec *r, const char *user, const char *realm, char **rethash) {
+    return (authn_status)wsgi_swift_get_realm_hash(r, user, realm, rethash);
+}
+static const authn_provider wsgi_authn_provider = { wsgi_check_password, wsgi_get_realm_hash };
+static authz_status wsgi_check_authorization(request_rec *r, const char *require_args, const void *parsed) {
+    (void)parsed;
+    return (authz_status)wsgi_swift_check_authorization(r, require_args);
+}
+static const authz_provider wsgi_authz_provider = { wsgi_check_authorization, NULL };
+
+/* mod_ssl's optional functions, when mod_ssl is loaded (APR_RETRIEVE_OPTIONAL_FN is a macro). */
+static APR_OPTIONAL_FN_TYPE(ssl_is_https) *wsgi_ssl_is_https_fn = NULL;
+static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *wsgi_ssl_var_lookup_fn = NULL;
+static void wsgi_retrieve_optional_fns(void) {
+    wsgi_ssl_is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
+    wsgi_ssl_var_lookup_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
+}
+int wsgi_ssl_is_https(request_rec *r) {
+    return wsgi_ssl_is_https_fn ? wsgi_ssl_is_https_fn(r->connection) : 0;
+}
+const char *wsgi_ssl_var_lookup(request_rec *r, const char *name) {
+    if (!wsgi_ssl_var_lookup_fn) return NULL;
+    return wsgi_ssl_var_lookup_fn(r->pool, r->server, r->connection, r, apr_pstrdup(r->pool, name));
+}
+
 static void wsgi_register_hooks(apr_pool_t *p) {
     static const char *const before_alias[] = { "mod_alias.c", NULL };
+    /* As mod_wsgi: host access after mod_ssl, before mod_authz_host. */
+    static const char *const after_ssl[] = { "mod_ssl.c", NULL };
+    static const char *const before_authz_host[] = { "mod_authz_host.c", NULL };
     ap_hook_pre_config(wsgi_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(wsgi_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(wsgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_translate_name(wsgi_translate_name, NULL, before_alias, APR_HOOK_MIDDLE);
     ap_hook_handler(wsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_access_checker(wsgi_access_checker, after_ssl, before_authz_host, APR_HOOK_MIDDLE);
+    ap_hook_optional_fn_retrieve(wsgi_retrieve_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "wsgi", AUTHN_PROVIDER_VERSION,
+                              &wsgi_authn_provider, AP_AUTH_INTERNAL_PER_CONF);
+    ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "wsgi-group", AUTHZ_PROVIDER_VERSION,
+                              &wsgi_authz_provider, AP_AUTH_INTERNAL_PER_CONF);
 }
 
 module AP_MODULE_DECLARE_DATA wsgi_module = {

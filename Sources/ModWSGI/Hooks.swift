@@ -32,6 +32,9 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
        ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG {
         Log.server(APLOG_ERR, .pythonHomeUnreadable, problem, s)
     }
+    if ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG {
+        for warning in global.startupWarnings { Log.server(APLOG_WARNING, .directiveWithoutEffect, warning, s) }
+    }
     // Daemon process groups are forked here, by the (single-threaded) parent.
     return DaemonManager.postConfig(pconf: pconf, ptemp: ptemp, server: s!)
 }
@@ -40,10 +43,11 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
 func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) {
     ModuleState.childPool = p
     ModuleState.mainServer = s
+    DaemonManager.closeListenersInChild()
     let global = GlobalConfig.current
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).
-    if global.restrictEmbedded { return }
+    if global.restrictEmbedded && !global.hookScripts { return }
     PythonRuntime.initialize(processName: "Apache child process")
     guard PythonRuntime.initialized else { return }
     ImportScripts.run(global.importScripts.filter { ($0.processGroup ?? "").isEmpty || $0.processGroup == "%{GLOBAL}" })

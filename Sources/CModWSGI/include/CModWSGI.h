@@ -34,6 +34,9 @@
 #include <apr_thread_proc.h>
 #include <apr_file_io.h>
 #include <apr_lib.h>
+#include <apr_optional.h>
+#include <mod_auth.h>
+#include <mod_ssl.h>
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -93,6 +96,18 @@ typedef enum {
     WSGI_CMD_RESTRICT_SIGNAL,
     WSGI_CMD_VERBOSE_DEBUGGING,
     WSGI_CMD_ACCEPT_MUTEX,
+    WSGI_CMD_ACCESS_SCRIPT,
+    WSGI_CMD_AUTH_USER_SCRIPT,
+    WSGI_CMD_AUTH_GROUP_SCRIPT,
+    WSGI_CMD_USER_AUTHORITATIVE,
+    WSGI_CMD_GROUP_AUTHORITATIVE,
+    WSGI_CMD_DISPATCH_SCRIPT,
+    WSGI_CMD_PASS_APACHE_REQUEST,
+    WSGI_CMD_IGNORE_ACTIVITY,
+    WSGI_CMD_CASE_SENSITIVITY,
+    WSGI_CMD_SERVER_METRICS,
+    WSGI_CMD_NEW_RELIC_CONFIG_FILE,
+    WSGI_CMD_NEW_RELIC_ENVIRONMENT,
     WSGI_CMD_SCRIPT_ALIAS_END_
 } wsgi_cmd_id;
 
@@ -107,6 +122,15 @@ extern int wsgi_swift_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_
 extern void wsgi_swift_child_init(apr_pool_t *p, server_rec *s);
 extern int wsgi_swift_translate_name(request_rec *r);
 extern int wsgi_swift_handler(request_rec *r);
+extern int wsgi_swift_access_checker(request_rec *r);
+/* Return an authn_status / authz_status (mod_auth.h). */
+extern int wsgi_swift_check_password(request_rec *r, const char *user, const char *password);
+extern int wsgi_swift_get_realm_hash(request_rec *r, const char *user, const char *realm, char **rethash);
+extern int wsgi_swift_check_authorization(request_rec *r, const char *require_args);
+
+/* mod_ssl's ssl_is_https / ssl_var_lookup: 0 / NULL without mod_ssl. */
+int wsgi_ssl_is_https(request_rec *r);
+const char *wsgi_ssl_var_lookup(request_rec *r, const char *name);
 
 /* ---- logging: ap_log_* are variadic ------------------------------------------- */
 

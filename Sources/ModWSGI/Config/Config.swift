@@ -18,6 +18,15 @@ final class DirConfig {
     var errorOverride: Bool?
     var restrictProcess: [String]?
     var handlerScripts: [String: ScriptTarget] = [:]
+    // Hooks/: access, authentication, group authorisation and dispatch scripts.
+    var accessScript: HookScript?
+    var authUserScript: HookScript?
+    var authGroupScript: HookScript?
+    var dispatchScript: HookScript?
+    var passApacheRequest: Bool?
+    var ignoreActivity: Bool?
+    var trustedProxyHeaders: [String]?
+    var trustedProxies: TrustedProxyList?
 
     func merged(over base: DirConfig) -> DirConfig {
         let m = DirConfig()
@@ -32,6 +41,14 @@ final class DirConfig {
         m.errorOverride = errorOverride ?? base.errorOverride
         m.restrictProcess = restrictProcess ?? base.restrictProcess
         m.handlerScripts = base.handlerScripts.merging(handlerScripts) { _, new in new }
+        m.accessScript = accessScript ?? base.accessScript
+        m.authUserScript = authUserScript ?? base.authUserScript
+        m.authGroupScript = authGroupScript ?? base.authGroupScript
+        m.dispatchScript = dispatchScript ?? base.dispatchScript
+        m.passApacheRequest = passApacheRequest ?? base.passApacheRequest
+        m.ignoreActivity = ignoreActivity ?? base.ignoreActivity
+        m.trustedProxyHeaders = trustedProxyHeaders ?? base.trustedProxyHeaders
+        m.trustedProxies = trustedProxies ?? base.trustedProxies
         return m
     }
 }
@@ -94,6 +111,15 @@ struct GlobalConfig {
     var socketRotation = true
     var importScripts: [ScriptTarget] = []
     var daemonGroups: [DaemonGroupConfig] = []
+    /// WSGICaseSensitivity Off: script paths differing only in case name one script.
+    var caseSensitive = true
+    var serverMetrics = false
+    /// An access, auth or dispatch script is configured: Apache's children need Python
+    /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
+    var hookScripts = false
+    /// Directives accepted for old configurations but without effect here: one warning
+    /// each at start-up (post_config).
+    var startupWarnings: [String] = []
 
     nonisolated(unsafe) static var current = GlobalConfig()
 }

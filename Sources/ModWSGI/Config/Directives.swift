@@ -26,6 +26,8 @@ func wsgi_swift_directive(_ cmd: UnsafeMutablePointer<cmd_parms>?, _ mconfig: Un
 }
 
 enum Directives {
+    nonisolated(unsafe) static var warnedInHtaccess = false
+
     static func apply(_ id: wsgi_cmd_id, name: String, args: [String],
                       cmd: UnsafeMutablePointer<cmd_parms>, dir: DirConfig?) throws {
         func fail(_ what: String) -> DirectiveError { DirectiveError(message: "\(name): \(what)") }
@@ -45,6 +47,8 @@ enum Directives {
             set { GlobalConfig.current = newValue }
         }
         let server = ConfigStore.server(cmd.pointee.server)!
+        // .htaccess files are read while requests are served, in many threads at once.
+        let servingRequests = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM
 
         switch id {
         case WSGI_CMD_SCRIPT_ALIAS, WSGI_CMD_SCRIPT_ALIAS_MATCH:
@@ -126,8 +130,56 @@ enum Directives {
         case WSGI_CMD_PYTHON_EGGS:
             try count(1...1, "one argument: a directory"); try globalOnly()
             global.pythonEggs = args[0]
-        case WSGI_CMD_ACCEPT_MUTEX, WSGI_CMD_TRUSTED_PROXY_HEADERS, WSGI_CMD_TRUSTED_PROXIES:
-            throw fail("is not supported yet by this mod_wsgi; remove it from the configuration")
+        case WSGI_CMD_ACCEPT_MUTEX:
+            // mod_wsgi serialises accept() across daemon processes with this mutex; here
+            // each daemon thread accepts under a process-local lock and the kernel spreads
+            // connections over processes, so there is no cross-process mutex to choose.
+            try count(1...1, "one argument: an Apache mutex mechanism such as default"); try globalOnly()
+            if args[0].lowercased() != "default" {
+                global.startupWarnings.append("WSGIAcceptMutex \(args[0]): daemon processes here use no cross-process accept mutex, so the mechanism is not used.")
+            }
+        case WSGI_CMD_TRUSTED_PROXY_HEADERS:
+            try count(1...Int.max, "one or more header names such as X-Forwarded-For")
+            dir?.trustedProxyHeaders = try args.map { try TrustedProxies.environName(header: $0, fail: fail) }
+        case WSGI_CMD_TRUSTED_PROXIES:
+            try count(1...Int.max, "one or more IP addresses or networks (address/bits)")
+            dir?.trustedProxies = try TrustedProxyList.parse(args, pool: cmd.pointee.pool, fail: fail)
+        case WSGI_CMD_ACCESS_SCRIPT, WSGI_CMD_AUTH_USER_SCRIPT, WSGI_CMD_AUTH_GROUP_SCRIPT, WSGI_CMD_DISPATCH_SCRIPT:
+            try count(1...2, "a script path and optionally application-group=NAME")
+            let script = try HookScript.parse(args, fail: fail)
+            switch id {
+            case WSGI_CMD_ACCESS_SCRIPT: dir?.accessScript = script
+            case WSGI_CMD_AUTH_USER_SCRIPT: dir?.authUserScript = script
+            case WSGI_CMD_AUTH_GROUP_SCRIPT: dir?.authGroupScript = script
+            default: dir?.dispatchScript = script
+            }
+            // Not from .htaccess while serving: GlobalConfig is only written at start-up.
+            if !servingRequests { global.hookScripts = true }
+        case WSGI_CMD_USER_AUTHORITATIVE, WSGI_CMD_GROUP_AUTHORITATIVE:
+            // Apache 2.4 (as mod_wsgi built for it): the auth providers are authoritative
+            // by Apache's own rules; Off only mattered to Apache 2.2's auth hooks.
+            if try !flag() {
+                let instead = id == WSGI_CMD_USER_AUTHORITATIVE
+                    ? "list more providers in AuthBasicProvider, or use AuthBasicAuthoritative Off"
+                    : "combine Require lines in <RequireAny>"
+                let warning = "\(name) Off has no effect on Apache 2.4 (nor in mod_wsgi built for it): \(instead)."
+                if !servingRequests { global.startupWarnings.append(warning) } else if !warnedInHtaccess {
+                    warnedInHtaccess = true  // once per process, not on every request reading .htaccess
+                    Log.server(APLOG_WARNING, .directiveWithoutEffect, warning, cmd.pointee.server)
+                }
+            }
+        case WSGI_CMD_PASS_APACHE_REQUEST: dir?.passApacheRequest = try flag()
+        case WSGI_CMD_IGNORE_ACTIVITY: dir?.ignoreActivity = try flag()
+        case WSGI_CMD_CASE_SENSITIVITY: try globalOnly(); global.caseSensitive = try flag()
+        case WSGI_CMD_SERVER_METRICS:
+            try globalOnly()
+            global.serverMetrics = try flag()
+            if global.serverMetrics {
+                global.startupWarnings.append("WSGIServerMetrics On: mod_wsgi.server_metrics() is not available in this mod_wsgi yet.")
+            }
+        case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
+            try count(1...1, "one argument"); try globalOnly()
+            global.startupWarnings.append("\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")
         case WSGI_CMD_DAEMON_PROCESS:
             try count(1...Int.max, "a process group name and options")
             try globalOnly()

@@ -14,7 +14,9 @@ enum ScriptLoader {
     /// nil with the error logged through `log`. Called with the GIL held.
     static func load(_ interp: Interpreter, path: String, mtime: Int, reload: Bool,
                      log: (Int32, LogID, String) -> Void) -> PyObj? {
-        if let cached = interp.scripts[path], !reload || cached.mtime == mtime {
+        // WSGICaseSensitivity Off: paths differing only in case are one script (one module).
+        let key = GlobalConfig.current.caseSensitive ? path : path.lowercased()
+        if let cached = interp.scripts[key], !reload || cached.mtime == mtime {
             return cached.module
         }
         // Serialise loading in this interpreter; never wait for the lock holding the GIL.
@@ -22,15 +24,15 @@ enum ScriptLoader {
         pthread_mutex_lock(&interp.scriptLock)
         PyEval_RestoreThread(save)
         defer { pthread_mutex_unlock(&interp.scriptLock) }
-        if let cached = interp.scripts[path], !reload || cached.mtime == mtime {
+        if let cached = interp.scripts[key], !reload || cached.mtime == mtime {
             return cached.module
         }
-        let reloading = interp.scripts[path] != nil
+        let reloading = interp.scripts[key] != nil
         guard let source = readSmallFile(path) else {
             log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
             return nil
         }
-        let name = moduleName(path)
+        let name = moduleName(key)
         guard let module = PyModule_New(name) else { return nil }
         let dict = PyModule_GetDict(module)!
         Py.setItem(dict, "__file__", Py.string(path))
@@ -49,11 +51,11 @@ enum ScriptLoader {
             PyDict_DelItemString(modules, name)
             PyErr_Clear()
             wsgi_decref(module)
-            if reloading, let old = interp.scripts.removeValue(forKey: path) { wsgi_decref(old.module) }
+            if reloading, let old = interp.scripts.removeValue(forKey: key) { wsgi_decref(old.module) }
             return nil
         }
-        if let old = interp.scripts[path] { wsgi_decref(old.module) }
-        interp.scripts[path] = (module, mtime)
+        if let old = interp.scripts[key] { wsgi_decref(old.module) }
+        interp.scripts[key] = (module, mtime)
         if reloading { log(APLOG_INFO, .scriptReloaded, "Reloaded WSGI script '\(path)'.") }
         return module
     }

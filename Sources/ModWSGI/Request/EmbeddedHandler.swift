@@ -77,19 +77,14 @@ enum RequestHandler {
         }
 
         func note(_ k: String) -> String? { str(apr_table_get(notes, k)) }
-        let processGroup = resolveGroup(handlerScript?.processGroup ?? note("mod_wsgi.process_group") ?? dir.processGroup ?? "", r)
-        let applicationGroup = applicationGroupName(
+        var processGroup = resolveGroup(handlerScript?.processGroup ?? note("mod_wsgi.process_group") ?? dir.processGroup ?? "", r)
+        var applicationGroup = applicationGroupName(
             handlerScript?.applicationGroup ?? note("mod_wsgi.application_group") ?? dir.applicationGroup ?? "%{RESOURCE}", r)
         // Handler scripts' object is `handle_request` unless named, as in mod_wsgi.
-        let callable = handlerScript.map { $0.callableObject ?? "handle_request" }
+        var callable = handlerScript.map { $0.callableObject ?? "handle_request" }
             ?? note("mod_wsgi.callable_object") ?? dir.callableObject ?? "application"
         let passAuth = handlerScript?.passAuthorization ?? note("mod_wsgi.pass_authorization").map { $0 == "On" }
             ?? dir.passAuthorization ?? false
-
-        if let allowed = dir.restrictProcess, !allowed.contains(processGroup) {
-            Log.request(APLOG_ERR, .processGroupRestricted, "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application: \(scriptPath)", r)
-            return HTTP_INTERNAL_SERVER_ERROR
-        }
 
         // Request body: chunked bodies only with WSGIChunkedRequest On.
         if let te = apr_table_get(r.pointee.headers_in, "Transfer-Encoding"), isChunked(String(cString: te)),
@@ -115,7 +110,11 @@ enum RequestHandler {
         if apr_table_get(env, "PATH_INFO") == nil { apr_table_set(env, "PATH_INFO", "") }
         let scriptName = str(apr_table_get(env, "SCRIPT_NAME")) ?? ""
         let pathInfo = str(apr_table_get(env, "PATH_INFO")) ?? ""
-        let resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
+        // WSGITrustedProxyHeaders: what a trusted front-end proxy says about the client.
+        let proxyScheme = TrustedProxies.apply(r, dir: dir, env: env)
+        if let proxyScheme { apr_table_set(notes, "mod_wsgi.url_scheme", proxyScheme) }  // for DaemonClient
+        let scheme = proxyScheme ?? str(ap_run_http_scheme(r)) ?? "http"
+        var resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
         let reloading = dir.scriptReloading ?? true
         let sendfile = dir.enableSendfile ?? false
         let now = wsgi_now()
@@ -132,13 +131,35 @@ enum RequestHandler {
         apr_table_set(env, "mod_wsgi.listener_host", str(c.pointee.local_ip) ?? "")
         apr_table_set(env, "mod_wsgi.listener_port", String(c.pointee.local_addr.pointee.port))
         apr_table_set(env, "mod_wsgi.enable_sendfile", sendfile ? "1" : "0")
-        apr_table_set(env, "mod_wsgi.ignore_activity", "0")
+        apr_table_set(env, "mod_wsgi.ignore_activity", (dir.ignoreActivity ?? false) ? "1" : "0")
         apr_table_set(env, "mod_wsgi.request_start", String(r.pointee.request_time))
         apr_table_set(env, "mod_wsgi.script_start", String(now))
         apr_table_set(env, "mod_wsgi.request_id", str(r.pointee.log_id) ?? String(now, radix: 36))
         apr_table_set(env, "mod_wsgi.script_name", scriptName)
         apr_table_set(env, "mod_wsgi.path_info", pathInfo)
-        let scheme = str(ap_run_http_scheme(r)) ?? "http"
+
+        // WSGIDispatchScript may choose the process group, interpreter and callable.
+        if let script = dir.dispatchScript {
+            guard let choice = Dispatch.run(r, script, dir: dir, env: env) else { return HTTP_INTERNAL_SERVER_ERROR }
+            if let g = choice.processGroup {
+                processGroup = resolveGroup(g, r)
+                apr_table_set(env, "mod_wsgi.process_group", processGroup)
+            }
+            if let g = choice.applicationGroup {
+                applicationGroup = applicationGroupName(g, r)
+                resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
+                apr_table_set(env, "mod_wsgi.application_group", resolvedGroup)
+            }
+            if let o = choice.callableObject {
+                callable = resolveGroup(o, r)
+                apr_table_set(env, "mod_wsgi.callable_object", callable)
+            }
+        }
+
+        if let allowed = dir.restrictProcess, !allowed.contains(processGroup) {
+            Log.request(APLOG_ERR, .processGroupRestricted, "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application: \(scriptPath)", r)
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
 
         if !processGroup.isEmpty {
             return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath)
@@ -151,9 +172,14 @@ enum RequestHandler {
         let spec = ScriptRequest(scriptPath: scriptPath, mtime: mtime, callableObject: callable,
                                  applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile)
         let channel = ApacheChannel(r)
+        let passApacheRequest = dir.passApacheRequest ?? false
         return WSGIApplication.run(spec, channel: channel) { environ in
             fillFromTable(environ, env)
             Py.setItem(environ, "wsgi.url_scheme", Py.string(scheme))
+            // WSGIPassApacheRequest On: the request_rec, for C extensions (embedded mode only).
+            if passApacheRequest, let capsule = PyCapsule_New(UnsafeMutableRawPointer(r), nil, nil) {
+                Py.setItem(environ, "apache.request_rec", capsule)
+            }
         }
     }
 
