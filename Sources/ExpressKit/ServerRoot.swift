@@ -31,6 +31,9 @@ enum Preflight {
             try check(c.entryPoint, isDirectory: false, what: "the WSGI script")
         }
         try check(c.pythonHome, isDirectory: true, what: "the Python home")
+        if let base = PythonHome.base(ofVenv: c.pythonHome) {
+            try check(base, isDirectory: true, what: "the Python the virtual environment '\(c.pythonHome)' is made from")
+        }
         try check(c.serverRoot, isDirectory: true, what: "the server root")
         if c.applicationType == "static" {
             try check(c.documentRoot, isDirectory: true, what: "the document root")
