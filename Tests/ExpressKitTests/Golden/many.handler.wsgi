@@ -140,13 +140,63 @@ class _PostMortemDebugger(object):
                 result.close()
 
 
+# --reload-on-changes: reloader.py (beside this file) watches the modules, the script and
+# the paths given to track_changes(), and restarts this daemon process on a change. It is
+# started before the application loads, so a module that then fails to import is watched
+# too and its fix restarts the process again.
+_reloader = None
+if reload_on_changes:
+    os.environ['MOD_WSGI_RELOADER_ENABLED'] = 'true'
+    _reloader = sys.modules.get('mod_wsgi_express_reloader')
+    if _reloader is None:
+        import importlib.util
+        _spec = importlib.util.spec_from_file_location('mod_wsgi_express_reloader', '/tmp/mwe-golden/root/reloader.py')
+        _reloader = importlib.util.module_from_spec(_spec)
+        sys.modules['mod_wsgi_express_reloader'] = _reloader
+        _spec.loader.exec_module(_reloader)
+    # track_changes(path) for the application: mod_wsgi.server.track_changes when the
+    # mod_wsgi package is installed, else on the module's own mod_wsgi object.
+    try:
+        import mod_wsgi
+        mod_wsgi.track_changes = _reloader.track_changes
+    except ImportError:
+        pass
+    try:
+        import mod_wsgi.server
+        mod_wsgi.server.track_changes = _reloader.track_changes
+    except ImportError:
+        pass
+    _reloader.start(entry_point if application_type == 'script' else None)
+
 # mod_wsgi reports a failure to load the application against this file (or module), with a
 # traceback that starts there: the user's code, not this handler. In debug mode the report is
-# also the body of the 500 response.
+# also the body of the 500 response (and with --reload-on-changes, while a save is being fixed).
 __mod_wsgi_target__ = entry_point
-__mod_wsgi_show_load_errors__ = debug_mode
+__mod_wsgi_show_load_errors__ = debug_mode or reload_on_changes
 
-application, _target = _load()
+
+def _load_with_tools():
+    load = _load
+    for bracket in _brackets:
+        load = (lambda inner, b: lambda: b.call(inner))(load, bracket)
+    return load()
+
+
+try:
+    application, _target = _load_with_tools()
+except BaseException as e:
+    if _reloader is not None:
+        _reloader.watch_failure(e)
+        _reloader.scan_modules()
+    raise
+if _reloader is not None:
+    _reloader.scan_modules()
+    if _target:
+        _reloader.watch(_target)
+if recorder_directory:
+    application = _tools.Recorder(recorder_directory).wrap(application)
+for _bracket in _brackets:
+    application = _bracket.wrap(application)
 if enable_debugger:
     application = _PostMortemDebugger(application)
 if debugger_startup:
