@@ -43,6 +43,8 @@ struct DaemonGroupConfig {
     var virtualMemoryLimit = 0
     var cpuPriority = 0
     var socketUser: String?
+    /// server-metrics=On: mod_wsgi.server_metrics() returns the scoreboard in this group.
+    var serverMetrics = false
     var serverName = ""
 
     static let options: Set<String> = [
@@ -120,7 +122,13 @@ struct DaemonGroupConfig {
             case "virtual-memory-limit": guard let n = int(0...Int.max) else { return bad("bytes") }; g.virtualMemoryLimit = n
             case "cpu-priority": guard let n = Int(v), (-20...20).contains(n) else { return bad("a number from -20 to 20") }; g.cpuPriority = n
             case "socket-user": g.socketUser = v
-            case "server-metrics", "script-user", "chroot":
+            case "server-metrics":
+                switch v.lowercased() {
+                case "on": g.serverMetrics = true
+                case "off": g.serverMetrics = false
+                default: return bad("On or Off")
+                }
+            case "script-user", "chroot":
                 return fail("option '\(k)' is not supported yet by this mod_wsgi")
             default:
                 return fail("unknown option '\(k)'")

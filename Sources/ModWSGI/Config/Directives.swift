@@ -174,9 +174,6 @@ enum Directives {
         case WSGI_CMD_SERVER_METRICS:
             try globalOnly()
             global.serverMetrics = try flag()
-            if global.serverMetrics {
-                global.startupWarnings.append("WSGIServerMetrics On: mod_wsgi.server_metrics() is not available in this mod_wsgi yet.")
-            }
         case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
             try count(1...1, "one argument"); try globalOnly()
             global.startupWarnings.append("\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")

@@ -48,6 +48,7 @@ enum Monitor {
                 if measure > Int64(g.requestTimeout) * 1_000_000 {
                     Log.server(APLOG_ERR, .daemonRequestTimeout, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)' (\(active) active requests); stopping the process.")
                     dumpStacks()
+                    ProcessStopping.note("request-timeout")
                     shutdown(nil)
                 }
             }
@@ -76,6 +77,7 @@ enum Monitor {
         let g = DaemonProcess.state.group
         let t = timeout ?? g.gracefulTimeout
         Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
+        ProcessStopping.note(why)
         phase = .graceful
         DaemonProcess.state.stopAccepting = true
         deadline = monotonicMicros() + Int64(t) * 1_000_000
@@ -85,6 +87,8 @@ enum Monitor {
         guard phase != .shutdown else { return }
         let g = DaemonProcess.state.group
         if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
+        ProcessStopping.note(why ?? "")
+        ProcessStopping.publishSoon()
         phase = .shutdown
         DaemonProcess.state.stopAccepting = true
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000

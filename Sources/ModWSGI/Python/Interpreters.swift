@@ -14,6 +14,8 @@ final class Interpreter {
     var wsgiVersion: PyObj!
     var apacheVersion: PyObj!
     var modWSGIVersion: PyObj!
+    /// The mod_wsgi module's per-interpreter state (subscribers, active requests).
+    var api: InterpreterAPI?
 
     init(name: String, state: OpaquePointer, isMain: Bool) {
         self.name = name
@@ -29,6 +31,8 @@ final class ThreadStates {
     var states: [(OpaquePointer, UnsafeMutablePointer<PyThreadState>)] = []
     let threadID: Int
     var requests = 0
+    /// mod_wsgi.request_data() of the request this thread is running (nil between requests).
+    var requestData: PyObj?
     init(threadID: Int) { self.threadID = threadID }
 }
 

@@ -9,6 +9,8 @@ final class WSGIRequest {
     /// start_response) refuse to touch a finished request.
     var finished = false
     var bytesRead = 0
+    /// The mod_wsgi API's view of this request (events, request_data, metrics).
+    var life: RequestLife?
 
     // Response state.
     private(set) var status: Int32 = 0
@@ -46,6 +48,9 @@ final class WSGIRequest {
             return false
         }
         if let e = excInfo, e != wsgi_py_none() {
+            guard wsgi_tuple_check(e) != 0 else {
+                Py.raise(wsgi_exc_runtime_error(), "exception info must be a tuple"); return false
+            }
             if headersSent {
                 // PEP 3333: re-raise the original exception.
                 guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3 else {
@@ -57,8 +62,9 @@ final class WSGIRequest {
                 if tb == wsgi_py_none() { wsgi_decref(tb) }
                 return false
             }
-        } else if started {
-            Py.raise(wsgi_exc_runtime_error(), "headers have already been set; pass exc_info to start_response() to replace them")
+        } else if headersSent {
+            // As mod_wsgi: before any output a second call replaces the status and headers.
+            Py.raise(wsgi_exc_runtime_error(), "headers have already been sent")
             return false
         }
         guard let s = Py.swiftString(statusObj) else {
@@ -75,6 +81,7 @@ final class WSGIRequest {
         headers = parsed.headers
         contentLength = parsed.contentLength
         started = true
+        life?.responseStarted(status: statusObj, headers: headersObj, excInfo: excInfo)
         return true
     }
 
@@ -177,9 +184,18 @@ final class WSGIRequest {
             if n == 0 { return true }
         }
         let p = UnsafeRawPointer(wsgi_bytes_data(data)!)
+        let t0 = wsgi_now()
         let save = PyEval_SaveThread()
         let ok = channel.write(p, Int(n), flush: flush)
+        let t1 = wsgi_now()
         PyEval_RestoreThread(save)
+        if let life {
+            let t2 = wsgi_now()
+            life.outputWrites += 1
+            life.outputTime += Int64(t1 - t0)
+            life.gilWaitTime += Int64(t2 - t1)
+            life.gilWaitCount += 1
+        }
         if !ok {
             clientGone = true
             Py.raise(wsgi_exc_io_error(), "Apache/mod_wsgi \(channel.lastError)")
@@ -244,6 +260,7 @@ final class WSGIRequest {
             channel.log(APLOG_INFO, .clientGone, "Client closed the connection before the response was complete.")
             return OK
         }
+        life?.exception()
         let lines = Py.takeExceptionLines()
         if !alreadyFailed {
             channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")

@@ -49,6 +49,11 @@ enum LogID: Int {
     case dispatchFailed = 1306
     case directiveWithoutEffect = 1307
     case proxyHeaderIgnored = 1308
+    case eventCallbackFailed = 1401
+    case scriptLoading = 1402
+    case reloadRequiredFailed = 1403
+    case badResponseHeader = 1404
+    case requestInterrupted = 1405
 
     var tag: String { "MW\(rawValue): " }
 }
