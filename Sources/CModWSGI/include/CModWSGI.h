@@ -119,6 +119,7 @@ extern void *wsgi_swift_create_dir_config(apr_pool_t *p, char *dir);
 extern void *wsgi_swift_merge_dir_config(apr_pool_t *p, void *base, void *add);
 extern int wsgi_swift_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 extern int wsgi_swift_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+extern int wsgi_swift_pre_mpm(apr_pool_t *p);
 extern void wsgi_swift_child_init(apr_pool_t *p, server_rec *s);
 extern int wsgi_swift_translate_name(request_rec *r);
 extern int wsgi_swift_handler(request_rec *r);

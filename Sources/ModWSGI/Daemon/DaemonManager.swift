@@ -101,8 +101,17 @@ enum DaemonManager {
             DaemonManager.endGeneration()
             return APR_SUCCESS
         }, apr_pool_cleanup_null)
-        for slot in made { start(slot) }
+        // As mod_wsgi: before the scoreboard exists, start them from pre_mpm (after it is made).
+        if wsgi_scoreboard() == nil { startDeferred = true } else { for slot in made { start(slot) } }
         return OK
+    }
+
+    nonisolated(unsafe) static var startDeferred = false
+
+    static func preMPM() {
+        guard startDeferred else { return }
+        startDeferred = false
+        for slot in slots { start(slot) }
     }
 
     private static func listen(path: String, group: DaemonGroupConfig) throws -> Int32 {

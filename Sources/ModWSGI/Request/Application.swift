@@ -61,8 +61,7 @@ enum WSGIApplication {
         Py.setItem(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
 
         // The mod_wsgi API: request_data(), active_requests, events, metrics.
-        let life = RequestLife(api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID,
-                               log: { channel.log($0, $1, $2) })
+        let life = RequestLife(api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID)
         request.life = life
         ts.requestData = life.data
         let application = life.started(application: app, environ: environ)

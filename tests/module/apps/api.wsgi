@@ -121,6 +121,19 @@ def application(environ, start_response):
         t.start()
         t.join()
         body = out
+    elif path == "/stdio":
+        body = {}
+        for name, use in (("stdin", lambda: sys.stdin.read()), ("stdout", lambda: print("x")),
+                          ("stderr", lambda: sys.stderr.write("to stderr\n"))):
+            stream = getattr(sys, name)
+            try:
+                use()
+                outcome = None
+            except Exception as e:
+                outcome = "%s: %s" % (type(e).__name__, e)
+            body[name] = {"type": "%s.%s" % (type(stream).__module__, type(stream).__name__),
+                          "error": outcome}
+        body["stderr_text"] = isinstance(sys.stderr, __import__("io").TextIOBase) or hasattr(sys.stderr, "encoding")
     elif path == "/file":
         f = open(__file__, "rb")
         start_response("200 OK", [("Content-Type", "text/plain")])

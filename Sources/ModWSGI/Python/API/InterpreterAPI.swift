@@ -35,8 +35,8 @@ final class InterpreterAPI {
 
     /// Calls every callback `cb(name, **event)` in the current interpreter; a dict it
     /// returns is merged into `event`; one that raises is logged and the others still run.
-    static func publish(_ callbacks: PyObj, _ name: String, _ event: PyObj,
-                        log: (Int32, LogID, String) -> Void = { Log.server($0, $1, $2) }) {
+    /// Logged as mod_wsgi does: server-level lines (no client prefix), the traceback as is.
+    static func publish(_ callbacks: PyObj, _ name: String, _ event: PyObj) {
         guard let copy = PySequence_List(callbacks) else { PyErr_Clear(); return }
         defer { wsgi_decref(copy) }
         let args = Py.tuple([Py.string(name)])
@@ -48,8 +48,8 @@ final class InterpreterAPI {
                 wsgi_decref(r)
             } else {
                 let lines = Py.takeExceptionLines()
-                log(APLOG_ERR, .eventCallbackFailed, "Exception occurred within event callback.")
-                for l in lines { log(APLOG_ERR, .eventCallbackFailed, l) }
+                Log.server(APLOG_ERR, .eventCallbackFailed, "Exception occurred within event callback.")
+                for l in lines { Log.raw(APLOG_ERR, l) }
             }
         }
     }

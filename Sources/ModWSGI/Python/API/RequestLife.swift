@@ -13,7 +13,6 @@ final class RequestLife {
     let threadID: Int
     /// When the application was called (µs since the epoch).
     let appStart: Int64
-    let log: (Int32, LogID, String) -> Void
     private var cpuStart: (Double, Double) = (0, 0)
     var times = Times()
 
@@ -26,10 +25,9 @@ final class RequestLife {
         var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
     }
 
-    init(api: InterpreterAPI, environ: PyObj, threadID: Int, log: @escaping (Int32, LogID, String) -> Void) {
+    init(api: InterpreterAPI, environ: PyObj, threadID: Int) {
         self.api = api
         self.threadID = threadID
-        self.log = log
         data = PyDict_New()!
         requestID = PyDict_GetItemString(environ, "mod_wsgi.request_id").map { wsgi_new_ref($0) }
         events = api.hasSubscribers
@@ -71,7 +69,7 @@ final class RequestLife {
     }
 
     private func publish(_ name: String, _ event: PyObj) {
-        InterpreterAPI.publish(api.eventCallbacks, name, event, log: log)
+        InterpreterAPI.publish(api.eventCallbacks, name, event)
     }
 
     /// request_started: returns the application to call (a new reference), which a
