@@ -219,3 +219,49 @@ def test_process_stopping_at_child_exit(apache_factory):
     for n in stopping:
         j = json.load(open(os.path.join(a.markers, n)))
         assert j == {"reason": "", "keys": ["shutdown_reason"]}
+
+
+@pytest.mark.parametrize("line,expect", [("", True), ("WSGIServerMetrics On", True),
+                                         ("WSGIServerMetrics Off", False)])
+def test_server_metrics_in_embedded_mode(apache_factory, line, expect):
+    # mod_wsgi 4.9: absent counts as on in embedded mode (its flag starts at -1, tested with !flag)
+    a = apache_factory(line + "\n" + DIRECTIVES)
+    v = a.get("/main/server_metrics").json()["value"]
+    if not expect:
+        assert v is None
+        return
+    assert v["server_limit"] >= 1 and v["thread_limit"] >= 8
+    assert isinstance(v["restart_time"], float) and isinstance(v["running_time"], int)
+    mine = [p for p in v["processes"] if p["pid"] == os.getpid() or p["workers"]]
+    assert mine and {"process_num", "pid", "generation", "quiescing", "workers"} <= set(mine[0])
+    statuses = {w["status"] for p in v["processes"] for w in p["workers"]}
+    assert "W" in statuses and statuses <= set("._SRWKLDCGI")
+
+
+@pytest.mark.parametrize("restrict", [True, False])
+def test_restricted_stdin_stdout(apache_factory, restrict):
+    flag = "On" if restrict else "Off"
+    a = apache_factory("WSGIRestrictStdin %s\nWSGIRestrictStdout %s\n" % (flag, flag) + DIRECTIVES)
+    for prefix in ("/main", "/sub"):
+        j = a.get(prefix + "/stdio").json()
+        if restrict:
+            assert j["stdin"] == {"type": "mod_wsgi.Restricted",
+                                  "error": "OSError: sys.stdin access restricted by mod_wsgi"}
+            assert j["stdout"] == {"type": "mod_wsgi.Restricted",
+                                   "error": "OSError: sys.stdout access restricted by mod_wsgi"}
+        else:
+            assert j["stdout"]["error"] is None
+        assert j["stderr"]["error"] is None and j["stderr_text"] is True
+
+
+def test_process_stopping_after_graceful_restart(apache_factory):
+    a = apache_factory(DIRECTIVES)
+    pid = a.get("/main/process_metrics").json()["pid"]
+    a.get("/sub/attrs")
+    a.graceful()
+    deadline = time.time() + 15
+    path = os.path.join(a.markers, "stopping-%d" % pid)
+    while not os.path.exists(path) and time.time() < deadline:
+        a.get("/main/attrs")
+        time.sleep(0.1)
+    assert json.load(open(path)) == {"reason": "", "keys": ["shutdown_reason"]}
