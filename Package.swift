@@ -98,7 +98,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // setup-server must start in milliseconds: a static Swift runtime and Foundation
-            // halve the dynamic loader's work (22 ms -> 11 ms measured; see DESIGN.md).
+            // halve the dynamic loader's work (22 ms -> 11 ms measured).
             // (What `swift build --static-swift-stdlib` does; the static Foundation's own
             // dependencies must be named because dependencies are compiled for the shared one.)
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group"]

@@ -19,6 +19,7 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case pythonVersionMismatch(home: String, homeVersion: String, moduleVersion: String)
     case templatesNotFound(tried: [String])
     case templateError(name: String, detail: String)
+    case unsafePath(path: String, problem: String)
     case io(SystemError)
 
     public var description: String {
@@ -60,6 +61,8 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
             return "templates directory not found (tried \(tried.joined(separator: ", "))): set MOD_WSGI_EXPRESS_TEMPLATES to the project's templates/ directory"
         case .templateError(let n, let d):
             return "template \(n) is broken: \(d)"
+        case .unsafePath(let p, let problem):
+            return "refusing to write into '\(p)': \(problem)"
         case .io(let e):
             return e.description
         }

@@ -13,7 +13,7 @@ import Glibc
 public enum Launcher {
     static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
 
-    public static func run(_ c: ServerConfig) throws -> Never {
+    public static func run(_ c: ResolvedConfig) throws -> Never {
         let argv = [Path.join(c.serverRoot, "apachectl"), "start", "-DFOREGROUND"]
         if isatty(STDOUT_FILENO) == 1 && !c.debugMode {
             let status = try supervise(argv)
@@ -70,7 +70,7 @@ public enum Launcher {
         sigprocmask(SIG_SETMASK, &old, nil)
 
         var status: Int32 = 0
-        _ = try retryingSyscall("waitpid") { waitpid(pid, &status, 0) }
+        _ = try syscall("waitpid") { waitpid(pid, &status, 0) }
         Child.pid = 0
         return exitStatus(status)
     }

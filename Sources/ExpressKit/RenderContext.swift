@@ -1,7 +1,7 @@
 // The values each template sees. Everything is decided here, in Swift; the templates only
 // lay the values out. Strings are escaped for where the template puts them.
 
-extension ServerConfig {
+extension ResolvedConfig {
     /// Apache modules the configuration uses, loaded only when present in the modules
     /// directory (and, in the template, only when not built into httpd).
     public var modulesToLoad: [(name: String, path: String)] {

@@ -6,40 +6,6 @@ import Glibc
 import Musl
 #endif
 
-/// A failed system call: which call, on what, and errno.
-public struct SystemError: Error, CustomStringConvertible, Equatable {
-    public let call: String
-    public let errno: Int32
-    public let subject: String
-
-    public init(_ call: String, errno: Int32, subject: String = "") {
-        self.call = call
-        self.errno = errno
-        self.subject = subject
-    }
-
-    public var message: String { String(cString: strerror(errno)) }
-
-    public var description: String {
-        subject.isEmpty ? "\(call): \(message)" : "\(call) \(subject): \(message)"
-    }
-}
-
-/// Runs a system call that reports failure as -1 with errno, retrying it while it is
-/// interrupted by a signal (EINTR), and turns any other failure into a `SystemError`.
-@discardableResult
-public func retryingSyscall<T: BinaryInteger>(
-    _ call: String, _ subject: String = "", _ body: () -> T
-) throws(SystemError) -> T {
-    while true {
-        let r = body()
-        if r != -1 { return r }
-        let e = Glibc.errno
-        if e == EINTR { continue }
-        throw SystemError(call, errno: e, subject: subject)
-    }
-}
-
 private func statPath(_ path: String) -> stat? {
     var st = stat()
     return stat(path, &st) == 0 ? st : nil
@@ -51,8 +17,10 @@ enum Output {
         var bytes = Array(s.utf8)
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeMutableBytes { Glibc.write(fd, $0.baseAddress! + off, $0.count - off) }
-            if n < 0 { if errno == EINTR { continue }; return }
+            let written = bytes.withUnsafeMutableBytes { p in
+                try? syscall("write") { Glibc.write(fd, p.baseAddress! + off, p.count - off) }
+            }
+            guard let n = written else { return }
             off += n
         }
     }
@@ -120,8 +88,10 @@ enum Sys {
         var out = [UInt8](repeating: 0, count: size)
         var off = 0
         while off < size {
-            let n = out.withUnsafeMutableBytes { read(fd, $0.baseAddress! + off, size - off) }
-            if n < 0 { if errno == EINTR { continue }; return nil }
+            let got = out.withUnsafeMutableBytes { p in
+                try? syscall("read", path) { read(fd, p.baseAddress! + off, size - off) }
+            }
+            guard let n = got else { return nil }
             if n == 0 { break }
             off += n
         }
@@ -136,17 +106,17 @@ enum Sys {
 
     /// Writes a whole file (truncating), with the given mode.
     static func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
-        let fd = try retryingSyscall("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
+        let fd = try syscall("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         defer { close(fd) }
         var bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
             let n = try bytes.withUnsafeMutableBytes { (p) throws(SystemError) -> Int in
-                try retryingSyscall("write", path) { write(fd, p.baseAddress! + off, p.count - off) }
+                try syscall("write", path) { write(fd, p.baseAddress! + off, p.count - off) }
             }
             off += n
         }
-        _ = try retryingSyscall("fchmod", path) { fchmod(fd, mode) }
+        _ = try syscall("fchmod", path) { fchmod(fd, mode) }
     }
 
     /// mkdir that accepts an existing directory.
@@ -159,7 +129,7 @@ enum Sys {
     }
 
     static func chown(_ path: String, uid: uid_t, gid: gid_t) throws(SystemError) {
-        _ = try retryingSyscall("chown", path) { Glibc.chown(path, uid, gid) }
+        _ = try syscall("chown", path) { Glibc.chown(path, uid, gid) }
     }
 }
 

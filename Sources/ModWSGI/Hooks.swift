@@ -49,6 +49,7 @@ func wsgi_swift_pre_mpm(_ p: OpaquePointer?) -> Int32 {
 func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) {
     ModuleState.childPool = p
     ModuleState.mainServer = s
+    DaemonManager.closeListenersInChild()
     let global = GlobalConfig.current
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).

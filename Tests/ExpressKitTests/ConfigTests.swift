@@ -35,12 +35,12 @@ enum Fixture {
                        "--python-home", "\(root)/python", "--server-root", "\(root)/root", "--locale", "C.UTF-8",
                        "--user", "root", "--group", "root"]
 
-    static func config(_ args: [String], command: String = "setup-server") throws -> ServerConfig {
+    static func config(_ args: [String], command: String = "setup-server") throws -> ResolvedConfig {
         try make()
-        return try ServerConfig.resolve(try parse(base + args), command: command, context: context)
+        return try ResolvedConfig.resolve(try parse(base + args), command: command, context: context)
     }
 
-    static func render(_ c: ServerConfig, _ name: String = "httpd.conf") throws -> String {
+    static func render(_ c: ResolvedConfig, _ name: String = "httpd.conf") throws -> String {
         let dir = try Templates.directory(environment: [:], executable: nil)
         switch name {
         case "apachectl": return try Templates.render(name, in: dir, context: c.apachectlContext())
@@ -65,7 +65,13 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.url, "http://localhost:8000/")
         XCTAssertEqual(c.limitRequestBody, 10485760)
         XCTAssertEqual(c.requestReadTimeout, "header=15-30,MinRate=500 body=15,MinRate=500")
-        XCTAssertEqual(c.daemon, DaemonSettings(socketPrefix: "\(Fixture.root)/root/wsgi"))
+        // mod_wsgi-express 4.9's WSGIDaemonProcess defaults.
+        XCTAssertEqual(c.daemon, DaemonSettings(
+            maximumRequests: 0, startupTimeout: 15, shutdownTimeout: 5, restartInterval: 0, cpuTimeLimit: 0,
+            gracefulTimeout: 15, evictionTimeout: 0, deadlockTimeout: 60, inactivityTimeout: 0, requestTimeout: 60,
+            connectTimeout: 15, socketTimeout: 60, queueTimeout: 45, listenBacklog: 100, sendBufferSize: 0,
+            receiveBufferSize: 0, headerBufferSize: 0, responseBufferSize: 0, responseSocketTimeout: 0,
+            socketPrefix: "\(Fixture.root)/root/wsgi", ignoreActivity: []))
         XCTAssertEqual(c.daemon.requestTimeout, 60)
         XCTAssertEqual(c.daemon.queueTimeout, 45)
         XCTAssertEqual(c.daemon.listenBacklog, 100)
@@ -78,7 +84,7 @@ final class ConfigTests: XCTestCase {
         var ctx = Fixture.context
         ctx.environment["TMPDIR"] = "/var/tmp/"
         let args = Array(Fixture.base.prefix(6)) + ["--port", "8321"]
-        let c = try ServerConfig.resolve(try parse(args), command: "setup-server", context: ctx)
+        let c = try ResolvedConfig.resolve(try parse(args), command: "setup-server", context: ctx)
         XCTAssertEqual(c.serverRoot, "/var/tmp/mod_wsgi-localhost:8321:\(getuid())")
     }
 
@@ -124,17 +130,17 @@ final class ConfigTests: XCTestCase {
         try Fixture.make()
         var ctx = Fixture.context
         ctx.environment["MOD_WSGI_MODULE"] = "/nonexistent/libmod_wsgi.so"
-        XCTAssertThrowsError(try ServerConfig.resolve(try parse(Fixture.base), command: "setup-server", context: ctx)) {
+        XCTAssertThrowsError(try ResolvedConfig.resolve(try parse(Fixture.base), command: "setup-server", context: ctx)) {
             XCTAssertTrue("\($0)".hasPrefix("module not built: run `swift build -c release`"), "\($0)")
         }
         var args = Fixture.base
         args[1] = "/nonexistent/httpd"
-        XCTAssertThrowsError(try ServerConfig.resolve(try parse(args), command: "setup-server", context: Fixture.context)) {
+        XCTAssertThrowsError(try ResolvedConfig.resolve(try parse(args), command: "setup-server", context: Fixture.context)) {
             XCTAssertTrue("\($0)".contains("install the Debian package apache2"), "\($0)")
         }
         args = Fixture.base
         args[7] = "/nonexistent/parent/root"
-        let c = try ServerConfig.resolve(try parse(args), command: "setup-server", context: Fixture.context)
+        let c = try ResolvedConfig.resolve(try parse(args), command: "setup-server", context: Fixture.context)
         XCTAssertThrowsError(try ServerRoot.write(c, context: Fixture.context)) {
             XCTAssertTrue("\($0)".contains("parent directory '/nonexistent/parent' does not exist"), "\($0)")
         }
@@ -156,24 +162,24 @@ final class ConfigTests: XCTestCase {
     func testRootPicksAnUnprivilegedAccount() throws {
         guard Users.user(named: "www-data") != nil else { return }
         let ctx = RunContext(environment: [:], cwd: "/", uid: 0, gid: 0, executable: nil, argv: [])
-        let (account, picked) = try ServerConfig.runAccount(user: nil, group: nil, ctx: ctx)
+        let (account, picked) = try ResolvedConfig.runAccount(user: nil, group: nil, ctx: ctx)
         XCTAssertEqual(account.user, "www-data")
         XCTAssertEqual(account.group, "www-data")
         XCTAssertTrue(picked)
-        XCTAssertThrowsError(try ServerConfig.runAccount(user: "no-such-user-xyz", group: nil, ctx: ctx))
+        XCTAssertThrowsError(try ResolvedConfig.runAccount(user: "no-such-user-xyz", group: nil, ctx: ctx))
     }
 
     func testLocale() {
-        XCTAssertEqual(ServerConfig.resolveLocale("de_DE.UTF-8", env: [:]), "de_DE.UTF-8")
-        XCTAssertEqual(ServerConfig.resolveLocale(nil, env: ["LANG": "fr_FR.UTF-8"]), "fr_FR.UTF-8")
-        XCTAssertTrue(["en_US.UTF-8", "C.UTF-8"].contains(ServerConfig.resolveLocale(nil, env: [:])))
+        XCTAssertEqual(ResolvedConfig.resolveLocale("de_DE.UTF-8", env: [:]), "de_DE.UTF-8")
+        XCTAssertEqual(ResolvedConfig.resolveLocale(nil, env: ["LANG": "fr_FR.UTF-8"]), "fr_FR.UTF-8")
+        XCTAssertTrue(["en_US.UTF-8", "C.UTF-8"].contains(ResolvedConfig.resolveLocale(nil, env: [:])))
     }
 }
 
 final class SystemTests: XCTestCase {
     func testRetryingSyscallRetriesEINTRAndTypesErrors() throws {
         var calls = 0
-        let r = try retryingSyscall("fake") { () -> Int32 in
+        let r = try syscall("fake") { () -> Int32 in
             calls += 1
             if calls < 3 { errno = EINTR; return -1 }
             return 7
@@ -181,7 +187,7 @@ final class SystemTests: XCTestCase {
         XCTAssertEqual(r, 7)
         XCTAssertEqual(calls, 3)
         do {
-            _ = try retryingSyscall("open", "/nonexistent") { open("/nonexistent/x", O_RDONLY) }
+            _ = try syscall("open", "/nonexistent") { open("/nonexistent/x", O_RDONLY) }
             XCTFail("no error")
         } catch {
             XCTAssertEqual(error.errno, ENOENT)

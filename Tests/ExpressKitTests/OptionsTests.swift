@@ -6,10 +6,11 @@ import XCTest
 import Glibc
 #endif
 
-/// Parses a setup-server command line the way main does (normalize, then ArgumentParser).
-func parse(_ args: [String], env: [String: String] = [:]) throws -> ServerArguments {
+/// Parses a setup-server command line the way main does when the fast parser declines
+/// (normalize, then swift-argument-parser over the option table).
+func parse(_ args: [String], env: [String: String] = [:]) throws -> ServerOptions {
     let normalized = try Argv.normalize(["setup-server"] + args, environment: env)
-    return try ServerArguments.parse(Array(normalized.dropFirst()))
+    return try ServerArguments.parse(Array(normalized.dropFirst())).options
 }
 
 final class ArgvTests: XCTestCase {
@@ -47,9 +48,10 @@ final class ArgvTests: XCTestCase {
 }
 
 final class ParsingTests: XCTestCase {
-    func testDefaultsAreNil() throws {
+    func testNothingGiven() throws {
         let a = try parse([])
-        XCTAssertNil(a.server.port)
+        XCTAssertEqual(a, ServerOptions())
+        XCTAssertEqual(a.port, 8000)
         XCTAssertNil(a.script)
         XCTAssertTrue(a.given.isEmpty)
     }
@@ -58,12 +60,12 @@ final class ParsingTests: XCTestCase {
         let a = try parse(["app.py", "--port", "8080", "--processes", "2", "--threads", "8", "--python-path", "/a",
                            "--python-path", "/b", "--embedded-mode", "--server-mpm", "prefork", "--url-alias", "/s", "/srv"])
         XCTAssertEqual(a.script, "app.py")
-        XCTAssertEqual(a.server.port, 8080)
-        XCTAssertEqual(a.processes.processes, 2)
-        XCTAssertEqual(a.app.pythonPath, ["/a", "/b"])
-        XCTAssertTrue(a.processes.embeddedMode)
-        XCTAssertEqual(a.processes.serverMpm, ["prefork"])
-        XCTAssertEqual(a.app.urlAlias.map(Argv.pair).map { [$0.0, $0.1] }, [["/s", "/srv"]])
+        XCTAssertEqual(a.port, 8080)
+        XCTAssertEqual(a.processes, 2)
+        XCTAssertEqual(a.pythonPaths, ["/a", "/b"])
+        XCTAssertTrue(a.embeddedMode)
+        XCTAssertEqual(a.serverMPMs, ["prefork"])
+        XCTAssertEqual(a.urlAliases.map { [$0.first, $0.second] }, [["/s", "/srv"]])
         XCTAssertEqual(Set(a.given), ["--port", "--processes", "--threads", "--python-path", "--embedded-mode",
                                       "--server-mpm", "--url-alias"])
     }
@@ -84,24 +86,25 @@ final class ParsingTests: XCTestCase {
             ["--url-alias", "/s\u{1F}/srv", "--include-file", "x.conf", "--limit-request-body", "100"],
         ]
         for line in lines {
-            guard let fast = ServerArguments.fastParse(line) else { return XCTFail("fast path refused \(line)") }
-            let slow = try ServerArguments.parse(line)
+            guard let fast = OptionParser.parse(line) else { return XCTFail("fast path refused \(line)") }
+            let slow = try ServerArguments.parse(line).options
             XCTAssertEqual(fast.given, slow.given, "\(line)")
             XCTAssertEqual(fast.script, slow.script)
-            XCTAssertEqual(fast.server.port, slow.server.port)
-            XCTAssertEqual(fast.server.host, slow.server.host)
-            XCTAssertEqual(fast.processes.threads, slow.processes.threads)
-            XCTAssertEqual(fast.app.pythonPath, slow.app.pythonPath)
-            XCTAssertEqual(fast.app.setenv, slow.app.setenv)
-            XCTAssertEqual(fast.app.urlAlias, slow.app.urlAlias)
-            XCTAssertEqual(fast.logging.logLevel, slow.logging.logLevel)
-            XCTAssertEqual(fast.logging.accessLog, slow.logging.accessLog)
-            XCTAssertEqual(fast.server.limitRequestBody, slow.server.limitRequestBody)
+            XCTAssertEqual(fast.port, slow.port)
+            XCTAssertEqual(fast.host, slow.host)
+            XCTAssertEqual(fast.threads, slow.threads)
+            XCTAssertEqual(fast.pythonPaths, slow.pythonPaths)
+            XCTAssertEqual(fast.setenv, slow.setenv)
+            XCTAssertEqual(fast.urlAliases, slow.urlAliases)
+            XCTAssertEqual(fast.logLevel, slow.logLevel)
+            XCTAssertEqual(fast.accessLog, slow.accessLog)
+            XCTAssertEqual(fast.limitRequestBody, slow.limitRequestBody)
+            XCTAssertEqual(fast, slow, "\(line)")
         }
         // What it leaves to ArgumentParser: help, errors, odd forms.
         for line in [["--help"], ["-h"], ["--port", "x"], ["--bogus"], ["a.py", "b.py"], ["--", "x"],
                      ["--access-log=yes"], ["--port"], ["--port", "--threads"]] {
-            XCTAssertNil(ServerArguments.fastParse(line), "\(line)")
+            XCTAssertNil(OptionParser.parse(line), "\(line)")
         }
     }
 

@@ -3,7 +3,7 @@
 16 connections (-c16) can all land on one child of 16 threads; when all its workers are busy the
 event MPM closes keep-alive connections (wrk counts "read" errors) -- with the reference mod_wsgi too,
 about one run in two here. So the run uses 12 connections: workers > connections on every child,
-whatever the kernel's accept distribution (see DESIGN.md)."""
+whatever the kernel's accept distribution."""
 import re
 import shutil
 import subprocess

@@ -79,7 +79,7 @@ enum Monitor {
         Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         ProcessStopping.note(why)
         phase = .graceful
-        DaemonProcess.state.stopAccepting = true
+        DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
     }
 
@@ -90,7 +90,7 @@ enum Monitor {
         ProcessStopping.note(why ?? "")
         ProcessStopping.publishSoon()
         phase = .shutdown
-        DaemonProcess.state.stopAccepting = true
+        DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
         if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
     }

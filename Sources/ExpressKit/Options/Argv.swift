@@ -13,11 +13,10 @@ public enum Argv {
         guard let command = args.first else { return args }
         let servers = ["start-server", "setup-server"]
         var out = [command]
-        var rest = Array(args.dropFirst()).map { expandVariables($0, environment) }
+        let rest = Array(args.dropFirst()).map { expandVariables($0, environment) }
         guard servers.contains(command) else { return out + rest }
 
-        let names = OptionTable.all.map(\.name) + extraLongOptions
-        let kinds = OptionTable.kinds
+        let names = OptionTable.all.flatMap(\.names) + extraLongOptions
         var i = 0
         while i < rest.count {
             let a = rest[i]
@@ -36,14 +35,13 @@ public enum Argv {
                     throw ExpressError.badOption("ambiguous option \(name): could be \(matches.joined(separator: ", "))")
                 }
             }
-            if kinds[name] == .pair {
+            if let row = OptionTable.row(name), row.kind == .pair {
                 var values: [String] = []
                 if let v = inlineValue { values.append(v) }
                 var j = i + 1
                 while values.count < 2 && j < rest.count { values.append(rest[j]); j += 1 }
                 guard values.count == 2 else {
-                    let meta = OptionTable.metavar(name)
-                    throw ExpressError.badOption("\(name) takes two values: \(name) \(meta)")
+                    throw ExpressError.badOption("\(name) takes two values: \(name) \(row.metavar ?? "VALUE VALUE")")
                 }
                 out.append(name)
                 out.append(values[0] + String(pairSeparator) + values[1])
@@ -53,7 +51,6 @@ public enum Argv {
             out.append(inlineValue.map { name + "=" + $0 } ?? name)
             i += 1
         }
-        rest = []
         return out
     }
 
@@ -91,24 +88,5 @@ public enum Argv {
             i = j
         }
         return out
-    }
-}
-
-extension OptionTable {
-    static let kinds: [String: Kind] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0.kind) })
-    static func metavar(_ name: String) -> String {
-        switch name {
-        case "--url-alias": return "URL-PATH FILE-PATH|DIRECTORY-PATH"
-        case "--error-document": return "STATUS URL-PATH"
-        case "--add-handler": return "EXTENSION SCRIPT-PATH"
-        case "--proxy-mount-point", "--proxy-url-alias": return "URL-PATH URL"
-        case "--proxy-virtual-host": return "HOSTNAME URL"
-        case "--setenv": return "KEY VALUE"
-        case "--service-script": return "SERVICE SCRIPT-PATH"
-        case "--service-user": return "SERVICE USERNAME"
-        case "--service-group": return "SERVICE GROUP"
-        case "--service-log-file": return "SERVICE FILE-NAME"
-        default: return "VALUE VALUE"
-        }
     }
 }

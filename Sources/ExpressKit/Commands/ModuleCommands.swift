@@ -1,0 +1,92 @@
+// module-config, module-location, install-module: the module for a system Apache.
+import ArgumentParser
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+public struct ModuleConfig: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "module-config",
+        abstract: "Print the LoadModule and WSGIPythonHome lines that load this module into a system Apache.")
+
+    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
+    var pythonHome: String?
+
+    public func run() throws {
+        let ctx = RunContext.current(argv: CommandLine.arguments)
+        let module = try ModuleInfo.locate(environment: ctx.environment, executable: ctx.executable)
+        let home = try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+        Output.out("LoadModule wsgi_module \"\(module.path)\"\n")
+        Output.out("WSGIPythonHome \"\(home)\"\n")
+    }
+}
+
+public struct ModuleLocation: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "module-location",
+        abstract: "Print the absolute path of the mod_wsgi Apache module (libmod_wsgi.so).")
+
+    public func run() throws {
+        let ctx = RunContext.current(argv: CommandLine.arguments)
+        let module = try ModuleInfo.locate(environment: ctx.environment, executable: ctx.executable)
+        Output.out((Sys.realpath(module.path) ?? module.path) + "\n")
+    }
+}
+
+public struct InstallModule: ParsableCommand {
+    public init() {}
+    public static let configuration = CommandConfiguration(
+        commandName: "install-module",
+        abstract: "Copy the module into Apache's modules directory and print the lines that load it.")
+
+    @Option(help: ArgumentHelp("Apache's modules directory. Defaults to what apxs reports (Debian: /usr/lib/apache2/modules).", valueName: "DIRECTORY"))
+    var modulesDirectory: String?
+
+    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
+    var pythonHome: String?
+
+    public func run() throws {
+        let ctx = RunContext.current(argv: CommandLine.arguments)
+        let module = try ModuleInfo.locate(environment: ctx.environment, executable: ctx.executable)
+        let dir: String
+        if let d = modulesDirectory {
+            dir = Path.absolute(d, cwd: ctx.cwd)
+        } else {
+            guard let apxs = ApxsConfig.find(environment: ctx.environment) else { throw ExpressError.apxsNotFound }
+            guard let d = apxs.libexecdir, Sys.isDirectory(d) else { throw ExpressError.modulesDirectoryNotFound }
+            dir = d
+        }
+        let home = try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+        let name = module.pythonVersion.map { "mod_wsgi-py\($0.replacingAll(".", with: "")).so" } ?? "mod_wsgi-express.so"
+        let target = Path.join(dir, name)
+        guard let bytes = Sys.readFile(module.path) else { throw ExpressError.moduleNotBuilt(looked: module.path) }
+        try FileCopy.write(bytes, to: target)
+        Output.out("LoadModule wsgi_module \"\(target)\"\n")
+        Output.out("WSGIPythonHome \"\(home)\"\n")
+    }
+}
+
+enum FileCopy {
+    /// Writes to a temporary name then renames, so a running Apache never maps a half-written file.
+    static func write(_ bytes: [UInt8], to target: String) throws {
+        let tmp = target + ".tmp-\(getpid())"
+        let fd = try syscall("open", tmp) { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
+        var off = 0
+        do {
+            while off < bytes.count {
+                off += try bytes.withUnsafeBytes { (p) throws(SystemError) -> Int in
+                    try syscall("write", tmp) { Glibc.write(fd, p.baseAddress! + off, p.count - off) }
+                }
+            }
+            close(fd)
+            _ = try syscall("rename", target) { rename(tmp, target) }
+        } catch {
+            close(fd)
+            unlink(tmp)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,272 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension ResolvedConfig {
+    /// Resolves the parsed options into a complete configuration, or throws the first problem
+    /// (checked in mod_wsgi-express's order, so the same command line reports the same error).
+    public static func resolve(_ o: ServerOptions, command: String, context ctx: RunContext) throws -> ResolvedConfig {
+        try refuseUnsupported(o)
+        let env = ctx.environment
+        let cwd = ctx.cwd
+        func abs(_ p: String) -> String { Path.absolute(p, cwd: cwd) }
+
+        let appType = o.applicationType
+        guard ["script", "module", "static", "paste"].contains(appType) else {
+            throw ExpressError.badOption("--application-type must be script, module or static, not '\(appType)'")
+        }
+        if appType == "paste" {
+            throw ExpressError.notSupportedYet(option: "--application-type paste", reason: "")
+        }
+
+        // Host, port and server root.
+        let port = o.port
+        guard (1...65535).contains(port) else { throw ExpressError.badOption("--port must be between 1 and 65535, not \(port)") }
+        let listenerHost = o.host.flatMap { $0.isEmpty ? nil : $0 }
+        let host = listenerHost ?? "localhost"
+        let serverRoot = o.serverRoot.map(abs) ?? defaultServerRoot(host: host, port: port, ctx: ctx)
+        let workingDirectory = abs(o.workingDirectory ?? cwd)
+        let app = try EntryPoint.resolve(o, serverRoot: serverRoot, cwd: cwd)
+
+        // Mode.
+        let debugMode = o.debugMode || o.enableDebugger
+        let embedded = o.embeddedMode
+        let processes = o.processes
+        let threads = o.threads
+        guard processes >= 1 else { throw ExpressError.badOption("--processes must be 1 or more, not \(processes)") }
+        guard threads >= 1 else { throw ExpressError.badOption("--threads must be 1 or more, not \(threads)") }
+        for (name, v) in [("--initial-workers", o.initialWorkers),
+                          ("--minimum-spare-workers", o.minimumSpareWorkers),
+                          ("--maximum-spare-workers", o.maximumSpareWorkers)] {
+            if let v, v < 0 || v > 1 { throw ExpressError.badOption("\(name) value needs to be within the range 0 to 1") }
+        }
+
+        var mountPoint = o.mountPoint
+        if !mountPoint.hasPrefix("/") { mountPoint = Path.normalize("/" + mountPoint) }
+
+        let mapHead = o.mapHEADToGET
+        guard ["off", "on", "auto"].contains(mapHead.lowercased()) else {
+            throw ExpressError.badOption("--map-head-to-get must be Off, On or Auto, not '\(mapHead)'")
+        }
+
+        // Apache, the module and Python.
+        let apache = try ApacheInstall.discover(httpdOption: o.httpdExecutable, modulesOption: o.modulesDirectory,
+                                                rotatelogsOption: o.rotatelogsExecutable.map(abs),
+                                                environment: env, cwd: cwd)
+        let (mpm, preference) = try chooseMPM(o.serverMPMs, debugMode: debugMode, embedded: embedded,
+                                              modulesDirectory: apache.modulesDirectory)
+        let module = try ModuleInfo.locate(environment: env, executable: ctx.executable)
+        let pythonHome = try PythonHome.resolve(option: o.pythonHome, environment: env, module: module, cwd: cwd)
+
+        // Who Apache's children run as.
+        let (account, picked) = try runAccount(user: o.user, group: o.group, ctx: ctx)
+
+        let logs = try LogSettings(o, serverRoot: serverRoot, cwd: cwd)
+
+        var pythonPaths = o.pythonPaths.map(abs)
+        if (debugMode || embedded) && !pythonPaths.contains(workingDirectory) {
+            pythonPaths.insert(workingDirectory, at: 0)
+        }
+
+        var defines: [String] = []
+        if embedded { defines.append("-DEMBEDDED_MODE") }
+        if debugMode { defines.append("-DONE_PROCESS") }
+        if let s = logs.startupLogFile { defines += ["-E", s] }
+
+        let displayHost = o.serverName ?? host
+        let url = port == 80 ? "http://\(displayHost)/" : "http://\(displayHost):\(port)/"
+        let shell = o.shellExecutable.map(abs)
+            ?? ["/usr/bin/bash", "/bin/bash"].first(where: Sys.isExecutable) ?? "/bin/sh"
+
+        return ResolvedConfig(
+            command: command,
+            commandLine: ctx.argv.map(shellQuoteIfNeeded).joined(separator: " "),
+            applicationType: appType, entryPoint: app.entryPoint, isDefaultApplication: app.isDefault,
+            callableObject: o.callableObject,
+            callableObjectGiven: o.callableObject != "application",
+            mountPoint: mountPoint, workingDirectory: workingDirectory, pythonPaths: pythonPaths,
+            pythonHome: pythonHome,
+            pythonEggs: o.pythonEggs.map(abs) ?? Path.join(serverRoot, "python-eggs"),
+            documentRoot: app.documentRoot ?? Path.join(serverRoot, "htdocs"),
+            directoryIndex: o.directoryIndex, directoryListing: o.directoryListing,
+            allowOverride: o.allowOverrides.isEmpty ? "None" : o.allowOverrides.joined(separator: " "),
+            urlAliases: urlAliases(o.urlAliases, cwd: cwd),
+            errorDocuments: o.errorDocuments.map { (status: $0.first, document: $0.second) },
+            mapHEADToGET: mapHead, chunkedRequest: o.chunkedRequest, enableSendfile: o.enableSendfile,
+            setenv: o.setenv.map { (name: $0.first, value: $0.second) },
+            passenv: o.passenv,
+            locale: resolveLocale(o.locale ?? o.lang, env: env),
+            disableReloading: o.disableReloading || embedded || debugMode,
+            host: host, listenerHost: listenerHost, port: port,
+            serverName: o.serverName, serverAliases: o.serverAliases,
+            allowLocalhost: o.allowLocalhost, http2: o.http2,
+            serverRoot: serverRoot,
+            pidFile: o.pidFile.map(abs) ?? Path.join(serverRoot, "httpd.pid"),
+            account: account, accountPicked: picked,
+            includeFiles: o.includeFiles.map(abs),
+            rewriteRules: o.rewriteRules.map(abs) ?? Path.join(serverRoot, "rewrite.conf"),
+            rewriteRulesGiven: o.rewriteRules != nil,
+            envvarsScript: o.envvarsScript.map(abs),
+            keepAliveTimeout: o.keepAliveTimeout,
+            limitRequestBody: o.limitRequestBody,
+            requestReadTimeout: requestReadTimeout(o), serverBacklog: o.serverBacklog,
+            compressResponses: o.compressResponses, serverStatus: o.serverStatus,
+            embeddedMode: embedded, processes: processes, threads: threads,
+            multiprocess: o.isGiven("--processes"),
+            mpm: mpm, mpmPreference: preference.isEmpty ? MPM.all : preference,
+            mpmSizing: MPMSizing.compute(processes: processes, threads: threads, maxClients: o.maxClients,
+                                         initial: o.initialWorkers, minSpare: o.minimumSpareWorkers,
+                                         maxSpare: o.maximumSpareWorkers, embedded: embedded),
+            daemon: DaemonSettings(o, socketPrefix: o.socketPrefix.map(abs) ?? Path.join(serverRoot, "wsgi")),
+            orphanInterpreter: o.orphanInterpreter,
+            logDirectory: logs.directory, logLevel: logs.level, logToTerminal: logs.toTerminal,
+            errorLogFile: logs.errorLogFile, accessLog: o.accessLog, accessLogFile: logs.accessLogFile,
+            accessLogFormat: logs.accessLogFormat, logFormatNickname: logs.formatNickname,
+            errorLogFormat: o.errorLogFormat, startupLogFile: logs.startupLogFile,
+            rotateLogs: logs.rotate, maxLogSize: o.maxLogSize, rotatelogs: apache.rotatelogs,
+            errorLogName: o.errorLogName, accessLogName: o.accessLogName,
+            apache: apache, mimeTypes: abs(o.mimeTypes), shell: shell,
+            processName: o.processName ?? (Path.basename(apache.httpd) + " (mod_wsgi-express)"),
+            setupOnly: o.setupOnly, module: module, httpdDefines: defines,
+            debugMode: debugMode, enableDebugger: o.enableDebugger,
+            url: url)
+    }
+
+    /// The first option given that the table marks as refused.
+    static func refuseUnsupported(_ o: ServerOptions) throws {
+        for name in o.given {
+            if case .refused(let reason)? = OptionTable.row(name)?.status {
+                throw ExpressError.notSupportedYet(option: name, reason: reason)
+            }
+        }
+    }
+
+    /// $TMPDIR/mod_wsgi-<host>:<port>:<uid>, as mod_wsgi-express names it.
+    static func defaultServerRoot(host: String, port: Int, ctx: RunContext) -> String {
+        var tmp = ctx.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        while tmp.count > 1 && tmp.hasSuffix("/") { tmp.removeLast() }
+        return "\(tmp)/mod_wsgi-\(host):\(port):\(ctx.uid)"
+    }
+
+    /// The MPM to load and the preference it was chosen from (debug and embedded mode avoid event).
+    static func chooseMPM(_ given: [String], debugMode: Bool, embedded: Bool,
+                          modulesDirectory: String) throws -> (String, [String]) {
+        var preference = given
+        for m in preference where !MPM.all.contains(m) {
+            throw ExpressError.badOption("--server-mpm must be event, worker or prefork, not '\(m)'")
+        }
+        if preference.isEmpty && (debugMode || embedded) { preference = ["worker", "prefork"] }
+        if debugMode {
+            preference = preference.filter { $0 != "event" }
+            if preference.isEmpty { preference = ["worker", "prefork"] }
+        }
+        guard let mpm = MPM.choose(preferred: preference, modulesDirectory: modulesDirectory) else {
+            throw ExpressError.mpmNotFound(directory: modulesDirectory, wanted: preference.isEmpty ? MPM.all : preference)
+        }
+        return (mpm.chosen, preference)
+    }
+
+    /// RequestReadTimeout's argument from the header/body timeout options.
+    static func requestReadTimeout(_ o: ServerOptions) -> String {
+        var rrt = ""
+        if o.headerTimeout > 0 {
+            rrt += "header=\(o.headerTimeout)"
+            if o.headerMaxTimeout > 0 { rrt += "-\(o.headerMaxTimeout)" }
+            if o.headerMinRate > 0 { rrt += ",MinRate=\(o.headerMinRate)" }
+        }
+        if o.bodyTimeout > 0 {
+            rrt += (rrt.isEmpty ? "" : " ") + "body=\(o.bodyTimeout)"
+            if o.bodyMaxTimeout > 0 { rrt += "-\(o.bodyMaxTimeout)" }
+            if o.bodyMinRate > 0 { rrt += ",MinRate=\(o.bodyMinRate)" }
+        }
+        return rrt
+    }
+
+    /// Static aliases, longest URL first as mod_wsgi-express sorts them; a file is served by name.
+    static func urlAliases(_ given: [OptionPair], cwd: String) -> [URLAlias] {
+        given.sorted(by: { $0.first > $1.first }).map { v in
+            let path = Path.absolute(v.second, cwd: cwd)
+            if Sys.isDirectory(path) || !Sys.exists(path) {
+                return URLAlias(url: v.first, directory: v.second.hasSuffix("/") && path != "/" ? path + "/" : path,
+                                filename: nil)
+            }
+            return URLAlias(url: v.first, directory: Path.dirname(path), filename: Path.basename(path))
+        }
+    }
+}
+
+/// The WSGI entry point and the document root it may imply.
+struct EntryPoint {
+    var entryPoint: String
+    var isDefault: Bool
+    var documentRoot: String?
+
+    static func resolve(_ o: ServerOptions, serverRoot: String, cwd: String) throws -> EntryPoint {
+        func abs(_ p: String) -> String { Path.absolute(p, cwd: cwd) }
+        let appType = o.applicationType
+        var r = EntryPoint(entryPoint: "", isDefault: false, documentRoot: o.documentRoot.map(abs))
+        if let p = o.entryPoint ?? o.script {
+            switch appType {
+            case "script": r.entryPoint = abs(p)
+            case "static":
+                if r.documentRoot == nil { r.documentRoot = abs(p) }
+                r.entryPoint = "(static)"
+            default: r.entryPoint = p
+            }
+        } else if appType == "static" {
+            if r.documentRoot == nil { r.documentRoot = cwd }
+            r.entryPoint = "(static)"
+        } else {
+            r.entryPoint = Path.join(serverRoot, "default.wsgi")
+            r.isDefault = true
+        }
+        if appType == "script" && !r.isDefault && !Sys.isFile(r.entryPoint) {
+            throw ExpressError.scriptMissing(r.entryPoint)
+        }
+        if appType == "module" {
+            let isName = r.entryPoint.split(separator: ".").allSatisfy {
+                !$0.isEmpty && $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber }
+            }
+            guard isName else {
+                throw ExpressError.badOption("'\(r.entryPoint)' is not a Python module name (with --application-type module give e.g. mypackage.wsgi)")
+            }
+        }
+        return r
+    }
+}
+
+/// Where the logs go and in what format.
+struct LogSettings {
+    var directory: String
+    var level: String
+    var toTerminal: Bool
+    var rotate: Bool
+    var errorLogFile: String
+    var accessLogFile: String
+    var accessLogFormat: String?
+    var formatNickname: String
+    var startupLogFile: String?
+
+    static let levels = ["emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"] + (1...8).map { "trace\($0)" }
+
+    init(_ o: ServerOptions, serverRoot: String, cwd: String) throws {
+        // --log-directory overrides --log-to-terminal; rotation needs files.
+        toTerminal = o.logToTerminal && o.logDirectory == nil
+        directory = o.logDirectory.map { Path.absolute($0, cwd: cwd) } ?? serverRoot
+        rotate = o.rotateLogs && !toTerminal
+        errorLogFile = toTerminal ? "/dev/stderr" : Path.join(directory, o.errorLogName)
+        accessLogFile = toTerminal ? "/dev/stdout" : Path.join(directory, o.accessLogName)
+        accessLogFormat = o.accessLogFormat
+        formatNickname = "common"
+        if let f = accessLogFormat {
+            if f == "common" || f == "combined" { formatNickname = f; accessLogFormat = nil } else { formatNickname = "custom" }
+        }
+        level = o.logLevel
+        guard Self.levels.contains(level) else {
+            throw ExpressError.badOption("--log-level must be one of \(Self.levels.joined(separator: ", ")), not '\(level)'")
+        }
+        if o.startupLog {
+            startupLogFile = toTerminal ? "/dev/stderr" : Path.join(directory, o.startupLogName)
+        }
+    }
+}
