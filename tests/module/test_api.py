@@ -265,3 +265,30 @@ def test_process_stopping_after_graceful_restart(apache_factory):
         a.get("/main/attrs")
         time.sleep(0.1)
     assert json.load(open(path)) == {"reason": "", "keys": ["shutdown_reason"]}
+
+
+def _client_lines(api, since):
+    return [l.split("] ", 4)[-1] for l in api.log(since).splitlines() if "[client 127.0.0.1:" in l]
+
+
+def test_wsgi_errors_text_and_buffer_reach_the_log_with_the_client(api):
+    since = api.log_size()
+    j = api.get("/main/errors").json()
+    assert j["has_buffer"] is True
+    assert j["buffer"]["bytes"] is None and j["buffer"]["writelines"] is None
+    api.wait_log("buffer writelines two", since)
+    lines = _client_lines(api, since)
+    for text in ("text line one", "text line two", "text line three", "buffer bytes line",
+                 "buffer writelines one", "buffer writelines two"):
+        assert text in lines, (text, lines)
+
+
+@pytest.mark.ours_only
+def test_wsgi_errors_buffer_takes_bytes_like_objects(api):
+    """mod_wsgi 4.9 refuses bytearray and memoryview (6.0.1 takes them)."""
+    since = api.log_size()
+    j = api.get("/main/errors").json()
+    assert j["buffer"]["bytearray"] is None and j["buffer"]["memoryview"] is None
+    api.wait_log("buffer memoryview line", since)
+    lines = _client_lines(api, since)
+    assert "buffer bytearray line" in lines and "buffer memoryview line" in lines

@@ -134,6 +134,34 @@ def application(environ, start_response):
             body[name] = {"type": "%s.%s" % (type(stream).__module__, type(stream).__name__),
                           "error": outcome}
         body["stderr_text"] = isinstance(sys.stderr, __import__("io").TextIOBase) or hasattr(sys.stderr, "encoding")
+    elif path == "/errors":
+        errors = environ["wsgi.errors"]
+        body = {"type": "%s.%s" % (type(errors).__module__, type(errors).__name__),
+                "has_buffer": hasattr(errors, "buffer")}
+        errors.write("text line one\n")
+        errors.writelines(["text line two\n", "text line three\n"])
+        errors.flush()
+        if body["has_buffer"]:
+            b = errors.buffer
+            outcome = {}
+            for label, data in (("bytes", b"buffer bytes line\n"), ("bytearray", bytearray(b"buffer bytearray line\n")),
+                                ("memoryview", memoryview(b"buffer memoryview line\n"))):
+                try:
+                    outcome[label] = b.write(data)
+                except Exception as e:
+                    outcome[label] = "%s: %s" % (type(e).__name__, e)
+            try:
+                b.writelines([b"buffer writelines one\n", b"buffer writelines two\n"])
+                outcome["writelines"] = None
+            except Exception as e:
+                outcome["writelines"] = "%s: %s" % (type(e).__name__, e)
+            try:
+                b.write("a str")
+                outcome["str"] = None
+            except Exception as e:
+                outcome["str"] = type(e).__name__
+            b.flush()
+            body["buffer"] = outcome
     elif path == "/file":
         f = open(__file__, "rb")
         start_response("200 OK", [("Content-Type", "text/plain")])
