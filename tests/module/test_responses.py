@@ -42,6 +42,23 @@ def test_start_response_validation(resp, path, message):
     resp.wait_log(message, since=mark)
 
 
+@pytest.mark.ours_only
+@pytest.mark.parametrize("path,line", [
+    ("/b/status_bad", "ValueError: status code is not a 3 digit integer: 'abc'"),
+    ("/b/header_crlf", "ValueError: carriage return/line feed character present in header value: "
+                       "'a\\\\r\\\\nX-Injected: yes'"),
+    ("/b/header_name_crlf", "ValueError: control character present in header name: 'X-Bad\\\\r\\\\nX-Injected'"),
+    ("/b/header_nonlatin", "ValueError: unicode object contains non latin-1 characters: 'snow \\xe2\\x98\\x83'"),
+])
+def test_bad_status_or_header_is_named_in_the_log(resp, path, line):
+    """mod_wsgi 4.9 says what is wrong but not which value: we name it (its repr, so a CR/LF in
+    it never reaches the log or the client raw; Apache escapes backslashes and non-ASCII bytes)."""
+    mark = resp.log_size()
+    raw = raw_get(resp, path)
+    assert parse_raw(raw)[0] == 500 and b"X-Injected" not in raw
+    resp.wait_log(re.escape(line), since=mark)
+
+
 def test_start_response_twice_before_output_second_wins(resp):
     """As mod_wsgi 4.9 (not PEP 3333's fatal error): a user moving over sees no new 500."""
     raw = raw_get(resp, "/b/twice")

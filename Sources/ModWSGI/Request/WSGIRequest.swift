@@ -72,7 +72,8 @@ final class WSGIRequest {
             return false
         }
         guard let code = Self.parseStatus(s) else {
-            Py.raise(wsgi_exc_value_error(), "status code is not a 3 digit integer")
+            // mod_wsgi's message, naming the bad value (repr: CR/LF never reach the log raw).
+            Py.raise(wsgi_exc_value_error(), "status code is not a 3 digit integer: \(Py.repr(statusObj))")
             return false
         }
         guard let parsed = Self.parseHeaders(headersObj) else { return false }
@@ -115,7 +116,7 @@ final class WSGIRequest {
             guard let name = latin1Header(wsgi_tuple_get(item, 0)!, what: "name"),
                   let value = latin1Header(wsgi_tuple_get(item, 1)!, what: "value") else { return nil }
             if name.count <= 1 || name.dropLast().contains(where: { $0 == 58 || $0 == 32 || $0 == 9 || ($0 > 0 && $0 < 32) || $0 == 127 }) {
-                Py.raise(wsgi_exc_value_error(), "control character present in header name")
+                Py.raise(wsgi_exc_value_error(), "control character present in header name: \(Py.repr(wsgi_tuple_get(item, 0)))")
                 return nil
             }
             if Header.same(name, "content-length") {
@@ -138,14 +139,14 @@ final class WSGIRequest {
         }
         guard let b = PyUnicode_AsLatin1String(o) else {
             PyErr_Clear()
-            Py.raise(wsgi_exc_value_error(), "unicode object contains non latin-1 characters")
+            Py.raise(wsgi_exc_value_error(), "unicode object contains non latin-1 characters: \(Py.repr(o))")
             return nil
         }
         defer { wsgi_decref(b) }
         let p = UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
         if p.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) {
-            Py.raise(wsgi_exc_value_error(), what == "name" ? "control character present in header name"
-                     : "carriage return/line feed character present in header value")
+            Py.raise(wsgi_exc_value_error(), (what == "name" ? "control character present in header name: "
+                     : "carriage return/line feed character present in header value: ") + Py.repr(o))
             return nil
         }
         var bytes = [CChar](repeating: 0, count: p.count + 1)
