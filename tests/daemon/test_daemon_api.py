@@ -125,3 +125,45 @@ WSGIScriptAlias /sub @APPS@/api.wsgi process-group=g application-group=subinterp
     assert found[pid]["keys"] == ["shutdown_reason"]
     shut = _markers(a, "shutdown", pid)
     assert shut[pid] == {"name": "process_stopping", "reason": reason}
+
+
+@pytest.mark.ours_only  # mod_wsgi 6.0's interrupt-timeout; 4.9 refuses the option
+@pytest.mark.slow
+def test_interrupt_timeout_gives_504_and_keeps_the_process(apache_factory):
+    a = apache_factory("""
+WSGIDaemonProcess g threads=1 request-timeout=1 interrupt-timeout=5 shutdown-timeout=1
+WSGIScriptAlias /main @APPS@/api.wsgi process-group=g application-group=%{GLOBAL}
+""")
+    pid = _daemon_pid(a)
+    t0 = time.time()
+    r = a.get("/main/spin", timeout=30)
+    assert r.status == 504 and time.time() - t0 < 10, (r, a.log()[-3000:])
+    a.wait_log(r"MW1405: .*Request exceeded request-timeout and was interrupted")
+    a.wait_log(r"interrupted 1 request thread\(s\) with mod_wsgi.RequestTimeout")
+    assert _daemon_pid(a) == pid  # the same process serves on
+    assert "Exception occurred processing WSGI script" not in a.log()  # no traceback for it
+    exc = [e for e in a.get("/main/events").json()["events"] if e["name"] == "request_exception"]
+    assert exc == []
+
+
+@pytest.mark.ours_only
+@pytest.mark.slow
+def test_interrupt_timeout_replaces_the_process_when_the_thread_does_not_unwind(apache_factory):
+    a = apache_factory("""
+WSGIDaemonProcess g threads=1 request-timeout=1 interrupt-timeout=2 shutdown-timeout=1
+WSGIScriptAlias /main @APPS@/api.wsgi process-group=g application-group=%{GLOBAL}
+""")
+    pid = _daemon_pid(a)
+    a.get("/main/spin?swallow", timeout=30)  # swallows RequestTimeout: its process is replaced
+    a.wait_log(r"request time limit of 1 seconds exceeded in 'g' \(1 active requests\); stopping", timeout=15)
+    deadline = time.time() + 15
+    while time.time() < deadline:
+        try:
+            if _daemon_pid(a) != pid:
+                break
+        except Exception:
+            pass
+        time.sleep(0.2)
+    assert _daemon_pid(a) != pid
+    found = _markers(a, "stopping", pid)
+    assert found[pid]["reason"] == "request_timeout"

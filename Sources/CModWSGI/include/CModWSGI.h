@@ -217,6 +217,7 @@ static inline PyObject *wsgi_exc_os_error(void) { return PyExc_OSError; }
 static inline PyObject *wsgi_exc_io_error(void) { return PyExc_IOError; }
 static inline PyObject *wsgi_exc_stop_iteration(void) { return PyExc_StopIteration; }
 static inline PyObject *wsgi_exc_key_error(void) { return PyExc_KeyError; }
+static inline PyObject *wsgi_exc_base_exception(void) { return PyExc_BaseException; }
 static inline PyObject *wsgi_exc_system_exit(void) { return PyExc_SystemExit; }
 static inline PyObject *wsgi_exc_attribute_error(void) { return PyExc_AttributeError; }
 static inline PyObject *wsgi_exc_import_error(void) { return PyExc_ImportError; }

@@ -45,6 +45,9 @@ struct DaemonGroupConfig {
     var socketUser: String?
     /// server-metrics=On: mod_wsgi.server_metrics() returns the scoreboard in this group.
     var serverMetrics = false
+    /// interrupt-timeout=N (mod_wsgi 6.0): past request-timeout, raise mod_wsgi.RequestTimeout in
+    /// the request's thread and give it N seconds to unwind before replacing the process.
+    var interruptTimeout = 0
     var serverName = ""
 
     static let options: Set<String> = [
@@ -55,7 +58,7 @@ struct DaemonGroupConfig {
         "deadlock-timeout", "eviction-timeout", "restart-interval", "listen-backlog",
         "header-buffer-size", "response-buffer-size", "receive-buffer-size", "send-buffer-size",
         "stack-size", "cpu-time-limit", "memory-limit", "virtual-memory-limit", "cpu-priority",
-        "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests",
+        "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests", "interrupt-timeout",
     ]
 
     static func parse(_ args: [String], serverName: String) -> Result<DaemonGroupConfig, DirectiveError> {
@@ -122,6 +125,7 @@ struct DaemonGroupConfig {
             case "virtual-memory-limit": guard let n = int(0...Int.max) else { return bad("bytes") }; g.virtualMemoryLimit = n
             case "cpu-priority": guard let n = Int(v), (-20...20).contains(n) else { return bad("a number from -20 to 20") }; g.cpuPriority = n
             case "socket-user": g.socketUser = v
+            case "interrupt-timeout": guard let n = int() else { return bad("seconds") }; g.interruptTimeout = n
             case "server-metrics":
                 switch v.lowercased() {
                 case "on": g.serverMetrics = true

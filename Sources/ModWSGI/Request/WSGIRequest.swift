@@ -268,6 +268,13 @@ final class WSGIRequest {
             if headersSent { channel.abort(); return OK }
             return status
         }
+        if let life, RequestInterrupt.enabled, RequestInterrupt.isPending(life.api) {
+            // interrupt-timeout: the supervisor stopped this request; 504, no traceback.
+            PyErr_Clear()
+            channel.log(APLOG_INFO, .requestInterrupted, "Request exceeded request-timeout and was interrupted (mod_wsgi.RequestTimeout) in '\(scriptPath)'.")
+            if headersSent { channel.abort(); return OK }
+            return HTTP_GATEWAY_TIME_OUT
+        }
         life?.exception()
         let lines = Py.takeExceptionLines()
         if !alreadyFailed {

@@ -162,6 +162,16 @@ def application(environ, start_response):
                 outcome["str"] = type(e).__name__
             b.flush()
             body["buffer"] = outcome
+    elif path == "/spin":
+        # a Python loop (an injected exception is raised between bytecodes)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                time.sleep(0.02)
+            except BaseException as e:
+                if environ.get("QUERY_STRING") != "swallow":
+                    raise
+                body["swallowed"] = type(e).__name__
     elif path == "/file":
         f = open(__file__, "rb")
         start_response("200 OK", [("Content-Type", "text/plain")])

@@ -9,6 +9,8 @@ final class InterpreterAPI {
     let eventCallbacks: PyObj
     let shutdownCallbacks: PyObj
     let activeRequests: PyObj
+    /// mod_wsgi.RequestTimeout of this interpreter (interrupt-timeout).
+    var requestTimeout: PyObj?
     /// process_stopping was delivered in this interpreter (once per interpreter).
     var stoppingPublished = false
 

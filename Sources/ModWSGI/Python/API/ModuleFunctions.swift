@@ -56,6 +56,10 @@ enum ModuleFunctions {
         PyDict_SetItemString(module, "active_requests", api.activeRequests)
         PyDict_SetItemString(module, "FileWrapper", FileWrapper.typeObject)
         PyDict_SetItemString(module, "Restricted", Restricted.typeObject)
+        if api.requestTimeout == nil {
+            api.requestTimeout = PyErr_NewException("mod_wsgi.RequestTimeout", wsgi_exc_base_exception(), nil)
+        }
+        if let exc = api.requestTimeout { PyDict_SetItemString(module, "RequestTimeout", exc) }
     }
 
     /// The `apache` module's attributes besides version and description: the MPM's.

@@ -40,6 +40,7 @@ final class RequestLife {
         }
         if events { cpuStart = Self.threadCPU() }
         Metrics.activeRequests += 1
+        if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
         // As mod_wsgi: a thread's count includes its running request; request_count does not.
         Metrics.threadRequests[threadID, default: 0] += 1
     }
@@ -143,6 +144,7 @@ final class RequestLife {
             wsgi_decref(e)
         }
         Metrics.activeRequests -= 1
+        if RequestInterrupt.enabled { RequestInterrupt.ended() }
         Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
         if let requestID {
             if PyDict_DelItem(api.activeRequests, requestID) != 0 { PyErr_Clear() }
