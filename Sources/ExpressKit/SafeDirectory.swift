@@ -94,12 +94,12 @@ final class SafeDirectory {
             var off = 0
             while off < bytes.count {
                 let n = try bytes.withUnsafeMutableBytes { (p) throws(SystemError) -> Int in
-                    try retryingSyscall("write", full) { Glibc.write(file, p.baseAddress! + off, p.count - off) }
+                    try syscall("write", full) { Glibc.write(file, p.baseAddress! + off, p.count - off) }
                 }
                 off += n
             }
-            _ = try retryingSyscall("fchmod", full) { fchmod(file, mode) }
-            _ = try retryingSyscall("rename", full) { renameat(fd, temporary, fd, name) }
+            _ = try syscall("fchmod", full) { fchmod(file, mode) }
+            _ = try syscall("rename", full) { renameat(fd, temporary, fd, name) }
         } catch let e as SystemError {
             _ = unlinkat(fd, temporary, 0)
             throw ExpressError.io(e)
