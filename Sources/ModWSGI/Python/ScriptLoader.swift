@@ -27,9 +27,9 @@ enum ScriptLoader {
         }
         // Serialise loading in this interpreter; never wait for the lock holding the GIL.
         let save = PyEval_SaveThread()
-        pthread_mutex_lock(&interp.scriptLock)
+        interp.scriptLock.lock()
         PyEval_RestoreThread(save)
-        defer { pthread_mutex_unlock(&interp.scriptLock) }
+        defer { interp.scriptLock.unlock() }
         if !forced, let cached = interp.scripts[key], !reload || cached.mtime == mtime {
             return cached.module
         }
@@ -38,7 +38,7 @@ enum ScriptLoader {
         log(APLOG_INFO, reloading ? .scriptReloaded : .scriptLoading,
             reloading ? "Reloading WSGI script '\(path)'." : "Loading Python script file '\(path)'.")
         guard let source = readSmallFile(path) else {
-            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
+            log(APLOG_ERR, .scriptUnreadable, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
             return nil
         }
         let name = moduleName(key)
@@ -56,7 +56,7 @@ enum ScriptLoader {
         if !ok {
             let lines = Py.takeExceptionLines()
             log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module.")
-            for l in lines { log(APLOG_ERR, .scriptLoadFailed, l) }
+            for l in lines { log(APLOG_ERR, .scriptTraceback, l) }
             PyDict_DelItemString(modules, name)
             PyErr_Clear()
             wsgi_decref(module)

@@ -65,10 +65,10 @@ enum ModuleFunctions {
     /// The `apache` module's attributes besides version and description: the MPM's.
     static func addApacheAttributes() {
         guard let modules = PyImport_GetModuleDict(), let apache = PyDict_GetItemString(modules, "apache") else { return }
-        let threaded = wsgi_mpm_query(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
-        var maxDaemons = Int(wsgi_mpm_query(AP_MPMQ_MAX_DAEMON_USED))
-        if maxDaemons == -1 { maxDaemons = Int(wsgi_mpm_query(AP_MPMQ_MAX_DAEMONS)) }
-        let maxThreads = threaded ? Int(wsgi_mpm_query(AP_MPMQ_MAX_THREADS)) : 1
+        let threaded = mpmQuery(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
+        var maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMON_USED))
+        if maxDaemons == -1 { maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMONS)) }
+        let maxThreads = threaded ? Int(mpmQuery(AP_MPMQ_MAX_THREADS)) : 1
         func set(_ name: String, _ v: PyObj) { PyObject_SetAttrString(apache, name, v); wsgi_decref(v) }
         set("maximum_processes", Py.int(max(maxDaemons, 1)))
         set("threads_per_process", Py.int(max(maxThreads, 1)))
