@@ -54,7 +54,7 @@ enum Monitor {
                 } else if g.interruptTimeout > 0 && interruptDeadline == 0 {
                     // interrupt-timeout: first try to stop only the request's thread.
                     let n = RequestInterrupt.interrupt(longerThan: Int64(g.requestTimeout) * 1_000_000)
-                    Log.server(APLOG_WARNING, .daemonRequestTimeout, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)'; interrupted \(n) request thread(s) with mod_wsgi.RequestTimeout, allowing interrupt-timeout=\(g.interruptTimeout) seconds to unwind.")
+                    Log.server(APLOG_WARNING, .daemonRequestInterrupting, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)'; interrupted \(n) request thread(s) with mod_wsgi.RequestTimeout, allowing interrupt-timeout=\(g.interruptTimeout) seconds to unwind.")
                     interruptDeadline = now + Int64(g.interruptTimeout) * 1_000_000
                 } else if interruptDeadline != 0 && now < interruptDeadline {
                     // still unwinding

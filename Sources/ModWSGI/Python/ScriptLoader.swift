@@ -35,8 +35,11 @@ enum ScriptLoader {
         }
         let reloading = interp.scripts[key] != nil
         // As mod_wsgi logs them (info).
-        log(APLOG_INFO, reloading ? .scriptReloaded : .scriptLoading,
-            reloading ? "Reloading WSGI script '\(path)'." : "Loading Python script file '\(path)'.")
+        if reloading {
+            log(APLOG_INFO, .scriptReloaded, "Reloading WSGI script '\(path)'.")
+        } else {
+            log(APLOG_INFO, .scriptLoading, "Loading Python script file '\(path)'.")
+        }
         guard let source = readSmallFile(path) else {
             log(APLOG_ERR, .scriptUnreadable, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
             return nil
@@ -79,7 +82,7 @@ enum ScriptLoader {
         guard let r = PyObject_CallOneArg(f, arg) else {
             let lines = Py.takeExceptionLines()
             log(APLOG_ERR, .reloadRequiredFailed, "Exception occurred in reload_required() of WSGI script '\(resource)'.")
-            for l in lines { log(APLOG_ERR, .reloadRequiredFailed, l) }
+            for l in lines { log(APLOG_ERR, .reloadRequiredTraceback, l) }
             return false
         }
         defer { wsgi_decref(r) }

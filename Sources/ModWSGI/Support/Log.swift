@@ -100,8 +100,9 @@ enum LogID: Int {
     case eventCallbackFailed = 1401
     case scriptLoading = 1402
     case reloadRequiredFailed = 1403
-    case badResponseHeader = 1404
+    case reloadRequiredTraceback = 1404
     case requestInterrupted = 1405
+    case daemonRequestInterrupting = 1406
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
