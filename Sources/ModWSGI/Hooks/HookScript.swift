@@ -103,7 +103,7 @@ enum HookRunner {
     /// Logs the pending Python exception with its traceback against the request.
     static func logException(_ r: UnsafeMutablePointer<request_rec>, kind: String, script: String) {
         let lines = Py.takeExceptionLines()
-        Log.request(APLOG_ERR, .hookException, "Exception occurred processing WSGI \(kind) script '\(script)'.", r)
-        for line in lines { Log.raw(APLOG_ERR, line, request: r) }
+        let header = "Exception occurred processing WSGI \(kind) script '\(script)'."
+        Log.request(APLOG_ERR, .hookException, ([header] + lines).joined(separator: "\n"), r)
     }
 }

@@ -93,8 +93,9 @@ def _setup(params):
         if PyErr_Occurred() == nil { PythonAPI.finishSetup(interp) }
         if PyErr_Occurred() != nil {
             let lines = Py.takeExceptionLines()
-            Log.server(APLOG_ERR, .interpreterSetupFailed, "Setting up interpreter '\(interp.name)' failed.")
-            for l in lines { Log.raw(APLOG_ERR, l) }
+            // One message: every traceback line carries the same prefix and ID.
+            Log.server(APLOG_ERR, .interpreterSetupFailed,
+                       (["Setting up interpreter '\(interp.name)' failed."] + lines).joined(separator: "\n"))
         }
         wsgi_decref(params)
     }

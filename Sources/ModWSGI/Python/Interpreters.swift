@@ -16,6 +16,9 @@ final class Interpreter {
     var modWSGIVersion: PyObj!
     /// The mod_wsgi module's per-interpreter state (subscribers, active requests).
     var api: InterpreterAPI?
+    /// Why a script failed to load, kept for the next response when its loader asked for it
+    /// (mod_wsgi-express's handler in debug mode): the lines of the log report, by path.
+    var loadFailureReports: [String: [String]] = [:]
 
     init(name: String, state: OpaquePointer, isMain: Bool) {
         self.name = name

@@ -27,6 +27,9 @@ enum WSGIApplication {
 
         guard let module = ScriptLoader.load(interp, path: spec.scriptPath, mtime: spec.mtime,
                                              reload: spec.reloading, log: { channel.log($0, $1, $2) }) else {
+            if let report = interp.loadFailureReports.removeValue(forKey: spec.scriptPath) {
+                return LoadFailurePage.send(report, channel)
+            }
             return HTTP_INTERNAL_SERVER_ERROR
         }
         guard let app = PyObject_GetAttrString(module, spec.callableObject) else {

@@ -122,7 +122,7 @@ enum RequestHandler {
         let sendfile = dir.enableSendfile ?? false
         let now = apr_time_now()
         if r.pointee.log_id == nil {
-            withUnsafeMutablePointer(to: &r.pointee.log_id) { ap_run_generate_log_id(r.pointee.connection, r, $0) }
+            _ = withUnsafeMutablePointer(to: &r.pointee.log_id) { ap_run_generate_log_id(r.pointee.connection, r, $0) }
         }
         let c = r.pointee.connection!
         apr_table_set(env, "mod_wsgi.process_group", processGroup)

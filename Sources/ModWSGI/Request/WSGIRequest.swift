@@ -314,10 +314,9 @@ final class WSGIRequest {
         life?.exception()
         let lines = Py.takeExceptionLines()
         waitUntilIdle()
-        if !alreadyFailed {
-            channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")
-        }
-        for line in lines { channel.logError(line) }
+        // One message: the traceback's lines carry the header's prefix and ID.
+        let report = alreadyFailed ? lines : ["\(what) '\(scriptPath)'."] + lines
+        if !report.isEmpty { channel.log(APLOG_ERR, .exceptionInApp, report.joined(separator: "\n")) }
         if headersSent {
             // Part of the response is out: cut the connection so the client sees it
             // incomplete, never a cleanly terminated (and wrong) response.

@@ -10,9 +10,9 @@ enum LogID: Int {
     case interpreterCreated = 1004
     case interpreterDestroyed = 1005
     case pythonFinalized = 1006
+    case interpreterSetupFailed = 1007
     case pythonNotStarted = 1050
     case interpreterCreateFailed = 1051
-    case interpreterSetupFailed = 1052
     // Requests and scripts (11xx).
     case embeddedRestricted = 1101
     case scriptNotFound = 1102
@@ -30,7 +30,6 @@ enum LogID: Int {
     case handlerScriptNotFound = 1151
     case scriptIsDirectory = 1152
     case scriptUnreadable = 1153
-    case scriptTraceback = 1154
     case importScriptNotFound = 1155
     case clientGoneDuringRelay = 1156
     case clientGoneAfterFlush = 1157
@@ -110,20 +109,32 @@ enum LogID: Int {
     var tag: String { "MW\(rawValue): " }
 }
 
+/// One format for every line the module writes: `MWnnnn: mod_wsgi (pid=N): text`. A message
+/// of several lines (a traceback) is written line by line, each with the same prefix, so
+/// that `grep MW1106` finds all of it and no line of it is anonymous.
 enum Log {
     static func server(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
                        _ s: UnsafePointer<server_rec>? = nil) {
-        let line = id.tag + "mod_wsgi (pid=\(getpid())): " + message
-        wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), line)
+        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
+        for line in lines(message) {
+            wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), prefix + line)
+        }
     }
 
     static func request(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
                         _ r: UnsafeMutablePointer<request_rec>) {
-        let line = id.tag + "mod_wsgi (pid=\(getpid())): " + message
-        wsgi_log_rerror(level, status, r, line)
+        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
+        for line in lines(message) { wsgi_log_rerror(level, status, r, prefix + line) }
     }
 
-    /// A line without the module prefix (traceback lines, wsgi.errors, print()).
+    /// The lines of a message; one line (the common case) without copying.
+    static func lines(_ message: String) -> [Substring] {
+        guard message.utf8.contains(UInt8(ascii: "\n")) else { return [message[...]] }
+        return message.split(separator: "\n", omittingEmptySubsequences: true)
+    }
+
+    /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
+    /// written as the application wrote it, as mod_wsgi does.
     static func raw(_ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil) {
         if let r { wsgi_log_rerror(level, 0, r, message) } else {
             wsgi_log_error(level, 0, ModuleState.mainServer, message)
