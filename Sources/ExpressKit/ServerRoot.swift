@@ -10,10 +10,12 @@ public struct SetupResult {
 enum Preflight {
     /// Fails when the port is taken, so that the user reads one line instead of Apache's log.
     static func checkPort(_ c: ResolvedConfig) throws {
-        switch PortCheck.bindError(host: c.listenerHost, port: c.port) {
-        case EADDRINUSE?: throw ExpressError.portInUse(host: c.listenerHost ?? "all interfaces", port: c.port)
-        case EACCES?: throw ExpressError.portForbidden(host: c.listenerHost ?? "all interfaces", port: c.port)
-        default: break
+        for port in [c.port] + (c.https.map { [$0.port] } ?? []) {
+            switch PortCheck.bindError(host: c.listenerHost, port: port) {
+            case EADDRINUSE?: throw ExpressError.portInUse(host: c.listenerHost ?? "all interfaces", port: port)
+            case EACCES?: throw ExpressError.portForbidden(host: c.listenerHost ?? "all interfaces", port: port)
+            default: break
+            }
         }
     }
 
@@ -75,6 +77,10 @@ public enum ServerRoot {
             try Sys.writeFile(Path.join(c.serverRoot, "handler.wsgi"),
                               try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
             try Sys.writeFile(Path.join(c.serverRoot, "default.wsgi"), try Templates.raw("default.wsgi", in: templates))
+            if !c.handlerScripts.isEmpty {
+                try Sys.writeFile(Path.join(c.serverRoot, "resource.wsgi"),
+                                  try Templates.render("resource.wsgi", in: templates, context: c.resourceContext()))
+            }
 
             let envvars = Path.join(c.serverRoot, "envvars")
             if let script = c.envvarsScript {
@@ -99,6 +105,7 @@ enum Banner {
     static func print(_ c: ResolvedConfig, setup: SetupResult) {
         var lines: [(String, String)] = []
         lines.append(("Server URL", c.url))
+        if let https = c.httpsURL { lines.append(("Server URL (HTTPS)", https)) }
         if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
         lines.append(("Server Root", c.serverRoot))
         lines.append(("Server Conf", c.httpdConf))

@@ -162,7 +162,8 @@ enum RequestHandler {
         }
 
         if !processGroup.isEmpty {
-            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath)
+            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath,
+                                        errorOverride: dir.errorOverride ?? false)
         }
         if GlobalConfig.current.restrictEmbedded {
             Log.request(APLOG_ERR, .embeddedRestricted, "Embedded mode of mod_wsgi disabled by runtime configuration: \(scriptPath)", r)
