@@ -6,7 +6,7 @@ PYTHON ?= python3
 CONFIG ?= release
 BIN = .build/$(CONFIG)
 
-.PHONY: deps build start test unit integration module-test module-test-reference bench clean
+.PHONY: deps build start test unit integration module-test module-test-reference bench reliability clean
 
 deps:
 	@bash scripts/install-deps
@@ -36,6 +36,11 @@ test: unit integration
 
 bench: build
 	$(PYTHON) bench/run.py $(ARGS)
+
+# Load, faults and hostile clients, side by side with Debian's mod_wsgi when installed
+# (under 15 minutes; `make test` runs the --quick version).
+reliability: build
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/reliability/reliability.py $(ARGS)
 
 clean:
 	rm -rf .build

@@ -4,8 +4,8 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case badOption(String)
     case notSupportedYet(option: String, reason: String)
     case scriptMissing(String)
-    case portInUse(host: String, port: Int)
-    case portForbidden(host: String, port: Int)
+    case portInUse(host: String, port: Int, option: String = "--port")
+    case portForbidden(host: String, port: Int, option: String = "--port")
     case serverRootParentMissing(root: String, parent: String)
     case httpdNotFound(tried: String)
     case apxsNotFound
@@ -19,6 +19,7 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case pythonVersionMismatch(home: String, homeVersion: String, moduleVersion: String)
     case templatesNotFound(tried: [String])
     case templateError(name: String, detail: String)
+    case unsafePath(path: String, problem: String)
     case io(SystemError)
 
     public var description: String {
@@ -29,10 +30,10 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
             return "\(o) is not supported yet\(reason.isEmpty ? "" : " (\(reason))"); leave it out"
         case .scriptMissing(let p):
             return "WSGI script '\(p)' does not exist: check the path (for a module name use --application-type module)"
-        case .portInUse(let h, let p):
-            return "port \(p) on \(h) is already in use: stop what is listening there or choose another --port"
-        case .portForbidden(let h, let p):
-            return "not allowed to listen on port \(p) on \(h): ports below 1024 need root; choose --port 1024 or above"
+        case .portInUse(let h, let p, let option):
+            return "port \(p) on \(h) is already in use: stop what is listening there or choose another \(option)"
+        case .portForbidden(let h, let p, let option):
+            return "not allowed to listen on port \(p) on \(h): ports below 1024 need root; choose \(option) 1024 or above"
         case .serverRootParentMissing(let r, let parent):
             return "cannot create server root '\(r)': its parent directory '\(parent)' does not exist; create it first or choose another --server-root"
         case .httpdNotFound(let tried):
@@ -60,6 +61,8 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
             return "templates directory not found (tried \(tried.joined(separator: ", "))): set MOD_WSGI_EXPRESS_TEMPLATES to the project's templates/ directory"
         case .templateError(let n, let d):
             return "template \(n) is broken: \(d)"
+        case .unsafePath(let p, let problem):
+            return "refusing to write into '\(p)': \(problem)"
         case .io(let e):
             return e.description
         }

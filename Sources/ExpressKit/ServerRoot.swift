@@ -10,10 +10,10 @@ public struct SetupResult {
 enum Preflight {
     /// Fails when the port is taken, so that the user reads one line instead of Apache's log.
     static func checkPort(_ c: ResolvedConfig) throws {
-        for port in [c.port] + (c.https.map { [$0.port] } ?? []) {
+        for (port, option) in [(c.port, "--port")] + (c.https.map { [($0.port, "--https-port")] } ?? []) {
             switch PortCheck.bindError(host: c.listenerHost, port: port) {
-            case EADDRINUSE?: throw ExpressError.portInUse(host: c.listenerHost ?? "all interfaces", port: port)
-            case EACCES?: throw ExpressError.portForbidden(host: c.listenerHost ?? "all interfaces", port: port)
+            case EADDRINUSE?: throw ExpressError.portInUse(host: c.listenerHost ?? "all interfaces", port: port, option: option)
+            case EACCES?: throw ExpressError.portForbidden(host: c.listenerHost ?? "all interfaces", port: port, option: option)
             default: break
             }
         }
@@ -54,42 +54,54 @@ public enum ServerRoot {
         let templates = try Templates.directory(environment: context.environment, executable: context.executable)
 
         do {
-            try Sys.makeDirectory(c.serverRoot)
-            try Sys.makeDirectory(c.documentRoot)
+            let root = try SafeDirectory.open(c.serverRoot)
+            let runUser: [uid_t] = context.uid == 0 && c.account.uid != 0 ? [c.account.uid] : []
+            // What lies in the server root is made through its descriptor; what the user put
+            // elsewhere (--document-root, --log-directory, --python-eggs) is the user's choice.
+            func directory(_ path: String, owners: [uid_t] = []) throws -> SafeDirectory? {
+                if path == c.serverRoot { return root }
+                if Path.dirname(path) == c.serverRoot {
+                    return try root.subdirectory(Path.basename(path), owners: owners)
+                }
+                try Sys.makeDirectory(path)
+                return nil
+            }
+            var documentRoot = try directory(c.documentRoot)
             // Sub-directories for the mount point so the fall-back rewrite rule matches.
             if c.mountPoint != "/" {
                 var dir = c.documentRoot
                 for part in c.mountPoint.split(separator: "/") {
                     dir = Path.join(dir, String(part))
-                    try Sys.makeDirectory(dir)
+                    if let parent = documentRoot {
+                        documentRoot = try parent.subdirectory(String(part))
+                    } else {
+                        try Sys.makeDirectory(dir)
+                    }
                 }
             }
-            try Sys.makeDirectory(c.logDirectory)
-            try Sys.makeDirectory(c.pythonEggs)
-            if context.uid == 0 && c.account.uid != 0 {
+            _ = try directory(c.logDirectory)
+            let eggs = try directory(c.pythonEggs, owners: runUser)
+            if let uid = runUser.first, c.pythonEggs != c.serverRoot {
                 // The application's processes write eggs here; nothing else in the root is theirs.
-                try Sys.chown(c.pythonEggs, uid: c.account.uid, gid: c.account.gid)
+                if let eggs { try eggs.chown(uid: uid, gid: c.account.gid) }
+                else { try Sys.chown(c.pythonEggs, uid: uid, gid: c.account.gid) }
             }
 
-            try Sys.writeFile(c.httpdConf, try Templates.render("httpd.conf", in: templates, context: c.httpdConfContext()))
-            try Sys.writeFile(Path.join(c.serverRoot, "apachectl"),
-                              try Templates.render("apachectl", in: templates, context: c.apachectlContext()), mode: 0o755)
-            try Sys.writeFile(Path.join(c.serverRoot, "handler.wsgi"),
-                              try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
-            try Sys.writeFile(Path.join(c.serverRoot, "default.wsgi"), try Templates.raw("default.wsgi", in: templates))
+            try root.write("httpd.conf", try Templates.render("httpd.conf", in: templates, context: c.httpdConfContext()))
+            try root.write("apachectl", try Templates.render("apachectl", in: templates, context: c.apachectlContext()), mode: 0o755)
+            try root.write("handler.wsgi", try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
+            try root.write("default.wsgi", try Templates.raw("default.wsgi", in: templates))
             if !c.handlerScripts.isEmpty {
-                try Sys.writeFile(Path.join(c.serverRoot, "resource.wsgi"),
-                                  try Templates.render("resource.wsgi", in: templates, context: c.resourceContext()))
+                try root.write("resource.wsgi", try Templates.render("resource.wsgi", in: templates, context: c.resourceContext()))
             }
 
-            let envvars = Path.join(c.serverRoot, "envvars")
             if let script = c.envvarsScript {
-                try Sys.writeFile(envvars, ". '\(Quote.shell(script))'\n")
-            } else if !Sys.exists(envvars) {
-                try Sys.writeFile(envvars, "")
+                try root.write("envvars", ". '\(Quote.shell(script))'\n")
+            } else if try !root.hasOwnFile("envvars") {
+                try root.write("envvars", "")
             }
-            if !c.rewriteRulesGiven && !Sys.exists(c.rewriteRules) {
-                try Sys.writeFile(c.rewriteRules, "")
+            if !c.rewriteRulesGiven, try !root.hasOwnFile("rewrite.conf") {
+                try root.write("rewrite.conf", "")
             }
         } catch let e as SystemError {
             throw ExpressError.io(e)

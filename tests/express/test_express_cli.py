@@ -83,10 +83,11 @@ def test_options_as_json_for_wrappers(express, command):
     assert options["--port"]["default"] == 8000 and options["--port"]["type"] == "int"
     assert options["--url-alias"]["kind"] == "pair"
     assert options["--python-path"]["kind"] == "repeatable"
-    assert options["--https-port"]["status"] == "refused"
+    assert options["--https-port"]["status"] == "implemented" and options["--https-port"]["type"] == "int"
+    assert options["--with-php5"]["status"] == "refused"
     # What the export says is what the command does: a refused option is refused.
-    r = run([command, "--https-port", "8443"])
-    one_line_error(r, "--https-port is not supported yet", code=1)
+    r = run([command, "--with-php5"])
+    one_line_error(r, "--with-php5 is not supported yet", code=1)
 
 
 def test_module_location(express):
@@ -183,8 +184,8 @@ def test_error_bad_option(express, workdir, args, fragment):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--https-port", "8443"], "--https-port is not supported yet"),
-    (["--proxy-mount-point", "/x", "http://127.0.0.1:1/"], "--proxy-mount-point is not supported yet"),
+    (["--with-php5"], "--with-php5 is not supported yet"),
+    (["--with-newrelic"], "--with-newrelic is not supported yet"),
     (["--enable-coverage"], "--enable-coverage is not supported yet"),
 ])
 def test_unimplemented_options_are_refused(express, workdir, hello, args, fragment):
@@ -257,3 +258,89 @@ def test_unreadable_server_root_is_named(express, workdir, hello):
     os.mkdir(private, 0o700)
     r = run(["setup-server", hello, "--server-root", os.path.join(private, "root")])
     one_line_error(r, "the server root", "'%s'" % private, code=1)
+
+
+def as_nobody(command):
+    subprocess.run(["su", "nobody", "-s", "/bin/sh", "-c", command], check=True, timeout=30)
+
+
+def test_server_root_of_another_user_is_refused(express, workdir, hello, port):
+    """A local user who makes the default server root in /tmp (mode 777) must not get root's
+    httpd.conf, apachectl and envvars written into it."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to act as another user")
+    tmp = os.path.join(workdir, "tmp")
+    os.mkdir(tmp)
+    os.chmod(tmp, 0o1777)
+    root = os.path.join(tmp, "mod_wsgi-127.0.0.1:%d:0" % port)
+    as_nobody("mkdir -m 777 '%s'" % root)
+    r = run(["setup-server", hello, "--port", str(port), "--host", "127.0.0.1"], env=dict(os.environ, TMPDIR=tmp))
+    one_line_error(r, "refusing to write into '%s'" % root, "belongs to user 'nobody'", code=1)
+    assert os.listdir(root) == []
+    # The same for an explicit --server-root, even once the other user's directory is not writable.
+    os.chmod(root, 0o755)
+    r = run(["setup-server", hello, "--server-root", root])
+    one_line_error(r, "belongs to user 'nobody'", code=1)
+    assert os.listdir(root) == []
+
+
+def test_server_root_writable_by_others_or_a_link_is_refused(express, workdir, hello):
+    root = os.path.join(workdir, "open")
+    os.mkdir(root)
+    os.chmod(root, 0o777)
+    r = run(["setup-server", hello, "--server-root", root])
+    one_line_error(r, "mode 0777", "chmod go-w", code=1)
+    assert os.listdir(root) == []
+    link = os.path.join(workdir, "link")
+    os.symlink(root, link)
+    os.chmod(root, 0o755)
+    r = run(["setup-server", hello, "--server-root", link])
+    one_line_error(r, "symbolic link", code=1)
+    assert os.listdir(root) == []
+    # A parent that others can write to (without the sticky bit) lets them swap the root.
+    shared = os.path.join(workdir, "shared")
+    os.mkdir(shared)
+    os.chmod(shared, 0o777)
+    r = run(["setup-server", hello, "--server-root", os.path.join(shared, "root")])
+    one_line_error(r, "parent of the server root", code=1)
+    assert os.listdir(shared) == []
+
+
+def test_new_server_root_is_private_until_made_readable(express, workdir, hello):
+    root = os.path.join(workdir, "fresh")
+    old = os.umask(0o077)
+    try:
+        r = run(["setup-server", hello, "--server-root", root])
+    finally:
+        os.umask(old)
+    assert r.returncode == 0, r.stderr
+    st = os.lstat(root)
+    assert stat.S_IMODE(st.st_mode) == 0o755 and st.st_uid == os.getuid()
+
+
+def test_links_planted_in_the_server_root_are_not_followed(express, workdir, hello):
+    root = os.path.join(workdir, "root")
+    r = run(["setup-server", hello, "--server-root", root])
+    assert r.returncode == 0, r.stderr
+    victim = write(os.path.join(workdir, "victim"), b"precious\n", mode=0o600)
+    for name in ["httpd.conf", "apachectl", "handler.wsgi"]:
+        os.unlink(os.path.join(root, name))
+        os.symlink(victim, os.path.join(root, name))
+    r = run(["setup-server", hello, "--server-root", root])
+    assert r.returncode == 0, r.stderr
+    assert open(victim).read() == "precious\n"
+    assert stat.S_IMODE(os.stat(victim).st_mode) == 0o600
+    for name in ["httpd.conf", "apachectl", "handler.wsgi"]:
+        assert not os.path.islink(os.path.join(root, name)), name
+    # envvars is the user's to keep, so a link there is refused rather than replaced.
+    os.unlink(os.path.join(root, "envvars"))
+    os.symlink(victim, os.path.join(root, "envvars"))
+    r = run(["setup-server", hello, "--server-root", root])
+    one_line_error(r, "envvars", "not a regular file", code=1)
+    assert open(victim).read() == "precious\n"
+    # A sub-directory replaced by a link is refused too.
+    os.unlink(os.path.join(root, "envvars"))
+    os.rename(os.path.join(root, "htdocs"), os.path.join(workdir, "htdocs-moved"))
+    os.symlink(workdir, os.path.join(root, "htdocs"))
+    r = run(["setup-server", hello, "--server-root", root])
+    one_line_error(r, "htdocs", "symbolic link", code=1)

@@ -203,3 +203,17 @@ def test_http2_over_https(setup_server, hello, tls):
     r = subprocess.run(["curl", "-sk", "--http2", "-o", "/dev/null", "-w", "%{http_version}",
                         "https://127.0.0.1:%d/" % hp], capture_output=True, text=True, timeout=30)
     assert r.stdout == "2", (r.stdout, r.stderr, sr.error_log())
+
+
+def test_https_port_in_use_is_one_line_before_apache(workdir, tls, hello, port):
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        hp = busy.getsockname()[1]
+        r = run(["start-server", hello, "--server-root", os.path.join(workdir, "root"), "--host", "127.0.0.1",
+                 "--port", str(port), "--https-port", str(hp), "--ssl-certificate", tls["prefix"]], timeout=30)
+    assert r.returncode != 0
+    assert r.stderr.strip().splitlines() == [
+        "mod_wsgi-express: error: port %d on 127.0.0.1 is already in use: stop what is listening there "
+        "or choose another --https-port" % hp]

@@ -8,63 +8,128 @@ enum DaemonClient {
     static func forward(_ r: UnsafeMutablePointer<request_rec>, group name: String, scriptPath: String,
                         errorOverride: Bool = false) -> Int32 {
         guard let group = GlobalConfig.current.daemonGroups.first(where: { $0.name == name }),
-              let path = DaemonManager.socketPaths[name] else {
+              var path = DaemonManager.socketPaths[name] else {
             Log.request(APLOG_ERR, .processGroupMissing, "No WSGI daemon process called '\(name)' has been configured: \(scriptPath)", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let env = r.pointee.subprocess_env
         let queueStart = wsgi_now()
         apr_table_set(env, "mod_wsgi.queue_start", String(queueStart))
-
-        // Connect, retrying while the listen queue is full (EAGAIN) or nobody listens yet.
-        let connectTimeout = Int64(max(group.connectTimeout, 0)) * 1_000_000
-        let started = monotonicMicros()
-        var attempts = 0
-        var waited: Int64 = 0
-        var fd: Int32 = -1
-        guard let addr = unixAddress(path) else {
+        guard var addr = unixAddress(path) else {
             Log.request(APLOG_ERR, .daemonSocket, "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
+        let connectTimeout = Int64(max(group.connectTimeout, 0)) * 1_000_000
+        let started = monotonicMicros()
+        let socketTimeout = group.socketTimeout > 0 ? Int64(group.socketTimeout) * 1_000_000 : Int64(r.pointee.server.pointee.timeout)
+
+        // A connection still queued on a socket whose daemon stopped accepting (a restart) is
+        // reset when the daemon closes it: the daemon never read the request, so it is safe to
+        // send it again, to the daemon that now listens (as mod_wsgi's daemon_restarts).
+        var restarts = 0
+        while true {
+            let fd: Int32
+            switch connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout) {
+            case .success(let connected): fd = connected
+            case .failure(let status): return status.code
+            }
+            apr_table_set(env, "mod_wsgi.daemon_restarts", String(restarts))
+            let conn = WireConnection(fd: fd, timeout: socketTimeout)
+            defer { conn.close() }
+            let request = requestFrame(r, scriptPath: scriptPath, queueStart: queueStart)
+            let first: (Frame, Int)
+            var sent = false
+            do {
+                try conn.send(.request, request)
+                sent = true
+                first = try conn.readHeader()
+            } catch let e as WireError where e.isNotDelivered(sent: sent) && restarts < maximumRestarts
+                && monotonicMicros() - started < waitLimit(connectTimeout) {
+                restarts += 1
+                Log.request(APLOG_INFO, .daemonRetry, "Daemon process '\(name)' closed the connection on '\(path)' before taking the request (\(e)): it is restarting; sending the request again.", r)
+                sleepMicros(Int64(restarts) * 20_000)
+                continue
+            } catch {
+                if sent { return lost(r, error, name: name, headersSent: false) }
+                Log.request(APLOG_ERR, .daemonConnect, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
+                return HTTP_INTERNAL_SERVER_ERROR
+            }
+            return relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
+        }
+    }
+
+    /// How long to keep trying to reach a daemon. While this child is being stopped (Apache
+    /// stops, restarts, or replaces it after a graceful restart) a new socket, if any, appears
+    /// within milliseconds: do not hold the child (and Apache's stop) for connect-timeout.
+    static func waitLimit(_ connectTimeout: Int64) -> Int64 {
+        var state: Int32 = 0
+        ap_mpm_query(AP_MPMQ_MPM_STATE, &state)
+        let limit = max(connectTimeout, 1_000_000)
+        return state == AP_MPMQ_STOPPING ? min(limit, 2_000_000) : limit
+    }
+
+    /// How many times a request the daemon never took is sent again.
+    static let maximumRestarts = 8
+
+    struct Status: Error { let code: Int32 }
+
+    /// Connects, retrying while the listen queue is full (EAGAIN) or nobody listens yet.
+    private static func connect(_ r: UnsafeMutablePointer<request_rec>, group: DaemonGroupConfig, path: inout String,
+                                addr: inout sockaddr_un, started: Int64, connectTimeout: Int64) -> Result<Int32, Status> {
+        let name = group.name
+        var attempts = 0
+        var waited: Int64 = 0
         while true {
             attempts += 1
-            fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             if fd < 0 {
                 Log.request(APLOG_ERR, .daemonConnect, "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(wsgi_errno()))).", r)
-                return HTTP_INTERNAL_SERVER_ERROR
+                return .failure(Status(code: HTTP_INTERNAL_SERVER_ERROR))
             }
             var a = addr
             let rc = wsgi_connect_un(fd, &a)
-            if rc == 0 { break }
+            if rc == 0 {
+                apr_table_set(r.pointee.subprocess_env, "mod_wsgi.daemon_connects", String(attempts))
+                return .success(fd)
+            }
             let e = wsgi_errno()
-            close(fd); fd = -1
+            close(fd)
             if e == EINTR { continue }
             if e == ENOENT && GlobalConfig.current.socketRotation {
                 // Sockets exist for a whole configuration generation: this one has ended
-                // (Apache restarted, WSGISocketRotation On); waiting will not bring it back.
-                Log.request(APLOG_ERR, .daemonConnect, "The socket '\(path)' of WSGI daemon process '\(name)' is gone: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
-                return HTTP_SERVICE_UNAVAILABLE
+                // (Apache restarted, WSGISocketRotation On) while the request was in an old
+                // child. Follow the group to the newest generation's socket (the daemon checks
+                // it is the same group), waiting within connect-timeout for it to be made.
+                if let newer = RotatedSocket.newest(after: path), let a = unixAddress(newer) {
+                    path = newer
+                    addr = a
+                    continue
+                }
+                if monotonicMicros() - started < waitLimit(connectTimeout) {
+                    sleepMicros(50_000)
+                    continue
+                }
+                Log.request(APLOG_ERR, .daemonConnect, "The socket '\(path)' of WSGI daemon process '\(name)' is gone and no newer one appeared within connect-timeout of \(group.connectTimeout) seconds: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
+                return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
             }
             if e == EAGAIN || e == ECONNREFUSED || e == ENOENT {
-                if monotonicMicros() - started < connectTimeout {
+                if monotonicMicros() - started < waitLimit(connectTimeout) {
                     let pause: Int64 = waited < 2_000_000 ? 125_000 : 1_000_000
                     sleepMicros(pause)
                     waited += pause
                     continue
                 }
                 Log.request(APLOG_ERR, .daemonConnect, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' after \(attempts) attempts within connect-timeout of \(group.connectTimeout) seconds, as the listener backlog limit was exceeded or the socket does not exist: \(String(cString: strerror(e))).", r)
-                return HTTP_SERVICE_UNAVAILABLE
+                return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
             }
             Log.request(APLOG_ERR, .daemonConnect, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' as user with uid=\(geteuid()): \(String(cString: strerror(e))).", r)
-            return HTTP_SERVICE_UNAVAILABLE
+            return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
         }
-        apr_table_set(env, "mod_wsgi.daemon_connects", String(attempts))
-        apr_table_set(env, "mod_wsgi.daemon_restarts", "0")
+    }
 
-        let socketTimeout = group.socketTimeout > 0 ? Int64(group.socketTimeout) * 1_000_000 : Int64(r.pointee.server.pointee.timeout)
-        let conn = WireConnection(fd: fd, timeout: socketTimeout)
-        defer { conn.close() }
-
+    /// The request frame: script, application group, the CGI environment.
+    private static func requestFrame(_ r: UnsafeMutablePointer<request_rec>, scriptPath: String, queueStart: apr_time_t) -> [UInt8] {
+        let env = r.pointee.subprocess_env
         var req = DaemonRequest()
         req.scriptPath = scriptPath
         req.callableObject = str(apr_table_get(env, "mod_wsgi.callable_object")) ?? "application"
@@ -81,31 +146,26 @@ enum DaemonClient {
         let cl = Int64(str(apr_table_get(headersIn, "Content-Length"))?.trimmingSpaces ?? "") ?? 0
         req.hasBody = isChunked(te) || cl > 0
         _ = req.addTable(env)
-
-        do {
-            try conn.send(.request, req.encode())
-        } catch {
-            Log.request(APLOG_ERR, .daemonConnect, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
-            return HTTP_INTERNAL_SERVER_ERROR
-        }
-        return relay(r, conn: conn, group: group, errorOverride: errorOverride)
+        return req.encode()
     }
 
     /// Serves the daemon's frames until 'Z'. Returns the handler status.
     /// With WSGIErrorOverride On an error status (4xx/5xx) from the application is returned to
     /// Apache, which then sends its own error document; the application's body is discarded.
     private static func relay(_ r: UnsafeMutablePointer<request_rec>, conn: WireConnection, group: DaemonGroupConfig,
-                              errorOverride: Bool) -> Int32 {
+                              first: (Frame, Int), errorOverride: Bool) -> Int32 {
         let name = group.name
         let apache = ApacheChannel(r)
         var headersSent = false
         var overridden: Int32?
         let blockSize = max(4096, min(group.responseBufferSize, 1 << 20))
         var buffer = [UInt8](repeating: 0, count: blockSize)
+        var next: (Frame, Int)? = first
         while true {
             let type: Frame, length: Int
             do {
-                (type, length) = try conn.readHeader()
+                (type, length) = try next ?? conn.readHeader()
+                next = nil
             } catch {
                 return lost(r, error, name: name, headersSent: headersSent)
             }
@@ -120,7 +180,13 @@ enum DaemonClient {
                     } else if got == 0 {
                         try conn.send(.bodyEnd)
                     } else {
-                        try conn.send(.bodyEnd, Array(apache.lastError.utf8))
+                        // The client's fault (as mod_wsgi: 408 when it stopped sending, 400 …):
+                        // tell the daemon (the application's read raises) and answer it here.
+                        let status = apache.bodyFailureStatus ?? HTTP_BAD_REQUEST
+                        try? conn.send(.bodyEnd, encodeInt32(status) + Array(apache.lastError.utf8))
+                        Log.request(APLOG_INFO, .requestBodyFailed, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
+                        if headersSent { apache.abort(); return OK }
+                        return status
                     }
                 case .headers:
                     let head = try DaemonResponseHead.decode(try conn.readPayload(length))
@@ -187,5 +253,37 @@ enum DaemonClient {
         }
         Log.request(APLOG_ERR, .daemonTimeout, "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
         return HTTP_INTERNAL_SERVER_ERROR
+    }
+}
+
+extension WireError {
+    /// The daemon cannot have read the request: our bytes were refused, or the connection was
+    /// reset before any reply (a queued connection whose listening socket closed). An orderly
+    /// end after the request was sent is not: the daemon may have run it, then died.
+    func isNotDelivered(sent: Bool) -> Bool {
+        switch self {
+        case .reset: return true
+        case .closed: return !sent
+        default: return false
+        }
+    }
+}
+
+/// Socket paths with WSGISocketRotation On: `<prefix>.<parent pid>.<generation>.<group>.sock`,
+/// one per configuration generation (DaemonManager.socketPath).
+enum RotatedSocket {
+    /// The path of the same group number in the newest later generation that exists now.
+    static func newest(after path: String) -> String? {
+        var parts = path.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count >= 5, parts[parts.count - 1] == "sock",
+              let generation = Int(parts[parts.count - 3]) else { return nil }
+        var found: String?
+        // Generations count restarts one by one; a child outlives only a few of them.
+        for later in (generation + 1)...(generation + 32) {
+            parts[parts.count - 3] = Substring(String(later))
+            let candidate = parts.joined(separator: ".")
+            if access(candidate, F_OK) == 0 { found = candidate }
+        }
+        return found
     }
 }

@@ -188,9 +188,33 @@ enum DaemonManager {
                 slot.terminated = true
                 kill(slot.pid, SIGTERM)
             }
+            // The daemons stop accepting: close the socket now, not when the configuration
+            // ends, so that connections still queued there are reset (and the children give
+            // up) instead of waiting on a listener nobody accepts on while Apache waits for them.
+            closeListener(slot)
         default:
             break
         }
+    }
+
+    /// In each Apache child (child_init): close the daemons' listening sockets inherited from
+    /// the parent. Children connect by path; were they to hold a listener, a connection queued
+    /// on an old generation's socket after its daemon stopped accepting would be neither
+    /// accepted nor refused, and its request would hang (as mod_wsgi: only the parent and the
+    /// daemon hold it).
+    static func closeListenersInChild() {
+        for fd in Set(slots.map { $0.listener }) { close(fd) }
+        slots = []
+    }
+
+    /// Listeners already closed by the parent in this generation.
+    nonisolated(unsafe) static var closedListeners = Set<Int32>()
+
+    private static func closeListener(_ slot: DaemonSlot) {
+        guard !closedListeners.contains(slot.listener) else { return }
+        closedListeners.insert(slot.listener)
+        close(slot.listener)
+        unlink(slot.socketPath)
     }
 
     /// pconf cleanup: the configuration generation ends (restart, graceful, or stop).
@@ -199,15 +223,11 @@ enum DaemonManager {
         let ending = slots
         slots = []
         socketPaths = [:]
-        var closed = Set<Int32>()
         for slot in ending {
             slot.retired = true
-            if !closed.contains(slot.listener) {
-                closed.insert(slot.listener)
-                close(slot.listener)
-                unlink(slot.socketPath)
-            }
+            closeListener(slot)
         }
+        closedListeners = []
         let exiting = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_EXITING
         if !exiting {
             // A restart: each process finishes its requests (graceful-timeout) and exits;

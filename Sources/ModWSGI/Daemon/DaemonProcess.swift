@@ -4,7 +4,8 @@ import CModWSGI
 final class DaemonState {
     var lock = pthread_mutex_t()
     let group: DaemonGroupConfig
-    let listener: Int32
+    /// Read under `acceptLock`; -1 once closed.
+    private(set) var listener: Int32
     let wakeRead: Int32
     let wakeWrite: Int32
     /// Start (monotonic µs) of the request each worker is running; 0: idle.
@@ -46,6 +47,20 @@ final class DaemonState {
     }
 
     var activeCount: Int { locked { active.filter { $0 != 0 }.count } }
+
+    /// Takes no more connections and closes this process's hold on the listening socket, once
+    /// no worker waits on it. When a restart has ended the socket's generation, nobody else
+    /// holds it: connections still queued there are reset at once, and the Apache child sends
+    /// the request again to the new daemon instead of waiting for a reply that never comes.
+    func closeListener() {
+        stopAccepting = true
+        pthread_mutex_lock(&acceptLock)
+        if listener >= 0 {
+            _ = CModWSGI.close(listener)
+            listener = -1
+        }
+        pthread_mutex_unlock(&acceptLock)
+    }
 
     func wake() {
         var c: UInt8 = 0x77
@@ -264,7 +279,7 @@ enum DaemonProcess {
         while !st.stopAccepting {
             pthread_mutex_lock(&st.acceptLock)
             var fd: Int32 = -1
-            if !st.stopAccepting {
+            if !st.stopAccepting && st.listener >= 0 {
                 var p = pollfd(fd: st.listener, events: Int16(POLLIN), revents: 0)
                 if poll(&p, 1, 200) > 0 && !st.stopAccepting {
                     fd = wsgi_accept_cloexec(st.listener)
@@ -320,6 +335,13 @@ enum DaemonProcess {
             st.locked { st.lastActivity = previousActivity }
         }
         let channel = SocketChannel(conn: conn, request: req)
+        if let asked = req.value(of: "mod_wsgi.process_group"), asked != g.name {
+            // An Apache child of an older configuration followed the socket of the group's
+            // number in this one (WSGISocketRotation On): that number is now another group.
+            channel.log(APLOG_ERR, .daemonWrongGroup, "Request for daemon process group '\(asked)' reached daemon process group '\(g.name)' (the configuration changed at a restart); returning 503.")
+            channel.finish(HTTP_SERVICE_UNAVAILABLE)
+            return
+        }
         let daemonStart = Int64(wsgi_now())
         if g.queueTimeout > 0 && daemonStart - req.queueStart > Int64(g.queueTimeout) * 1_000_000 {
             channel.log(APLOG_INFO, .daemonQueueTimeout, "Queue timeout expired for WSGI daemon process '\(g.name)'.")
@@ -347,6 +369,12 @@ enum DaemonProcess {
             Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(wsgi_now()))))
         }
         channel.finish(status)
+        if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(), used >= g.memoryLimit / 10 * 9 {
+            // The request failed with the application at its memory-limit (MemoryError): every
+            // later one would too. Replace the process gracefully (mod_wsgi keeps failing).
+            st.locked { st.restartReason = st.restartReason ?? "uses \(used >> 20) MB of its memory-limit of \(g.memoryLimit >> 20) MB" }
+            st.wake()
+        }
         if channel.scriptLoadFailed {
             if g.startupTimeout > 0 && !st.locked({ st.loadedOnce })
                 && monotonicMicros() - st.started > Int64(g.startupTimeout) * 1_000_000 {
@@ -356,6 +384,19 @@ enum DaemonProcess {
         } else {
             st.locked { st.loadedOnce = true }
         }
+    }
+
+    /// The process's data size (what RLIMIT_DATA, memory-limit, limits), from /proc/self/statm.
+    static func dataSize() -> Int? {
+        let fd = wsgi_open_read("/proc/self/statm")
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        guard n > 0 else { return nil }
+        let fields = buf[0..<n].split(separator: 32)
+        guard fields.count >= 6, let pages = Int(String(decoding: fields[5], as: UTF8.self)) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }
 
     // MARK: threads=0

@@ -32,6 +32,13 @@ struct DaemonRequest {
         return e.bytes
     }
 
+    /// The value of one environment entry.
+    func value(of key: String) -> String? {
+        let k = Array(key.utf8CString)
+        guard let e = environ.first(where: { $0.key == k }) else { return nil }
+        return String(decoding: e.value.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     /// Appends the entries of an APR table.
     mutating func addTable(_ table: OpaquePointer?) -> Int {
         let n = Int(wsgi_table_count(table))

@@ -77,7 +77,7 @@ enum Monitor {
         let t = timeout ?? g.gracefulTimeout
         Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         phase = .graceful
-        DaemonProcess.state.stopAccepting = true
+        DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
     }
 
@@ -86,7 +86,7 @@ enum Monitor {
         let g = DaemonProcess.state.group
         if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
         phase = .shutdown
-        DaemonProcess.state.stopAccepting = true
+        DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
         if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
     }

@@ -6,6 +6,7 @@ final class SocketChannel: RequestChannel {
     let conn: WireConnection
     let request: DaemonRequest
     private(set) var lastError = ""
+    private(set) var bodyFailureStatus: Int32?
     private var bodyDone: Bool
 
     init(conn: WireConnection, request: DaemonRequest) {
@@ -28,7 +29,11 @@ final class SocketChannel: RequestChannel {
                 return length
             case .bodyEnd:
                 if length > 0 {
-                    lastError = String(decoding: try conn.readPayload(length), as: UTF8.self)
+                    // The Apache child could not read the body from the client: its status, why.
+                    let payload = try conn.readPayload(length)
+                    guard payload.count >= 4 else { throw WireError.malformed("short body error") }
+                    bodyFailureStatus = try decodeInt32(Array(payload[0..<4]))
+                    lastError = String(decoding: payload[4...], as: UTF8.self)
                     bodyDone = true
                     return -1
                 }
@@ -39,6 +44,8 @@ final class SocketChannel: RequestChannel {
             }
         } catch {
             lastError = "Apache/mod_wsgi failed reading the request body from the Apache child: \(error)"
+            // The Apache child waits on the client for the body: a silent client is its fault.
+            if case WireError.timeout = error { bodyFailureStatus = HTTP_REQUEST_TIME_OUT }
             bodyDone = true
             return -1
         }

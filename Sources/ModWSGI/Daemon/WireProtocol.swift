@@ -29,6 +29,9 @@ enum Frame: UInt8 {
 
 enum WireError: Error, CustomStringConvertible {
     case closed
+    /// The peer's socket went away with our data unread (ECONNRESET): for the Apache child
+    /// before any frame, the daemon never took the request (see DaemonClient).
+    case reset
     case timeout
     case system(SyscallError)
     case malformed(String)
@@ -36,6 +39,7 @@ enum WireError: Error, CustomStringConvertible {
     var description: String {
         switch self {
         case .closed: return "connection closed by peer"
+        case .reset: return "connection reset by peer"
         case .timeout: return "timed out"
         case .system(let e): return e.description
         case .malformed(let m): return "malformed frame: \(m)"
@@ -192,7 +196,7 @@ final class WireConnection {
                 } catch let s as SyscallError { throw WireError.system(s) }
                 continue
             }
-            if e == ECONNRESET { throw WireError.closed }
+            if e == ECONNRESET { throw WireError.reset }
             throw WireError.system(SyscallError(call: "recv", errno: e))
         }
     }

@@ -7,6 +7,7 @@ final class ApacheChannel: RequestChannel {
     private let inBrigade: UnsafeMutablePointer<apr_bucket_brigade>
     private let outBrigade: UnsafeMutablePointer<apr_bucket_brigade>
     private(set) var lastError = ""
+    private(set) var bodyFailureStatus: Int32?
     private var bodyDone = false
 
     init(_ r: UnsafeMutablePointer<request_rec>) {
@@ -24,6 +25,7 @@ final class ApacheChannel: RequestChannel {
         let n = wsgi_read_body(r, inBrigade, buffer.assumingMemoryBound(to: CChar.self), count, &status)
         if n < 0 {
             lastError = "Apache/mod_wsgi failed reading the request body: " + aprError(status)
+            bodyFailureStatus = ap_map_http_request_error(status, HTTP_BAD_REQUEST)
             return -1
         }
         // An empty read is the end of the body (the HTTP input filter sends EOS).

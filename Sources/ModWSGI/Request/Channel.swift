@@ -22,6 +22,9 @@ protocol RequestChannel: AnyObject {
     /// A line for the error log from the module, about this request.
     func log(_ level: Int32, _ id: LogID, _ message: String)
     var lastError: String { get }
+    /// Set when reading the body failed through the client (it stopped sending: 408; a body
+    /// cut short or malformed: 400; too large: 413): what to answer instead of a 500.
+    var bodyFailureStatus: Int32? { get }
     /// The response cannot be completed: end the connection without terminating it.
     func abort()
     /// The request is a HEAD (the body is discarded by the server side).

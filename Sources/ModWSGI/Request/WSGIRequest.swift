@@ -244,6 +244,13 @@ final class WSGIRequest {
             channel.log(APLOG_INFO, .clientGone, "Client closed the connection before the response was complete.")
             return OK
         }
+        if let status = channel.bodyFailureStatus {
+            // Reading the body failed through the client: its fault, not the application's.
+            PyErr_Clear()
+            channel.log(APLOG_INFO, .requestBodyFailed, "Request body from the client could not be read (\(channel.lastError)); answering \(status).")
+            if headersSent { channel.abort(); return OK }
+            return status
+        }
         let lines = Py.takeExceptionLines()
         if !alreadyFailed {
             channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")

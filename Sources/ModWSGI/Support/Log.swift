@@ -25,6 +25,7 @@ enum LogID: Int {
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
     case errorsLine = 1116
+    case requestBodyFailed = 1131
     case daemon = 1201
     case daemonStarted = 1202
     case daemonExited = 1203
@@ -41,6 +42,8 @@ enum LogID: Int {
     case daemonServiceExit = 1214
     case daemonRestart = 1215
     case daemonRequestTimeout = 1216
+    case daemonRetry = 1231
+    case daemonWrongGroup = 1232
     case hookScriptFailed = 1301
     case hookException = 1302
     case hookBadResult = 1303
