@@ -103,3 +103,24 @@ def test_proxy_bad_inputs(workdir, hello, port):
                         (["--proxy-timeout", "5"], "needs --proxy-mount-point")]:
         r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r"), "--port", str(port)] + args)
         assert r.returncode != 0 and words in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_proxy_over_https_sets_the_scheme(setup_server, hello, backend, workdir):
+    import shutil
+    import subprocess
+    if not shutil.which("openssl") or not os.path.exists(os.path.join(MODDIR, "mod_ssl.so")):
+        pytest.skip("needs openssl and mod_ssl")
+    from expresslib import free_port
+    prefix = os.path.join(workdir, "tls")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+                    "-keyout", prefix + ".key", "-out", prefix + ".crt"], check=True, capture_output=True, timeout=60)
+    hp = free_port()
+    sr = setup_server([hello, "--proxy-mount-point", "/api/", backend + "/", "--https-port", str(hp),
+                       "--ssl-certificate", prefix])
+    assert sr.apachectl("start").returncode == 0
+    wait_for(sr.url + "/")
+    r = subprocess.run(["curl", "-sk", "--max-time", "10", "https://127.0.0.1:%d/api/s" % hp],
+                       capture_output=True, timeout=30)
+    seen = json.loads(r.stdout)
+    assert seen["headers"]["X-Forwarded-Scheme"] == "https"
+    assert seen["headers"]["X-Forwarded-Port"] == str(hp)
