@@ -44,6 +44,9 @@ struct DaemonGroupConfig {
     var cpuPriority = 0
     var socketUser: String?
     var serverName = ""
+    /// The <VirtualHost> the group was defined in (its server_rec's address), 0 for the main
+    /// server: such a group serves only that virtual host and those with its ServerName.
+    var virtualHost: UInt = 0
 
     static let options: Set<String> = [
         "processes", "threads", "display-name", "home", "python-home", "python-path", "python-eggs",

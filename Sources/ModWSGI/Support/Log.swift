@@ -24,6 +24,7 @@ enum LogID: Int {
     case stdoutLine = 1113
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
+    case processGroupOtherHost = 1125
     case errorsLine = 1116
     case requestBodyFailed = 1131
     case daemon = 1201
