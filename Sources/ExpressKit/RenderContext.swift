@@ -19,6 +19,7 @@ extension ResolvedConfig {
         if withCGI {
             names.append(Sys.exists(Path.join(apache.modulesDirectory, "mod_cgid.so")) ? "cgid" : "cgi")
         }
+        names += accessHooks.modules
         return names.compactMap { n in
             let p = Path.join(apache.modulesDirectory, "mod_\(n).so")
             return Sys.exists(p) ? (n, p) : nil
@@ -125,6 +126,9 @@ extension ResolvedConfig {
             ],
         ]
         siteContext(&ctx)
+        // Access, authentication, dispatch and trusted-proxy hooks; the Digest realm is
+        // mod_wsgi-express's AuthName, host:port.
+        ctx["accessHooks"] = accessHooks.context(realm: "\(host):\(port)")
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] = [
