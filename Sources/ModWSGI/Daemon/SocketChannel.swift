@@ -93,7 +93,7 @@ final class SocketChannel: RequestChannel {
     private(set) var scriptLoadFailed = false
 
     func log(_ level: Int32, _ id: LogID, _ message: String) {
-        if id == .scriptLoadFailed { scriptLoadFailed = true }
+        if id.isScriptLoadFailure { scriptLoadFailed = true }
         Log.server(level, id, "[client \(request.client)] " + message)
     }
 

@@ -57,7 +57,27 @@ enum Py {
     }
 
     static func raise(_ type: PyObj, _ message: String) {
-        wsgi_raise(type, message)
+        PyErr_SetString(type, message)
+    }
+
+    /// Runs Python source (a module body) in fresh globals that have the builtins, then
+    /// hands the globals to `use`. False, with the exception set, when the source raised.
+    @discardableResult
+    static func run(_ source: String, _ use: (PyObj) -> Void = { _ in }) -> Bool {
+        let globals = PyDict_New()!
+        defer { wsgi_decref(globals) }
+        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
+        guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else { return false }
+        wsgi_decref(result)
+        use(globals)
+        return true
+    }
+
+    /// o.name(): a new reference, or nil with the exception set.
+    static func callMethod(_ o: PyObj, _ name: String) -> PyObj? {
+        let n = string(name)
+        defer { wsgi_decref(n) }
+        return PyObject_CallMethodNoArgs(o, n)
     }
 
     static func importModule(_ name: String) -> PyObj? {

@@ -21,15 +21,15 @@ enum ScriptLoader {
         }
         // Serialise loading in this interpreter; never wait for the lock holding the GIL.
         let save = PyEval_SaveThread()
-        pthread_mutex_lock(&interp.scriptLock)
+        interp.scriptLock.lock()
         PyEval_RestoreThread(save)
-        defer { pthread_mutex_unlock(&interp.scriptLock) }
+        defer { interp.scriptLock.unlock() }
         if let cached = interp.scripts[key], !reload || cached.mtime == mtime {
             return cached.module
         }
         let reloading = interp.scripts[key] != nil
         guard let source = readSmallFile(path) else {
-            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
+            log(APLOG_ERR, .scriptUnreadable, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
             return nil
         }
         let name = moduleName(key)
@@ -47,7 +47,7 @@ enum ScriptLoader {
         if !ok {
             let lines = Py.takeExceptionLines()
             log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module.")
-            for l in lines { log(APLOG_ERR, .scriptLoadFailed, l) }
+            for l in lines { log(APLOG_ERR, .scriptTraceback, l) }
             PyDict_DelItemString(modules, name)
             PyErr_Clear()
             wsgi_decref(module)
