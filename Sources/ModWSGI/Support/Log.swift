@@ -27,7 +27,6 @@ enum LogID: Int {
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
     case processGroupOtherHost = 1125
-    case errorsLine = 1116
     case pythonUnavailable = 1150
     case handlerScriptNotFound = 1151
     case scriptIsDirectory = 1152
