@@ -10,10 +10,14 @@ public struct SetupResult {
 enum Preflight {
     /// Fails when the port is taken, so that the user reads one line instead of Apache's log.
     static func checkPort(_ c: ResolvedConfig) throws {
-        guard let conflict = PortCheck.conflict(host: c.listenerHost, port: c.port) else { return }
-        let address = c.listenerHost == nil ? "all interfaces (\(conflict.address))" : conflict.address
-        if conflict.errno == EACCES { throw ExpressError.portForbidden(port: c.port, address: address) }
-        throw ExpressError.portInUse(port: c.port, address: address, listeners: conflict.listeners)
+        for (port, option) in [(c.port, "--port")] + (c.https.map { [($0.port, "--https-port")] } ?? []) {
+            guard let conflict = PortCheck.conflict(host: c.listenerHost, port: port) else { continue }
+            let address = c.listenerHost == nil ? "all interfaces (\(conflict.address))" : conflict.address
+            if conflict.errno == EACCES {
+                throw ExpressError.portForbidden(port: port, address: address, option: option)
+            }
+            throw ExpressError.portInUse(port: port, address: address, listeners: conflict.listeners, option: option)
+        }
     }
 
     /// As root, Apache's children run as another user: what they must read has to be readable
@@ -91,6 +95,9 @@ public enum ServerRoot {
             try root.write("apachectl", try Templates.render("apachectl", in: templates, context: c.apachectlContext()), mode: 0o755)
             try root.write("handler.wsgi", try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
             try root.write("default.wsgi", try Templates.raw("default.wsgi", in: templates))
+            if !c.handlerScripts.isEmpty {
+                try root.write("resource.wsgi", try Templates.render("resource.wsgi", in: templates, context: c.resourceContext()))
+            }
 
             if let script = c.envvarsScript {
                 try root.write("envvars", ". '\(Quote.shell(script))'\n")
@@ -114,6 +121,7 @@ enum Banner {
     static func print(_ c: ResolvedConfig, setup: SetupResult) {
         var lines: [(String, String)] = []
         lines.append(("Server URL", c.url))
+        if let https = c.httpsURL { lines.append(("Server URL (HTTPS)", https)) }
         if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
         lines.append(("Server Root", c.serverRoot))
         lines.append(("Server Conf", c.httpdConf))

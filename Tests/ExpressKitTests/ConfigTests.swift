@@ -115,7 +115,12 @@ final class ConfigTests: XCTestCase {
             (["--log-level", "loud"], "--log-level must be"),
             (["--server-mpm", "winnt"], "--server-mpm must be"),
             (["--threads", "0"], "--threads must be"),
-            (["--https-port", "8443"], "--https-port is not supported yet"),
+            (["--https-port", "8443"], "--https-port needs a certificate"),
+            (["--ssl-environment"], "--ssl-environment needs --https-port"),
+            (["--https-port", "8443", "--ssl-certificate", "/nonexistent/site"], "'/nonexistent/site.crt' does not exist"),
+            (["--proxy-timeout", "5"], "--proxy-timeout needs --proxy-mount-point"),
+            (["--proxy-mount-point", "/api", "localhost:9000"], "takes an http:// or https:// URL"),
+            (["--add-handler", "res", "x.py"], "--add-handler takes a file extension"),
             (["--application-type", "paste", "x.ini"], "not supported yet"),
             (["--application-type", "module", "not/a/module"], "not a Python module name"),
         ]

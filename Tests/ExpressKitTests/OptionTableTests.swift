@@ -68,7 +68,7 @@ final class OptionTableTests: XCTestCase {
 
     func testRefusedRowsAreRefusedByName() throws {
         let refused = OptionTable.all.filter { $0.status != .implemented }
-        XCTAssertGreaterThan(refused.count, 30)
+        XCTAssertFalse(refused.isEmpty)
         for row in refused {
             let o = try XCTUnwrap(OptionParser.parse(commandLine(row)))
             XCTAssertThrowsError(try ResolvedConfig.refuseUnsupported(o)) {
@@ -134,8 +134,10 @@ final class OptionTableTests: XCTestCase {
         XCTAssertEqual(alias["kind"] as? String, "pair")
         XCTAssertEqual(alias["metavar"] as? String, "URL-PATH FILE-PATH|DIRECTORY-PATH")
         let https = try XCTUnwrap(list.first { $0["name"] as? String == "--https-port" })
-        XCTAssertEqual(https["status"] as? String, "refused")
+        XCTAssertEqual(https["status"] as? String, "implemented")
         XCTAssertEqual(https["type"] as? String, "int")
+        let php = try XCTUnwrap(list.first { $0["name"] as? String == "--with-php5" })
+        XCTAssertEqual(php["status"] as? String, "refused")
         let flag = try XCTUnwrap(list.first { $0["name"] as? String == "--access-log" })
         XCTAssertEqual(flag["default"] as? Bool, false)
         XCTAssertTrue(flag["type"] is NSNull)

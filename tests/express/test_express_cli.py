@@ -83,10 +83,11 @@ def test_options_as_json_for_wrappers(express, command):
     assert options["--port"]["default"] == 8000 and options["--port"]["type"] == "int"
     assert options["--url-alias"]["kind"] == "pair"
     assert options["--python-path"]["kind"] == "repeatable"
-    assert options["--https-port"]["status"] == "refused"
+    assert options["--https-port"]["status"] == "implemented" and options["--https-port"]["type"] == "int"
+    assert options["--with-php5"]["status"] == "refused"
     # What the export says is what the command does: a refused option is refused.
-    r = run([command, "--https-port", "8443"])
-    one_line_error(r, "--https-port is not supported yet", code=1)
+    r = run([command, "--with-php5"])
+    one_line_error(r, "--with-php5 is not supported yet", code=1)
 
 
 def test_module_location(express):
@@ -209,8 +210,8 @@ def test_error_bad_option(express, workdir, args, fragment):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--https-port", "8443"], "--https-port is not supported yet"),
-    (["--proxy-mount-point", "/x", "http://127.0.0.1:1/"], "--proxy-mount-point is not supported yet"),
+    (["--with-php5"], "--with-php5 is not supported yet"),
+    (["--with-newrelic"], "--with-newrelic is not supported yet"),
     (["--enable-coverage"], "--enable-coverage is not supported yet"),
 ])
 def test_unimplemented_options_are_refused(express, workdir, hello, args, fragment):

@@ -153,6 +153,10 @@ static inline void *wsgi_request_config(const request_rec *r) {
 static inline const char *wsgi_check_global(cmd_parms *cmd) {
     return ap_check_cmd_context(cmd, GLOBAL_ONLY);
 }
+/* The main server or a <VirtualHost>, not <Directory>/<Location>/<Files>. */
+static inline const char *wsgi_check_server_context(cmd_parms *cmd) {
+    return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+}
 static inline int wsgi_table_count(const apr_table_t *t) {
     return apr_table_elts(t)->nelts;
 }

@@ -81,7 +81,7 @@ extension ResolvedConfig {
         let shell = o.shellExecutable.map(abs)
             ?? ["/usr/bin/bash", "/bin/bash"].first(where: Sys.isExecutable) ?? "/bin/sh"
 
-        return ResolvedConfig(
+        var config = ResolvedConfig(
             command: command,
             commandLine: ctx.argv.map(shellQuoteIfNeeded).joined(separator: " "),
             applicationType: appType, entryPoint: app.entryPoint, isDefaultApplication: app.isDefault,
@@ -134,6 +134,29 @@ extension ResolvedConfig {
             setupOnly: o.setupOnly, module: module, httpdDefines: defines,
             debugMode: debugMode, enableDebugger: o.enableDebugger,
             url: url)
+        try config.resolveSite(o, cwd: cwd)
+        return config
+    }
+
+    /// HTTPS, proxying and the site-facing flags of issue 14.
+    mutating func resolveSite(_ o: ServerOptions, cwd: String) throws {
+        https = try HTTPSSettings.resolve(o, httpPort: port, cwd: cwd)
+        proxy = try ProxySettings.resolve(o)
+        errorOverride = o.errorOverride
+        withCGI = o.withCGI
+        handlerScripts = try o.handlerScripts.map { p in
+            guard p.first.hasPrefix("."), p.first.count > 1 else {
+                throw ExpressError.badOption("--add-handler takes a file extension starting with '.', not '\(p.first)'")
+            }
+            let script = Path.absolute(p.second, cwd: cwd)
+            guard Sys.isFile(script) else {
+                throw ExpressError.badOption("--add-handler \(p.first): WSGI script '\(script)' does not exist")
+            }
+            return (extension: p.first, script: script)
+        }
+        if let s = serverName, s.isEmpty || s.contains("/") || s.contains(" ") {
+            throw ExpressError.badOption("--server-name takes a host name, not '\(s)'")
+        }
     }
 
     /// The first option given that the table marks as refused.

@@ -102,6 +102,19 @@ public struct ResolvedConfig {
     public var enableDebugger: Bool
 
     public var url: String
+    // HTTPS, proxying and the site-facing flags of issue 14 (set after the rest by `resolveSite`)
+    public var https: HTTPSSettings? = nil
+    public var proxy = ProxySettings()
+    public var errorOverride = false
+    /// --add-handler: (extension, absolute script path), served through resource.wsgi.
+    public var handlerScripts: [(extension: String, script: String)] = []
+    public var withCGI = false
+    /// The HTTPS URL, printed only when HTTPS is really served.
+    public var httpsURL: String? {
+        guard let h = https else { return nil }
+        let name = serverName ?? host
+        return h.port == 443 ? "https://\(name)/" : "https://\(name):\(h.port)/"
+    }
     public var httpdConf: String { Path.join(serverRoot, "httpd.conf") }
     public var daemonGroup: String { "\(host):\(port)" }
     public var operatingMode: String { debugMode ? "debug" : (embeddedMode ? "embedded" : "daemon") }

@@ -49,6 +49,9 @@ struct DaemonGroupConfig {
     /// the request's thread and give it N seconds to unwind before replacing the process.
     var interruptTimeout = 0
     var serverName = ""
+    /// The <VirtualHost> the group was defined in (its server_rec's address), 0 for the main
+    /// server: such a group serves only that virtual host and those with its ServerName.
+    var virtualHost: UInt = 0
 
     static let options: Set<String> = [
         "processes", "threads", "display-name", "home", "python-home", "python-path", "python-eggs",

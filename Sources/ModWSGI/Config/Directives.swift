@@ -179,9 +179,14 @@ enum Directives {
             global.startupWarnings.append("\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")
         case WSGI_CMD_DAEMON_PROCESS:
             try count(1...Int.max, "a process group name and options")
-            try globalOnly()
-            let group = try DaemonGroupConfig.parse(args, serverName: str(cmd.pointee.server.pointee.server_hostname) ?? "")
+            // In the main server or a <VirtualHost> (as Debian's site files put it), not in
+            // <Directory>/<Location>; the group's name is unique across all of them.
+            if let err = wsgi_check_server_context(cmd) { throw DirectiveError(message: String(cString: err)) }
+            var group = try DaemonGroupConfig.parse(args, serverName: str(cmd.pointee.server.pointee.server_hostname) ?? "")
                 .get()
+            if cmd.pointee.server.pointee.is_virtual != 0 {
+                group.virtualHost = UInt(bitPattern: cmd.pointee.server)
+            }
             if global.daemonGroups.contains(where: { $0.name == group.name }) {
                 throw fail("a daemon process group named '\(group.name)' is already defined")
             }

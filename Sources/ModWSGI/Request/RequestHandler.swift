@@ -164,8 +164,13 @@ enum RequestHandler {
             return HTTP_INTERNAL_SERVER_ERROR
         }
 
+        if !processGroup.isEmpty, !VirtualHostGroups.allows(processGroup, r) {
+            Log.request(APLOG_ERR, .processGroupOtherHost, "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application (it is defined in another virtual host): \(scriptPath)", r)
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
         if !processGroup.isEmpty {
-            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath)
+            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath,
+                                        errorOverride: dir.errorOverride ?? false)
         }
         if GlobalConfig.current.restrictEmbedded {
             Log.request(APLOG_ERR, .embeddedRestricted, "Embedded mode of mod_wsgi disabled by runtime configuration: \(scriptPath)", r)

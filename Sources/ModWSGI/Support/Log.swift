@@ -26,6 +26,7 @@ enum LogID: Int {
     case importScriptFailed = 1111
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
+    case processGroupOtherHost = 1125
     case pythonUnavailable = 1150
     case handlerScriptNotFound = 1151
     case scriptIsDirectory = 1152
