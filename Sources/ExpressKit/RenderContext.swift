@@ -116,6 +116,7 @@ extension ResolvedConfig {
                 "minSpareThreads": debugMode ? 1 : sizing.workerMinSpareThreads,
                 "maxSpareThreads": debugMode ? 1 : sizing.workerMaxSpareThreads,
                 "threadsPerChild": debugMode ? 1 : sizing.workerThreadsPerChild,
+                "threadStackSize": debugMode ? MPMSizing.pythonStackSize : sizing.workerThreadStackSize,
             ],
         ]
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.

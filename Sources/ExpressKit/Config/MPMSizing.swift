@@ -33,6 +33,14 @@ public struct MPMSizing: Equatable {
     public var workerMaxSpareThreads: Int
     /// Keep-alive connections the event/worker MPM holds without closing one under load.
     public var workerConnections: Int
+    /// ThreadStackSize of the event/worker MPM. mod_wsgi-express renders 256 KB everywhere; in
+    /// embedded mode Apache's threads run the application, and a recursion Python stops at its
+    /// recursion limit (1000 frames, each through C) overflows 256 KB and kills the child: they
+    /// get Python's own default thread stack, 8 MB (virtual; only what is used is resident).
+    public var workerThreadStackSize: Int
+
+    static let relayStackSize = 262_144
+    static let pythonStackSize = 8 << 20
 
     /// Connections a daemon-mode server holds by default: wrk's and typical proxies' pools.
     static let minimumConnections = 64
@@ -47,7 +55,8 @@ public struct MPMSizing: Equatable {
                              preforkMinSpare: m, preforkMaxSpare: m,
                              workerMaxClients: m, workerServerLimit: processes, workerThreadLimit: threads,
                              workerThreadsPerChild: threads, workerStartServers: processes,
-                             workerMinSpareThreads: m, workerMaxSpareThreads: m, workerConnections: m)
+                             workerMinSpareThreads: m, workerMaxSpareThreads: m, workerConnections: m,
+                             workerThreadStackSize: pythonStackSize)
         }
         // mod_wsgi-express 4.9: prefork is sized on this figure as it does.
         var m = processes * threads
@@ -72,6 +81,6 @@ public struct MPMSizing: Equatable {
             workerThreadLimit: perChild, workerThreadsPerChild: perChild,
             workerStartServers: startServers,
             workerMinSpareThreads: minSpareThreads, workerMaxSpareThreads: maxSpareThreads,
-            workerConnections: connections)
+            workerConnections: connections, workerThreadStackSize: relayStackSize)
     }
 }
