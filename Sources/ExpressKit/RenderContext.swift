@@ -12,6 +12,7 @@ extension ResolvedConfig {
         if compressResponses { names += ["filter", "deflate"] }
         if serverStatus { names.append("status") }
         if http2 { names.append("http2") }
+        names += accessHooks.modules
         return names.compactMap { n in
             let p = Path.join(apache.modulesDirectory, "mod_\(n).so")
             return Sys.exists(p) ? (n, p) : nil
@@ -119,6 +120,9 @@ extension ResolvedConfig {
                 "threadStackSize": debugMode ? MPMSizing.pythonStackSize : sizing.workerThreadStackSize,
             ],
         ]
+        // Access, authentication, dispatch and trusted-proxy hooks; the Digest realm is
+        // mod_wsgi-express's AuthName, host:port.
+        ctx["accessHooks"] = accessHooks.context(realm: "\(host):\(port)")
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] = [

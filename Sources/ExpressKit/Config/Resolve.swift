@@ -61,6 +61,9 @@ extension ResolvedConfig {
         // Who Apache's children run as.
         let (account, picked) = try runAccount(user: o.user, group: o.group, ctx: ctx)
 
+        // Access, authentication, dispatch and trusted-proxy hooks: scripts Apache's user can read.
+        let accessHooks = try AccessHooks.resolve(o, account: account, ctx: ctx)
+
         let logs = try LogSettings(o, serverRoot: serverRoot, cwd: cwd)
 
         var pythonPaths = o.pythonPaths.map(abs)
@@ -111,6 +114,7 @@ extension ResolvedConfig {
             limitRequestBody: o.limitRequestBody,
             requestReadTimeout: requestReadTimeout(o), serverBacklog: o.serverBacklog,
             compressResponses: o.compressResponses, serverStatus: o.serverStatus,
+            accessHooks: accessHooks,
             embeddedMode: embedded, processes: processes, threads: threads,
             multiprocess: o.isGiven("--processes"),
             mpm: mpm, mpmPreference: preference.isEmpty ? MPM.all : preference,

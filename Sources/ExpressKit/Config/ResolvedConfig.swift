@@ -57,6 +57,8 @@ public struct ResolvedConfig {
     public var serverBacklog: Int
     public var compressResponses: Bool
     public var serverStatus: Bool
+    /// --host-access-script, --auth-*, --dispatch-script, --trust-proxy*.
+    public var accessHooks: AccessHooks
 
     // processes
     public var embeddedMode: Bool

@@ -72,6 +72,15 @@ public struct ServerOptions: Equatable, Sendable {
     public var serverBacklog: Int = 500
     public var compressResponses: Bool = false
     public var serverStatus: Bool = false
+    // access, authentication, dispatch and trusted-proxy hooks
+    public var trustProxyHeaders: [String] = []
+    public var trustProxies: [String] = []
+    public var hostAccessScript: String?
+    public var authUserScript: String?
+    public var authType: String = "Basic"
+    public var authGroupScript: String?
+    public var authGroup: String = "wsgi"
+    public var dispatchScript: String?
 
     // processes
     public var processes: Int = 1
