@@ -117,7 +117,8 @@ extension ResolvedConfig {
                 "minSpareThreads": debugMode ? 1 : sizing.workerMinSpareThreads,
                 "maxSpareThreads": debugMode ? 1 : sizing.workerMaxSpareThreads,
                 "threadsPerChild": debugMode ? 1 : sizing.workerThreadsPerChild,
-                "threadStackSize": debugMode ? MPMSizing.pythonStackSize : sizing.workerThreadStackSize,
+                "threadStackSize": debugMode || accessHooks.runPythonInChildren
+                    ? MPMSizing.pythonStackSize : sizing.workerThreadStackSize,
             ],
         ]
         // Access, authentication, dispatch and trusted-proxy hooks; the Digest realm is

@@ -37,6 +37,7 @@ public struct MPMSizing: Equatable {
     /// embedded mode Apache's threads run the application, and a recursion Python stops at its
     /// recursion limit (1000 frames, each through C) overflows 256 KB and kills the child: they
     /// get Python's own default thread stack, 8 MB (virtual; only what is used is resident).
+    /// So do daemon mode's when access, authentication or dispatch scripts run in them.
     public var workerThreadStackSize: Int
 
     static let relayStackSize = 262_144
