@@ -40,8 +40,26 @@ let aprInclude = query(["apr-1-config", "--includes"])
 let pyIncludes = query([pythonConfig, "--includes"])
 let pyLdflags = query([pythonConfig, "--embed", "--ldflags"])
 
-var includeFlags: [String] = []
-if !apacheInclude.isEmpty { includeFlags.append("-I" + apacheInclude) }
+/// Without these flags the build would fail much later with "'httpd.h' file not found"; and
+/// a manifest that evaluated without them could be cached by SwiftPM. A manifest that fails
+/// is never cached: stop here with one line that says what to install.
+func missing(_ what: String, _ fix: String) -> Never {
+    FileHandle.standardError.write(Data("mod_wsgi-express: \(what): \(fix), then build again\n".utf8))
+    exit(1)
+}
+if apacheInclude.isEmpty {
+    missing("'\(apxs) -q INCLUDEDIR' gave nothing",
+            "install the Debian package apache2-dev (apt-get install apache2-dev) or set APXS=/path/to/apxs")
+}
+if aprInclude.isEmpty {
+    missing("'apr-1-config --includes' gave nothing", "install the Debian package apache2-dev (apt-get install apache2-dev)")
+}
+if pyIncludes.isEmpty || pyLdflags.isEmpty {
+    missing("'\(pythonConfig) --includes / --embed --ldflags' gave nothing",
+            "install the Debian package python3-dev (apt-get install python3-dev) or set PYTHON_CONFIG=/path/to/python3.X-config")
+}
+
+var includeFlags = ["-I" + apacheInclude]
 for f in (aprInclude + " " + pyIncludes).split(separator: " ") where f.hasPrefix("-I") {
     if !includeFlags.contains(String(f)) { includeFlags.append(String(f)) }
 }
@@ -107,6 +125,7 @@ let package = Package(
                    "swiftDispatch", "dispatch", "BlocksRuntime"].flatMap { ["-Xlinker", "-l" + $0] }
                 + ["-Xlinker", "--end-group"])]
         ),
-        .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit"]),
+        // Golden/ holds the expected rendered files, read by path at test time.
+        .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit"], exclude: ["Golden"]),
     ]
 )

@@ -5,14 +5,16 @@
  */
 #include "CModWSGI.h"
 
+#include <stdatomic.h>
+
 uid_t wsgi_apache_uid(void) { return ap_unixd_config.user_id; }
 gid_t wsgi_apache_gid(void) { return ap_unixd_config.group_id; }
 const char *wsgi_apache_user_name(void) { return ap_unixd_config.user_name; }
-int wsgi_my_generation(void) { int g = 0; ap_mpm_query(AP_MPMQ_GENERATION, &g); return g; }
-int wsgi_process_argc(const server_rec *s) { return s->process->argc; }
-char **wsgi_process_argv(const server_rec *s) { return (char **)s->process->argv; }
 
-static volatile sig_atomic_t wsgi_signal_flags = 0;
+/* Set by the handlers, taken by the supervisor: an atomic exchange, so that a signal
+ * arriving between reading and clearing the flags is never lost. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "signal handlers need lock-free atomics");
+static atomic_int wsgi_signal_flags = 0;
 static volatile sig_atomic_t wsgi_term_received = 0;
 static int wsgi_wake_fd = -1;
 static int wsgi_python_term = 0;
@@ -20,16 +22,16 @@ static int wsgi_python_term = 0;
 static void wsgi_daemon_signal(int sig) {
     int saved = errno;
     if (sig == SIGTERM || sig == SIGINT) {
-        wsgi_signal_flags |= 1;
+        atomic_fetch_or(&wsgi_signal_flags, 1);
         wsgi_term_received = 1;
         /* threads=0 (a managed task): SIGTERM becomes SystemExit in the main thread. */
         if (wsgi_python_term) PyErr_SetInterruptEx(SIGTERM);
     } else if (sig == SIGUSR1 || sig == SIGHUP) {
-        wsgi_signal_flags |= 2;
+        atomic_fetch_or(&wsgi_signal_flags, 2);
     } else if (sig == SIGXCPU) {
-        wsgi_signal_flags |= 4;
+        atomic_fetch_or(&wsgi_signal_flags, 4);
     } else if (sig == SIGUSR2) {
-        wsgi_signal_flags |= 8;
+        atomic_fetch_or(&wsgi_signal_flags, 8);
     }
     if (wsgi_wake_fd >= 0) {
         char c = 's';
@@ -60,11 +62,7 @@ void wsgi_daemon_install_signals(int wake_fd, int python_term) {
 
 int wsgi_daemon_term_received(void) { return wsgi_term_received; }
 
-int wsgi_daemon_take_signals(void) {
-    int f = wsgi_signal_flags;
-    wsgi_signal_flags = 0;
-    return f;
-}
+int wsgi_daemon_take_signals(void) { return atomic_exchange(&wsgi_signal_flags, 0); }
 
 /* Right after fork: forget the Apache parent's handlers and unblock everything. */
 void wsgi_daemon_default_signals(void) {

@@ -151,9 +151,6 @@ void wsgi_log_error(int level, apr_status_t status, const server_rec *s, const c
 void wsgi_log_rerror(int level, apr_status_t status, const request_rec *r, const char *message) {
     ap_log_rerror(APLOG_MARK, level, status, r, "%s", message);
 }
-void wsgi_log_perror(int level, apr_status_t status, apr_pool_t *p, const char *message) {
-    ap_log_perror(APLOG_MARK, level, status, p, "%s", message);
-}
 
 /* ---- bucket brigade helpers (APR_BRIGADE_* are macros) --------------------------- */
 

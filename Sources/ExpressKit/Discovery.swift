@@ -172,15 +172,20 @@ public struct ModuleInfo: Equatable {
     public var pythonVersion: String?
     /// The Python installation prefix the module's libpython belongs to.
     public var pythonPrefix: String?
+    /// The virtual environment the executable was pip-installed into (<venv>/bin/mod_wsgi-express
+    /// beside <venv>/pyvenv.cfg): the Python home by default, as sys.prefix is for mod_wsgi's.
+    public var venv: String? = nil
 
-    /// $MOD_WSGI_MODULE, else libmod_wsgi.so next to the running executable.
+    /// $MOD_WSGI_MODULE, else libmod_wsgi.so next to the running executable (a build tree),
+    /// else the module pip installed with it (see `installed`).
     public static func locate(environment env: [String: String], executable: String?) throws -> ModuleInfo {
-        let path: String
+        var path: String
         if let m = env["MOD_WSGI_MODULE"], !m.isEmpty {
             path = m
         } else {
             let dir = executable.map(Path.dirname) ?? "."
             path = Path.join(dir, "libmod_wsgi.so")
+            if !Sys.isFile(path), let p = installed(binDirectory: dir) { path = p }
         }
         guard Sys.isFile(path) else { throw ExpressError.moduleNotBuilt(looked: path) }
         let elf = ELF.dynamicInfo(path)
@@ -201,7 +206,29 @@ public struct ModuleInfo: Equatable {
                 prefix = ["/usr", "/usr/local"].first { Sys.isDirectory("\($0)/lib/python\(v)") }
             }
         }
-        return ModuleInfo(path: path, pythonVersion: version, pythonPrefix: prefix)
+        var venv: String?
+        if let exe = executable {
+            let root = Path.dirname(Path.dirname(exe))
+            if Sys.isFile(Path.join(root, "pyvenv.cfg")) { venv = root }
+        }
+        return ModuleInfo(path: path, pythonVersion: version, pythonPrefix: prefix, venv: venv)
+    }
+
+    /// The module of a pip installation: <prefix>/bin/mod_wsgi-express and
+    /// <prefix>/lib/pythonX.Y/{site,dist}-packages/mod_wsgi/server/mod_wsgi-pyXY<EXT_SUFFIX>,
+    /// the layout of a venv, a --user install and a system-wide one alike.
+    static func installed(binDirectory bin: String) -> String? {
+        let lib = Path.normalize(Path.join(bin, "../lib"))
+        for python in (PythonHome.opendirEntries(lib) ?? []).sorted() where python.hasPrefix("python3") {
+            for packages in ["site-packages", "dist-packages"] {
+                let dir = Path.join(lib, "\(python)/\(packages)/mod_wsgi/server")
+                let names = PythonHome.opendirEntries(dir) ?? []
+                if let so = names.sorted().first(where: { $0.hasPrefix("mod_wsgi-py") && $0.hasSuffix(".so") }) {
+                    return Path.join(dir, so)
+                }
+            }
+        }
+        return nil
     }
 }
 
@@ -245,12 +272,13 @@ enum ELF {
     }
 }
 
-/// The Python home to run: --python-home, else $VIRTUAL_ENV, else the module's own Python.
+/// The Python home to run: --python-home, else the venv the executable is installed in,
+/// else $VIRTUAL_ENV, else the module's own Python.
 public enum PythonHome {
     public static func resolve(option: String?, environment env: [String: String], module: ModuleInfo,
                                cwd: String) throws -> String {
         let home: String
-        if let h = option ?? env["VIRTUAL_ENV"].flatMap({ $0.isEmpty ? nil : $0 }) {
+        if let h = option ?? module.venv ?? env["VIRTUAL_ENV"].flatMap({ $0.isEmpty ? nil : $0 }) {
             home = Path.absolute(h, cwd: cwd)
         } else {
             return module.pythonPrefix ?? "/usr"
@@ -277,6 +305,19 @@ public enum PythonHome {
         let versions = d.filter { $0.hasPrefix("python3.") && Sys.isDirectory(Path.join(home, "lib/\($0)")) }
             .map { String($0.dropFirst("python".count)) }
         return versions.count == 1 ? versions[0] : nil
+    }
+
+    /// The installation a virtual environment is made from (pyvenv.cfg's `home`, less `/bin`);
+    /// nil when `home` is not a venv.
+    static func base(ofVenv home: String) -> String? {
+        guard let cfg = Sys.readText(Path.join(home, "pyvenv.cfg")) else { return nil }
+        for line in cfg.split(separator: "\n") {
+            let kv = line.split(separator: "=", maxSplits: 1).map { Substring($0).trimmingSpaces() }
+            if kv.count == 2, kv[0] == "home", !kv[1].isEmpty {
+                return kv[1].hasSuffix("/bin") ? String(kv[1].dropLast(4)) : kv[1]
+            }
+        }
+        return nil
     }
 
     static func opendirEntries(_ path: String) -> [String]? {

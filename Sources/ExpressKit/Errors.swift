@@ -4,8 +4,9 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case badOption(String)
     case notSupportedYet(option: String, reason: String)
     case scriptMissing(String)
-    case portInUse(host: String, port: Int)
-    case portForbidden(host: String, port: Int)
+    /// `address`: where Apache would listen; `listeners`: what listens on the port already.
+    case portInUse(port: Int, address: String, listeners: [String])
+    case portForbidden(port: Int, address: String)
     case serverRootParentMissing(root: String, parent: String)
     case httpdNotFound(tried: String)
     case apxsNotFound
@@ -30,10 +31,11 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
             return "\(o) is not supported yet\(reason.isEmpty ? "" : " (\(reason))"); leave it out"
         case .scriptMissing(let p):
             return "WSGI script '\(p)' does not exist: check the path (for a module name use --application-type module)"
-        case .portInUse(let h, let p):
-            return "port \(p) on \(h) is already in use: stop what is listening there or choose another --port"
-        case .portForbidden(let h, let p):
-            return "not allowed to listen on port \(p) on \(h): ports below 1024 need root; choose --port 1024 or above"
+        case .portInUse(let p, let address, let listeners):
+            let taken = listeners.isEmpty ? "" : " by \(listeners.joined(separator: ", "))"
+            return "port \(p) is already in use\(taken), so Apache cannot listen on \(address): stop what is listening there or choose another --port"
+        case .portForbidden(let p, let address):
+            return "not allowed to listen on port \(p) (\(address)): ports below 1024 need root; choose --port 1024 or above"
         case .serverRootParentMissing(let r, let parent):
             return "cannot create server root '\(r)': its parent directory '\(parent)' does not exist; create it first or choose another --server-root"
         case .httpdNotFound(let tried):

@@ -16,7 +16,10 @@ public enum Launcher {
     public static func run(_ c: ResolvedConfig) throws -> Never {
         let argv = [Path.join(c.serverRoot, "apachectl"), "start", "-DFOREGROUND"]
         if isatty(STDOUT_FILENO) == 1 && !c.debugMode {
-            let status = try supervise(argv)
+            // The error log is a file of its own (not the terminal, not piped to rotatelogs):
+            // tell the user on the terminal when the application fails to load.
+            let watch = c.logToTerminal || c.rotateLogs ? nil : LoadFailureWatch(path: c.errorLogFile)
+            let status = try supervise(argv, watch: watch)
             exit(status)
         }
         try execute(argv)
@@ -33,7 +36,7 @@ public enum Launcher {
 
     /// Spawns argv in a new process group, forwards signals to it, waits for it, and
     /// returns the exit status to pass on (128+N when it was killed by signal N).
-    static func supervise(_ argv: [String]) throws -> Int32 {
+    static func supervise(_ argv: [String], watch: LoadFailureWatch? = nil) throws -> Int32 {
         // Block the signals until the handlers know the child's pid.
         var block = sigset_t()
         sigemptyset(&block)
@@ -70,7 +73,17 @@ public enum Launcher {
         sigprocmask(SIG_SETMASK, &old, nil)
 
         var status: Int32 = 0
-        _ = try syscall("waitpid") { waitpid(pid, &status, 0) }
+        var watch = watch
+        while true {
+            // While watching the error log, look at it five times a second.
+            let flags = watch == nil ? 0 : WNOHANG
+            let exited = try syscall("waitpid") { waitpid(pid, &status, flags) }
+            if exited == pid { break }
+            if let lines = watch?.poll() {
+                Output.err(LoadFailureWatch.report(lines, log: watch!.path))
+            }
+            if watch?.done == true { watch = nil } else { usleep(200_000) }
+        }
         Child.pid = 0
         return exitStatus(status)
     }

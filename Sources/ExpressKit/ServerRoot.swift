@@ -10,11 +10,10 @@ public struct SetupResult {
 enum Preflight {
     /// Fails when the port is taken, so that the user reads one line instead of Apache's log.
     static func checkPort(_ c: ResolvedConfig) throws {
-        switch PortCheck.bindError(host: c.listenerHost, port: c.port) {
-        case EADDRINUSE?: throw ExpressError.portInUse(host: c.listenerHost ?? "all interfaces", port: c.port)
-        case EACCES?: throw ExpressError.portForbidden(host: c.listenerHost ?? "all interfaces", port: c.port)
-        default: break
-        }
+        guard let conflict = PortCheck.conflict(host: c.listenerHost, port: c.port) else { return }
+        let address = c.listenerHost == nil ? "all interfaces (\(conflict.address))" : conflict.address
+        if conflict.errno == EACCES { throw ExpressError.portForbidden(port: c.port, address: address) }
+        throw ExpressError.portInUse(port: c.port, address: address, listeners: conflict.listeners)
     }
 
     /// As root, Apache's children run as another user: what they must read has to be readable
@@ -32,6 +31,9 @@ enum Preflight {
             try check(c.entryPoint, isDirectory: false, what: "the WSGI script")
         }
         try check(c.pythonHome, isDirectory: true, what: "the Python home")
+        if let base = PythonHome.base(ofVenv: c.pythonHome) {
+            try check(base, isDirectory: true, what: "the Python the virtual environment '\(c.pythonHome)' is made from")
+        }
         try check(c.serverRoot, isDirectory: true, what: "the server root")
         if c.applicationType == "static" {
             try check(c.documentRoot, isDirectory: true, what: "the document root")

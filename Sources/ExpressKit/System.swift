@@ -55,9 +55,9 @@ enum Sys {
            s.st_ino == d.st_ino, s.st_dev == d.st_dev {
             return String(cString: p)
         }
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        guard getcwd(&buf, buf.count) != nil else { return "/" }
-        return String(cString: buf)
+        guard let p = getcwd(nil, 0) else { return "/" }
+        defer { free(p) }
+        return String(cString: p)
     }
 
     static func realpath(_ path: String) -> String? {
@@ -67,11 +67,10 @@ enum Sys {
     }
 
     static func readLink(_ path: String) -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink(path, &buf, buf.count - 1)
+        var buf = [UInt8](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = buf.withUnsafeMutableBytes { readlink(path, $0.baseAddress!, $0.count - 1) }
         guard n > 0 else { return nil }
-        buf[n] = 0
-        return String(cString: buf)
+        return String(decoding: buf[..<n], as: UTF8.self)
     }
 
     /// The absolute path of the running executable, symlinks resolved.
@@ -251,43 +250,6 @@ enum AccessCheck {
                 return (prefix, st.st_mode & 0o7777)
             }
         }
-        return nil
-    }
-}
-
-// MARK: - sockets
-
-enum PortCheck {
-    /// Tries to bind host:port the way Apache will; returns the errno on failure.
-    static func bindError(host: String?, port: Int) -> Int32? {
-        var hints = addrinfo()
-        hints.ai_flags = AI_PASSIVE
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        hints.ai_family = AF_UNSPEC
-        var res: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(host, String(port), &hints, &res)
-        guard rc == 0, let first = res else { return nil } // let Apache report odd names
-        defer { freeaddrinfo(res) }
-        var ai: UnsafeMutablePointer<addrinfo>? = first
-        var lastError: Int32?
-        while let a = ai {
-            let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
-            if fd >= 0 {
-                var one: Int32 = 1
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-                if a.pointee.ai_family == AF_INET6 {
-                    setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
-                }
-                if bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) != 0 {
-                    let e = errno
-                    if e == EADDRINUSE || e == EACCES { close(fd); return e }
-                    lastError = e
-                }
-                close(fd)
-            }
-            ai = a.pointee.ai_next
-        }
-        _ = lastError // address families the machine lacks (no IPv6) are not our concern
         return nil
     }
 }

@@ -16,9 +16,9 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
     // As mod_wsgi: "mod_wsgi/4.9.4 Python/3.11" in the Server header (ServerTokens Full).
     ap_add_version_component(pconf, "mod_wsgi/" + modWSGIVersionString)
     ap_add_version_component(pconf, "Python/" + PythonRuntime.version)
-    let threaded = wsgi_mpm_query(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
-    let maxThreads = Int(wsgi_mpm_query(AP_MPMQ_MAX_THREADS))
-    let maxDaemons = Int(wsgi_mpm_query(AP_MPMQ_MAX_DAEMONS))
+    let threaded = mpmQuery(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
+    let maxThreads = Int(mpmQuery(AP_MPMQ_MAX_THREADS))
+    let maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMONS))
     ModuleState.multithread = threaded && maxThreads > 1
     ModuleState.multiprocess = maxDaemons > 1 || !threaded
     ModuleState.maximumProcesses = max(maxDaemons, 1)
@@ -78,7 +78,7 @@ enum ImportScripts {
                 continue
             }
             guard let mtime = ScriptLoader.mtime(t.path) else {
-                Log.server(APLOG_ERR, .importScriptFailed, "WSGIImportScript '\(t.path)' not found or unable to stat.")
+                Log.server(APLOG_ERR, .importScriptNotFound, "WSGIImportScript '\(t.path)' not found or unable to stat.")
                 continue
             }
             let interp = Interpreters.acquire(group)

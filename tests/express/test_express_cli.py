@@ -138,14 +138,40 @@ def test_error_script_missing(express, workdir):
     assert not os.path.exists(os.path.join(workdir, "r"))
 
 
-def test_error_port_in_use(express, workdir, hello):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        s.listen(1)
+def _listener(address, v6only=None):
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    if v6only is not None:
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, v6only)
+    s.bind((address, 0))
+    s.listen(1)
+    return s
+
+
+# (what listens, --host or None, where Apache would listen, how the listener is named)
+PORT_TAKEN = [
+    (("127.0.0.1",), "127.0.0.1", "127.0.0.1:{}", "by 127.0.0.1:{}"),
+    (("0.0.0.0",), "127.0.0.1", "127.0.0.1:{}", "by 0.0.0.0:{}"),
+    # `Listen PORT` binds [::] dual-stack: any IPv4 listener on the port stops Apache.
+    (("127.0.0.1",), None, "all interfaces ([::]:{})", "by 127.0.0.1:{}"),
+    (("0.0.0.0",), None, "all interfaces ([::]:{})", "by 0.0.0.0:{}"),
+    (("::", 1), None, "all interfaces ([::]:{})", "by [::]:{}"),
+    (("::", 0), "127.0.0.1", "127.0.0.1:{}", "by [::]:{}"),
+]
+
+
+@pytest.mark.parametrize("listener,host,where,by", PORT_TAKEN)
+def test_error_port_in_use(express, workdir, hello, listener, host, where, by):
+    root = os.path.join(workdir, "r")
+    with _listener(*listener) as s:
         port = s.getsockname()[1]
-        r = run(["start-server", hello, "--host", "127.0.0.1", "--port", str(port),
-                 "--server-root", os.path.join(workdir, "r")], stdin=subprocess.DEVNULL)
-    one_line_error(r, "port %d" % port, "already in use", "--port", code=1)
+        args = ["start-server", hello, "--port", str(port), "--server-root", root]
+        if host:
+            args += ["--host", host]
+        r = run(args, stdin=subprocess.DEVNULL)
+    one_line_error(r, "port %d is already in use" % port, by.format(port),
+                   "Apache cannot listen on " + where.format(port), "--port", code=1)
+    assert not os.path.exists(root), "Apache must not be set up or started"
 
 
 def test_error_server_root_parent_missing(express, workdir, hello):

@@ -64,7 +64,12 @@ def test_an_exception_is_logged_with_traceback_and_forbidden(srv):
     assert srv.get("/app/raise").status == 403
     srv.wait_log(r"MW1302: .*Exception occurred processing WSGI host access script '.*access.py'", since=mark)
     srv.wait_log(r"ValueError: access hook failed on purpose", since=mark)
-    srv.wait_log(r"Traceback \(most recent call last\)", since=mark)
+    srv.wait_log(r"MW1302: mod_wsgi \(pid=\d+\): Traceback \(most recent call last\)", since=mark)
+    # One log format: every line of the traceback carries the header's prefix.
+    lines = srv.log(mark).splitlines()
+    first = next(i for i, l in enumerate(lines) if "Exception occurred processing WSGI host access" in l)
+    last = next(i for i, l in enumerate(lines) if "ValueError: access hook failed on purpose" in l)
+    assert all("MW1302: mod_wsgi (pid=" in l for l in lines[first:last + 1]), lines[first:last + 1]
 
 
 def test_environ_is_mod_wsgis(srv):

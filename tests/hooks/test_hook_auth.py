@@ -172,8 +172,8 @@ def test_group_any_listed_group_is_enough(srv):
 
 @pytest.mark.ours_only  # message IDs
 @pytest.mark.parametrize("user,message", [
-    ("grp-none", r"MW1305: .*User is not a member of any groups"),
-    ("grp-bad", r"MW1303: .*Groups for user returned from '.*groups.py' must be an iterable sequence of strings, not int"),
+    ("grp-none", r"MW1317: .*User is not a member of any groups"),
+    ("grp-bad", r"MW1315: .*Groups for user returned from '.*groups.py' must be an iterable sequence of strings, not int"),
     ("grp-raise", r"ValueError: groups_for_user failed on purpose"),
 ])
 def test_group_script_errors_deny(srv, user, message):

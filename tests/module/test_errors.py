@@ -1,4 +1,5 @@
 """Issue 2, point 4: errors in the app, str bodies, clients that go away."""
+import re
 import socket
 import time
 
@@ -21,6 +22,21 @@ def test_exception_gives_500_and_traceback(errs):
     errs.wait_log(r'File ".*behave\.wsgi", line \d+, in application', since=mark)
     errs.wait_log(r"RuntimeError: app exploded boom-1", since=mark)
     errs.wait_access('"GET /b/exception?token=boom-1 HTTP/1.1" 500')
+
+
+@pytest.mark.ours_only
+def test_every_traceback_line_has_the_message_prefix(errs):
+    """One log format: the traceback's lines carry the header's `MW1106: mod_wsgi (pid=N):`."""
+    mark = errs.log_size()
+    assert errs.get("/b/exception?token=prefix-1").status == 500
+    errs.wait_log(r"RuntimeError: app exploded prefix-1", since=mark)
+    lines = errs.log(mark).splitlines()
+    first = next(i for i, l in enumerate(lines) if "Exception occurred processing WSGI script" in l)
+    last = next(i for i, l in enumerate(lines) if "RuntimeError: app exploded prefix-1" in l)
+    prefix = re.search(r"MW1106: mod_wsgi \(pid=\d+\): ", lines[first]).group(0)
+    block = lines[first:last + 1]
+    assert any("Traceback (most recent call last):" in l for l in block), block
+    assert all(prefix in l for l in block), block
 
 
 def test_exception_after_start_response_gives_500(errs):

@@ -503,12 +503,7 @@ def scenario_rss(work, modules, chunks, report):
 
 # Cases known to crash a process, with the issue item being fixed elsewhere: reported, not
 # enforced. A listed case that no longer crashes is reported too: remove it from here.
-KNOWN_CRASHES = {
-    "environ-deleted-wsgi.errors": "issue 9 item 7 (branch safety)",
-    "environ-deleted-wsgi.errors-raise": "issue 9 item 7 (branch safety)",
-    "environ-deleted-wsgi.errors-read": "issue 9 item 7 (branch safety)",
-    "environ-cleared": "issue 9 item 7 (branch safety)",
-}
+KNOWN_CRASHES = {}
 CRASH = re.compile(r"exit signal|Segmentation fault|Illegal instruction|Aborted|core dumped|Bus error")
 
 

@@ -2,8 +2,9 @@
  * The C shim of mod_wsgi in Swift: only what Swift cannot express.
  *
  *  - the `module` struct, the command table and hook registration (wsgi_module.c)
- *  - wrappers for variadic functions (ap_log_error & co.) and macros
- *  - getters for C globals that Swift 6 refuses (Py_None, exception types)
+ *  - wrappers for variadic functions (ap_log_error, fcntl, prctl & co.) and macros
+ *  - getters for C globals that Swift 6 refuses (Py_None, exception types, ap_unixd_config)
+ *  - the daemon processes' async-signal-safe handlers (wsgi_daemon.c)
  *
  * Everything else lives in Swift (Sources/ModWSGI). The directive table names each
  * directive and its scope; Swift parses the arguments (see Config/Directives.swift).
@@ -37,6 +38,8 @@
 #include <apr_optional.h>
 #include <mod_auth.h>
 #include <mod_ssl.h>
+#include <unixd.h>
+#include <ap_listen.h>
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -55,6 +58,7 @@
 #include <grp.h>
 #include <locale.h>
 #include <time.h>
+#include <sys/prctl.h>
 
 /* ---- the module ---------------------------------------------------------------- */
 
@@ -136,30 +140,14 @@ const char *wsgi_ssl_var_lookup(request_rec *r, const char *name);
 
 void wsgi_log_error(int level, apr_status_t status, const server_rec *s, const char *message);
 void wsgi_log_rerror(int level, apr_status_t status, const request_rec *r, const char *message);
-void wsgi_log_perror(int level, apr_status_t status, apr_pool_t *p, const char *message);
 
-/* ---- small Apache helpers (macros, or for brevity in Swift) ---------------------- */
+/* ---- Apache: macros, and brigades (APR_BRIGADE_* are macros) ---------------------- */
 
-static inline void *wsgi_get_module_config(const ap_conf_vector_t *cv) {
-    return ap_get_module_config(cv, &wsgi_module);
-}
-static inline void wsgi_set_module_config(ap_conf_vector_t *cv, void *val) {
-    ap_set_module_config(cv, &wsgi_module, val);
-}
 static inline void *wsgi_server_config(const server_rec *s) {
     return ap_get_module_config(s->module_config, &wsgi_module);
 }
 static inline void *wsgi_request_config(const request_rec *r) {
     return ap_get_module_config(r->per_dir_config, &wsgi_module);
-}
-static inline void *wsgi_request_note(const request_rec *r) {
-    return ap_get_module_config(r->request_config, &wsgi_module);
-}
-static inline void wsgi_set_request_note(request_rec *r, void *v) {
-    ap_set_module_config(r->request_config, &wsgi_module, v);
-}
-static inline int wsgi_is_main_server(const cmd_parms *cmd) {
-    return cmd->server->is_virtual == 0;
 }
 static inline const char *wsgi_check_global(cmd_parms *cmd) {
     return ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -169,9 +157,6 @@ static inline int wsgi_table_count(const apr_table_t *t) {
 }
 static inline const apr_table_entry_t *wsgi_table_entries(const apr_table_t *t) {
     return (const apr_table_entry_t *)apr_table_elts(t)->elts;
-}
-static inline apr_bucket_brigade *wsgi_brigade_create(apr_pool_t *p, apr_bucket_alloc_t *a) {
-    return apr_brigade_create(p, a);
 }
 /* Write a block of bytes and optionally a flush to the output filters. */
 apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char *data, apr_size_t len, int flush);
@@ -183,28 +168,20 @@ apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb);
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush);
 /* Read up to len bytes of the request body; returns bytes read, 0 at end, -1 on error. */
 long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
-static inline int wsgi_mpm_query(int q) {
-    int v = 0;
-    ap_mpm_query(q, &v);
-    return v;
-}
-static inline void *wsgi_pcalloc(apr_pool_t *p, apr_size_t n) { return apr_pcalloc(p, n); }
-static inline const char *wsgi_server_banner(void) { return ap_get_server_banner(); }
-static inline const char *wsgi_server_description(void) { return ap_get_server_description(); }
+/* apr_time_now() itself works from Swift; kept while other branches still call this. */
 static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
 static inline int wsgi_errno(void) { return errno; }
-static inline void wsgi_set_errno(int e) { errno = e; }
 static inline int wsgi_open_read(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
+/* fcntl is variadic: a duplicate of fd that is not inherited by child processes. */
+static inline int wsgi_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 /* ---- Python: globals and macros Swift cannot use directly ----------------------- */
 
 static inline PyObject *wsgi_py_none(void) { return Py_None; }
 static inline PyObject *wsgi_py_true(void) { return Py_True; }
 static inline PyObject *wsgi_py_false(void) { return Py_False; }
-static inline PyObject *wsgi_py_notimplemented(void) { return Py_NotImplemented; }
 static inline void wsgi_incref(PyObject *o) { Py_INCREF(o); }
 static inline void wsgi_decref(PyObject *o) { Py_DECREF(o); }
-static inline void wsgi_xincref(PyObject *o) { Py_XINCREF(o); }
 static inline void wsgi_xdecref(PyObject *o) { Py_XDECREF(o); }
 static inline PyObject *wsgi_new_ref(PyObject *o) { Py_INCREF(o); return o; }
 static inline PyObject *wsgi_exc_type_error(void) { return PyExc_TypeError; }
@@ -212,18 +189,13 @@ static inline PyObject *wsgi_exc_value_error(void) { return PyExc_ValueError; }
 static inline PyObject *wsgi_exc_runtime_error(void) { return PyExc_RuntimeError; }
 static inline PyObject *wsgi_exc_os_error(void) { return PyExc_OSError; }
 static inline PyObject *wsgi_exc_io_error(void) { return PyExc_IOError; }
-static inline PyObject *wsgi_exc_stop_iteration(void) { return PyExc_StopIteration; }
-static inline PyObject *wsgi_exc_key_error(void) { return PyExc_KeyError; }
-static inline PyObject *wsgi_exc_system_exit(void) { return PyExc_SystemExit; }
-static inline PyObject *wsgi_exc_attribute_error(void) { return PyExc_AttributeError; }
-static inline PyObject *wsgi_exc_import_error(void) { return PyExc_ImportError; }
-static inline PyObject *wsgi_exc_keyboard_interrupt(void) { return PyExc_KeyboardInterrupt; }
 static inline int wsgi_bytes_check(PyObject *o) { return PyBytes_Check(o); }
 static inline int wsgi_unicode_check(PyObject *o) { return PyUnicode_Check(o); }
 static inline int wsgi_tuple_check(PyObject *o) { return PyTuple_Check(o); }
 static inline int wsgi_list_check(PyObject *o) { return PyList_Check(o); }
 static inline int wsgi_long_check(PyObject *o) { return PyLong_Check(o); }
-static inline int wsgi_dict_check(PyObject *o) { return PyDict_Check(o); }
+static inline int wsgi_exception_class_check(PyObject *o) { return PyExceptionClass_Check(o); }
+static inline int wsgi_traceback_check(PyObject *o) { return PyTraceBack_Check(o); }
 static inline int wsgi_exact_list_or_tuple(PyObject *o) { return PyList_CheckExact(o) || PyTuple_CheckExact(o); }
 static inline Py_ssize_t wsgi_bytes_size(PyObject *o) { return PyBytes_GET_SIZE(o); }
 static inline char *wsgi_bytes_data(PyObject *o) { return PyBytes_AS_STRING(o); }
@@ -233,14 +205,11 @@ static inline PyObject *wsgi_tuple_get(PyObject *t, Py_ssize_t i) { return PyTup
 static inline Py_ssize_t wsgi_tuple_size(PyObject *t) { return PyTuple_GET_SIZE(t); }
 static inline PyObject *wsgi_list_get(PyObject *t, Py_ssize_t i) { return PyList_GET_ITEM(t, i); }
 static inline Py_ssize_t wsgi_list_size(PyObject *t) { return PyList_GET_SIZE(t); }
-static inline PyObject *wsgi_type_generic_alloc(PyTypeObject *t) { return PyType_GenericAlloc(t, 0); }
 static inline void wsgi_object_free(PyObject *o) {
     PyTypeObject *t = Py_TYPE(o);
     t->tp_free(o);
     if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(t);
 }
-/* Raise with a message; PyErr_Format is variadic. */
-static inline void wsgi_raise(PyObject *type, const char *message) { PyErr_SetString(type, message); }
 
 /* A Python object that carries a retained Swift object (Unmanaged). */
 typedef struct {
@@ -248,25 +217,12 @@ typedef struct {
     void *swift;
 } WSGIObject;
 
-/* Stack dumps of every Python thread (request-timeout, deadlock). */
-static inline PyFrameObject *wsgi_thread_frame(PyThreadState *t) { return PyThreadState_GetFrame(t); }
-
-#endif
-
 /* ---- daemon mode (wsgi_daemon.c): globals, macros and async-signal-safe handlers ---- */
-
-#include <unixd.h>
-#include <ap_listen.h>
-#include <sys/prctl.h>
 
 /* Apache's User/Group (ap_unixd_config is a mutable C global). */
 uid_t wsgi_apache_uid(void);
 gid_t wsgi_apache_gid(void);
 const char *wsgi_apache_user_name(void);
-int wsgi_my_generation(void);
-/* The process argv of the Apache parent (display-name rewrites it in a daemon). */
-int wsgi_process_argc(const server_rec *s);
-char **wsgi_process_argv(const server_rec *s);
 
 /* Daemon signals: the handlers only set flags and write one byte to wake_fd.
  * flags: bit 0 SIGTERM/SIGINT (shutdown), bit 1 SIGUSR1/SIGHUP (graceful restart), bit 2 SIGXCPU,
@@ -277,12 +233,7 @@ int wsgi_daemon_take_signals(void);
 int wsgi_daemon_term_received(void);
 void wsgi_daemon_default_signals(void);
 
-/* Full thread id of a Python thread state (stack dumps). */
-static inline unsigned long wsgi_tstate_thread_id(PyThreadState *t) { return t->thread_id; }
-static inline PyObject *wsgi_exc_system_exit_type(void) { return PyExc_SystemExit; }
-
-/* fcntl is variadic. */
-static inline int wsgi_set_cloexec(int fd) { return fcntl(fd, F_SETFD, FD_CLOEXEC); }
+/* fcntl and prctl are variadic. */
 static inline int wsgi_set_nonblock(int fd, int on) {
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0) return -1;
@@ -303,3 +254,5 @@ static inline int wsgi_bind_un(int fd, const struct sockaddr_un *a) {
     return bind(fd, (const struct sockaddr *)a, sizeof(*a));
 }
 static inline int wsgi_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+
+#endif /* CMODWSGI_H */

@@ -80,12 +80,13 @@ final class ScriptAlias {
     }
 }
 
-/// Per-virtual-host configuration.
-final class ServerConfig {
+/// The configuration of one virtual host (or of the main server): Apache's per-server
+/// module configuration. Not the command-line tool's ServerConfig.
+final class VirtualHostConfig {
     var aliases: [ScriptAlias] = []
 
-    func merged(over base: ServerConfig) -> ServerConfig {
-        let m = ServerConfig()
+    func merged(over base: VirtualHostConfig) -> VirtualHostConfig {
+        let m = VirtualHostConfig()
         m.aliases = aliases + base.aliases
         return m
     }
@@ -143,8 +144,8 @@ enum ConfigStore {
         return Unmanaged<T>.fromOpaque(raw).takeUnretainedValue()
     }
 
-    static func server(_ s: UnsafePointer<server_rec>?) -> ServerConfig? {
-        load(wsgi_server_config(s), as: ServerConfig.self)
+    static func server(_ s: UnsafePointer<server_rec>?) -> VirtualHostConfig? {
+        load(wsgi_server_config(s), as: VirtualHostConfig.self)
     }
 
     static func dir(_ r: UnsafePointer<request_rec>) -> DirConfig? {
@@ -154,13 +155,13 @@ enum ConfigStore {
 
 @_cdecl("wsgi_swift_create_server_config")
 func wsgi_swift_create_server_config(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) -> UnsafeMutableRawPointer? {
-    ConfigStore.store(ServerConfig(), in: p)
+    ConfigStore.store(VirtualHostConfig(), in: p)
 }
 
 @_cdecl("wsgi_swift_merge_server_config")
 func wsgi_swift_merge_server_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let b = ConfigStore.load(base, as: ServerConfig.self)!
-    let a = ConfigStore.load(add, as: ServerConfig.self)!
+    let b = ConfigStore.load(base, as: VirtualHostConfig.self)!
+    let a = ConfigStore.load(add, as: VirtualHostConfig.self)!
     return ConfigStore.store(a.merged(over: b), in: p)
 }
 

@@ -165,7 +165,7 @@ enum Directives {
                 let warning = "\(name) Off has no effect on Apache 2.4 (nor in mod_wsgi built for it): \(instead)."
                 if !servingRequests { global.startupWarnings.append(warning) } else if !warnedInHtaccess {
                     warnedInHtaccess = true  // once per process, not on every request reading .htaccess
-                    Log.server(APLOG_WARNING, .directiveWithoutEffect, warning, cmd.pointee.server)
+                    Log.server(APLOG_WARNING, .directiveWithoutEffectInHtaccess, warning, cmd.pointee.server)
                 }
             }
         case WSGI_CMD_PASS_APACHE_REQUEST: dir?.passApacheRequest = try flag()

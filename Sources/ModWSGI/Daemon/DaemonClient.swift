@@ -15,7 +15,7 @@ enum DaemonClient {
         let queueStart = wsgi_now()
         apr_table_set(env, "mod_wsgi.queue_start", String(queueStart))
         guard var addr = unixAddress(path) else {
-            Log.request(APLOG_ERR, .daemonSocket, "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
+            Log.request(APLOG_ERR, .daemonSocketPathTooLong, "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let connectTimeout = Int64(max(group.connectTimeout, 0)) * 1_000_000
@@ -28,9 +28,10 @@ enum DaemonClient {
         var restarts = 0
         while true {
             let fd: Int32
-            switch connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout) {
-            case .success(let connected): fd = connected
-            case .failure(let status): return status.code
+            do {
+                fd = try connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
+            } catch {
+                return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
             }
             apr_table_set(env, "mod_wsgi.daemon_restarts", String(restarts))
             let conn = WireConnection(fd: fd, timeout: socketTimeout)
@@ -50,7 +51,7 @@ enum DaemonClient {
                 continue
             } catch {
                 if sent { return lost(r, error, name: name, headersSent: false) }
-                Log.request(APLOG_ERR, .daemonConnect, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
+                Log.request(APLOG_ERR, .daemonSendFailed, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
             return relay(r, conn: conn, group: group, first: first)
@@ -73,27 +74,34 @@ enum DaemonClient {
     struct Status: Error { let code: Int32 }
 
     /// Connects, retrying while the listen queue is full (EAGAIN) or nobody listens yet.
+    /// Throws the handler's status (a `Status`) once it has logged why it gave up.
     private static func connect(_ r: UnsafeMutablePointer<request_rec>, group: DaemonGroupConfig, path: inout String,
-                                addr: inout sockaddr_un, started: Int64, connectTimeout: Int64) -> Result<Int32, Status> {
+                                addr: inout sockaddr_un, started: Int64, connectTimeout: Int64) throws -> Int32 {
         let name = group.name
         var attempts = 0
         var waited: Int64 = 0
         while true {
             attempts += 1
-            let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-            if fd < 0 {
-                Log.request(APLOG_ERR, .daemonConnect, "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(wsgi_errno()))).", r)
-                return .failure(Status(code: HTTP_INTERNAL_SERVER_ERROR))
+            let fd: Int32
+            do {
+                fd = try syscall("socket") {
+                    socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+                }
+            } catch {
+                let e = (error as? SyscallError)?.errno ?? EIO
+                Log.request(APLOG_ERR, .daemonSocketCreateFailed, "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(e))).", r)
+                throw Status(code: HTTP_INTERNAL_SERVER_ERROR)
             }
             var a = addr
-            let rc = wsgi_connect_un(fd, &a)
-            if rc == 0 {
+            let e: Int32
+            do {
+                try syscall("connect") { wsgi_connect_un(fd, &a) }
                 apr_table_set(r.pointee.subprocess_env, "mod_wsgi.daemon_connects", String(attempts))
-                return .success(fd)
+                return fd
+            } catch {
+                e = (error as? SyscallError)?.errno ?? EIO
             }
-            let e = wsgi_errno()
             close(fd)
-            if e == EINTR { continue }
             if e == ENOENT && GlobalConfig.current.socketRotation {
                 // Sockets exist for a whole configuration generation: this one has ended
                 // (Apache restarted, WSGISocketRotation On) while the request was in an old
@@ -108,8 +116,8 @@ enum DaemonClient {
                     sleepMicros(50_000)
                     continue
                 }
-                Log.request(APLOG_ERR, .daemonConnect, "The socket '\(path)' of WSGI daemon process '\(name)' is gone and no newer one appeared within connect-timeout of \(group.connectTimeout) seconds: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
-                return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
+                Log.request(APLOG_ERR, .daemonSocketGone, "The socket '\(path)' of WSGI daemon process '\(name)' is gone and no newer one appeared within connect-timeout of \(group.connectTimeout) seconds: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
+                throw Status(code: HTTP_SERVICE_UNAVAILABLE)
             }
             if e == EAGAIN || e == ECONNREFUSED || e == ENOENT {
                 if monotonicMicros() - started < waitLimit(connectTimeout) {
@@ -119,10 +127,10 @@ enum DaemonClient {
                     continue
                 }
                 Log.request(APLOG_ERR, .daemonConnect, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' after \(attempts) attempts within connect-timeout of \(group.connectTimeout) seconds, as the listener backlog limit was exceeded or the socket does not exist: \(String(cString: strerror(e))).", r)
-                return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
+                throw Status(code: HTTP_SERVICE_UNAVAILABLE)
             }
-            Log.request(APLOG_ERR, .daemonConnect, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' as user with uid=\(geteuid()): \(String(cString: strerror(e))).", r)
-            return .failure(Status(code: HTTP_SERVICE_UNAVAILABLE))
+            Log.request(APLOG_ERR, .daemonConnectFailed, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' as user with uid=\(geteuid()): \(String(cString: strerror(e))).", r)
+            throw Status(code: HTTP_SERVICE_UNAVAILABLE)
         }
     }
 
@@ -180,7 +188,7 @@ enum DaemonClient {
                         // tell the daemon (the application's read raises) and answer it here.
                         let status = apache.bodyFailureStatus ?? HTTP_BAD_REQUEST
                         try? conn.send(.bodyEnd, encodeInt32(status) + Array(apache.lastError.utf8))
-                        Log.request(APLOG_INFO, .requestBodyFailed, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
+                        Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
                         if headersSent { apache.abort(); return OK }
                         return status
                     }
@@ -203,14 +211,14 @@ enum DaemonClient {
                         if !ok {
                             // The client went away: keep the application's status, stop relaying;
                             // closing the socket tells the daemon (its write fails, close() is called).
-                            Log.request(APLOG_INFO, .clientGone, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
+                            Log.request(APLOG_INFO, .clientGoneDuringRelay, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
                             return OK
                         }
                     }
                     // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
                     // no block may wait for the next one), as a proxy does.
                     if (type == .flush || !conn.hasPendingInput()) && !apache.write(buffer, 0, flush: true) {
-                        Log.request(APLOG_INFO, .clientGone, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
+                        Log.request(APLOG_INFO, .clientGoneAfterFlush, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
                         return OK
                     }
                 case .abort:
@@ -233,14 +241,14 @@ enum DaemonClient {
     private static func lost(_ r: UnsafeMutablePointer<request_rec>, _ error: Error, name: String, headersSent: Bool) -> Int32 {
         let timeout = (error as? WireError).map { if case .timeout = $0 { return true } else { return false } } ?? false
         if headersSent {
-            Log.request(APLOG_ERR, .daemonTimeout, "Response from daemon process '\(name)' ended early: \(error).", r)
+            Log.request(APLOG_ERR, .daemonResponseEndedEarly, "Response from daemon process '\(name)' ended early: \(error).", r)
             return OK
         }
         if timeout {
             Log.request(APLOG_ERR, .daemonTimeout, "Timeout when reading response headers from daemon process '\(name)'.", r)
             return HTTP_GATEWAY_TIME_OUT
         }
-        Log.request(APLOG_ERR, .daemonTimeout, "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
+        Log.request(APLOG_ERR, .daemonBadResponseHeaders, "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
         return HTTP_INTERNAL_SERVER_ERROR
     }
 }

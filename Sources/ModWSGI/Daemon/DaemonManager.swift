@@ -45,7 +45,7 @@ enum DaemonManager {
     nonisolated(unsafe) static var server: UnsafeMutablePointer<server_rec>?
 
     static func socketPath(prefix: String, groupID: Int, rotation: Bool) -> String {
-        if rotation { return "\(prefix).\(getpid()).\(wsgi_my_generation()).\(groupID).sock" }
+        if rotation { return "\(prefix).\(getpid()).\(mpmQuery(AP_MPMQ_GENERATION)).\(groupID).sock" }
         return "\(prefix).\(getpid()).u\(wsgi_apache_uid()).\(groupID).sock"
     }
 
@@ -87,7 +87,7 @@ enum DaemonManager {
             do {
                 fd = try listen(path: path, group: g)
             } catch {
-                Log.server(APLOG_CRIT, .daemonSocket, "Couldn't create the socket '\(path)' of daemon process group '\(g.name)': \(error).", s)
+                Log.server(APLOG_CRIT, .daemonSocketFailed, "Couldn't create the socket '\(path)' of daemon process group '\(g.name)': \(error).", s)
                 for slot in made { close(slot.listener); unlink(slot.socketPath) }
                 return HTTP_INTERNAL_SERVER_ERROR
             }
@@ -109,9 +109,9 @@ enum DaemonManager {
         guard var addr = unixAddress(path) else { throw SyscallError(call: "bind", errno: ENAMETOOLONG) }
         let fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         do {
-            if unlink(path) != 0 && wsgi_errno() != ENOENT {
-                throw SyscallError(call: "unlink of the old socket", errno: wsgi_errno())
-            }
+            do {
+                try syscall("unlink of the old socket") { unlink(path) }
+            } catch let e as SyscallError where e.errno == ENOENT {}
             try syscall("bind") { wsgi_bind_un(fd, &addr) }
             // Accepted sockets inherit these (send-buffer-size=, receive-buffer-size=).
             for (opt, size) in [(SO_SNDBUF, group.sendBufferSize), (SO_RCVBUF, group.receiveBufferSize)] where size > 0 {
@@ -143,7 +143,7 @@ enum DaemonManager {
             DaemonProcess.run(slot, allSlots: slots)
         }
         if rv != APR_INPARENT {
-            Log.server(APLOG_ALERT, .daemonStarted, "Couldn't spawn process '\(slot.group.name)': \(aprError(rv)).")
+            Log.server(APLOG_ALERT, .daemonForkFailed, "Couldn't spawn process '\(slot.group.name)': \(aprError(rv)).")
             return
         }
         slot.pid = slot.proc.pointee.pid
@@ -177,7 +177,7 @@ enum DaemonManager {
                 Unmanaged.passUnretained(slot).release()
                 return
             }
-            Log.server(APLOG_INFO, .daemonRestart, "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
+            Log.server(APLOG_INFO, .daemonRespawn, "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
             start(slot)
             Unmanaged.passUnretained(slot).release()
         case APR_OC_REASON_RESTART:
@@ -243,17 +243,22 @@ enum DaemonManager {
             var alive = 0
             for slot in ending where slot.pid > 0 {
                 var st: Int32 = 0
-                let r = waitpid(slot.pid, &st, WNOHANG)
-                if r == slot.pid || (r == -1 && wsgi_errno() == ECHILD) { reaped(slot) } else { alive += 1 }
+                let gone: Bool
+                do {
+                    gone = try syscall("waitpid") { waitpid(slot.pid, &st, WNOHANG) } == slot.pid
+                } catch {
+                    gone = (error as? SyscallError)?.errno == ECHILD
+                }
+                if gone { reaped(slot) } else { alive += 1 }
             }
             if alive == 0 || monotonicMicros() >= deadline { break }
             sleepMicros(20_000)
         }
         for slot in ending where slot.pid > 0 {
-            Log.server(APLOG_WARNING, .daemonShutdown, "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL.")
+            Log.server(APLOG_WARNING, .daemonKilled, "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL.")
             kill(slot.pid, SIGKILL)
             var st: Int32 = 0
-            while waitpid(slot.pid, &st, 0) == -1 && wsgi_errno() == EINTR {}
+            _ = try? syscall("waitpid") { waitpid(slot.pid, &st, 0) }
             reaped(slot)
         }
     }

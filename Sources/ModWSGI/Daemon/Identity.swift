@@ -23,18 +23,18 @@ enum Identity {
         return gr.pointee.gr_gid
     }
 
-    /// Switches to the group's user and groups (Apache's User/Group by default).
-    /// Returns the user, or a message for the error log.
-    static func drop(_ g: DaemonGroupConfig) -> Result<User, DaemonStartError> {
+    /// Switches to the group's user and groups (Apache's User/Group by default) and returns
+    /// the user; throws what to put in the error log (a DaemonStartError or SyscallError).
+    static func drop(_ g: DaemonGroupConfig) throws -> User {
         let apacheUser = str(wsgi_apache_user_name()) ?? "#\(wsgi_apache_uid())"
         let userSpec = g.user ?? apacheUser
         guard var user = lookupUser(userSpec) ?? (g.user == nil ? User(name: apacheUser, uid: wsgi_apache_uid(), gid: wsgi_apache_gid(), home: "/") : nil) else {
-            return .failure(DaemonStartError("user '\(userSpec)' of daemon process group '\(g.name)' does not exist"))
+            throw DaemonStartError("user '\(userSpec)' of daemon process group '\(g.name)' does not exist")
         }
         var gid = g.user == nil ? wsgi_apache_gid() : user.gid
         if let gs = g.group {
             guard let found = lookupGroup(gs) else {
-                return .failure(DaemonStartError("group '\(gs)' of daemon process group '\(g.name)' does not exist"))
+                throw DaemonStartError("group '\(gs)' of daemon process group '\(g.name)' does not exist")
             }
             gid = found
         }
@@ -43,14 +43,12 @@ enum Identity {
             if (g.user != nil && user.uid != getuid()) || (g.group != nil && gid != getgid()) {
                 Log.server(APLOG_WARNING, .daemonIdentity, "Daemon process group '\(g.name)' runs as uid=\(getuid()): Apache is not running as root, so user=/group= cannot be applied.")
             }
-            return .success(lookupUser("#\(getuid())") ?? user)
+            return lookupUser("#\(getuid())") ?? user
         }
         if user.uid == 0 || user.uid == uid_t.max {
-            return .failure(DaemonStartError("daemon process group '\(g.name)' would run as root (or as no user): set Apache's User/Group, or user= and group= on WSGIDaemonProcess"))
+            throw DaemonStartError("daemon process group '\(g.name)' would run as root (or as no user): set Apache's User/Group, or user= and group= on WSGIDaemonProcess")
         }
-        if setgid(gid) != 0 {
-            return .failure(DaemonStartError("setgid(\(gid)) failed: \(String(cString: strerror(wsgi_errno()))) (errno \(wsgi_errno()))"))
-        }
+        try syscall("setgid(\(gid))") { setgid(gid) }
         if initgroups(user.name, gid) != 0 {
             var one = gid
             _ = setgroups(1, &one)
@@ -62,22 +60,18 @@ enum Identity {
             list = Array(list[0..<n])
             for name in g.supplementaryGroups {
                 guard let extra = lookupGroup(name) else {
-                    return .failure(DaemonStartError("supplementary group '\(name)' of daemon process group '\(g.name)' does not exist"))
+                    throw DaemonStartError("supplementary group '\(name)' of daemon process group '\(g.name)' does not exist")
                 }
                 list.append(extra)
             }
-            if setgroups(list.count, list) != 0 {
-                return .failure(DaemonStartError("setgroups failed: \(String(cString: strerror(wsgi_errno()))) (errno \(wsgi_errno()))"))
-            }
+            try syscall("setgroups") { setgroups(list.count, list) }
         }
-        if setuid(user.uid) != 0 {
-            return .failure(DaemonStartError("setuid(\(user.uid)) failed: \(String(cString: strerror(wsgi_errno()))) (errno \(wsgi_errno()))"))
-        }
+        try syscall("setuid(\(user.uid))") { setuid(user.uid) }
         if geteuid() == 0 || getuid() == 0 {
-            return .failure(DaemonStartError("daemon process group '\(g.name)' is still root after switching user: refusing to run"))
+            throw DaemonStartError("daemon process group '\(g.name)' is still root after switching user: refusing to run")
         }
         if user.gid == gid_t.max { user = User(name: user.name, uid: user.uid, gid: gid, home: user.home) }
-        return .success(user)
+        return user
     }
 }
 

@@ -16,8 +16,10 @@ enum Monitor {
         var drain = [UInt8](repeating: 0, count: 64)
         while true {
             var p = pollfd(fd: st.wakeRead, events: Int16(POLLIN), revents: 0)
-            _ = poll(&p, 1, 100)
-            while drain.withUnsafeMutableBytes({ CModWSGI.read(st.wakeRead, $0.baseAddress, 64) }) > 0 {}
+            _ = try? syscall("poll") { poll(&p, 1, 100) }
+            while let n = try? drain.withUnsafeMutableBytes({ buf in
+                try syscallUnlessWouldBlock("read") { CModWSGI.read(st.wakeRead, buf.baseAddress, buf.count) }
+            }), n > 0 {}
             let now = monotonicMicros()
             let signals = wsgi_daemon_take_signals()
             if signals & 1 != 0 { shutdown("received SIGTERM") }
@@ -53,7 +55,7 @@ enum Monitor {
             }
             if g.deadlockTimeout > 0 && PythonRuntime.initialized && phase != .shutdown
                 && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000 {
-                Log.server(APLOG_ALERT, .daemonShutdown, "Daemon process deadlock timer of \(g.deadlockTimeout) seconds expired in '\(g.name)': the Python GIL could not be acquired; stopping the process.")
+                Log.server(APLOG_ALERT, .daemonDeadlock, "Daemon process deadlock timer of \(g.deadlockTimeout) seconds expired in '\(g.name)': the Python GIL could not be acquired; stopping the process.")
                 exitNow(1)
             }
             switch phase {
@@ -64,7 +66,7 @@ enum Monitor {
                 // threads=0: the main thread ends the process once SystemExit unwinds the script.
                 if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
                 if now >= deadline {
-                    Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting.")
+                    Log.server(APLOG_WARNING, .daemonShutdownTimeout, "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting.")
                     exitNow(0)
                 }
             }
@@ -92,7 +94,7 @@ enum Monitor {
     }
 
     static func exitNow(_ code: Int32) -> Never {
-        Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
+        Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         _exit(code)
     }
 
@@ -104,7 +106,7 @@ enum Monitor {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {
                 sleepMicros(limit)
-                Log.server(APLOG_WARNING, .daemonShutdown, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
+                Log.server(APLOG_WARNING, .daemonFinalizeTimeout, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
                 _exit(0)
             }
             for t in DaemonProcess.workers { pthread_join(t, nil) }
@@ -127,16 +129,16 @@ enum Monitor {
                     var f: OpaquePointer? = frame
                     var first = true
                     while let cur = f {
-                        let code = PyFrame_GetCode(cur)!
-                        let file = Py.describe(PyObject_GetAttrString(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self), "co_filename"))
-                        let name = Py.describe(PyObject_GetAttrString(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self), "co_name"))
+                        let code = UnsafeMutableRawPointer(PyFrame_GetCode(cur)!).assumingMemoryBound(to: PyObject.self)
+                        let file = attribute(code, "co_filename")
+                        let name = attribute(code, "co_name")
                         let line = PyFrame_GetLineNumber(cur)
-                        wsgi_decref(UnsafeMutableRawPointer(code).assumingMemoryBound(to: PyObject.self))
+                        wsgi_decref(code)
                         if first {
-                            Log.server(APLOG_ERR, .daemonStackDump, "Thread \(wsgi_tstate_thread_id(ts)) executing file \"\(file)\", line \(line), in \(name)")
+                            Log.server(APLOG_ERR, .daemonStackFrame, "Thread \(ts.pointee.thread_id) executing file \"\(file)\", line \(line), in \(name)")
                             first = false
                         } else {
-                            Log.server(APLOG_ERR, .daemonStackDump, "called from file \"\(file)\", line \(line), in \(name)")
+                            Log.server(APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")
                         }
                         let back = PyFrame_GetBack(cur)
                         wsgi_decref(UnsafeMutablePointer<PyObject>(cur))
@@ -148,5 +150,12 @@ enum Monitor {
             interp = PyInterpreterState_Next(i)
         }
         PyErr_Clear()
+    }
+
+    /// str(o.name), for the log; the attribute's reference is given back.
+    private static func attribute(_ o: PyObj, _ name: String) -> String {
+        guard let value = PyObject_GetAttrString(o, name) else { PyErr_Clear(); return "?" }
+        defer { wsgi_decref(value) }
+        return Py.describe(value)
     }
 }

@@ -93,8 +93,10 @@ final class SocketChannel: RequestChannel {
     private(set) var scriptLoadFailed = false
 
     func log(_ level: Int32, _ id: LogID, _ message: String) {
-        if id == .scriptLoadFailed { scriptLoadFailed = true }
-        Log.server(level, id, "[client \(request.client)] " + message)
+        if id.isScriptLoadFailure { scriptLoadFailed = true }
+        // Every line of a multi-line message (a traceback) names the client, as in Apache.
+        let tag = "[client \(request.client)] "
+        Log.server(level, id, Log.lines(message).map { tag + $0 }.joined(separator: "\n"))
     }
 
     /// Ends the exchange with the handler status for Apache.

@@ -6,21 +6,32 @@ struct SyscallError: Error, CustomStringConvertible {
     let errno: Int32
 
     var description: String { "\(call) failed: \(String(cString: strerror(errno))) (errno \(errno))" }
-    var isTimeout: Bool { errno == EAGAIN || errno == EWOULDBLOCK || errno == ETIMEDOUT }
 }
 
-/// Runs a system call, retrying on EINTR; a -1 result becomes a SyscallError with errno.
+// The module's one way to make a system call (as swift-nio's `syscall`): EINTR is retried
+// here, never by hand, and a failure is a SyscallError naming the call. `body` runs again on
+// each retry, so a call that must resume with what is left (a timeout, a sleep) computes its
+// arguments inside it.
+
+/// Runs a system call that returns -1 and sets errno on failure.
 @discardableResult
 @inline(__always)
 func syscall<T: BinaryInteger>(_ name: String, _ body: () -> T) throws -> T {
     while true {
         let r = body()
-        if r == -1 {
-            let e = wsgi_errno()
-            if e == EINTR { continue }
-            throw SyscallError(call: name, errno: e)
-        }
-        return r
+        if r != -1 { return r }
+        let e = wsgi_errno()
+        if e != EINTR { throw SyscallError(call: name, errno: e) }
+    }
+}
+
+/// The same, on a non-blocking descriptor: nil when the call would block (EAGAIN).
+@inline(__always)
+func syscallUnlessWouldBlock<T: BinaryInteger>(_ name: String, _ body: () -> T) throws -> T? {
+    do {
+        return try syscall(name, body)
+    } catch let e as SyscallError where e.errno == EAGAIN || e.errno == EWOULDBLOCK {
+        return nil
     }
 }
 
@@ -31,32 +42,32 @@ func monotonicMicros() -> Int64 {
     return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
 }
 
-/// Sleeps, restarting after signals, for `micros` microseconds.
+/// Sleeps for `micros` microseconds; a signal does not cut the sleep short.
 func sleepMicros(_ micros: Int64) {
-    var req = timespec(tv_sec: Int(micros / 1_000_000), tv_nsec: Int((micros % 1_000_000) * 1000))
-    var rem = timespec()
-    while nanosleep(&req, &rem) == -1 && wsgi_errno() == EINTR { req = rem }
+    var left = timespec(tv_sec: Int(micros / 1_000_000), tv_nsec: Int((micros % 1_000_000) * 1000))
+    _ = try? syscall("nanosleep") { () -> Int32 in
+        var rest = timespec()
+        let r = nanosleep(&left, &rest)
+        left = rest  // after EINTR: what is left
+        return r
+    }
 }
 
 /// Waits until `fd` is ready for `events` or `timeoutMicros` passes (<= 0: wait forever).
 /// Returns false on timeout.
 func waitFD(_ fd: Int32, _ events: Int16, timeoutMicros: Int64) throws -> Bool {
     let deadline = timeoutMicros > 0 ? monotonicMicros() + timeoutMicros : 0
+    var p = pollfd(fd: fd, events: events, revents: 0)
     while true {
-        var p = pollfd(fd: fd, events: events, revents: 0)
-        var ms: Int32 = -1
-        if deadline > 0 {
+        var expired = false
+        let ready = try syscall("poll") { () -> Int32 in
+            guard deadline > 0 else { return poll(&p, 1, -1) }
             let left = deadline - monotonicMicros()
-            if left <= 0 { return false }
-            ms = Int32(min((left + 999) / 1000, Int64(Int32.max)))
+            if left <= 0 { expired = true; return 0 }
+            return poll(&p, 1, Int32(min((left + 999) / 1000, Int64(Int32.max))))
         }
-        let r = poll(&p, 1, ms)
-        if r == -1 {
-            if wsgi_errno() == EINTR { continue }
-            throw SyscallError(call: "poll", errno: wsgi_errno())
-        }
-        if r == 0 { if deadline > 0 { continue } else { return false } }
-        return true
+        if ready > 0 { return true }
+        if expired { return false }
     }
 }
 

@@ -131,18 +131,28 @@ final class WireConnection {
     private func writeAll(_ p: UnsafeRawPointer, _ n: Int) throws {
         var off = 0
         while off < n {
-            let r = CModWSGI.send(fd, p + off, n - off, Int32(MSG_NOSIGNAL))
-            if r > 0 { off += r; continue }
-            let e = wsgi_errno()
-            if r < 0 && e == EINTR { continue }
-            if r < 0 && (e == EAGAIN || e == EWOULDBLOCK) {
-                do {
-                    if !(try waitFD(fd, Int16(POLLOUT), timeoutMicros: writeTimeout)) { throw WireError.timeout }
-                } catch let s as SyscallError { throw WireError.system(s) }
-                continue
+            let sent: Int?
+            do {
+                sent = try syscallUnlessWouldBlock("send") { CModWSGI.send(fd, p + off, n - off, Int32(MSG_NOSIGNAL)) }
+            } catch let e as SyscallError where e.errno == EPIPE || e.errno == ECONNRESET {
+                throw WireError.closed
+            } catch let e as SyscallError {
+                throw WireError.system(e)
             }
-            if e == EPIPE || e == ECONNRESET { throw WireError.closed }
-            throw WireError.system(SyscallError(call: "send", errno: e))
+            if let sent {
+                off += sent
+            } else {
+                try wait(Int16(POLLOUT), timeoutMicros: writeTimeout)
+            }
+        }
+    }
+
+    /// Waits for the socket to be ready (it is non-blocking); a timeout is WireError.timeout.
+    private func wait(_ events: Int16, timeoutMicros: Int64) throws {
+        do {
+            if !(try waitFD(fd, events, timeoutMicros: timeoutMicros)) { throw WireError.timeout }
+        } catch let e as SyscallError {
+            throw WireError.system(e)
         }
     }
 
@@ -185,19 +195,23 @@ final class WireConnection {
         if inStart < inEnd { return }
         inStart = 0; inEnd = 0
         while true {
-            let r = inbuf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if r > 0 { inEnd = r; return }
-            if r == 0 { throw WireError.closed }
-            let e = wsgi_errno()
-            if e == EINTR { continue }
-            if e == EAGAIN || e == EWOULDBLOCK {
-                do {
-                    if !(try waitFD(fd, Int16(POLLIN), timeoutMicros: timeout)) { throw WireError.timeout }
-                } catch let s as SyscallError { throw WireError.system(s) }
+            let got: Int?
+            do {
+                got = try inbuf.withUnsafeMutableBytes { buf in
+                    try syscallUnlessWouldBlock("recv") { recv(fd, buf.baseAddress, buf.count, 0) }
+                }
+            } catch let e as SyscallError where e.errno == ECONNRESET {
+                throw WireError.reset
+            } catch let e as SyscallError {
+                throw WireError.system(e)
+            }
+            guard let got else {
+                try wait(Int16(POLLIN), timeoutMicros: timeout)
                 continue
             }
-            if e == ECONNRESET { throw WireError.reset }
-            throw WireError.system(SyscallError(call: "recv", errno: e))
+            if got == 0 { throw WireError.closed }
+            inEnd = got
+            return
         }
     }
 
@@ -205,7 +219,7 @@ final class WireConnection {
     func hasPendingInput() -> Bool {
         if inStart < inEnd { return true }
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&p, 1, 0) > 0
+        return ((try? syscall("poll") { poll(&p, 1, 0) }) ?? 0) > 0
     }
 
     func readExactly(_ p: UnsafeMutableRawPointer, _ n: Int) throws {

@@ -16,7 +16,7 @@ enum AuthProvider {
     static func checkPassword(_ r: UnsafeMutablePointer<request_rec>, _ user: UnsafePointer<CChar>,
                               _ password: UnsafePointer<CChar>) -> Int32 {
         guard let dir = ConfigStore.dir(r), let script = dir.authUserScript else {
-            Log.request(APLOG_ERR, .hookScriptFailed, "AuthBasicProvider wsgi needs WSGIAuthUserScript for this location.", r)
+            Log.request(APLOG_ERR, .authBasicWithoutScript, "AuthBasicProvider wsgi needs WSGIAuthUserScript for this location.", r)
             return generalError
         }
         return HookRunner.call(r, script, kind: "user authentication", function: "check_password",
@@ -53,7 +53,7 @@ enum AuthProvider {
                           _ realm: UnsafePointer<CChar>,
                           _ hash: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> Int32 {
         guard let dir = ConfigStore.dir(r), let script = dir.authUserScript else {
-            Log.request(APLOG_ERR, .hookScriptFailed, "AuthDigestProvider wsgi needs WSGIAuthUserScript for this location.", r)
+            Log.request(APLOG_ERR, .authDigestWithoutScript, "AuthDigestProvider wsgi needs WSGIAuthUserScript for this location.", r)
             return generalError
         }
         return HookRunner.call(r, script, kind: "user authentication", function: "get_realm_hash",
@@ -87,7 +87,7 @@ enum AuthProvider {
         guard let user = r.pointee.user else { return Int32(AUTHZ_DENIED_NO_USER.rawValue) }
         let denied = Int32(AUTHZ_DENIED.rawValue)
         guard let dir = ConfigStore.dir(r), let script = dir.authGroupScript else {
-            Log.request(APLOG_ERR, .hookScriptFailed, "Require wsgi-group needs WSGIAuthGroupScript for this location.", r)
+            Log.request(APLOG_ERR, .groupRequireWithoutScript, "Require wsgi-group needs WSGIAuthGroupScript for this location.", r)
             return denied
         }
         let groups: Set<String>? = HookRunner.call(r, script, kind: "group authorization", function: "groups_for_user",
@@ -95,7 +95,7 @@ enum AuthProvider {
             guard case .returned(let result) = outcome else { return nil }
             guard let it = PyObject_GetIter(result) else {
                 PyErr_Clear()
-                Log.request(APLOG_ERR, .hookBadResult, "Groups for user returned from '\(script.path)' must be an iterable sequence of strings, not \(String(cString: wsgi_type_name(result))).", r)
+                Log.request(APLOG_ERR, .groupsBadResult, "Groups for user returned from '\(script.path)' must be an iterable sequence of strings, not \(String(cString: wsgi_type_name(result))).", r)
                 return nil
             }
             defer { wsgi_decref(it) }
@@ -107,7 +107,7 @@ enum AuthProvider {
                 else if wsgi_bytes_check(item) != 0 { wsgi_incref(item); b = item }
                 guard let b else {
                     PyErr_Clear()
-                    Log.request(APLOG_ERR, .hookBadResult, "Groups for user returned from '\(script.path)' must be an iterable sequence of strings (latin-1) or bytes.", r)
+                    Log.request(APLOG_ERR, .groupsBadItem, "Groups for user returned from '\(script.path)' must be an iterable sequence of strings (latin-1) or bytes.", r)
                     return nil
                 }
                 names.insert(latin1String(wsgi_bytes_data(b), wsgi_bytes_size(b)))
@@ -119,7 +119,7 @@ enum AuthProvider {
         let userName = String(cString: user)
         let uri = str(r.pointee.uri) ?? ""
         if groups.isEmpty {
-            Log.request(APLOG_ERR, .groupAuthorization, "Authorization of user '\(userName)' to access '\(uri)' failed. User is not a member of any groups.", r)
+            Log.request(APLOG_ERR, .groupWithoutGroups, "Authorization of user '\(userName)' to access '\(uri)' failed. User is not a member of any groups.", r)
             return denied
         }
         var t = requireArgs

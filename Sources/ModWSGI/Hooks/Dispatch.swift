@@ -55,7 +55,7 @@ enum Dispatch {
                 case "process_group": choice.processGroup = value
                 case "application_group":
                     if let problem = ApplicationGroup.validate(value) {
-                        Log.request(APLOG_ERR, .dispatchFailed, "application_group() of WSGI dispatch script '\(script.path)' returned \(problem).", r)
+                        Log.request(APLOG_ERR, .dispatchBadGroup, "application_group() of WSGI dispatch script '\(script.path)' returned \(problem).", r)
                         return nil
                     }
                     choice.applicationGroup = value

@@ -26,7 +26,7 @@ final class HookContext {
     /// The hook has returned (GIL held).
     func expire() {
         if let errors {
-            if let res = PyObject_CallMethod0(errors, "flush") { wsgi_decref(res) }
+            if let res = Py.callMethod(errors, "flush") { wsgi_decref(res) }
             PyErr_Clear()
             wsgi_decref(errors)
             self.errors = nil

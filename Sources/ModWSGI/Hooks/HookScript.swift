@@ -49,7 +49,7 @@ enum HookRunner {
                               body: (HookContext, PyObj) -> T) -> T {
         let context = HookContext(r, script: script, dir: dir)
         guard PythonRuntime.initialized else {
-            Log.request(APLOG_ERR, .hookScriptFailed, "Python is not available in this process (\(PythonRuntime.failure ?? "not initialised")); cannot run WSGI \(kind) script '\(script.path)'.", r)
+            Log.request(APLOG_ERR, .hookWithoutPython, "Python is not available in this process (\(PythonRuntime.failure ?? "not initialised")); cannot run WSGI \(kind) script '\(script.path)'.", r)
             return unavailable(context)
         }
         guard let mtime = ScriptLoader.mtime(script.path) else {
@@ -78,7 +78,7 @@ enum HookRunner {
                         interpret: (Outcome) -> T) -> T {
         withModule(r, script, kind: kind, dir: dir, unavailable: { _ in interpret(.unavailable) }) { context, module in
             guard let f = PyDict_GetItemString(PyModule_GetDict(module), function) else {
-                Log.request(APLOG_ERR, .hookScriptFailed, "Target WSGI \(kind) script '\(script.path)' does not provide '\(function)()'.", r)
+                Log.request(APLOG_ERR, .hookFunctionMissing, "Target WSGI \(kind) script '\(script.path)' does not provide '\(function)()'.", r)
                 return interpret(.unavailable)
             }
             wsgi_incref(f)
@@ -103,7 +103,7 @@ enum HookRunner {
     /// Logs the pending Python exception with its traceback against the request.
     static func logException(_ r: UnsafeMutablePointer<request_rec>, kind: String, script: String) {
         let lines = Py.takeExceptionLines()
-        Log.request(APLOG_ERR, .hookException, "Exception occurred processing WSGI \(kind) script '\(script)'.", r)
-        for line in lines { Log.raw(APLOG_ERR, line, request: r) }
+        let header = "Exception occurred processing WSGI \(kind) script '\(script)'."
+        Log.request(APLOG_ERR, .hookException, ([header] + lines).joined(separator: "\n"), r)
     }
 }

@@ -77,7 +77,7 @@ def _setup(params):
         Py.setItem(params, "home", Py.bool(ModuleState.daemonHome != nil))
         Py.setItem(params, "restrict_signal", Py.bool(s.restrictSignal))
         Py.setItem(params, "apache_version", wsgi_new_ref(interp.apacheVersion))
-        Py.setItem(params, "apache_description", Py.string(String(cString: wsgi_server_description())))
+        Py.setItem(params, "apache_description", Py.string(String(cString: ap_get_server_description())))
         let module = PyDict_New()!
         Py.setItem(module, "version", wsgi_new_ref(interp.modWSGIVersion))
         Py.setItem(module, "process_group", Py.string(ModuleState.processGroup))
@@ -88,26 +88,24 @@ def _setup(params):
         PythonAPI.addFunctions(to: module)
         Py.setItem(params, "module", module)
 
-        let globals = PyDict_New()!
-        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
-        if let r = PyRun_StringFlags(bootstrap, Py_file_input, globals, globals, nil) { wsgi_decref(r) }
-        if let setup = PyDict_GetItemString(globals, "_setup"),
-           let r = PyObject_CallOneArg(setup, params) {
-            wsgi_decref(r)
+        Py.run(bootstrap) { globals in
+            if let setup = PyDict_GetItemString(globals, "_setup"), let r = PyObject_CallOneArg(setup, params) {
+                wsgi_decref(r)
+            }
         }
         if PyErr_Occurred() != nil {
             let lines = Py.takeExceptionLines()
-            Log.server(APLOG_ERR, .interpreterCreated, "Setting up interpreter '\(interp.name)' failed.")
-            for l in lines { Log.raw(APLOG_ERR, l) }
+            // One message: every traceback line carries the same prefix and ID.
+            Log.server(APLOG_ERR, .interpreterSetupFailed,
+                       (["Setting up interpreter '\(interp.name)' failed."] + lines).joined(separator: "\n"))
         }
-        wsgi_decref(globals)
         wsgi_decref(params)
     }
 
     /// Before an interpreter is destroyed: flush the log streams.
     static func shutdown(_ interp: Interpreter) {
         for name in ["stdout", "stderr"] {
-            if let f = PySys_GetObject(name), let r = PyObject_CallMethod0(f, "flush") { wsgi_decref(r) }
+            if let f = PySys_GetObject(name), let r = Py.callMethod(f, "flush") { wsgi_decref(r) }
             PyErr_Clear()
         }
     }

@@ -7,19 +7,21 @@ final class Interpreter {
     let state: OpaquePointer  // PyInterpreterState*
     let isMain: Bool
     /// Serialises loading of WSGI scripts (taken without the GIL held).
-    var scriptLock = pthread_mutex_t()
+    let scriptLock = Lock()
     /// Loaded script modules by path → (module, mtime).
     var scripts: [String: (module: PyObj, mtime: Int)] = [:]
     /// Cached Python objects for building environ.
     var wsgiVersion: PyObj!
     var apacheVersion: PyObj!
     var modWSGIVersion: PyObj!
+    /// Why a script failed to load, kept for the next response when its loader asked for it
+    /// (mod_wsgi-express's handler in debug mode): the lines of the log report, by path.
+    var loadFailureReports: [String: [String]] = [:]
 
     init(name: String, state: OpaquePointer, isMain: Bool) {
         self.name = name
         self.state = state
         self.isMain = isMain
-        pthread_mutex_init(&scriptLock, nil)
     }
 }
 
@@ -34,14 +36,13 @@ final class ThreadStates {
 
 enum Interpreters {
     nonisolated(unsafe) private static var table: [String: Interpreter] = [:]
-    nonisolated(unsafe) private static var lock = pthread_mutex_t()
+    private static let lock = Lock()
     nonisolated(unsafe) private static var key = pthread_key_t()
     nonisolated(unsafe) private static var nextThreadID = 0
     nonisolated(unsafe) static var main: Interpreter?
 
     /// Called right after Py_InitializeFromConfig, on the initialising thread.
     static func registerMain(_ tstate: UnsafeMutablePointer<PyThreadState>) {
-        pthread_mutex_init(&lock, nil)
         pthread_key_create(&key, nil)
         let interp = Interpreter(name: "", state: PyThreadState_GetInterpreter(tstate), isMain: true)
         main = interp
@@ -56,10 +57,10 @@ enum Interpreters {
         if let p = pthread_getspecific(key) {
             return Unmanaged<ThreadStates>.fromOpaque(p).takeUnretainedValue()
         }
-        pthread_mutex_lock(&lock)
-        nextThreadID += 1
-        let ts = ThreadStates(threadID: nextThreadID)
-        pthread_mutex_unlock(&lock)
+        let ts = lock.withLock {
+            nextThreadID += 1
+            return ThreadStates(threadID: nextThreadID)
+        }
         pthread_setspecific(key, Unmanaged.passRetained(ts).toOpaque())
         return ts
     }
@@ -68,9 +69,7 @@ enum Interpreters {
     /// use. Balanced by `release()`. Called without the GIL.
     static func acquire(_ name: String) -> Interpreter {
         let ts = threadStates()
-        pthread_mutex_lock(&lock)
-        let found = table[name]
-        pthread_mutex_unlock(&lock)
+        let found = lock.withLock { table[name] }
         let interp = found ?? InterpreterFactory.create(name) ?? main!
         enter(interp, ts)
         return interp
@@ -78,13 +77,11 @@ enum Interpreters {
 
     /// Called on the factory thread with the GIL held in the main interpreter.
     static func createOnThisThread(_ name: String) -> Interpreter? {
-        pthread_mutex_lock(&lock)
-        let existing = table[name]
-        pthread_mutex_unlock(&lock)
+        let existing = lock.withLock { table[name] }
         if let existing { return existing }
         let mainState = PyThreadState_Get()
         guard let tstate = Py_NewInterpreter() else {
-            Log.server(APLOG_ERR, .interpreterCreated, "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
+            Log.server(APLOG_ERR, .interpreterCreateFailed, "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
             PyThreadState_Swap(mainState)
             return nil
         }
@@ -92,9 +89,7 @@ enum Interpreters {
         // The factory thread's state stays alive: it is this interpreter's main thread.
         InterpreterSetup.prepare(interp)
         PyThreadState_Swap(mainState)
-        pthread_mutex_lock(&lock)
-        table[name] = interp
-        pthread_mutex_unlock(&lock)
+        lock.withLock { table[name] = interp }
         Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'.")
         return interp
     }
@@ -123,10 +118,7 @@ enum Interpreters {
     /// (running their atexit functions), then finalize the main interpreter.
     static func destroyAll() {
         guard let main, let mainState = PythonRuntime.mainThreadState else { return }
-        var subs: [Interpreter] = []
-        pthread_mutex_lock(&lock)
-        subs = table.values.filter { !$0.isMain }
-        pthread_mutex_unlock(&lock)
+        let subs = lock.withLock { table.values.filter { !$0.isMain } }
         PyEval_RestoreThread(mainState)
         for interp in subs {
             let mine = PyThreadState_New(interp.state)!
@@ -151,9 +143,7 @@ enum Interpreters {
         }
         Py_FinalizeEx()
         Log.server(APLOG_INFO, .pythonFinalized, "Python has shutdown.")
-        pthread_mutex_lock(&lock)
-        table = [:]
-        pthread_mutex_unlock(&lock)
+        lock.withLock { table = [:] }
         Self.main = nil
     }
 }
@@ -162,8 +152,8 @@ enum Interpreters {
 /// interpreter threading.main_thread() is a thread that initialised it and stays alive,
 /// never a request thread (asgiref and others check it).
 enum InterpreterFactory {
-    nonisolated(unsafe) private static var mutex = pthread_mutex_t()
-    nonisolated(unsafe) private static var cond = pthread_cond_t()
+    private static let lock = Lock()
+    private static let condition = Condition()
     nonisolated(unsafe) private static var pending: [String] = []
     nonisolated(unsafe) private static var results: [String: Interpreter?] = [:]
     nonisolated(unsafe) private static var started = false
@@ -171,8 +161,6 @@ enum InterpreterFactory {
     static let factoryStackSize = 2 * 1024 * 1024
 
     static func start() {
-        pthread_mutex_init(&mutex, nil)
-        pthread_cond_init(&cond, nil)
         var thread = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
@@ -191,28 +179,27 @@ enum InterpreterFactory {
     /// Asks the factory thread for the interpreter and waits (without the GIL).
     static func create(_ name: String) -> Interpreter? {
         guard started else { return nil }
-        pthread_mutex_lock(&mutex)
-        if !pending.contains(name) && results[name] == nil { pending.append(name) }
-        pthread_cond_broadcast(&cond)
-        while results[name] == nil { pthread_cond_wait(&cond, &mutex) }
-        let r = results[name]!
-        pthread_mutex_unlock(&mutex)
-        return r
+        return lock.withLock {
+            if !pending.contains(name) && results[name] == nil { pending.append(name) }
+            condition.broadcast()
+            while results[name] == nil { condition.wait(lock) }
+            return results[name]!
+        }
     }
 
     private static func loop() {
         while true {
-            pthread_mutex_lock(&mutex)
-            while pending.isEmpty { pthread_cond_wait(&cond, &mutex) }
-            let name = pending.removeFirst()
-            pthread_mutex_unlock(&mutex)
+            let name = lock.withLock {
+                while pending.isEmpty { condition.wait(lock) }
+                return pending.removeFirst()
+            }
             let g = PyGILState_Ensure()
             let interp = Interpreters.createOnThisThread(name)
             PyGILState_Release(g)
-            pthread_mutex_lock(&mutex)
-            results[name] = .some(interp)
-            pthread_cond_broadcast(&cond)
-            pthread_mutex_unlock(&mutex)
+            lock.withLock {
+                results[name] = .some(interp)
+                condition.broadcast()
+            }
         }
     }
 }

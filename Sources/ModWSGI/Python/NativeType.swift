@@ -50,7 +50,7 @@ final class NativeType {
 
     /// A new instance holding `object` (retained until the instance is freed).
     func make(_ object: AnyObject) -> PyObj? {
-        guard let o = wsgi_type_generic_alloc(type) else { return nil }
+        guard let o = PyType_GenericAlloc(type, 0) else { return nil }
         UnsafeMutableRawPointer(o).assumingMemoryBound(to: WSGIObject.self).pointee.swift =
             Unmanaged.passRetained(object).toOpaque()
         return o

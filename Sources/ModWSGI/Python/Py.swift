@@ -57,7 +57,27 @@ enum Py {
     }
 
     static func raise(_ type: PyObj, _ message: String) {
-        wsgi_raise(type, message)
+        PyErr_SetString(type, message)
+    }
+
+    /// Runs Python source (a module body) in fresh globals that have the builtins, then
+    /// hands the globals to `use`. False, with the exception set, when the source raised.
+    @discardableResult
+    static func run(_ source: String, _ use: (PyObj) -> Void = { _ in }) -> Bool {
+        let globals = PyDict_New()!
+        defer { wsgi_decref(globals) }
+        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins())
+        guard let result = PyRun_StringFlags(source, Py_file_input, globals, globals, nil) else { return false }
+        wsgi_decref(result)
+        use(globals)
+        return true
+    }
+
+    /// o.name(): a new reference, or nil with the exception set.
+    static func callMethod(_ o: PyObj, _ name: String) -> PyObj? {
+        let n = string(name)
+        defer { wsgi_decref(n) }
+        return PyObject_CallMethodNoArgs(o, n)
     }
 
     static func importModule(_ name: String) -> PyObj? {
@@ -75,14 +95,24 @@ enum Py {
         return PyObject_Call(f, t, nil)
     }
 
-    /// The pending exception formatted as traceback lines (clears it).
-    static func takeExceptionLines() -> [String] {
+    /// The pending exception formatted as traceback lines (clears it). With `file`, the
+    /// traceback's leading frames in that file are left out: it starts where the code
+    /// that file was loading failed.
+    static func takeExceptionLines(droppingLeadingFramesOf file: String? = nil) -> [String] {
         var type: PyObj?, value: PyObj?, tb: PyObj?
         PyErr_Fetch(&type, &value, &tb)
         guard type != nil else { return [] }
         PyErr_NormalizeException(&type, &value, &tb)
+        if let file {
+            while let t = tb, fileName(ofFrameIn: t) == file {
+                tb = PyObject_GetAttrString(t, "tb_next")
+                wsgi_decref(t)
+                if tb == wsgi_py_none() { wsgi_decref(tb!); tb = nil }
+            }
+            PyErr_Clear()
+        }
         defer { wsgi_xdecref(type); wsgi_xdecref(value); wsgi_xdecref(tb) }
-        if let tb, let value { PyException_SetTraceback(value, tb) }
+        if let value { PyException_SetTraceback(value, tb ?? wsgi_py_none()) }
         var lines: [String] = []
         if let formatted = call("traceback", "format_exception",
                                 [wsgi_new_ref(type!), wsgi_new_ref(value ?? wsgi_py_none()), wsgi_new_ref(tb ?? wsgi_py_none())]) {
@@ -98,6 +128,18 @@ enum Py {
             lines.append("\(describe(type)): \(describe(value))")
         }
         return lines
+    }
+
+    /// The file of a traceback entry's code (tb.tb_frame.f_code.co_filename).
+    private static func fileName(ofFrameIn tb: PyObj) -> String? {
+        var object: PyObj? = wsgi_new_ref(tb)
+        for name in ["tb_frame", "f_code", "co_filename"] {
+            guard let o = object else { break }
+            object = PyObject_GetAttrString(o, name)
+            wsgi_decref(o)
+        }
+        defer { wsgi_xdecref(object) }
+        return object.flatMap(swiftString)
     }
 
     /// Whether the pending exception is of the given type.

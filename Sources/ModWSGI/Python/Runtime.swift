@@ -69,7 +69,7 @@ enum PythonRuntime {
         if let home = settings.home, let problem = checkHome(home) {
             // Already reported once by the Apache parent; say it again only at debug level.
             failure = "the Python home is unusable (see the error logged at start-up)"
-            Log.server(APLOG_DEBUG, .pythonHomeUnreadable, problem + " Python was not started in \(processName).")
+            Log.server(APLOG_DEBUG, .pythonNotStarted, problem + " Python was not started in \(processName).")
             return
         }
         var config = PyConfig()
@@ -142,8 +142,8 @@ func readSmallFile(_ path: String) -> String? {
     var out = [UInt8]()
     var buf = [UInt8](repeating: 0, count: 4096)
     while true {
-        let n = buf.withUnsafeMutableBytes { CModWSGI.read(fd, $0.baseAddress, 4096) }
-        if n <= 0 { break }
+        guard let n = try? buf.withUnsafeMutableBytes({ b in try syscall("read") { CModWSGI.read(fd, b.baseAddress, b.count) } }),
+              n > 0 else { break }
         out.append(contentsOf: buf[0..<n])
         if out.count > 1 << 20 { break }
     }

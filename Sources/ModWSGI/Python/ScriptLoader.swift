@@ -21,15 +21,16 @@ enum ScriptLoader {
         }
         // Serialise loading in this interpreter; never wait for the lock holding the GIL.
         let save = PyEval_SaveThread()
-        pthread_mutex_lock(&interp.scriptLock)
+        interp.scriptLock.lock()
         PyEval_RestoreThread(save)
-        defer { pthread_mutex_unlock(&interp.scriptLock) }
+        defer { interp.scriptLock.unlock() }
         if let cached = interp.scripts[key], !reload || cached.mtime == mtime {
             return cached.module
         }
         let reloading = interp.scripts[key] != nil
+        interp.loadFailureReports[path] = nil  // only this attempt's failure is shown
         guard let source = readSmallFile(path) else {
-            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
+            log(APLOG_ERR, .scriptUnreadable, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
             return nil
         }
         let name = moduleName(key)
@@ -45,9 +46,14 @@ enum ScriptLoader {
             wsgi_decref(code)
         }
         if !ok {
-            let lines = Py.takeExceptionLines()
-            log(APLOG_ERR, .scriptLoadFailed, "Target WSGI script '\(path)' cannot be loaded as Python module.")
-            for l in lines { log(APLOG_ERR, .scriptLoadFailed, l) }
+            let (target, show) = loaderSettings(dict)
+            let lines = Py.takeExceptionLines(droppingLeadingFramesOf: target == nil ? nil : path)
+            let what = target.map { $0.hasPrefix("/") ? "WSGI script '\($0)'" : "WSGI module '\($0)'" }
+                ?? "WSGI script '\(path)'"
+            let header = "Target \(what) cannot be loaded as Python module."
+            // One message: the traceback's lines carry the header's prefix and ID.
+            log(APLOG_ERR, .scriptLoadFailed, ([header] + lines).joined(separator: "\n"))
+            if show { interp.loadFailureReports[path] = [header] + lines }
             PyDict_DelItemString(modules, name)
             PyErr_Clear()
             wsgi_decref(module)
@@ -58,6 +64,21 @@ enum ScriptLoader {
         interp.scripts[key] = (module, mtime)
         if reloading { log(APLOG_INFO, .scriptReloaded, "Reloaded WSGI script '\(path)'.") }
         return module
+    }
+
+    /// A script that loads the application from elsewhere (mod_wsgi-express's handler.wsgi)
+    /// names it in `__mod_wsgi_target__` (a path, or a module name) before loading it: a
+    /// failure to load is then reported against that file or module, with the traceback
+    /// starting there rather than in the loading script. With `__mod_wsgi_show_load_errors__`
+    /// true (debug mode) the report is also the body of the 500 response. Keeps the pending
+    /// exception.
+    static func loaderSettings(_ dict: PyObj) -> (target: String?, show: Bool) {
+        var type: PyObj?, value: PyObj?, tb: PyObj?
+        PyErr_Fetch(&type, &value, &tb)
+        defer { PyErr_Restore(type, value, tb) }
+        let target = Py.swiftString(PyDict_GetItemString(dict, "__mod_wsgi_target__"))
+        let show = PyDict_GetItemString(dict, "__mod_wsgi_show_load_errors__") == wsgi_py_true()
+        return (target, show)
     }
 
     static func mtime(_ path: String) -> Int? {

@@ -13,8 +13,8 @@ final class ApacheChannel: RequestChannel {
     init(_ r: UnsafeMutablePointer<request_rec>) {
         self.r = r
         let c = r.pointee.connection!
-        inBrigade = wsgi_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
-        outBrigade = wsgi_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
+        inBrigade = apr_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
+        outBrigade = apr_brigade_create(r.pointee.pool, c.pointee.bucket_alloc)
     }
 
     var isHEAD: Bool { r.pointee.header_only != 0 }
@@ -59,11 +59,25 @@ final class ApacheChannel: RequestChannel {
         return true
     }
 
+    /// Hands the file to Apache as a file bucket (sendfile when Apache's EnableSendfile is On).
+    /// Apache may keep the bucket after this returns (a filter or the core output filter sets
+    /// it aside for a slow client) while the application closes its file as soon as the
+    /// response ends: so Apache gets a descriptor of its own, owned by the request pool, and
+    /// a flush makes this wait until the file is written, as mod_wsgi does.
     func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool? {
+        let pool = r.pointee.pool
+        var own = wsgi_dup_cloexec(fd)
+        guard own >= 0 else { return nil }  // the caller reads the file itself
         var f: OpaquePointer? = nil
-        var osfd = fd
-        guard apr_os_file_put(&f, &osfd, APR_FOPEN_READ | APR_FOPEN_XTHREAD, r.pointee.pool) == APR_SUCCESS else { return nil }
-        let rv = wsgi_pass_file(r, outBrigade, f, apr_off_t(offset), Int(length), 0)
+        guard apr_os_file_put(&f, &own, APR_FOPEN_READ | APR_FOPEN_SENDFILE_ENABLED, pool) == APR_SUCCESS, let f else {
+            close(own)
+            return nil
+        }
+        apr_pool_cleanup_register(pool, UnsafeRawPointer(f), { file in
+            _ = apr_file_close(OpaquePointer(file))
+            return APR_SUCCESS
+        }, apr_pool_cleanup_null)
+        let rv = wsgi_pass_file(r, outBrigade, f, apr_off_t(offset), Int(length), 1)
         if rv != APR_SUCCESS {
             lastError = "failed to send file: " + aprError(rv)
             return false
@@ -78,12 +92,6 @@ final class ApacheChannel: RequestChannel {
     func logError(_ message: String) { wsgi_log_rerror(APLOG_ERR, 0, r, message) }
 
     func log(_ level: Int32, _ id: LogID, _ message: String) { Log.request(level, id, message, r) }
-}
-
-func aprError(_ status: apr_status_t) -> String {
-    var buf = [CChar](repeating: 0, count: 256)
-    apr_strerror(status, &buf, buf.count)
-    return String(cString: buf)
 }
 
 extension String {

@@ -19,7 +19,7 @@ enum WSGIApplication {
     static func run(_ spec: ScriptRequest, channel: RequestChannel,
                     fillEnviron: (PyObj) -> Void) -> Int32 {
         guard PythonRuntime.initialized else {
-            channel.log(APLOG_ERR, .pythonInitFailed, "Python is not available in this process: \(PythonRuntime.failure ?? "not initialised"); cannot run '\(spec.scriptPath)'.")
+            channel.log(APLOG_ERR, .pythonUnavailable, "Python is not available in this process: \(PythonRuntime.failure ?? "not initialised"); cannot run '\(spec.scriptPath)'.")
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let interp = Interpreters.acquire(spec.applicationGroup)
@@ -27,6 +27,9 @@ enum WSGIApplication {
 
         guard let module = ScriptLoader.load(interp, path: spec.scriptPath, mtime: spec.mtime,
                                              reload: spec.reloading, log: { channel.log($0, $1, $2) }) else {
+            if let report = interp.loadFailureReports.removeValue(forKey: spec.scriptPath) {
+                return LoadFailurePage.send(report, channel)
+            }
             return HTTP_INTERNAL_SERVER_ERROR
         }
         guard let app = PyObject_GetAttrString(module, spec.callableObject) else {
@@ -49,7 +52,7 @@ enum WSGIApplication {
         Py.setItem(environ, "wsgi.version", wsgi_new_ref(interp.wsgiVersion))
         Py.setItem(environ, "wsgi.input", input)
         Py.setItem(environ, "wsgi.input_terminated", Py.bool(true))
-        Py.setItem(environ, "wsgi.errors", errors)
+        PyDict_SetItemString(environ, "wsgi.errors", errors)  // ours is kept: the app may delete the key
         Py.setItem(environ, "wsgi.multithread", Py.bool(ModuleState.multithread))
         Py.setItem(environ, "wsgi.multiprocess", Py.bool(ModuleState.multiprocess))
         Py.setItem(environ, "wsgi.run_once", Py.bool(false))
@@ -63,8 +66,9 @@ enum WSGIApplication {
         let startResponse = StartResponse.type.make(request)!
         let status = request.run(application: app, environ: environ, startResponse: startResponse)
         // Flush a partial line the app left in wsgi.errors, then retire the request.
-        if let r = PyObject_CallMethod0(PyDict_GetItemString(environ, "wsgi.errors")!, "flush") { wsgi_decref(r) }
-        PyErr_Clear()
+        NativeType.object(errors, as: ErrorLog.self).flush()
+        wsgi_decref(errors)
+        request.waitUntilIdle()
         request.finished = true
         wsgi_decref(startResponse)
         wsgi_decref(environ)

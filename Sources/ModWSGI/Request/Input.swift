@@ -92,7 +92,7 @@ final class InputStream {
     func readline(_ size: Int) -> PyObj? {
         var scanned = 0  // bytes after `start` known to hold no newline
         while true {
-            let limit = size >= 0 ? min(buffer.count, start + size) : buffer.count
+            let limit = size >= 0 && size < buffered ? start + size : buffer.count  // no overflow for sys.maxsize
             if let nl = buffer[(start + scanned)..<limit].firstIndex(of: 10) {
                 return takeBuffered(nl - start + 1)
             }

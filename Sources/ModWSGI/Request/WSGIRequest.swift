@@ -48,7 +48,10 @@ final class WSGIRequest {
         if let e = excInfo, e != wsgi_py_none() {
             if headersSent {
                 // PEP 3333: re-raise the original exception.
-                guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3 else {
+                // Checked: CPython trusts what PyErr_Restore is given (anything else crashes).
+                guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3,
+                      wsgi_exception_class_check(wsgi_tuple_get(e, 0)) != 0,
+                      wsgi_tuple_get(e, 2) == wsgi_py_none() || wsgi_traceback_check(wsgi_tuple_get(e, 2)) != 0 else {
                     Py.raise(wsgi_exc_type_error(), "exc_info must be a (type, value, traceback) tuple"); return false
                 }
                 let t = wsgi_tuple_get(e, 0)!, v = wsgi_tuple_get(e, 1)!, tb = wsgi_tuple_get(e, 2)!
@@ -159,6 +162,30 @@ final class WSGIRequest {
         return channel.sendHeaders(status: status, statusLine: statusLine, headers: headers)
     }
 
+    /// The channel is in use (its I/O runs without the GIL): another thread of the
+    /// application must not start I/O on it meanwhile. Read and written with the GIL.
+    private var channelBusy = false
+
+    /// Takes the channel for one I/O, or raises if another thread is using it.
+    private func claimChannel(_ what: String) -> Bool {
+        if channelBusy {
+            Py.raise(wsgi_exc_runtime_error(), "\(what) called while another thread of the application is writing this response")
+            return false
+        }
+        channelBusy = true
+        return true
+    }
+
+    /// Waits (without the GIL) until no other thread of the application is writing: the
+    /// request must not end, nor its connection be cut, under such a write.
+    func waitUntilIdle() {
+        while channelBusy {
+            let save = PyEval_SaveThread()
+            sleepMicros(1000)
+            PyEval_RestoreThread(save)
+        }
+    }
+
     /// Writes one block of the body, honouring Content-Length. Returns false with a
     /// Python exception set when the app must stop (bad data, client gone).
     func write(_ data: PyObj, flush: Bool = false) -> Bool {
@@ -169,6 +196,8 @@ final class WSGIRequest {
         }
         var n = Int64(wsgi_bytes_size(data))
         if n == 0 && !flush { return true }
+        guard claimChannel("write()") else { return false }
+        defer { channelBusy = false }
         guard sendHeadersIfNeeded() else { return false }
         if clientGone { Py.raise(wsgi_exc_io_error(), "client connection closed"); return false }
         if contentLength >= 0 {
@@ -176,10 +205,14 @@ final class WSGIRequest {
             if n > left { n = left }
             if n == 0 { return true }
         }
+        // The bytes are used without the GIL: hold a reference of our own meanwhile (the
+        // caller's may be borrowed from a list that another thread can empty).
+        wsgi_incref(data)
         let p = UnsafeRawPointer(wsgi_bytes_data(data)!)
         let save = PyEval_SaveThread()
         let ok = channel.write(p, Int(n), flush: flush)
         PyEval_RestoreThread(save)
+        wsgi_decref(data)
         if !ok {
             clientGone = true
             Py.raise(wsgi_exc_io_error(), "Apache/mod_wsgi \(channel.lastError)")
@@ -200,12 +233,15 @@ final class WSGIRequest {
 
         var ok = true
         if wsgi_exact_list_or_tuple(result) != 0 {
+            // By index. Another thread of the app may change a list while a write runs
+            // without the GIL: its size is read again for every item.
             let isList = wsgi_list_check(result) != 0
-            let n = isList ? wsgi_list_size(result) : wsgi_tuple_size(result)
-            for i in 0..<n {
+            var i = 0
+            while i < (isList ? wsgi_list_size(result) : wsgi_tuple_size(result)) {
                 let item = isList ? wsgi_list_get(result, i)! : wsgi_tuple_get(result, i)!
                 if !write(item) { ok = false; break }
                 if clientGone { break }
+                i += 1
             }
         } else if !sendFileWrapper(result, &ok) {
             if let it = PyObject_GetIter(result) {
@@ -252,10 +288,10 @@ final class WSGIRequest {
             return status
         }
         let lines = Py.takeExceptionLines()
-        if !alreadyFailed {
-            channel.log(APLOG_ERR, .exceptionInApp, "\(what) '\(scriptPath)'.")
-        }
-        for line in lines { channel.logError(line) }
+        waitUntilIdle()
+        // One message: the traceback's lines carry the header's prefix and ID.
+        let report = alreadyFailed ? lines : ["\(what) '\(scriptPath)'."] + lines
+        if !report.isEmpty { channel.log(APLOG_ERR, .exceptionInApp, report.joined(separator: "\n")) }
         if headersSent {
             // Part of the response is out: cut the connection so the client sees it
             // incomplete, never a cleanly terminated (and wrong) response.
@@ -273,18 +309,21 @@ final class WSGIRequest {
         guard enableSendfile, wsgi_type_of(result) == FileWrapper.typeObject else { return false }
         guard let filelike = PyObject_GetAttrString(result, "filelike") else { PyErr_Clear(); return false }
         defer { wsgi_decref(filelike) }
-        guard let fdObj = PyObject_CallMethod0(filelike, "fileno") else { PyErr_Clear(); return false }
+        guard let fdObj = Py.callMethod(filelike, "fileno") else { PyErr_Clear(); return false }
         let fd = Int32(truncatingIfNeeded: PyLong_AsLong(fdObj)); wsgi_decref(fdObj)
         if PyErr_Occurred() != nil { PyErr_Clear(); return false }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & UInt32(S_IFMT)) == UInt32(S_IFREG) else { return false }
         var offset: Int64 = 0
-        if let pos = PyObject_CallMethod0(filelike, "tell") {
+        if let pos = Py.callMethod(filelike, "tell") {
             offset = Int64(PyLong_AsLongLong(pos)); wsgi_decref(pos)
             if PyErr_Occurred() != nil { PyErr_Clear(); offset = 0 }
         } else { PyErr_Clear() }
+        if offset < 0 { return false }  // a filelike with a strange tell(): iterate it instead
         var length = Int64(st.st_size) - offset
         if contentLength >= 0 && length > contentLength { length = contentLength }
+        guard claimChannel("sendfile") else { ok = false; return true }
+        defer { channelBusy = false }
         guard sendHeadersIfNeeded() else { ok = false; return true }
         if length <= 0 || channel.isHEAD { return true }
         let save = PyEval_SaveThread()
@@ -315,10 +354,3 @@ struct Header {
         return true
     }
 }
-
-func PyObject_CallMethod0(_ o: PyObj, _ name: String) -> PyObj? {
-    let n = Py.string(name)
-    defer { wsgi_decref(n) }
-    return PyObject_CallMethodNoArgs(o, n)
-}
-

@@ -3,30 +3,40 @@ import CModWSGI
 /// Every line the module writes carries a message identifier, like Apache's AH01234,
 /// so users can search for it and tests can match it. Numbers are stable once released.
 enum LogID: Int {
+    // Python in a process (10xx).
     case pythonInitFailed = 1001
     case pythonHomeUnreadable = 1002
     case pythonInitialised = 1003
     case interpreterCreated = 1004
     case interpreterDestroyed = 1005
     case pythonFinalized = 1006
+    case interpreterSetupFailed = 1007
+    case pythonNotStarted = 1050
+    case interpreterCreateFailed = 1051
+    // Requests and scripts (11xx).
     case embeddedRestricted = 1101
     case scriptNotFound = 1102
     case scriptLoadFailed = 1103
     case scriptReloaded = 1104
     case callableMissing = 1105
     case exceptionInApp = 1106
-    case badResponse = 1107
     case truncatedResponse = 1108
     case clientGone = 1109
     case chunkedRefused = 1110
     case importScriptFailed = 1111
-    case closeFailed = 1112
-    case stdoutLine = 1113
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
-    case errorsLine = 1116
+    case pythonUnavailable = 1150
+    case handlerScriptNotFound = 1151
+    case scriptIsDirectory = 1152
+    case scriptUnreadable = 1153
+    case importScriptNotFound = 1155
+    case clientGoneDuringRelay = 1156
+    case clientGoneAfterFlush = 1157
+    case requestBodyUnreadable = 1158
     case requestBodyFailed = 1131
-    case daemon = 1201
+    // Daemon mode (12xx).
+    case daemonRequestUnreadable = 1201
     case daemonStarted = 1202
     case daemonExited = 1203
     case daemonSocket = 1204
@@ -42,8 +52,32 @@ enum LogID: Int {
     case daemonServiceExit = 1214
     case daemonRestart = 1215
     case daemonRequestTimeout = 1216
+    case daemonThreadFailed = 1250
+    case daemonStartupFailed = 1251
+    case daemonForkFailed = 1252
+    case daemonPriority = 1253
+    case daemonLocale = 1254
+    case daemonSocketFailed = 1255
+    case daemonSocketPathTooLong = 1256
+    case daemonSocketCreateFailed = 1257
+    case daemonSocketGone = 1258
+    case daemonConnectFailed = 1259
+    case daemonSendFailed = 1260
+    case daemonResponseEndedEarly = 1261
+    case daemonBadResponseHeaders = 1262
+    case daemonStackFrame = 1263
+    case daemonStackCaller = 1264
+    case daemonDeadlock = 1265
+    case daemonShutdownTimeout = 1266
+    case daemonExiting = 1267
+    case daemonFinalizeTimeout = 1268
+    case daemonKilled = 1269
+    case daemonRespawn = 1270
+    case daemonServiceReplaced = 1271
+    case daemonScriptNotFound = 1272
     case daemonRetry = 1231
     case daemonWrongGroup = 1232
+    // Hook scripts (13xx).
     case hookScriptFailed = 1301
     case hookException = 1302
     case hookBadResult = 1303
@@ -52,44 +86,52 @@ enum LogID: Int {
     case dispatchFailed = 1306
     case directiveWithoutEffect = 1307
     case proxyHeaderIgnored = 1308
+    case directiveWithoutEffectInHtaccess = 1309
+    case authBasicWithoutScript = 1310
+    case authDigestWithoutScript = 1311
+    case groupRequireWithoutScript = 1312
+    case hookWithoutPython = 1313
+    case hookFunctionMissing = 1314
+    case groupsBadResult = 1315
+    case groupsBadItem = 1316
+    case groupWithoutGroups = 1317
+    case dispatchBadGroup = 1318
+
+    /// The application's script could not be loaded (daemon startup-timeout counts these).
+    var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
 
     var tag: String { "MW\(rawValue): " }
 }
 
+/// One format for every line the module writes: `MWnnnn: mod_wsgi (pid=N): text`. A message
+/// of several lines (a traceback) is written line by line, each with the same prefix, so
+/// that `grep MW1106` finds all of it and no line of it is anonymous.
 enum Log {
     static func server(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
                        _ s: UnsafePointer<server_rec>? = nil) {
-        let line = id.tag + "mod_wsgi (pid=\(getpid())): " + message
-        wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), line)
+        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
+        for line in lines(message) {
+            wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), prefix + line)
+        }
     }
 
     static func request(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
                         _ r: UnsafeMutablePointer<request_rec>) {
-        let line = id.tag + "mod_wsgi (pid=\(getpid())): " + message
-        wsgi_log_rerror(level, status, r, line)
+        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
+        for line in lines(message) { wsgi_log_rerror(level, status, r, prefix + line) }
     }
 
-    /// A line without the module prefix (traceback lines, wsgi.errors, print()).
+    /// The lines of a message; one line (the common case) without copying.
+    static func lines(_ message: String) -> [Substring] {
+        guard message.utf8.contains(UInt8(ascii: "\n")) else { return [message[...]] }
+        return message.split(separator: "\n", omittingEmptySubsequences: true)
+    }
+
+    /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
+    /// written as the application wrote it, as mod_wsgi does.
     static func raw(_ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil) {
         if let r { wsgi_log_rerror(level, 0, r, message) } else {
             wsgi_log_error(level, 0, ModuleState.mainServer, message)
         }
     }
-}
-
-/// Module-wide state. Written in single-threaded phases (pre_config, post_config,
-/// child_init); read afterwards.
-enum ModuleState {
-    nonisolated(unsafe) static var mainServer: UnsafeMutablePointer<server_rec>? = nil
-    nonisolated(unsafe) static var childPool: OpaquePointer? = nil
-    nonisolated(unsafe) static var multithread = true
-    nonisolated(unsafe) static var multiprocess = true
-    nonisolated(unsafe) static var maximumProcesses = 1
-    nonisolated(unsafe) static var threadsPerProcess = 1
-    /// The daemon process group this process serves ("" in Apache's children).
-    nonisolated(unsafe) static var processGroup = ""
-    /// The daemon group's home= directory (also puts '' first on sys.path).
-    nonisolated(unsafe) static var daemonHome: String? = nil
-    /// Requests handled by this process (mod_wsgi.total_requests); changed under the GIL.
-    nonisolated(unsafe) static var totalRequests = 0
 }

@@ -89,6 +89,12 @@ class _PostMortemDebugger(object):
                 result.close()
 
 
+# mod_wsgi reports a failure to load the application against this file (or module), with a
+# traceback that starts there: the user's code, not this handler. In debug mode the report is
+# also the body of the 500 response.
+__mod_wsgi_target__ = entry_point
+__mod_wsgi_show_load_errors__ = debug_mode
+
 application, _target = _load()
 if enable_debugger:
     application = _PostMortemDebugger(application)

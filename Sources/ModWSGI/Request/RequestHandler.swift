@@ -58,7 +58,7 @@ enum RequestHandler {
         if let h = handlerScript {
             scriptPath = h.path
             guard let m = ScriptLoader.mtime(h.path) else {
-                Log.request(APLOG_ERR, .scriptNotFound, "Target WSGI handler script not found or unable to stat: \(h.path)", r)
+                Log.request(APLOG_ERR, .handlerScriptNotFound, "Target WSGI handler script not found or unable to stat: \(h.path)", r)
                 return HTTP_NOT_FOUND
             }
             mtime = m
@@ -70,7 +70,7 @@ enum RequestHandler {
                 return HTTP_NOT_FOUND
             }
             if r.pointee.finfo.filetype == APR_DIR {
-                Log.request(APLOG_ERR, .scriptNotFound, "Attempt to invoke directory as WSGI application: \(scriptPath)", r)
+                Log.request(APLOG_ERR, .scriptIsDirectory, "Attempt to invoke directory as WSGI application: \(scriptPath)", r)
                 return HTTP_FORBIDDEN
             }
             mtime = Int(r.pointee.finfo.mtime) * 1000  // µs → ns, as ScriptLoader.mtime
@@ -117,9 +117,9 @@ enum RequestHandler {
         var resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
         let reloading = dir.scriptReloading ?? true
         let sendfile = dir.enableSendfile ?? false
-        let now = wsgi_now()
+        let now = apr_time_now()
         if r.pointee.log_id == nil {
-            withUnsafeMutablePointer(to: &r.pointee.log_id) { ap_run_generate_log_id(r.pointee.connection, r, $0) }
+            _ = withUnsafeMutablePointer(to: &r.pointee.log_id) { ap_run_generate_log_id(r.pointee.connection, r, $0) }
         }
         let c = r.pointee.connection!
         apr_table_set(env, "mod_wsgi.process_group", processGroup)

@@ -1,0 +1,114 @@
+import CModWSGI
+
+/// One connection from an Apache child, on a worker thread: read the request frame, run
+/// the application, and keep the process's counters (maximum-requests, startup-timeout).
+extension DaemonProcess {
+    static func serve(_ fd: Int32, _ index: Int) {
+        let st = state!
+        let g = st.group
+        let start = monotonicMicros()
+        // WSGIIgnoreActivity On: such requests (health checks…) do not count as activity
+        // for inactivity-timeout; known once the request is read.
+        var ignoreActivity = false
+        let previousActivity = st.locked { () -> Int64 in
+            let before = st.lastActivity
+            st.active[index] = start; st.lastActivity = start
+            return before
+        }
+        defer {
+            let end = monotonicMicros()
+            let total = st.locked { () -> Int in
+                st.active[index] = 0
+                if !ignoreActivity { st.lastActivity = end }
+                st.requests += 1
+                return st.requests
+            }
+            if g.maximumRequests > 0 && total >= g.maximumRequests {
+                // Take no more: the supervisor restarts the process gracefully.
+                st.stopAccepting = true
+                st.wake()
+            }
+        }
+        let socketTimeout = g.socketTimeout > 0 ? Int64(g.socketTimeout) * 1_000_000
+            : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
+        let conn = WireConnection(fd: fd, timeout: socketTimeout)
+        if g.responseSocketTimeout > 0 { conn.writeTimeout = Int64(g.responseSocketTimeout) * 1_000_000 }
+        defer { conn.close() }
+        let req: DaemonRequest
+        do {
+            let (type, length) = try conn.readHeader()
+            guard type == .request, length < 64 << 20 else { throw WireError.malformed("expected a request") }
+            req = try DaemonRequest.decode(try conn.readPayload(length))
+        } catch {
+            Log.server(APLOG_ERR, .daemonRequestUnreadable, "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
+            return
+        }
+        if req.environ.contains(where: { String(cString: $0.key) == "mod_wsgi.ignore_activity" && String(cString: $0.value) == "1" }) {
+            ignoreActivity = true
+            st.locked { st.lastActivity = previousActivity }
+        }
+        let channel = SocketChannel(conn: conn, request: req)
+        if let asked = req.value(of: "mod_wsgi.process_group"), asked != g.name {
+            // An Apache child of an older configuration followed the socket of the group's
+            // number in this one (WSGISocketRotation On): that number is now another group.
+            channel.log(APLOG_ERR, .daemonWrongGroup, "Request for daemon process group '\(asked)' reached daemon process group '\(g.name)' (the configuration changed at a restart); returning 503.")
+            channel.finish(HTTP_SERVICE_UNAVAILABLE)
+            return
+        }
+        let daemonStart = Int64(apr_time_now())
+        if g.queueTimeout > 0 && daemonStart - req.queueStart > Int64(g.queueTimeout) * 1_000_000 {
+            channel.log(APLOG_INFO, .daemonQueueTimeout, "Queue timeout expired for WSGI daemon process '\(g.name)'.")
+            channel.finish(HTTP_SERVICE_UNAVAILABLE)
+            return
+        }
+        guard let mtime = ScriptLoader.mtime(req.scriptPath) else {
+            channel.log(APLOG_ERR, .daemonScriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
+            channel.finish(HTTP_NOT_FOUND)
+            return
+        }
+        let spec = ScriptRequest(scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
+                                 applicationGroup: req.applicationGroup, reloading: req.reloading,
+                                 enableSendfile: req.enableSendfile)
+        let status = WSGIApplication.run(spec, channel: channel) { environ in
+            for (k, v) in req.environ {
+                let key = k.withUnsafeBufferPointer { PyUnicode_DecodeLatin1($0.baseAddress, $0.count - 1, nil) }
+                let value = v.withUnsafeBufferPointer { PyUnicode_DecodeLatin1($0.baseAddress, $0.count - 1, nil) }
+                if let key, let value { PyDict_SetItem(environ, key, value) }
+                wsgi_xdecref(key); wsgi_xdecref(value)
+                PyErr_Clear()
+            }
+            Py.setItem(environ, "wsgi.url_scheme", Py.string(req.scheme))
+            Py.setItem(environ, "mod_wsgi.daemon_start", Py.string(String(daemonStart)))
+            Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(apr_time_now()))))
+        }
+        channel.finish(status)
+        if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(), used >= g.memoryLimit / 10 * 9 {
+            // The request failed with the application at its memory-limit (MemoryError): every
+            // later one would too. Replace the process gracefully (mod_wsgi keeps failing).
+            st.locked { st.restartReason = st.restartReason ?? "uses \(used >> 20) MB of its memory-limit of \(g.memoryLimit >> 20) MB" }
+            st.wake()
+        }
+        if channel.scriptLoadFailed {
+            if g.startupTimeout > 0 && !st.locked({ st.loadedOnce })
+                && monotonicMicros() - st.started > Int64(g.startupTimeout) * 1_000_000 {
+                st.locked { st.restartReason = st.restartReason ?? "could not load its application within startup-timeout=\(g.startupTimeout)" }
+                st.wake()
+            }
+        } else {
+            st.locked { st.loadedOnce = true }
+        }
+    }
+
+    /// The process's data size (what RLIMIT_DATA, memory-limit, limits), from /proc/self/statm.
+    static func dataSize() -> Int? {
+        let fd = wsgi_open_read("/proc/self/statm")
+        guard fd >= 0 else { return nil }
+        defer { _ = close(fd) }
+        var buf = [UInt8](repeating: 0, count: 256)
+        guard let n = try? buf.withUnsafeMutableBytes({ b in try syscall("read") { read(fd, b.baseAddress, b.count) } }),
+              n > 0 else { return nil }
+        let fields = buf[0..<n].split(separator: 32)
+        guard fields.count >= 6, let pages = Int(String(decoding: fields[5], as: UTF8.self)) else { return nil }
+        return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
+    }
+}

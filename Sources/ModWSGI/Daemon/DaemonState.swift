@@ -1,0 +1,64 @@
+import CModWSGI
+
+/// State shared by the threads of one daemon process. Guarded by `lock`.
+final class DaemonState {
+    private let lock = Lock()
+    let group: DaemonGroupConfig
+    /// Read under `acceptLock`; -1 once closed.
+    private(set) var listener: Int32
+    let wakeRead: Int32
+    let wakeWrite: Int32
+    /// Start (monotonic µs) of the request each worker is running; 0: idle.
+    var active: [Int64]
+    var requests = 0
+    var lastActivity: Int64
+    var lastGIL: Int64
+    let started: Int64
+    /// Set once: worker threads stop taking new connections.
+    private var stopping = false
+    /// A worker asks the supervisor for a graceful restart (e.g. startup-timeout).
+    var restartReason: String?
+    /// An application script has loaded in this process (startup-timeout).
+    var loadedOnce = false
+    /// One worker thread at a time waits for a connection.
+    let acceptLock = Lock()
+
+    init(group: DaemonGroupConfig, listener: Int32, wakeRead: Int32, wakeWrite: Int32) {
+        self.group = group
+        self.listener = listener
+        self.wakeRead = wakeRead
+        self.wakeWrite = wakeWrite
+        active = [Int64](repeating: 0, count: max(group.threads, 1))
+        started = monotonicMicros()
+        lastActivity = started
+        lastGIL = started
+    }
+
+    func locked<T>(_ body: () -> T) -> T { lock.withLock(body) }
+
+    var stopAccepting: Bool {
+        get { locked { stopping } }
+        set { locked { stopping = newValue } }
+    }
+
+    var activeCount: Int { locked { active.filter { $0 != 0 }.count } }
+
+    /// Takes no more connections and closes this process's hold on the listening socket, once
+    /// no worker waits on it. When a restart has ended the socket's generation, nobody else
+    /// holds it: connections still queued there are reset at once, and the Apache child sends
+    /// the request again to the new daemon instead of waiting for a reply that never comes.
+    func closeListener() {
+        stopAccepting = true
+        acceptLock.withLock {
+            if listener >= 0 {
+                _ = CModWSGI.close(listener)
+                listener = -1
+            }
+        }
+    }
+
+    func wake() {
+        var c: UInt8 = 0x77
+        _ = try? syscallUnlessWouldBlock("write") { CModWSGI.write(wakeWrite, &c, 1) }  // full: already woken
+    }
+}

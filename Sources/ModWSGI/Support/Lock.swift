@@ -1,0 +1,55 @@
+import CModWSGI
+
+/// A mutex. Swift gives a `pthread_mutex_t` stored in a `var` no stable address (passing it
+/// with `&` may hand pthreads a temporary copy), so the mutex is allocated once on the heap
+/// and never moves, as swift-nio's `Lock` does.
+final class Lock {
+    fileprivate let mutex: UnsafeMutablePointer<pthread_mutex_t>
+
+    init() {
+        mutex = .allocate(capacity: 1)
+        mutex.initialize(to: pthread_mutex_t())
+        let rc = pthread_mutex_init(mutex, nil)
+        precondition(rc == 0, "pthread_mutex_init failed: \(rc)")
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deinitialize(count: 1)
+        mutex.deallocate()
+    }
+
+    func lock() { pthread_mutex_lock(mutex) }
+
+    func unlock() { pthread_mutex_unlock(mutex) }
+
+    @inline(__always)
+    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+        lock()
+        defer { unlock() }
+        return try body()
+    }
+}
+
+/// A condition variable, waited on with a `Lock` held; allocated once like the lock.
+final class Condition {
+    private let cond: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        cond = .allocate(capacity: 1)
+        cond.initialize(to: pthread_cond_t())
+        let rc = pthread_cond_init(cond, nil)
+        precondition(rc == 0, "pthread_cond_init failed: \(rc)")
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        cond.deinitialize(count: 1)
+        cond.deallocate()
+    }
+
+    /// Releases `lock` while waiting; holds it again on return.
+    func wait(_ lock: Lock) { pthread_cond_wait(cond, lock.mutex) }
+
+    func broadcast() { pthread_cond_broadcast(cond) }
+}

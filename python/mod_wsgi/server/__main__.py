@@ -1,0 +1,3 @@
+from mod_wsgi.server import main
+
+main()
