@@ -123,6 +123,8 @@ extension ResolvedConfig {
                 "minSpareThreads": debugMode ? 1 : sizing.workerMinSpareThreads,
                 "maxSpareThreads": debugMode ? 1 : sizing.workerMaxSpareThreads,
                 "threadsPerChild": debugMode ? 1 : sizing.workerThreadsPerChild,
+                "threadStackSize": debugMode || accessHooks.runPythonInChildren
+                    ? MPMSizing.pythonStackSize : sizing.workerThreadStackSize,
             ],
         ]
         siteContext(&ctx)

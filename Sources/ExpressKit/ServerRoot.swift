@@ -141,7 +141,9 @@ enum Banner {
             if c.daemon.startupTimeout != 0 { lines.append(("Startup Timeout", "\(c.daemon.startupTimeout) (seconds)")) }
             lines.append(("Queue Backlog", "\(c.daemon.listenBacklog) (connections)"))
             lines.append(("Queue Timeout", "\(c.daemon.queueTimeout) (seconds)"))
-            lines.append(("Server Capacity", "\(c.mpmSizing.workerMaxClients) (event/worker), \(c.mpmSizing.preforkMaxClients) (prefork)"))
+            let z = c.mpmSizing
+            lines.append(("Server Capacity", "\(z.workerConnections) connections (event/worker: \(z.workerMaxClients / z.workerThreadsPerChild) "
+                          + "x \(z.workerThreadsPerChild) threads), \(z.preforkMaxClients) (prefork)"))
         }
         lines.append(("Server Backlog", "\(c.serverBacklog) (connections)"))
         lines.append(("Locale Setting", c.locale))

@@ -119,7 +119,7 @@ enum Monitor {
         let g = DaemonProcess.state.group
         if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
-            DaemonProcess.spawn {
+            DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {
                 sleepMicros(limit)
                 Log.server(APLOG_WARNING, .daemonFinalizeTimeout, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
                 _exit(0)

@@ -162,11 +162,16 @@ enum InterpreterFactory {
     nonisolated(unsafe) private static var results: [String: Interpreter?] = [:]
     nonisolated(unsafe) private static var started = false
 
+    static let factoryStackSize = 2 * 1024 * 1024
+
     static func start() {
         var thread = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        // Creating an interpreter runs only its start-up imports: 2 MB, not RLIMIT_STACK's
+        // 8 MB, which would count against a daemon's memory-limit (RLIMIT_DATA).
+        pthread_attr_setstacksize(&attr, factoryStackSize)
         pthread_create(&thread, &attr, { _ in
             InterpreterFactory.loop()
             return nil
