@@ -15,7 +15,7 @@ enum RequestInterrupt {
     nonisolated(unsafe) static var running: [UInt: Running] = [:]
 
     /// Read once, on the first request (after the daemon process has its group).
-    nonisolated(unsafe) static let enabled: Bool = (DaemonProcess.state?.group.interruptTimeout ?? 0) > 0
+    static let enabled: Bool = (DaemonProcess.state?.group.interruptTimeout ?? 0) > 0
 
     static func began(_ api: InterpreterAPI, start: Int64) {
         running[PyThread_get_thread_ident()] = Running(api: api, start: start)
