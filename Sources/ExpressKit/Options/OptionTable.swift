@@ -85,7 +85,8 @@ public enum OptionTable {
             help: "The locale (LC_ALL) of the server processes. Defaults to this process's locale, with 'C'/'POSIX' upgraded to en_US.UTF-8 or C.UTF-8."),
         .flag("--disable-reloading", \.disableReloading,
             help: "Never reload the application when its script changes (always so in embedded mode)."),
-        .flag("--reload-on-changes", \.reloadOnChanges,
+        .refused(.flag, "--reload-on-changes",
+            reason: "the change monitor is not built yet; restart with apachectl graceful or SIGUSR1",
             help: "Restart worker processes when any loaded Python file changes. Defaults to disabled."),
     ]
 
@@ -252,13 +253,17 @@ public enum OptionTable {
             help: "Path prefix of the daemon processes' UNIX sockets. Defaults to 'wsgi' in the server root."),
         .flag("--orphan-interpreter", \.orphanInterpreter,
             help: "Skip destroying the Python interpreter when a process shuts down."),
-        .pair("--service-script", \.serviceScripts, "SERVICE SCRIPT-PATH",
+        .refused(.pair, "--service-script", metavar: "SERVICE SCRIPT-PATH",
+            reason: "managed service processes are not rendered yet; run the script under your own supervisor",
             help: "A Python script run as a managed service in its own daemon process (repeatable)."),
-        .pair("--service-user", \.serviceUsers, "SERVICE USERNAME",
+        .refused(.pair, "--service-user", metavar: "SERVICE USERNAME",
+            reason: "managed service processes are not rendered yet; run the script under your own supervisor",
             help: "When run as root, the user a managed service runs as."),
-        .pair("--service-group", \.serviceGroups, "SERVICE GROUP",
+        .refused(.pair, "--service-group", metavar: "SERVICE GROUP",
+            reason: "managed service processes are not rendered yet; run the script under your own supervisor",
             help: "When run as root, the group a managed service runs as."),
-        .pair("--service-log-file", \.serviceLogFiles, "SERVICE FILE-NAME",
+        .refused(.pair, "--service-log-file", metavar: "SERVICE FILE-NAME",
+            reason: "managed service processes are not rendered yet; run the script under your own supervisor",
             help: "A separate log file for a managed service."),
     ]
 

@@ -44,8 +44,6 @@ public struct ServerOptions: Equatable, Sendable {
     public var lang: String?
     public var locale: String?
     public var disableReloading: Bool = false
-    // Not read by resolve yet: accepted without effect (a gap to close: implement or refuse).
-    public var reloadOnChanges: Bool = false
 
     // server
     public var host: String?
@@ -133,11 +131,6 @@ public struct ServerOptions: Equatable, Sendable {
     public var responseSocketTimeout: Int = 0
     public var socketPrefix: String?
     public var orphanInterpreter: Bool = false
-    // Not read by resolve yet: accepted without effect (a gap to close: implement or refuse).
-    public var serviceScripts: [OptionPair] = []
-    public var serviceUsers: [OptionPair] = []
-    public var serviceGroups: [OptionPair] = []
-    public var serviceLogFiles: [OptionPair] = []
 
     // logging
     public var logDirectory: String?
