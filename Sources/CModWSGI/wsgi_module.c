@@ -77,6 +77,12 @@ static const command_rec wsgi_commands[] = {
 static int wsgi_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp) {
     return wsgi_swift_pre_config(pconf, plog, ptemp);
 }
+/* Daemon processes start here when post_config ran before the scoreboard existed (first
+   start, hard restart): they then share it (mod_wsgi.server_metrics()), as in mod_wsgi. */
+static int wsgi_pre_mpm(apr_pool_t *p, ap_scoreboard_e sb_type) {
+    (void)sb_type;
+    return wsgi_swift_pre_mpm(p);
+}
 static int wsgi_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s) {
     return wsgi_swift_post_config(pconf, plog, ptemp, s);
 }
@@ -123,6 +129,7 @@ static void wsgi_register_hooks(apr_pool_t *p) {
     ap_hook_pre_config(wsgi_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(wsgi_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(wsgi_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_mpm(wsgi_pre_mpm, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_translate_name(wsgi_translate_name, NULL, before_alias, APR_HOOK_MIDDLE);
     ap_hook_handler(wsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_access_checker(wsgi_access_checker, after_ssl, before_authz_host, APR_HOOK_MIDDLE);

@@ -5,9 +5,10 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case notSupportedYet(option: String, reason: String)
     case notSupported(option: String, reason: String)
     case scriptMissing(String)
-    /// `address`: where Apache would listen; `listeners`: what listens on the port already.
-    case portInUse(port: Int, address: String, listeners: [String])
-    case portForbidden(port: Int, address: String)
+    /// `address`: where Apache would listen; `listeners`: what listens on the port already;
+    /// `option`: the option that chose the port (--port, --https-port).
+    case portInUse(port: Int, address: String, listeners: [String], option: String = "--port")
+    case portForbidden(port: Int, address: String, option: String = "--port")
     case serverRootParentMissing(root: String, parent: String)
     case httpdNotFound(tried: String)
     case apxsNotFound
@@ -34,11 +35,11 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
             return "\(o) is not supported: \(reason); leave it out"
         case .scriptMissing(let p):
             return "WSGI script '\(p)' does not exist: check the path (for a module name use --application-type module)"
-        case .portInUse(let p, let address, let listeners):
+        case .portInUse(let p, let address, let listeners, let option):
             let taken = listeners.isEmpty ? "" : " by \(listeners.joined(separator: ", "))"
-            return "port \(p) is already in use\(taken), so Apache cannot listen on \(address): stop what is listening there or choose another --port"
-        case .portForbidden(let p, let address):
-            return "not allowed to listen on port \(p) (\(address)): ports below 1024 need root; choose --port 1024 or above"
+            return "port \(p) is already in use\(taken), so Apache cannot listen on \(address): stop what is listening there or choose another \(option)"
+        case .portForbidden(let p, let address, let option):
+            return "not allowed to listen on port \(p) (\(address)): ports below 1024 need root; choose \(option) 1024 or above"
         case .serverRootParentMissing(let r, let parent):
             return "cannot create server root '\(r)': its parent directory '\(parent)' does not exist; create it first or choose another --server-root"
         case .httpdNotFound(let tried):

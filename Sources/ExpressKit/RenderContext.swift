@@ -12,12 +12,14 @@ extension ResolvedConfig {
         if compressResponses { names += ["filter", "deflate"] }
         if serverStatus { names.append("status") }
         if http2 { names.append("http2") }
-        names += accessHooks.modules
+        // issue 14: each module only when its feature is used
+        if https != nil { names += ["socache_shmcb", "ssl"] }
+        if https?.hstsPolicy != nil || !proxy.isEmpty { names.append("headers") }
+        if !proxy.isEmpty { names += ["proxy", "proxy_http"] }
         if withCGI {
-            // mod_cgid (a CGI daemon) for the threaded MPMs, as mod_wsgi-express picks it.
-            let cgid = Sys.exists(Path.join(apache.modulesDirectory, "mod_cgid.so"))
-            names.append(cgid && mpm != "prefork" ? "cgid" : "cgi")
+            names.append(Sys.exists(Path.join(apache.modulesDirectory, "mod_cgid.so")) ? "cgid" : "cgi")
         }
+        names += accessHooks.modules
         return names.compactMap { n in
             let p = Path.join(apache.modulesDirectory, "mod_\(n).so")
             return Sys.exists(p) ? (n, p) : nil
@@ -82,10 +84,6 @@ extension ResolvedConfig {
             "allowOverride": allowOverride,
             "directoryIndex": directoryIndex.map(sq) ?? "",
             "directoryListing": directoryListing,
-            "withCGI": withCGI,
-            "resourceHandlers": handlerScripts.map { ["extension": $0.extension] },
-            "resourceScript": sq(Path.join(serverRoot, "resource.wsgi")),
-            "hasResourceHandlers": !handlerScripts.isEmpty,
             "rewriteRules": sq(rewriteRules),
             "staticOnly": applicationType == "static",
             "mountDirectory": sq(documentRoot + mountPoint),
@@ -106,7 +104,6 @@ extension ResolvedConfig {
             "serverName": serverName ?? "",
             "serverAliases": serverAliases.joined(separator: " "),
             "allowLocalhost": allowLocalhost,
-            "redirectWWW": www,
             "parentDomain": www ? String(serverName!.dropFirst(4)) : "",
             "mpmEvent": mpm == "event",
             "mpmWorker": mpm == "worker",
@@ -126,8 +123,11 @@ extension ResolvedConfig {
                 "minSpareThreads": debugMode ? 1 : sizing.workerMinSpareThreads,
                 "maxSpareThreads": debugMode ? 1 : sizing.workerMaxSpareThreads,
                 "threadsPerChild": debugMode ? 1 : sizing.workerThreadsPerChild,
+                "threadStackSize": debugMode || accessHooks.runPythonInChildren
+                    ? MPMSizing.pythonStackSize : sizing.workerThreadStackSize,
             ],
         ]
+        siteContext(&ctx)
         // Access, authentication, dispatch and trusted-proxy hooks; the Digest realm is
         // mod_wsgi-express's AuthName, host:port.
         ctx["accessHooks"] = accessHooks.context(realm: "\(host):\(port)")
@@ -182,6 +182,74 @@ extension ResolvedConfig {
         return ctx
     }
 
+    /// Virtual hosts, HTTPS, proxying and the site-facing flags (issue 14).
+    func siteContext(_ ctx: inout [String: Any]) {
+        func sq(_ s: String) -> String { Quote.apache(s) }
+        func dq(_ s: String) -> String { Quote.apache(s, quote: "\"") }
+        func portSuffix(_ p: Int, default d: Int) -> String { p == d ? "" : ":\(p)" }
+        let www = serverName.map { $0.lowercased().hasPrefix("www.") } ?? false
+        let httpsOnly = https?.only ?? false
+        // The name-based catch-all answers every host name the site does not have.
+        ctx["catchAllName"] = "_wsgi_"
+        ctx["httpPortSuffix"] = portSuffix(port, default: 80)
+        ctx["redirectScheme"] = httpsOnly ? "https" : "http"
+        ctx["redirectPortSuffix"] = https.map { portSuffix($0.port, default: 443) } ?? portSuffix(port, default: 80)
+        ctx["httpsOnlyNamed"] = httpsOnly && serverName != nil
+        ctx["httpsOnlyUnnamed"] = httpsOnly && serverName == nil
+        ctx["redirectWWW"] = www
+        if let h = https {
+            let listen = listenerHost.map { $0.contains(":") && !$0.hasPrefix("[") ? "[\($0)]:\(h.port)" : "\($0):\(h.port)" }
+                ?? String(h.port)
+            let verifyAll = h.verifyClient.contains("/")
+            ctx["https"] = [
+                "listen": listen,
+                "port": h.port,
+                "portSuffix": portSuffix(h.port, default: 443),
+                "sessionCache": dq("shmcb:" + Path.join(serverRoot, "ssl_scache") + "(512000)"),
+                "certificateFile": sq(h.certificateFile),
+                "keyFile": sq(h.keyFile),
+                "chainFile": h.chainFile.map(sq) ?? "",
+                "caCertificateFile": h.caCertificateFile.map(sq) ?? "",
+                "verifyClient": verifyAll ? "require" : "none",
+                "verifyAll": verifyAll,
+                "verifyPaths": verifyAll ? [] : h.verifyClient.map(sq),
+                "environment": h.environment,
+                "hstsPolicy": h.only ? (h.hstsPolicy.map(dq) ?? "") : "",
+                "http2": http2,
+            ] as [String: Any]
+        }
+        if !proxy.isEmpty {
+            ctx["proxy"] = [
+                "timeout": proxy.timeout.map(String.init) ?? "",
+                "mounts": proxy.mounts.map { m -> [String: Any] in
+                    let path = m.redirectBare ? m.path + "/" : m.path
+                    let url = m.redirectBare && !m.url.hasSuffix("/") ? m.url + "/" : m.url
+                    return ["path": sq(path), "url": sq(url), "redirectBare": m.redirectBare,
+                            "bare": sq(m.path), "bareRegex": sq("^" + Regex.escape(m.path) + "$")]
+                },
+                // ProxyPass / needs a URL ending in '/' too, or '/x' would become 'URLx'.
+                "hosts": proxy.hosts.map { ["host": $0.host, "url": sq($0.url.hasSuffix("/") ? $0.url : $0.url + "/")] },
+                // Without --server-name the first virtual host on the port would take every
+                // request: an empty one, the main server's copy, comes first.
+                "defaultHost": serverName == nil && !proxy.hosts.isEmpty,
+            ] as [String: Any]
+        }
+        ctx["errorOverride"] = errorOverride
+        ctx["withCGI"] = withCGI
+        ctx["hasHandlerScripts"] = !handlerScripts.isEmpty
+        ctx["handlerScripts"] = handlerScripts.map { ["extension": $0.extension] }
+        ctx["resourceScript"] = sq(Path.join(serverRoot, "resource.wsgi"))
+    }
+
+    /// Context of resource.wsgi (--add-handler): the scripts by extension.
+    public func resourceContext() -> [String: Any] {
+        func p(_ v: String) -> String { Quote.python(v) }
+        return [
+            "version": Features.version,
+            "resources": handlerScripts.map { ["extension": p($0.extension), "script": p($0.script)] },
+        ]
+    }
+
     /// 0 means "the module's default" for these: leave the option out.
     func nonZero(_ v: Int) -> String { v == 0 ? "" : String(v) }
 
@@ -209,12 +277,6 @@ extension ResolvedConfig {
             "gdb": debugTools.gdb.map(s) ?? "",
             "gdbCommands": s(Path.join(serverRoot, "gdb.cmds")),
         ]
-    }
-
-    /// resource.wsgi (--add-handler).
-    public func resourceContext() -> [String: Any] {
-        ["version": Features.version,
-         "handlers": handlerScripts.map { ["extension": Quote.python($0.extension), "script": Quote.python($0.script)] }]
     }
 
     public func handlerContext() -> [String: Any] {

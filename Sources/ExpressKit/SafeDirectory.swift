@@ -106,6 +106,25 @@ final class SafeDirectory {
         }
     }
 
+    /// A log file `name` another account appends to (a --service-log-file): kept when it is
+    /// already there, made otherwise, and handed to `owner`. Opened without following a link
+    /// (and without blocking on a FIFO); anything but a regular file is refused.
+    func logFile(_ name: String, owner: (uid: uid_t, gid: gid_t)?) throws {
+        let full = Path.join(path, name)
+        let file = openat(fd, name, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0o644)
+        guard file >= 0 else {
+            if errno == ELOOP { throw UnsafePath.notRegular(full) }
+            throw ExpressError.io(SystemError("open", errno: errno, subject: full))
+        }
+        defer { close(file) }
+        var st = stat()
+        if fstat(file, &st) != 0 { throw ExpressError.io(SystemError("stat", errno: errno, subject: full)) }
+        guard (st.st_mode & S_IFMT) == S_IFREG else { throw UnsafePath.notRegular(full) }
+        if let owner, fchown(file, owner.uid, owner.gid) != 0 {
+            throw ExpressError.io(SystemError("chown", errno: errno, subject: full))
+        }
+    }
+
     /// Whether the user's own file `name` (envvars, rewrite.conf) is there to be kept. Anything but
     /// a regular file of ours that only we can write is refused: root would source or include it.
     func hasOwnFile(_ name: String) throws -> Bool {

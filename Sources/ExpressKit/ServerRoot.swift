@@ -10,10 +10,14 @@ public struct SetupResult {
 enum Preflight {
     /// Fails when the port is taken, so that the user reads one line instead of Apache's log.
     static func checkPort(_ c: ResolvedConfig) throws {
-        guard let conflict = PortCheck.conflict(host: c.listenerHost, port: c.port) else { return }
-        let address = c.listenerHost == nil ? "all interfaces (\(conflict.address))" : conflict.address
-        if conflict.errno == EACCES { throw ExpressError.portForbidden(port: c.port, address: address) }
-        throw ExpressError.portInUse(port: c.port, address: address, listeners: conflict.listeners)
+        for (port, option) in [(c.port, "--port")] + (c.https.map { [($0.port, "--https-port")] } ?? []) {
+            guard let conflict = PortCheck.conflict(host: c.listenerHost, port: port) else { continue }
+            let address = c.listenerHost == nil ? "all interfaces (\(conflict.address))" : conflict.address
+            if conflict.errno == EACCES {
+                throw ExpressError.portForbidden(port: port, address: address, option: option)
+            }
+            throw ExpressError.portInUse(port: port, address: address, listeners: conflict.listeners, option: option)
+        }
     }
 
     /// As root, Apache's children run as another user: what they must read has to be readable
@@ -111,14 +115,16 @@ public enum ServerRoot {
             for s in c.serviceScripts {
                 guard let source = s.logScriptSource(), let log = s.logFile else { continue }
                 try root.write(Path.basename(s.logScript(serverRoot: c.serverRoot)), source)
-                // The service's process (its --service-user) appends to its log.
+                // The service's process (its --service-user) appends to its log; a log already
+                // there is the service's from the last run, kept.
+                let owner = context.uid == 0 ? Users.user(named: s.user).map {
+                    (uid: $0.uid, gid: Users.group(named: s.group) ?? $0.gid)
+                } : nil
                 if Path.dirname(log) == c.serverRoot {
-                    if try !root.hasOwnFile(Path.basename(log)) { try root.write(Path.basename(log), "") }
-                } else if !Sys.exists(log) {
-                    try Sys.writeFile(log, "")
-                }
-                if context.uid == 0, let u = Users.user(named: s.user) {
-                    try Sys.chown(log, uid: u.uid, gid: Users.group(named: s.group) ?? u.gid)
+                    try root.logFile(Path.basename(log), owner: owner)
+                } else {
+                    if !Sys.exists(log) { try Sys.writeFile(log, "") }
+                    if let owner { try Sys.chown(log, uid: owner.uid, gid: owner.gid) }
                 }
             }
 
@@ -144,6 +150,7 @@ enum Banner {
     static func print(_ c: ResolvedConfig, setup: SetupResult) {
         var lines: [(String, String)] = []
         lines.append(("Server URL", c.url))
+        if let https = c.httpsURL { lines.append(("Server URL (HTTPS)", https)) }
         if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
         lines.append(("Server Root", c.serverRoot))
         lines.append(("Server Conf", c.httpdConf))
@@ -163,7 +170,9 @@ enum Banner {
             if c.daemon.startupTimeout != 0 { lines.append(("Startup Timeout", "\(c.daemon.startupTimeout) (seconds)")) }
             lines.append(("Queue Backlog", "\(c.daemon.listenBacklog) (connections)"))
             lines.append(("Queue Timeout", "\(c.daemon.queueTimeout) (seconds)"))
-            lines.append(("Server Capacity", "\(c.mpmSizing.workerMaxClients) (event/worker), \(c.mpmSizing.preforkMaxClients) (prefork)"))
+            let z = c.mpmSizing
+            lines.append(("Server Capacity", "\(z.workerConnections) connections (event/worker: \(z.workerMaxClients / z.workerThreadsPerChild) "
+                          + "x \(z.workerThreadsPerChild) threads), \(z.preforkMaxClients) (prefork)"))
         }
         lines.append(("Server Backlog", "\(c.serverBacklog) (connections)"))
         lines.append(("Locale Setting", c.locale))

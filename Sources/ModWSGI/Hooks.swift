@@ -39,6 +39,12 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
     return DaemonManager.postConfig(pconf: pconf, ptemp: ptemp, server: s!)
 }
 
+@_cdecl("wsgi_swift_pre_mpm")
+func wsgi_swift_pre_mpm(_ p: OpaquePointer?) -> Int32 {
+    DaemonManager.preMPM()
+    return OK
+}
+
 @_cdecl("wsgi_swift_child_init")
 func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) {
     ModuleState.childPool = p

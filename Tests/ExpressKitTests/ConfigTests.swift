@@ -94,12 +94,20 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.entryPoint, "\(Fixture.root)/root/default.wsgi")
     }
 
-    func testDaemonSizingMatchesModWsgiExpress() {
+    func testDaemonSizingHoldsItsConnections() {
         // mod_wsgi-express 4.9 defaults (1 process x 5 threads): "Server Capacity: 20 (event/worker), 20 (prefork)".
         let s = MPMSizing.compute(processes: 1, threads: 5, maxClients: nil, initial: nil, minSpare: nil,
                                   maxSpare: nil, embedded: false)
-        XCTAssertEqual([s.workerMaxClients, s.workerServerLimit, s.workerThreadsPerChild, s.workerStartServers,
-                        s.workerMinSpareThreads, s.workerMaxSpareThreads], [20, 2, 10, 1, 10, 10])
+        // Prefork keeps mod_wsgi-express's figures; event/worker holds 64 connections in 2 children
+        // of 64 + 16 threads, both started and kept (issue 9: resets at 64 connections otherwise).
+        XCTAssertEqual([s.workerConnections, s.workerMaxClients, s.workerServerLimit, s.workerThreadsPerChild,
+                        s.workerStartServers, s.workerMinSpareThreads, s.workerMaxSpareThreads],
+                       [64, 160, 4, 80, 2, 80, 160])
+        // --max-clients is the number of connections held; the spare-worker fractions still apply.
+        let g = MPMSizing.compute(processes: 1, threads: 5, maxClients: 200, initial: 0.5, minSpare: nil,
+                                  maxSpare: nil, embedded: false)
+        XCTAssertEqual([g.workerConnections, g.workerThreadsPerChild, g.workerMaxClients, g.workerStartServers,
+                        g.preforkMaxClients], [200, 250, 500, 1, 200])
         XCTAssertEqual([s.preforkMaxClients, s.preforkStartServers, s.preforkMinSpare, s.preforkMaxSpare], [20, 1, 1, 2])
         let e = MPMSizing.compute(processes: 2, threads: 8, maxClients: nil, initial: nil, minSpare: nil,
                                   maxSpare: nil, embedded: true)
@@ -115,7 +123,12 @@ final class ConfigTests: XCTestCase {
             (["--log-level", "loud"], "--log-level must be"),
             (["--server-mpm", "winnt"], "--server-mpm must be"),
             (["--threads", "0"], "--threads must be"),
-            (["--https-port", "8443"], "--https-port is not supported yet"),
+            (["--https-port", "8443"], "--https-port needs a certificate"),
+            (["--ssl-environment"], "--ssl-environment needs --https-port"),
+            (["--https-port", "8443", "--ssl-certificate", "/nonexistent/site"], "'/nonexistent/site.crt' does not exist"),
+            (["--proxy-timeout", "5"], "--proxy-timeout needs --proxy-mount-point"),
+            (["--proxy-mount-point", "/api", "localhost:9000"], "takes an http:// or https:// URL"),
+            (["--add-handler", "res", "x.py"], "--add-handler takes a file extension"),
             (["--application-type", "paste", "x.ini"], "PasteDeploy configuration file"),
             (["--application-type", "module", "not/a/module"], "not a Python module name"),
         ]

@@ -71,6 +71,8 @@ final class OptionTableTests: XCTestCase {
             if case .refused(let reason) = row.status { return (row, reason) } else { return nil }
         }
         for (row, reason) in refused {
+            // issue 15: no option is refused without saying why (in --help too).
+            XCTAssertFalse(reason.isEmpty, "\(row.name) is refused without a reason")
             let o = try XCTUnwrap(OptionParser.parse(commandLine(row)))
             XCTAssertThrowsError(try ResolvedConfig.refuseUnsupported(o)) {
                 XCTAssertEqual($0 as? ExpressError, .notSupportedYet(option: row.name, reason: reason))
@@ -155,8 +157,14 @@ final class OptionTableTests: XCTestCase {
         XCTAssertEqual(alias["kind"] as? String, "pair")
         XCTAssertEqual(alias["metavar"] as? String, "URL-PATH FILE-PATH|DIRECTORY-PATH")
         let https = try XCTUnwrap(list.first { $0["name"] as? String == "--https-port" })
-        XCTAssertEqual(https["status"] as? String, "refused")
+        XCTAssertEqual(https["status"] as? String, "implemented")
         XCTAssertEqual(https["type"] as? String, "int")
+        let php = try XCTUnwrap(list.first { $0["name"] as? String == "--with-php5" })
+        XCTAssertEqual(php["status"] as? String, "withdrawn")
+        XCTAssertEqual(php["reason"] as? String, "mod_wsgi 6.0 removed it (PHP 5 is end of life); load PHP with --include-file")
+        let metrics = try XCTUnwrap(list.first { $0["name"] as? String == "--server-metrics" })
+        XCTAssertEqual(metrics["status"] as? String, "refused")
+        XCTAssertFalse((metrics["reason"] as? String ?? "").isEmpty)
         let flag = try XCTUnwrap(list.first { $0["name"] as? String == "--access-log" })
         XCTAssertEqual(flag["default"] as? Bool, false)
         XCTAssertTrue(flag["type"] is NSNull)

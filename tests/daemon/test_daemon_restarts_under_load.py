@@ -76,9 +76,13 @@ WSGIScriptAlias /d @APPS@/daemon.wsgi process-group=g application-group=%%{GLOBA
 
 
 def _listener_inodes(path):
+    # The kernel lists a socket under the name it was bound to: the module binds it under a
+    # staging name of the same length (the path's last character replaced by "~") and renames
+    # it into place once it has its owner and mode.
+    names = {path, path[:-1] + "~"}
     with open("/proc/net/unix") as f:
         next(f)
-        return {int(p[6]) for p in (line.split() for line in f) if len(p) >= 8 and p[7] == path and p[5] == "01"}
+        return {int(p[6]) for p in (line.split() for line in f) if len(p) >= 8 and p[7] in names and p[5] == "01"}
 
 
 def _holders(inodes, pids):

@@ -50,17 +50,7 @@ def test_written_bytes_stay_alive_without_the_gil_in_daemon(apache_factory, how)
     s.sendall(b"GET /safe/borrowed?mb=40&after=1&how=%s&marker=dropped HTTP/1.1\r\nHost: x\r\n"
               b"Connection: close\r\n\r\n" % how.encode())
     assert a.wait_marker("dropped", timeout=15) is not None
-    chunks = []
-    while True:
-        try:
-            b = s.recv(1 << 20)
-        except (socket.timeout, ConnectionResetError):
-            break
-        if not b:
-            break
-        chunks.append(b)
-    s.close()
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    head, body = harness.read_until_close(s)
     assert head.startswith(b"HTTP/1.1 200"), head
     expected = size + 3 if how == "replace" else size  # emptied: no "end" any more
     assert len(body) == expected and body.count(b"a") == size, \

@@ -83,10 +83,14 @@ def test_options_as_json_for_wrappers(express, command):
     assert options["--port"]["default"] == 8000 and options["--port"]["type"] == "int"
     assert options["--url-alias"]["kind"] == "pair"
     assert options["--python-path"]["kind"] == "repeatable"
-    assert options["--https-port"]["status"] == "refused"
+    assert options["--https-port"]["status"] == "implemented" and options["--https-port"]["type"] == "int"
+    assert options["--with-php5"]["status"] == "withdrawn" and "mod_wsgi 6.0 removed it" in options["--with-php5"]["reason"]
+    assert options["--server-metrics"]["status"] == "refused" and options["--server-metrics"]["reason"]
     # What the export says is what the command does: a refused option is refused.
-    r = run([command, "--https-port", "8443"])
-    one_line_error(r, "--https-port is not supported yet", code=1)
+    r = run([command, "--with-php5"])
+    one_line_error(r, "--with-php5 is not supported: mod_wsgi 6.0 removed it", code=1)
+    r = run([command, "--server-metrics"])
+    one_line_error(r, "--server-metrics is not supported yet (", code=1)
 
 
 def test_module_location(express):
@@ -209,9 +213,9 @@ def test_error_bad_option(express, workdir, args, fragment):
 
 
 @pytest.mark.parametrize("args,fragment", [
-    (["--https-port", "8443"], "--https-port is not supported yet"),
-    (["--proxy-mount-point", "/x", "http://127.0.0.1:1/"], "--proxy-mount-point is not supported yet"),
-    (["--error-override"], "--error-override is not supported yet (the module does not apply WSGIErrorOverride yet)"),
+    (["--with-php5"], "--with-php5 is not supported: mod_wsgi 6.0 removed it"),
+    (["--with-newrelic"], "--with-newrelic is not supported: mod_wsgi 6.0 removed the New Relic integration"),
+    (["--server-metrics"], "--server-metrics is not supported yet ("),
 ])
 def test_unimplemented_options_are_refused(express, workdir, hello, args, fragment):
     r = run(["setup-server", hello, "--server-root", os.path.join(workdir, "r")] + args)

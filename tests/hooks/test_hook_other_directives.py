@@ -38,7 +38,6 @@ def test_pass_apache_request_in_embedded_mode(hooks_factory):
 
 @pytest.mark.ours_only
 @pytest.mark.parametrize("line,warning", [
-    ("WSGIServerMetrics On", "WSGIServerMetrics On: mod_wsgi.server_metrics() is not available"),
     ("WSGIAcceptMutex flock", "WSGIAcceptMutex flock: daemon processes here use no cross-process accept mutex"),
 ])
 def test_directives_without_effect_here_warn_once(hooks_factory, line, warning):

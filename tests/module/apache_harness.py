@@ -414,6 +414,24 @@ def _alive(pid):
         return False
 
 
+def read_until_close(s, timeout=60):
+    """Reads a raw response from socket s until the server closes it (or a timeout or reset);
+    closes s and returns (head, body)."""
+    s.settimeout(timeout)
+    chunks = []
+    while True:
+        try:
+            b = s.recv(1 << 20)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not b:
+            break
+        chunks.append(b)
+    s.close()
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    return head, body
+
+
 def parse_raw(raw):
     """Split a raw HTTP/1.x response into (status, headers list, body), de-chunking if needed."""
     head, _, body = raw.partition(b"\r\n\r\n")

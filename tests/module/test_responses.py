@@ -43,13 +43,44 @@ def test_start_response_validation(resp, path, message):
 
 
 @pytest.mark.ours_only
-def test_start_response_twice_without_exc_info_is_an_error(resp):
-    """PEP 3333: calling start_response again without exc_info is a fatal error.
-    mod_wsgi 4.9 tolerates it (the second status wins)."""
+@pytest.mark.parametrize("path,line", [
+    ("/b/status_bad", "ValueError: status code is not a 3 digit integer: 'abc'"),
+    ("/b/header_crlf", "ValueError: carriage return/line feed character present in header value: "
+                       "'a\\\\r\\\\nX-Injected: yes'"),
+    ("/b/header_name_crlf", "ValueError: control character present in header name: 'X-Bad\\\\r\\\\nX-Injected'"),
+    ("/b/header_nonlatin", "ValueError: unicode object contains non latin-1 characters: 'snow \\xe2\\x98\\x83'"),
+])
+def test_bad_status_or_header_is_named_in_the_log(resp, path, line):
+    """mod_wsgi 4.9 says what is wrong but not which value: we name it (its repr, so a CR/LF in
+    it never reaches the log or the client raw; Apache escapes backslashes and non-ASCII bytes)."""
     mark = resp.log_size()
-    r = resp.get("/b/twice")
-    assert r.status == 500 and b"never" not in r.body
+    raw = raw_get(resp, path)
+    assert parse_raw(raw)[0] == 500 and b"X-Injected" not in raw
+    resp.wait_log(re.escape(line), since=mark)
+
+
+def test_start_response_twice_before_output_second_wins(resp):
+    """As mod_wsgi 4.9 (not PEP 3333's fatal error): a user moving over sees no new 500."""
+    raw = raw_get(resp, "/b/twice")
+    status, headers, body = parse_raw(raw)
+    assert status == 201 and body == b"second wins", raw[:500]
+    names = [k for k, v in headers]
+    assert "X-Second" in names and "X-First" not in names
+
+
+def test_start_response_again_after_output_raises(resp):
+    mark = resp.log_size()
+    raw = raw_get(resp, "/b/twice_after_output")
+    assert raw.startswith(b"HTTP/1.1 200 OK\r\n") and b"never" not in raw
     resp.wait_log(EXC_LINE, since=mark)
+    resp.wait_log(r"RuntimeError: headers have already been sent", since=mark)
+
+
+def test_start_response_exc_info_not_a_tuple_raises(resp):
+    mark = resp.log_size()
+    raw = raw_get(resp, "/b/exc_info_not_tuple")
+    assert parse_raw(raw)[0] == 500 and b"never" not in raw
+    resp.wait_log(r"RuntimeError: exception info must be a tuple", since=mark)
 
 
 def test_exc_info_before_output_replaces_headers(resp):

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from apache_harness import module_apache
+from apache_harness import module_apache, read_until_close
 
 MB = 1024 * 1024
 
@@ -29,23 +29,6 @@ def _slow_client(a, path, rcvbuf=4096):
     s.connect(("127.0.0.1", a.port))
     s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
     return s
-
-
-def _read_response(s, timeout=60):
-    """Reads until the server closes; returns (head, body)."""
-    s.settimeout(timeout)
-    chunks = []
-    while True:
-        try:
-            b = s.recv(1 << 20)
-        except (socket.timeout, ConnectionResetError):
-            break
-        if not b:
-            break
-        chunks.append(b)
-    s.close()
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    return head, body
 
 
 def _pid(a):
@@ -89,7 +72,7 @@ def test_sendfile_survives_apache_setting_the_file_aside(safe):
     idle.sendall(("GET /safe/hold?path=%s&marker=held&n=4&s=3 HTTP/1.1\r\nHost: x\r\n"
                   "Connection: close\r\n\r\n" % b_path).encode())
     assert safe.wait_marker("held", timeout=15) is not None
-    head, body = _read_response(slow)
+    head, body = read_until_close(slow)
     idle.close()
     assert head.startswith(b"HTTP/1.1 200"), head
     assert len(body) == size and body.count(b"A") == size, (
@@ -107,7 +90,7 @@ def test_written_bytes_stay_alive_without_the_gil(safe, how):
     pid = _pid(safe)
     slow = _slow_client(safe, "/safe/borrowed?mb=40&after=1&how=%s&marker=dropped-%s" % (how, how))
     assert safe.wait_marker("dropped-" + how, timeout=15) is not None
-    head, body = _read_response(slow)
+    head, body = read_until_close(slow)
     assert head.startswith(b"HTTP/1.1 200"), head
     # Emptied, the list has no "end" any more: the response stops after the first item.
     expected = size + 3 if how == "replace" else size
@@ -158,7 +141,7 @@ def test_write_from_another_thread_during_a_write_is_refused(safe):
     pid = _pid(safe)
     slow = _slow_client(safe, "/safe/concurrent_write?mb=8&after=1&marker=concurrent")
     outcome = safe.wait_marker("concurrent", timeout=15)
-    head, body = _read_response(slow)
+    head, body = read_until_close(slow)
     assert outcome is not None and outcome.startswith("RuntimeError: write() called while"), outcome
     assert head.startswith(b"HTTP/1.1 200"), head
     assert body.count(b"a") == 8 * MB and b"B" not in body, _summary(body, b"a")

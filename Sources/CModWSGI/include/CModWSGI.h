@@ -123,6 +123,7 @@ extern void *wsgi_swift_create_dir_config(apr_pool_t *p, char *dir);
 extern void *wsgi_swift_merge_dir_config(apr_pool_t *p, void *base, void *add);
 extern int wsgi_swift_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp);
 extern int wsgi_swift_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+extern int wsgi_swift_pre_mpm(apr_pool_t *p);
 extern void wsgi_swift_child_init(apr_pool_t *p, server_rec *s);
 extern int wsgi_swift_translate_name(request_rec *r);
 extern int wsgi_swift_handler(request_rec *r);
@@ -152,6 +153,10 @@ static inline void *wsgi_request_config(const request_rec *r) {
 static inline const char *wsgi_check_global(cmd_parms *cmd) {
     return ap_check_cmd_context(cmd, GLOBAL_ONLY);
 }
+/* The main server or a <VirtualHost>, not <Directory>/<Location>/<Files>. */
+static inline const char *wsgi_check_server_context(cmd_parms *cmd) {
+    return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+}
 static inline int wsgi_table_count(const apr_table_t *t) {
     return apr_table_elts(t)->nelts;
 }
@@ -168,6 +173,8 @@ apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb);
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush);
 /* Read up to len bytes of the request body; returns bytes read, 0 at end, -1 on error. */
 long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
+/* ap_scoreboard_image is a mutable C global, which Swift 6 refuses to read directly. */
+static inline scoreboard *wsgi_scoreboard(void) { return ap_scoreboard_image; }
 /* apr_time_now() itself works from Swift; kept while other branches still call this. */
 static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
 static inline int wsgi_errno(void) { return errno; }
@@ -189,9 +196,11 @@ static inline PyObject *wsgi_exc_value_error(void) { return PyExc_ValueError; }
 static inline PyObject *wsgi_exc_runtime_error(void) { return PyExc_RuntimeError; }
 static inline PyObject *wsgi_exc_os_error(void) { return PyExc_OSError; }
 static inline PyObject *wsgi_exc_io_error(void) { return PyExc_IOError; }
+static inline PyObject *wsgi_exc_base_exception(void) { return PyExc_BaseException; }
 static inline int wsgi_bytes_check(PyObject *o) { return PyBytes_Check(o); }
 static inline int wsgi_unicode_check(PyObject *o) { return PyUnicode_Check(o); }
 static inline int wsgi_tuple_check(PyObject *o) { return PyTuple_Check(o); }
+static inline int wsgi_dict_check(PyObject *o) { return PyDict_Check(o); }
 static inline int wsgi_list_check(PyObject *o) { return PyList_Check(o); }
 static inline int wsgi_long_check(PyObject *o) { return PyLong_Check(o); }
 static inline int wsgi_exception_class_check(PyObject *o) { return PyExceptionClass_Check(o); }

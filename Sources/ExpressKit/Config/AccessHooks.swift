@@ -133,3 +133,11 @@ public struct AccessHooks: Equatable {
         ]
     }
 }
+
+extension AccessHooks {
+    /// Whether Python code runs in Apache's children (host access, auth and dispatch scripts
+    /// do, in daemon mode too), so their threads need a Python-sized stack.
+    var runPythonInChildren: Bool {
+        hostAccessScript != nil || authUserScript != nil || authGroupScript != nil || dispatchScript != nil
+    }
+}

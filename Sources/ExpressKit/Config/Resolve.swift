@@ -89,7 +89,7 @@ extension ResolvedConfig {
         let shell = o.shellExecutable.map(abs)
             ?? ["/usr/bin/bash", "/bin/bash"].first(where: Sys.isExecutable) ?? "/bin/sh"
 
-        return ResolvedConfig(
+        var config = ResolvedConfig(
             command: command,
             commandLine: ctx.argv.map(shellQuoteIfNeeded).joined(separator: " "),
             applicationType: appType, entryPoint: app.entryPoint, isDefaultApplication: app.isDefault,
@@ -103,7 +103,7 @@ extension ResolvedConfig {
             allowOverride: o.allowOverrides.isEmpty ? "None" : o.allowOverrides.joined(separator: " "),
             urlAliases: urlAliases(o.urlAliases, cwd: cwd),
             errorDocuments: o.errorDocuments.map { (status: $0.first, document: $0.second) },
-            mapHEADToGET: mapHead, handlerScripts: try handlerScripts(o.handlerScripts, cwd: cwd), chunkedRequest: o.chunkedRequest, enableSendfile: o.enableSendfile,
+            mapHEADToGET: mapHead, chunkedRequest: o.chunkedRequest, enableSendfile: o.enableSendfile,
             setenv: o.setenv.map { (name: $0.first, value: $0.second) },
             passenv: o.passenv,
             locale: resolveLocale(o.locale ?? o.lang, env: env),
@@ -141,9 +141,32 @@ extension ResolvedConfig {
             errorLogName: o.errorLogName, accessLogName: o.accessLogName,
             apache: apache, mimeTypes: abs(o.mimeTypes), shell: shell,
             processName: o.processName ?? (Path.basename(apache.httpd) + " (mod_wsgi-express)"),
-            setupOnly: o.setupOnly, withCGI: o.withCGI, assumeTerminal: o.isatty, module: module, httpdDefines: defines,
+            setupOnly: o.setupOnly, assumeTerminal: o.isatty, module: module, httpdDefines: defines,
             debugMode: debugMode, enableDebugger: debugTools.debugger, debugTools: debugTools,
             url: url)
+        try config.resolveSite(o, cwd: cwd)
+        return config
+    }
+
+    /// HTTPS, proxying and the site-facing flags of issue 14.
+    mutating func resolveSite(_ o: ServerOptions, cwd: String) throws {
+        https = try HTTPSSettings.resolve(o, httpPort: port, cwd: cwd)
+        proxy = try ProxySettings.resolve(o)
+        errorOverride = o.errorOverride
+        withCGI = o.withCGI
+        handlerScripts = try o.handlerScripts.map { p in
+            guard p.first.hasPrefix("."), p.first.count > 1 else {
+                throw ExpressError.badOption("--add-handler takes a file extension starting with '.', not '\(p.first)'")
+            }
+            let script = Path.absolute(p.second, cwd: cwd)
+            guard Sys.isFile(script) else {
+                throw ExpressError.badOption("--add-handler \(p.first): WSGI script '\(script)' does not exist")
+            }
+            return (extension: p.first, script: script)
+        }
+        if let s = serverName, s.isEmpty || s.contains("/") || s.contains(" ") {
+            throw ExpressError.badOption("--server-name takes a host name, not '\(s)'")
+        }
     }
 
     /// The first option given that the table marks as refused.
@@ -196,21 +219,6 @@ extension ResolvedConfig {
             if o.bodyMinRate > 0 { rrt += ",MinRate=\(o.bodyMinRate)" }
         }
         return rrt
-    }
-
-    /// --add-handler EXTENSION SCRIPT: the script must exist; '.md' and 'md' mean the same.
-    static func handlerScripts(_ given: [OptionPair], cwd: String) throws -> [(extension: String, script: String)] {
-        try given.map { p in
-            let ext = p.first.hasPrefix(".") ? p.first : "." + p.first
-            guard ext.count > 1, !ext.contains(where: { $0 == "/" || $0 == " " || $0 == "'" }) else {
-                throw ExpressError.badOption("--add-handler extension '\(p.first)' is not a file extension such as .md")
-            }
-            let script = Path.absolute(p.second, cwd: cwd)
-            guard Sys.isFile(script) else {
-                throw ExpressError.badOption("--add-handler \(p.first): script '\(script)' does not exist")
-            }
-            return (ext, script)
-        }
     }
 
     /// Static aliases, longest URL first as mod_wsgi-express sorts them; a file is served by name.

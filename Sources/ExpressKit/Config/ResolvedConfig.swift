@@ -28,8 +28,6 @@ public struct ResolvedConfig {
     public var urlAliases: [URLAlias]
     public var errorDocuments: [(status: String, document: String)]
     public var mapHEADToGET: String
-    /// --add-handler: (extension with its dot, absolute script path).
-    public var handlerScripts: [(extension: String, script: String)]
     public var chunkedRequest: Bool
     public var enableSendfile: Bool
     public var setenv: [(name: String, value: String)]
@@ -98,8 +96,6 @@ public struct ResolvedConfig {
     public var shell: String
     public var processName: String
     public var setupOnly: Bool
-    /// --with-cgi: '.cgi' files in the document root run as CGI scripts.
-    public var withCGI: Bool
     /// --isatty: run Apache as on a terminal (supervised child) even without one.
     public var assumeTerminal: Bool
     public var module: ModuleInfo
@@ -111,6 +107,19 @@ public struct ResolvedConfig {
     public var debugTools: DebugTools
 
     public var url: String
+    // HTTPS, proxying and the site-facing flags of issue 14 (set after the rest by `resolveSite`)
+    public var https: HTTPSSettings? = nil
+    public var proxy = ProxySettings()
+    public var errorOverride = false
+    /// --add-handler: (extension, absolute script path), served through resource.wsgi.
+    public var handlerScripts: [(extension: String, script: String)] = []
+    public var withCGI = false
+    /// The HTTPS URL, printed only when HTTPS is really served.
+    public var httpsURL: String? {
+        guard let h = https else { return nil }
+        let name = serverName ?? host
+        return h.port == 443 ? "https://\(name)/" : "https://\(name):\(h.port)/"
+    }
     public var httpdConf: String { Path.join(serverRoot, "httpd.conf") }
     public var daemonGroup: String { "\(host):\(port)" }
     public var operatingMode: String { debugMode ? "debug" : (embeddedMode ? "embedded" : "daemon") }

@@ -37,7 +37,6 @@ public struct ServerOptions: Equatable, Sendable {
     public var urlAliases: [OptionPair] = []
     public var errorDocuments: [OptionPair] = []
     public var mapHEADToGET: String = "Auto"
-    public var handlerScripts: [OptionPair] = []
     public var chunkedRequest: Bool = false
     public var enableSendfile: Bool = false
     public var setenv: [OptionPair] = []
@@ -81,6 +80,26 @@ public struct ServerOptions: Equatable, Sendable {
     public var authGroupScript: String?
     public var authGroup: String = "wsgi"
     public var dispatchScript: String?
+
+    // server: HTTPS and proxying (issue 14)
+    public var httpsPort: Int?
+    public var sslCertificateFile: String?
+    public var sslCertificateKeyFile: String?
+    public var sslCertificate: String?
+    public var sslCACertificateFile: String?
+    public var sslVerifyClient: [String] = []
+    public var sslCertificateChainFile: String?
+    public var sslEnvironment: Bool = false
+    public var httpsOnly: Bool = false
+    public var hstsPolicy: String?
+    public var proxyMountPoints: [OptionPair] = []
+    public var proxyVirtualHosts: [OptionPair] = []
+    public var proxyTimeout: Int?
+
+    // application and apache: site-facing flags (issue 14)
+    public var errorOverride: Bool = false
+    public var handlerScripts: [OptionPair] = []
+    public var withCGI: Bool = false
 
     // processes
     public var processes: Int = 1
@@ -139,7 +158,6 @@ public struct ServerOptions: Equatable, Sendable {
     public var mimeTypes: String = "/etc/mime.types"
     public var shellExecutable: String?
     public var processName: String?
-    public var withCGI: Bool = false
     public var isatty: Bool = false
     public var setupOnly: Bool = false
 

@@ -17,3 +17,15 @@ extension String {
         return out
     }
 }
+
+enum Regex {
+    /// A literal string as a PCRE pattern (Apache's regular expressions).
+    static func escape(_ s: String) -> String {
+        var out = ""
+        for c in s {
+            if "\\.^$|?*+()[]{}".contains(c) { out.append("\\") }
+            out.append(c)
+        }
+        return out
+    }
+}

@@ -114,7 +114,9 @@ struct GlobalConfig {
     var daemonGroups: [DaemonGroupConfig] = []
     /// WSGICaseSensitivity Off: script paths differing only in case name one script.
     var caseSensitive = true
-    var serverMetrics = false
+    /// WSGIServerMetrics: nil when absent (mod_wsgi 4.9 then still answers server_metrics()
+    /// in embedded mode: its test is `!flag` on a flag that starts at -1).
+    var serverMetrics: Bool? = nil
     /// An access, auth or dispatch script is configured: Apache's children need Python
     /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
     var hookScripts = false

@@ -43,7 +43,15 @@ struct DaemonGroupConfig {
     var virtualMemoryLimit = 0
     var cpuPriority = 0
     var socketUser: String?
+    /// server-metrics=On: mod_wsgi.server_metrics() returns the scoreboard in this group.
+    var serverMetrics = false
+    /// interrupt-timeout=N (mod_wsgi 6.0): past request-timeout, raise mod_wsgi.RequestTimeout in
+    /// the request's thread and give it N seconds to unwind before replacing the process.
+    var interruptTimeout = 0
     var serverName = ""
+    /// The <VirtualHost> the group was defined in (its server_rec's address), 0 for the main
+    /// server: such a group serves only that virtual host and those with its ServerName.
+    var virtualHost: UInt = 0
 
     static let options: Set<String> = [
         "processes", "threads", "display-name", "home", "python-home", "python-path", "python-eggs",
@@ -53,7 +61,7 @@ struct DaemonGroupConfig {
         "deadlock-timeout", "eviction-timeout", "restart-interval", "listen-backlog",
         "header-buffer-size", "response-buffer-size", "receive-buffer-size", "send-buffer-size",
         "stack-size", "cpu-time-limit", "memory-limit", "virtual-memory-limit", "cpu-priority",
-        "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests",
+        "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests", "interrupt-timeout",
     ]
 
     static func parse(_ args: [String], serverName: String) -> Result<DaemonGroupConfig, DirectiveError> {
@@ -120,8 +128,17 @@ struct DaemonGroupConfig {
             case "virtual-memory-limit": guard let n = int(0...Int.max) else { return bad("bytes") }; g.virtualMemoryLimit = n
             case "cpu-priority": guard let n = Int(v), (-20...20).contains(n) else { return bad("a number from -20 to 20") }; g.cpuPriority = n
             case "socket-user": g.socketUser = v
-            case "server-metrics", "script-user", "chroot":
-                return fail("option '\(k)' is not supported yet by this mod_wsgi")
+            case "interrupt-timeout": guard let n = int() else { return bad("seconds") }; g.interruptTimeout = n
+            case "server-metrics":
+                switch v.lowercased() {
+                case "on": g.serverMetrics = true
+                case "off": g.serverMetrics = false
+                default: return bad("On or Off")
+                }
+            case "script-user":
+                return fail("option 'script-user' is not supported yet by this mod_wsgi (the owner of a WSGI script is not checked); leave it out and keep the scripts writable only by their owner")
+            case "chroot":
+                return fail("option 'chroot' is not supported yet by this mod_wsgi (Python and the application would have to be inside the new root); leave it out, or run Apache in a container")
             default:
                 return fail("unknown option '\(k)'")
             }

@@ -174,17 +174,19 @@ enum Directives {
         case WSGI_CMD_SERVER_METRICS:
             try globalOnly()
             global.serverMetrics = try flag()
-            if global.serverMetrics {
-                global.startupWarnings.append("WSGIServerMetrics On: mod_wsgi.server_metrics() is not available in this mod_wsgi yet.")
-            }
         case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
             try count(1...1, "one argument"); try globalOnly()
             global.startupWarnings.append("\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")
         case WSGI_CMD_DAEMON_PROCESS:
             try count(1...Int.max, "a process group name and options")
-            try globalOnly()
-            let group = try DaemonGroupConfig.parse(args, serverName: str(cmd.pointee.server.pointee.server_hostname) ?? "")
+            // In the main server or a <VirtualHost> (as Debian's site files put it), not in
+            // <Directory>/<Location>; the group's name is unique across all of them.
+            if let err = wsgi_check_server_context(cmd) { throw DirectiveError(message: String(cString: err)) }
+            var group = try DaemonGroupConfig.parse(args, serverName: str(cmd.pointee.server.pointee.server_hostname) ?? "")
                 .get()
+            if cmd.pointee.server.pointee.is_virtual != 0 {
+                group.virtualHost = UInt(bitPattern: cmd.pointee.server)
+            }
             if global.daemonGroups.contains(where: { $0.name == group.name }) {
                 throw fail("a daemon process group named '\(group.name)' is already defined")
             }

@@ -5,7 +5,8 @@ import CModWSGI
 /// Apache's input filters, the response head and body to Apache's output filters.
 /// Both bodies stream in blocks; no Python here.
 enum DaemonClient {
-    static func forward(_ r: UnsafeMutablePointer<request_rec>, group name: String, scriptPath: String) -> Int32 {
+    static func forward(_ r: UnsafeMutablePointer<request_rec>, group name: String, scriptPath: String,
+                        errorOverride: Bool = false) -> Int32 {
         guard let group = GlobalConfig.current.daemonGroups.first(where: { $0.name == name }),
               var path = DaemonManager.socketPaths[name] else {
             Log.request(APLOG_ERR, .processGroupMissing, "No WSGI daemon process called '\(name)' has been configured: \(scriptPath)", r)
@@ -54,7 +55,7 @@ enum DaemonClient {
                 Log.request(APLOG_ERR, .daemonSendFailed, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
-            return relay(r, conn: conn, group: group, first: first)
+            return relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
         }
     }
 
@@ -157,11 +158,14 @@ enum DaemonClient {
     }
 
     /// Serves the daemon's frames until 'Z'. Returns the handler status.
+    /// With WSGIErrorOverride On an error status (4xx/5xx) from the application is returned to
+    /// Apache, which then sends its own error document; the application's body is discarded.
     private static func relay(_ r: UnsafeMutablePointer<request_rec>, conn: WireConnection, group: DaemonGroupConfig,
-                              first: (Frame, Int)) -> Int32 {
+                              first: (Frame, Int), errorOverride: Bool) -> Int32 {
         let name = group.name
         let apache = ApacheChannel(r)
         var headersSent = false
+        var overridden: Int32?
         let blockSize = max(4096, min(group.responseBufferSize, 1 << 20))
         var buffer = [UInt8](repeating: 0, count: blockSize)
         var next: (Frame, Int)? = first
@@ -199,8 +203,14 @@ enum DaemonClient {
                         Log.request(APLOG_ERR, .daemonHeaderTooLarge, "Response header '\(shown)' from daemon process '\(name)' is \(h.name.count + h.value.count) bytes, more than header-buffer-size=\(group.headerBufferSize) allows; returning 500.", r)
                         return HTTP_INTERNAL_SERVER_ERROR
                     }
+                    if errorOverride && head.status >= 400 {
+                        overridden = head.status
+                        continue
+                    }
                     headersSent = true
                     _ = apache.sendHeaders(status: head.status, statusLine: head.statusLine, headers: head.headers)
+                case .data where overridden != nil, .flush where overridden != nil:
+                    _ = try conn.readPayload(length)
                 case .data, .flush:
                     var left = length
                     while left > 0 {
@@ -227,6 +237,7 @@ enum DaemonClient {
                     apache.abort()
                 case .done:
                     let status = try decodeInt32(try conn.readPayload(length))
+                    if let overridden { return overridden }
                     if headersSent { return OK }
                     return status == OK ? HTTP_INTERNAL_SERVER_ERROR : status
                 default:

@@ -104,16 +104,30 @@ enum DaemonManager {
         // A daemon process that exits is replaced at once, not at the MPM's next
         // once-a-second check (--reload-on-changes restarts in well under a second).
         wsgi_parent_wake_on_child_exit(1)
-        for slot in made { start(slot) }
+        // As mod_wsgi: before the scoreboard exists, start them from pre_mpm (after it is made).
+        if wsgi_scoreboard() == nil { startDeferred = true } else { for slot in made { start(slot) } }
         return OK
     }
 
+    nonisolated(unsafe) static var startDeferred = false
+
+    static func preMPM() {
+        guard startDeferred else { return }
+        startDeferred = false
+        for slot in slots { start(slot) }
+    }
+
     private static func listen(path: String, group: DaemonGroupConfig) throws -> Int32 {
-        guard var addr = unixAddress(path) else { throw SyscallError(call: "bind", errno: ENAMETOOLONG) }
+        // The socket is made under a name of its own and renamed into place once it has its
+        // owner and mode: a child that connects as soon as the name appears (a new generation
+        // after a graceful restart) never finds it still root's ("Permission denied", a 503).
+        // The name has the final one's length, so it fits wherever the final one fits.
+        let staging = String(path.dropLast()) + (path.hasSuffix("~") ? "+" : "~")
+        guard var addr = unixAddress(staging) else { throw SyscallError(call: "bind", errno: ENAMETOOLONG) }
         let fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         do {
             do {
-                try syscall("unlink of the old socket") { unlink(path) }
+                try syscall("unlink of a stale socket") { unlink(staging) }
             } catch let e as SyscallError where e.errno == ENOENT {}
             try syscall("bind") { wsgi_bind_un(fd, &addr) }
             // Accepted sockets inherit these (send-buffer-size=, receive-buffer-size=).
@@ -128,11 +142,14 @@ enum DaemonManager {
                 // Apache's children (User) connect; nobody else.
                 var uid = wsgi_apache_uid()
                 if let su = group.socketUser, let u = Identity.lookupUser(su) { uid = u.uid }
-                try syscall("chown of the socket") { chown(path, uid, gid_t.max) }
+                try syscall("chown of the socket") { chown(staging, uid, gid_t.max) }
             }
-            try syscall("chmod of the socket") { chmod(path, 0o600) }
+            try syscall("chmod of the socket") { chmod(staging, 0o600) }
+            // Replaces the previous generation's socket of the same name, if any, at once.
+            try syscall("rename of the socket") { rename(staging, path) }
         } catch {
             close(fd)
+            unlink(staging)
             throw error
         }
         return fd

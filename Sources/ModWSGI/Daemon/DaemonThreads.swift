@@ -5,6 +5,11 @@ import CModWSGI
 extension DaemonProcess {
     final class ThreadBody { let body: () -> Void; init(_ b: @escaping () -> Void) { body = b } }
 
+    /// Stack of the daemon's own threads that run no Python code (deadlock watch, shutdown
+    /// watchdog). Thread stacks are private writable mappings, so they count against
+    /// memory-limit (RLIMIT_DATA): the default (RLIMIT_STACK, 8 MB) would take that from the app.
+    static let helperStackSize = 256 * 1024
+
     @discardableResult
     static func spawn(stackSize: Int = 0, _ body: @escaping () -> Void) -> pthread_t {
         var attr = pthread_attr_t()
@@ -28,7 +33,7 @@ extension DaemonProcess {
     /// the process when it could not for deadlock-timeout seconds.
     static func startDeadlockWatch() {
         guard PythonRuntime.initialized, state.group.deadlockTimeout > 0 else { return }
-        spawn {
+        spawn(stackSize: helperStackSize) {
             while !DaemonProcess.state.stopAccepting {
                 _ = Interpreters.acquire("")
                 Interpreters.release()

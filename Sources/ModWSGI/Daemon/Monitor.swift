@@ -8,6 +8,8 @@ enum Monitor {
     enum Phase { case running, graceful, shutdown }
     nonisolated(unsafe) static var phase = Phase.running
     nonisolated(unsafe) private static var deadline: Int64 = 0
+    /// interrupt-timeout: when the interrupted requests must have unwound (0: none pending).
+    nonisolated(unsafe) private static var interruptDeadline: Int64 = 0
 
     static func supervise() -> Never {
         let st = DaemonProcess.state!
@@ -47,9 +49,19 @@ enum Monitor {
                 // One thread: the request's own time. Several: the running time of the active
                 // requests summed, divided by the threads (mod_wsgi's measure).
                 let measure = g.threads > 1 ? totalRunning / Int64(g.threads) : totalRunning
-                if measure > Int64(g.requestTimeout) * 1_000_000 {
+                if measure <= Int64(g.requestTimeout) * 1_000_000 {
+                    interruptDeadline = 0
+                } else if g.interruptTimeout > 0 && interruptDeadline == 0 {
+                    // interrupt-timeout: first try to stop only the request's thread.
+                    let n = RequestInterrupt.interrupt(longerThan: Int64(g.requestTimeout) * 1_000_000)
+                    Log.server(APLOG_WARNING, .daemonRequestInterrupting, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)'; interrupted \(n) request thread(s) with mod_wsgi.RequestTimeout, allowing interrupt-timeout=\(g.interruptTimeout) seconds to unwind.")
+                    interruptDeadline = now + Int64(g.interruptTimeout) * 1_000_000
+                } else if interruptDeadline != 0 && now < interruptDeadline {
+                    // still unwinding
+                } else {
                     Log.server(APLOG_ERR, .daemonRequestTimeout, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)' (\(active) active requests); stopping the process.")
                     dumpStacks()
+                    ProcessStopping.note("request-timeout")
                     shutdown(nil)
                 }
             }
@@ -78,6 +90,7 @@ enum Monitor {
         let g = DaemonProcess.state.group
         let t = timeout ?? g.gracefulTimeout
         Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
+        ProcessStopping.note(why)
         phase = .graceful
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
@@ -87,6 +100,8 @@ enum Monitor {
         guard phase != .shutdown else { return }
         let g = DaemonProcess.state.group
         if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
+        ProcessStopping.note(why ?? "")
+        ProcessStopping.publishSoon()
         phase = .shutdown
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
@@ -104,7 +119,7 @@ enum Monitor {
         let g = DaemonProcess.state.group
         if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
-            DaemonProcess.spawn {
+            DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {
                 sleepMicros(limit)
                 Log.server(APLOG_WARNING, .daemonFinalizeTimeout, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
                 _exit(0)

@@ -64,13 +64,10 @@ def _setup(params):
         interp.modWSGIVersion = Py.tuple([Py.int(modWSGIVersion.0), Py.int(modWSGIVersion.1), Py.int(modWSGIVersion.2)])
 
         let params = PyDict_New()!
-        Py.setItem(params, "stdout", ErrorLog.type.make(ErrorLog(request: nil, name: "<stdout>",
-            restricted: s.restrictStdout ? "sys.stdout access restricted by mod_wsgi (WSGIRestrictStdout On)" : nil))!)
+        Py.setItem(params, "stdout", s.restrictStdout ? Restricted.make("sys.stdout")
+            : ErrorLog.type.make(ErrorLog(request: nil, name: "<stdout>"))!)
         Py.setItem(params, "stderr", ErrorLog.type.make(ErrorLog(request: nil, name: "<stderr>"))!)
-        Py.setItem(params, "stdin", s.restrictStdin
-            ? ErrorLog.type.make(ErrorLog(request: nil, name: "<stdin>",
-                                          restricted: "sys.stdin access restricted by mod_wsgi (WSGIRestrictStdin On)"))!
-            : Py.none)
+        Py.setItem(params, "stdin", s.restrictStdin ? Restricted.make("sys.stdin") : Py.none)
         let path = PyList_New(0)!
         for p in s.pythonPath { let o = Py.string(p); PyList_Append(path, o); wsgi_decref(o) }
         Py.setItem(params, "python_path", path)
@@ -85,7 +82,7 @@ def _setup(params):
         Py.setItem(module, "maximum_processes", Py.int(ModuleState.maximumProcesses))
         Py.setItem(module, "threads_per_process", Py.int(ModuleState.threadsPerProcess))
         Py.setItem(module, "implementation", Py.string("swift"))
-        PythonAPI.addFunctions(to: module)
+        PythonAPI.addFunctions(to: module, interp: interp)
         Py.setItem(params, "module", module)
 
         Py.run(bootstrap) { globals in
@@ -93,6 +90,7 @@ def _setup(params):
                 wsgi_decref(r)
             }
         }
+        if PyErr_Occurred() == nil { PythonAPI.finishSetup(interp) }
         if PyErr_Occurred() != nil {
             let lines = Py.takeExceptionLines()
             // One message: every traceback line carries the same prefix and ID.

@@ -14,6 +14,8 @@ final class Interpreter {
     var wsgiVersion: PyObj!
     var apacheVersion: PyObj!
     var modWSGIVersion: PyObj!
+    /// The mod_wsgi module's per-interpreter state (subscribers, active requests).
+    var api: InterpreterAPI?
     /// Why a script failed to load, kept for the next response when its loader asked for it
     /// (mod_wsgi-express's handler in debug mode): the lines of the log report, by path.
     var loadFailureReports: [String: [String]] = [:]
@@ -31,6 +33,8 @@ final class ThreadStates {
     var states: [(OpaquePointer, UnsafeMutablePointer<PyThreadState>)] = []
     let threadID: Int
     var requests = 0
+    /// mod_wsgi.request_data() of the request this thread is running (nil between requests).
+    var requestData: PyObj?
     init(threadID: Int) { self.threadID = threadID }
 }
 
@@ -158,11 +162,16 @@ enum InterpreterFactory {
     nonisolated(unsafe) private static var results: [String: Interpreter?] = [:]
     nonisolated(unsafe) private static var started = false
 
+    static let factoryStackSize = 2 * 1024 * 1024
+
     static func start() {
         var thread = pthread_t()
         var attr = pthread_attr_t()
         pthread_attr_init(&attr)
         pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
+        // Creating an interpreter runs only its start-up imports: 2 MB, not RLIMIT_STACK's
+        // 8 MB, which would count against a daemon's memory-limit (RLIMIT_DATA).
+        pthread_attr_setstacksize(&attr, factoryStackSize)
         pthread_create(&thread, &attr, { _ in
             InterpreterFactory.loop()
             return nil

@@ -3,6 +3,7 @@ import CModWSGI
 typealias PyCMethod = @convention(c) (PyObj?, PyObj?) -> PyObj?
 typealias PyTernary = @convention(c) (PyObj?, PyObj?, PyObj?) -> PyObj?
 typealias PyUnary = @convention(c) (PyObj?) -> PyObj?
+typealias PyNew = @convention(c) (UnsafeMutablePointer<PyTypeObject>?, PyObj?, PyObj?) -> PyObj?
 typealias PyGetter = @convention(c) (PyObj?, UnsafeMutableRawPointer?) -> PyObj?
 
 /// A Python type whose instances carry a retained Swift object (`WSGIObject.swift`).
@@ -18,7 +19,8 @@ final class NativeType {
     }
 
     init(name: String, methods: [Method] = [], getters: [(String, PyGetter)] = [],
-         call: PyTernary? = nil, iter: PyUnary? = nil, next: PyUnary? = nil) {
+         call: PyTernary? = nil, iter: PyUnary? = nil, next: PyUnary? = nil,
+         getattro: PyCMethod? = nil, new: PyNew? = nil) {
         func cstr(_ s: String) -> UnsafePointer<CChar> { UnsafePointer(strdup(s)!) }
         let defs = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: methods.count + 1)
         for (i, m) in methods.enumerated() {
@@ -39,6 +41,8 @@ final class NativeType {
         if let call { slots.append(PyType_Slot(slot: Py_tp_call, pfunc: unsafeBitCast(call, to: UnsafeMutableRawPointer.self))) }
         if let iter { slots.append(PyType_Slot(slot: Py_tp_iter, pfunc: unsafeBitCast(iter, to: UnsafeMutableRawPointer.self))) }
         if let next { slots.append(PyType_Slot(slot: Py_tp_iternext, pfunc: unsafeBitCast(next, to: UnsafeMutableRawPointer.self))) }
+        if let getattro { slots.append(PyType_Slot(slot: Py_tp_getattro, pfunc: unsafeBitCast(getattro, to: UnsafeMutableRawPointer.self))) }
+        if let new { slots.append(PyType_Slot(slot: Py_tp_new, pfunc: unsafeBitCast(new, to: UnsafeMutableRawPointer.self))) }
         slots.append(PyType_Slot(slot: 0, pfunc: nil))
         let slotArray = UnsafeMutablePointer<PyType_Slot>.allocate(capacity: slots.count)
         slotArray.initialize(from: slots, count: slots.count)

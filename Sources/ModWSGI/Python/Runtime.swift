@@ -129,7 +129,9 @@ enum PythonRuntime {
 
     /// At process exit: destroy interpreters (running atexit) unless WSGIDestroyInterpreter Off.
     static func finalize(destroy: Bool) {
-        guard initialized, destroy else { return }
+        guard initialized else { return }
+        ProcessStopping.publishAll()
+        guard destroy else { return }
         Interpreters.destroyAll()
         initialized = false
     }

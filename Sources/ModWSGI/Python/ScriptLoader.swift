@@ -16,18 +16,30 @@ enum ScriptLoader {
                      log: (Int32, LogID, String) -> Void) -> PyObj? {
         // WSGICaseSensitivity Off: paths differing only in case are one script (one module).
         let key = GlobalConfig.current.caseSensitive ? path : path.lowercased()
-        if let cached = interp.scripts[key], !reload || cached.mtime == mtime {
-            return cached.module
+        // The script's own reload_required(resource) may ask for a reload (mod_wsgi 4.9).
+        var forced = false
+        if let cached = interp.scripts[key] {
+            if !reload { return cached.module }
+            if cached.mtime == mtime {
+                if !reloadRequired(cached.module, resource: path, log: log) { return cached.module }
+                forced = true
+            }
         }
         // Serialise loading in this interpreter; never wait for the lock holding the GIL.
         let save = PyEval_SaveThread()
         interp.scriptLock.lock()
         PyEval_RestoreThread(save)
         defer { interp.scriptLock.unlock() }
-        if let cached = interp.scripts[key], !reload || cached.mtime == mtime {
+        if !forced, let cached = interp.scripts[key], !reload || cached.mtime == mtime {
             return cached.module
         }
         let reloading = interp.scripts[key] != nil
+        // As mod_wsgi logs them (info).
+        if reloading {
+            log(APLOG_INFO, .scriptReloaded, "Reloading WSGI script '\(path)'.")
+        } else {
+            log(APLOG_INFO, .scriptLoading, "Loading Python script file '\(path)'.")
+        }
         interp.loadFailureReports[path] = nil  // only this attempt's failure is shown
         guard let source = readSmallFile(path) else {
             log(APLOG_ERR, .scriptUnreadable, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
@@ -62,8 +74,27 @@ enum ScriptLoader {
         }
         if let old = interp.scripts[key] { wsgi_decref(old.module) }
         interp.scripts[key] = (module, mtime)
-        if reloading { log(APLOG_INFO, .scriptReloaded, "Reloaded WSGI script '\(path)'.") }
         return module
+    }
+
+    /// Calls the module's `reload_required(resource)` if it has one: True asks for a
+    /// reload; an exception is logged with its traceback and counts as False.
+    static func reloadRequired(_ module: PyObj, resource: String, log: (Int32, LogID, String) -> Void) -> Bool {
+        guard let dict = PyModule_GetDict(module), let f = PyDict_GetItemString(dict, "reload_required") else { return false }
+        wsgi_incref(f)
+        defer { wsgi_decref(f) }
+        let arg = Py.string(resource)
+        defer { wsgi_decref(arg) }
+        guard let r = PyObject_CallOneArg(f, arg) else {
+            let lines = Py.takeExceptionLines()
+            log(APLOG_ERR, .reloadRequiredFailed, "Exception occurred in reload_required() of WSGI script '\(resource)'.")
+            for l in lines { log(APLOG_ERR, .reloadRequiredTraceback, l) }
+            return false
+        }
+        defer { wsgi_decref(r) }
+        let yes = PyObject_IsTrue(r)
+        if yes < 0 { PyErr_Clear(); return false }
+        return yes == 1
     }
 
     /// A script that loads the application from elsewhere (mod_wsgi-express's handler.wsgi)

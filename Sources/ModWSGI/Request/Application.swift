@@ -63,15 +63,24 @@ enum WSGIApplication {
         Py.setItem(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
         Py.setItem(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
 
+        // The mod_wsgi API: request_data(), active_requests, events, metrics.
+        let life = RequestLife(api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID)
+        request.life = life
+        ts.requestData = life.data
+        let application = life.started(application: app, environ: environ)
         let startResponse = StartResponse.type.make(request)!
-        let status = request.run(application: app, environ: environ, startResponse: startResponse)
+        let status = request.run(application: application, environ: environ, startResponse: startResponse)
+        wsgi_decref(application)
         // Flush a partial line the app left in wsgi.errors, then retire the request.
         NativeType.object(errors, as: ErrorLog.self).flush()
         wsgi_decref(errors)
         request.waitUntilIdle()
+        life.finished(request, status: status)
+        ts.requestData = nil
         request.finished = true
         wsgi_decref(startResponse)
         wsgi_decref(environ)
         return status
     }
 }
+

@@ -100,5 +100,6 @@ final class ErrorLog {
             ("errors", { _, _ in Py.string("backslashreplace") }),
             ("line_buffering", { _, _ in Py.bool(true) }),
             ("name", { o, _ in Py.string(NativeType.object(o, as: ErrorLog.self).name) }),
+            ("buffer", { o, _ in ErrorLogBuffer.type.make(ErrorLogBuffer(NativeType.object(o, as: ErrorLog.self))) }),
         ])
 }

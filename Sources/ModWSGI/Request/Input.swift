@@ -21,9 +21,17 @@ final class InputStream {
         }
         if eof { return 0 }
         let channel = request.channel
+        let t0 = wsgi_now()
         let save = PyEval_SaveThread()
         let got = channel.read(p, n)
+        let t1 = wsgi_now()
         PyEval_RestoreThread(save)
+        if let life = request.life {
+            life.inputReads += 1
+            life.inputTime += Int64(t1 - t0)
+            life.gilWaitTime += Int64(wsgi_now() - t1)
+            life.gilWaitCount += 1
+        }
         if got < 0 {
             Py.raise(wsgi_exc_io_error(), channel.lastError)
             return -1

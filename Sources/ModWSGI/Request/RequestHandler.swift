@@ -22,10 +22,8 @@ enum RequestHandler {
                 let end = Int(m[0].rm_eo)
                 filename = String(cString: sub) + String(cString: uriPtr + end)
             } else {
-                let loc = alias.location
-                guard uri.hasPrefix(loc) else { continue }
-                let rest = uri.utf8.dropFirst(loc.utf8.count)
-                if !loc.isEmpty, let c = rest.first, c != 47 { continue }
+                guard let matched = aliasMatches(uri, alias.location) else { continue }
+                let rest = uri.utf8.dropFirst(matched)
                 filename = alias.target.path + String(decoding: rest, as: UTF8.self)
             }
             r.pointee.filename = filename.pooled(r.pointee.pool)
@@ -108,7 +106,12 @@ enum RequestHandler {
             apr_table_set(env, "HTTP_AUTHORIZATION", auth)
         }
         if apr_table_get(env, "PATH_INFO") == nil { apr_table_set(env, "PATH_INFO", "") }
-        let scriptName = str(apr_table_get(env, "SCRIPT_NAME")) ?? ""
+        var scriptName = str(apr_table_get(env, "SCRIPT_NAME")) ?? ""
+        // As mod_wsgi: SCRIPT_NAME without duplicate slashes (REQUEST_URI keeps them).
+        if scriptName.utf8.count > 1, let collapsed = withoutDuplicateSlashes(scriptName) {
+            scriptName = collapsed
+            apr_table_set(env, "SCRIPT_NAME", scriptName)
+        }
         let pathInfo = str(apr_table_get(env, "PATH_INFO")) ?? ""
         // WSGITrustedProxyHeaders: what a trusted front-end proxy says about the client.
         let proxyScheme = TrustedProxies.apply(r, dir: dir, env: env)
@@ -161,8 +164,13 @@ enum RequestHandler {
             return HTTP_INTERNAL_SERVER_ERROR
         }
 
+        if !processGroup.isEmpty, !VirtualHostGroups.allows(processGroup, r) {
+            Log.request(APLOG_ERR, .processGroupOtherHost, "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application (it is defined in another virtual host): \(scriptPath)", r)
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
         if !processGroup.isEmpty {
-            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath)
+            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath,
+                                        errorOverride: dir.errorOverride ?? false)
         }
         if GlobalConfig.current.restrictEmbedded {
             Log.request(APLOG_ERR, .embeddedRestricted, "Embedded mode of mod_wsgi disabled by runtime configuration: \(scriptPath)", r)
@@ -181,6 +189,37 @@ enum RequestHandler {
                 Py.setItem(environ, "apache.request_rec", capsule)
             }
         }
+    }
+
+    /// mod_alias's matching, which mod_wsgi uses for WSGIScriptAlias: any run of slashes
+    /// in the alias matches any run (at least one) in the URL; the alias must end at a
+    /// path segment's end. Returns how many bytes of the URL matched.
+    static func aliasMatches(_ uri: String, _ alias: String) -> Int? {
+        let u = Array(uri.utf8), a = Array(alias.utf8)
+        var i = 0, j = 0
+        while j < a.count {
+            if a[j] == 47 {
+                guard i < u.count, u[i] == 47 else { return nil }
+                while j < a.count && a[j] == 47 { j += 1 }
+                while i < u.count && u[i] == 47 { i += 1 }
+            } else {
+                guard i < u.count, u[i] == a[j] else { return nil }
+                i += 1; j += 1
+            }
+        }
+        if let last = a.last, last != 47, i < u.count, u[i] != 47 { return nil }
+        return i
+    }
+
+    /// The path with each run of slashes made one, or nil when it has none to collapse.
+    static func withoutDuplicateSlashes(_ path: String) -> String? {
+        var out: [UInt8] = []
+        var changed = false
+        for c in path.utf8 {
+            if c == 47 && out.last == 47 { changed = true; continue }
+            out.append(c)
+        }
+        return changed ? String(decoding: out, as: UTF8.self) : nil
     }
 
     /// Adds every entry of an APR table as a str (latin-1) value.

@@ -56,24 +56,11 @@ final class FileWrapper {
             guard let data else { return nil }
             if PyObject_IsTrue(data) == 0 { wsgi_decref(data); return nil }
             return data
-        })
+        },
+        new: FileWrapper.construct)
 
     static var typeObject: PyObj { UnsafeMutableRawPointer(type.type).assumingMemoryBound(to: PyObject.self) }
 
-    /// The callable put in environ['wsgi.file_wrapper'].
-    static let factory: PyObj = {
-        let def = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: 1)
-        def.pointee = PyMethodDef(ml_name: UnsafePointer(strdup("file_wrapper")), ml_meth: { _, args in
-            guard let args, wsgi_tuple_size(args) >= 1, wsgi_tuple_size(args) <= 2 else {
-                Py.raise(wsgi_exc_type_error(), "file_wrapper(filelike, blksize=8192)"); return nil
-            }
-            var blksize = 8192
-            if wsgi_tuple_size(args) == 2 {
-                blksize = PyLong_AsLong(wsgi_tuple_get(args, 1))
-                if blksize == -1 && PyErr_Occurred() != nil { return nil }
-            }
-            return FileWrapper.type.make(FileWrapper(filelike: wsgi_tuple_get(args, 0)!, blksize: blksize))
-        }, ml_flags: METH_VARARGS, ml_doc: nil)
-        return PyCFunction_NewEx(def, nil, nil)
-    }()
+    /// environ['wsgi.file_wrapper'] is the type itself (mod_wsgi.FileWrapper), as in mod_wsgi.
+    static var factory: PyObj { typeObject }
 }

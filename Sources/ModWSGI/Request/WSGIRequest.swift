@@ -9,6 +9,8 @@ final class WSGIRequest {
     /// start_response) refuse to touch a finished request.
     var finished = false
     var bytesRead = 0
+    /// The mod_wsgi API's view of this request (events, request_data, metrics).
+    var life: RequestLife?
 
     // Response state.
     private(set) var status: Int32 = 0
@@ -46,6 +48,9 @@ final class WSGIRequest {
             return false
         }
         if let e = excInfo, e != wsgi_py_none() {
+            guard wsgi_tuple_check(e) != 0 else {
+                Py.raise(wsgi_exc_runtime_error(), "exception info must be a tuple"); return false
+            }
             if headersSent {
                 // PEP 3333: re-raise the original exception.
                 // Checked: CPython trusts what PyErr_Restore is given (anything else crashes).
@@ -60,8 +65,9 @@ final class WSGIRequest {
                 if tb == wsgi_py_none() { wsgi_decref(tb) }
                 return false
             }
-        } else if started {
-            Py.raise(wsgi_exc_runtime_error(), "headers have already been set; pass exc_info to start_response() to replace them")
+        } else if headersSent {
+            // As mod_wsgi: before any output a second call replaces the status and headers.
+            Py.raise(wsgi_exc_runtime_error(), "headers have already been sent")
             return false
         }
         guard let s = Py.swiftString(statusObj) else {
@@ -69,7 +75,8 @@ final class WSGIRequest {
             return false
         }
         guard let code = Self.parseStatus(s) else {
-            Py.raise(wsgi_exc_value_error(), "status code is not a 3 digit integer")
+            // mod_wsgi's message, naming the bad value (repr: CR/LF never reach the log raw).
+            Py.raise(wsgi_exc_value_error(), "status code is not a 3 digit integer: \(Py.repr(statusObj))")
             return false
         }
         guard let parsed = Self.parseHeaders(headersObj) else { return false }
@@ -78,6 +85,7 @@ final class WSGIRequest {
         headers = parsed.headers
         contentLength = parsed.contentLength
         started = true
+        life?.responseStarted(status: statusObj, headers: headersObj, excInfo: excInfo)
         return true
     }
 
@@ -111,7 +119,7 @@ final class WSGIRequest {
             guard let name = latin1Header(wsgi_tuple_get(item, 0)!, what: "name"),
                   let value = latin1Header(wsgi_tuple_get(item, 1)!, what: "value") else { return nil }
             if name.count <= 1 || name.dropLast().contains(where: { $0 == 58 || $0 == 32 || $0 == 9 || ($0 > 0 && $0 < 32) || $0 == 127 }) {
-                Py.raise(wsgi_exc_value_error(), "control character present in header name")
+                Py.raise(wsgi_exc_value_error(), "control character present in header name: \(Py.repr(wsgi_tuple_get(item, 0)))")
                 return nil
             }
             if Header.same(name, "content-length") {
@@ -134,14 +142,14 @@ final class WSGIRequest {
         }
         guard let b = PyUnicode_AsLatin1String(o) else {
             PyErr_Clear()
-            Py.raise(wsgi_exc_value_error(), "unicode object contains non latin-1 characters")
+            Py.raise(wsgi_exc_value_error(), "unicode object contains non latin-1 characters: \(Py.repr(o))")
             return nil
         }
         defer { wsgi_decref(b) }
         let p = UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
         if p.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) {
-            Py.raise(wsgi_exc_value_error(), what == "name" ? "control character present in header name"
-                     : "carriage return/line feed character present in header value")
+            Py.raise(wsgi_exc_value_error(), (what == "name" ? "control character present in header name: "
+                     : "carriage return/line feed character present in header value: ") + Py.repr(o))
             return nil
         }
         var bytes = [CChar](repeating: 0, count: p.count + 1)
@@ -209,10 +217,19 @@ final class WSGIRequest {
         // caller's may be borrowed from a list that another thread can empty).
         wsgi_incref(data)
         let p = UnsafeRawPointer(wsgi_bytes_data(data)!)
+        let t0 = wsgi_now()
         let save = PyEval_SaveThread()
         let ok = channel.write(p, Int(n), flush: flush)
+        let t1 = wsgi_now()
         PyEval_RestoreThread(save)
         wsgi_decref(data)
+        if let life {
+            let t2 = wsgi_now()
+            life.outputWrites += 1
+            life.outputTime += Int64(t1 - t0)
+            life.gilWaitTime += Int64(t2 - t1)
+            life.gilWaitCount += 1
+        }
         if !ok {
             clientGone = true
             Py.raise(wsgi_exc_io_error(), "Apache/mod_wsgi \(channel.lastError)")
@@ -287,6 +304,14 @@ final class WSGIRequest {
             if headersSent { channel.abort(); return OK }
             return status
         }
+        if let life, RequestInterrupt.enabled, RequestInterrupt.isPending(life.api) {
+            // interrupt-timeout: the supervisor stopped this request; 504, no traceback.
+            PyErr_Clear()
+            channel.log(APLOG_INFO, .requestInterrupted, "Request exceeded request-timeout and was interrupted (mod_wsgi.RequestTimeout) in '\(scriptPath)'.")
+            if headersSent { channel.abort(); return OK }
+            return HTTP_GATEWAY_TIME_OUT
+        }
+        life?.exception()
         let lines = Py.takeExceptionLines()
         waitUntilIdle()
         // One message: the traceback's lines carry the header's prefix and ID.

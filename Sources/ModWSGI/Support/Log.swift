@@ -26,6 +26,7 @@ enum LogID: Int {
     case importScriptFailed = 1111
     case processGroupMissing = 1114
     case processGroupRestricted = 1115
+    case processGroupOtherHost = 1125
     case pythonUnavailable = 1150
     case handlerScriptNotFound = 1151
     case scriptIsDirectory = 1152
@@ -96,6 +97,12 @@ enum LogID: Int {
     case groupsBadItem = 1316
     case groupWithoutGroups = 1317
     case dispatchBadGroup = 1318
+    case eventCallbackFailed = 1401
+    case scriptLoading = 1402
+    case reloadRequiredFailed = 1403
+    case reloadRequiredTraceback = 1404
+    case requestInterrupted = 1405
+    case daemonRequestInterrupting = 1406
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }

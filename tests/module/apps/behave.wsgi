@@ -67,8 +67,16 @@ def application(environ, start_response):
         start_response("200 OK", ok + ["X-Bad: yes"])
         return [b"never"]
     if path == "/twice":
-        start_response("200 OK", ok)
+        start_response("200 OK", ok + [("X-First", "1")])
+        start_response("201 Created", ok + [("X-Second", "1")])
+        return [b"second wins"]
+    if path == "/twice_after_output":
+        write = start_response("200 OK", ok)
+        write(b"out;")
         start_response("201 Created", ok)
+        return [b"never"]
+    if path == "/exc_info_not_tuple":
+        start_response("200 OK", ok, "not a tuple")
         return [b"never"]
     if path == "/exc_info_before":
         start_response("200 OK", ok + [("X-First", "1")])

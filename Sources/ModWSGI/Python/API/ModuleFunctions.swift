@@ -1,0 +1,79 @@
+import CModWSGI
+
+/// The functions of the `mod_wsgi` module (mod_wsgi 4.9's, plus 6.x's
+/// start_recording_metrics). Each interpreter gets its own function objects whose
+/// `self` carries that interpreter's InterpreterAPI.
+enum ModuleFunctions {
+    static let stateType = NativeType(name: "mod_wsgi._InterpreterState")
+
+    private static func api(_ o: PyObj?) -> InterpreterAPI { NativeType.object(o, as: InterpreterAPI.self) }
+
+    private static func def(_ name: String, _ flags: Int32, _ f: PyCMethod) -> UnsafeMutablePointer<PyMethodDef> {
+        let d = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: 1)
+        d.pointee = PyMethodDef(ml_name: UnsafePointer(strdup(name)), ml_meth: f, ml_flags: flags, ml_doc: nil)
+        return d
+    }
+
+    private static func subscribe(_ list: PyObj, _ cb: PyObj?) -> PyObj? {
+        guard let cb, PyCallable_Check(cb) != 0 else {
+            Py.raise(wsgi_exc_type_error(), "callback must be callable"); return nil
+        }
+        PyList_Append(list, cb)
+        return Py.none
+    }
+
+    static let defs: [UnsafeMutablePointer<PyMethodDef>] = [
+        def("server_metrics", METH_NOARGS) { _, _ in ServerMetrics.snapshot() },
+        def("process_metrics", METH_NOARGS) { _, _ in Metrics.processMetrics() },
+        def("request_metrics", METH_NOARGS) { _, _ in Metrics.requestMetrics() },
+        def("start_recording_metrics", METH_NOARGS) { _, _ in
+            if !Metrics.recording { Metrics.startRecording() }
+            return Py.none
+        },
+        def("subscribe_events", METH_O) { o, cb in subscribe(api(o).eventCallbacks, cb) },
+        def("subscribe_shutdown", METH_O) { o, cb in subscribe(api(o).shutdownCallbacks, cb) },
+        def("request_data", METH_NOARGS) { _, _ in
+            guard let d = Interpreters.threadStates().requestData else {
+                Py.raise(wsgi_exc_runtime_error(), "no active request for thread"); return nil
+            }
+            return wsgi_new_ref(d)
+        },
+    ]
+
+    /// Adds the functions, `active_requests` and `FileWrapper` to a new interpreter's
+    /// module dict (GIL held, in that interpreter).
+    static func add(to module: PyObj, interp: Interpreter) {
+        Metrics.processStarted()
+        let api = InterpreterAPI.of(interp)
+        let selfObject = stateType.make(api)!
+        defer { wsgi_decref(selfObject) }
+        let moduleName = Py.string("mod_wsgi")
+        defer { wsgi_decref(moduleName) }
+        for d in defs {
+            let f = PyCFunction_NewEx(d, selfObject, moduleName)!
+            Py.setItem(module, d.pointee.ml_name, f)
+        }
+        PyDict_SetItemString(module, "active_requests", api.activeRequests)
+        PyDict_SetItemString(module, "FileWrapper", FileWrapper.typeObject)
+        PyDict_SetItemString(module, "Restricted", Restricted.typeObject)
+        if api.requestTimeout == nil {
+            api.requestTimeout = PyErr_NewException("mod_wsgi.RequestTimeout", wsgi_exc_base_exception(), nil)
+        }
+        if let exc = api.requestTimeout { PyDict_SetItemString(module, "RequestTimeout", exc) }
+    }
+
+    /// The `apache` module's attributes besides version and description: the MPM's.
+    static func addApacheAttributes() {
+        guard let modules = PyImport_GetModuleDict(), let apache = PyDict_GetItemString(modules, "apache") else { return }
+        let threaded = mpmQuery(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
+        var maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMON_USED))
+        if maxDaemons == -1 { maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMONS)) }
+        let maxThreads = threaded ? Int(mpmQuery(AP_MPMQ_MAX_THREADS)) : 1
+        func set(_ name: String, _ v: PyObj) { PyObject_SetAttrString(apache, name, v); wsgi_decref(v) }
+        set("maximum_processes", Py.int(max(maxDaemons, 1)))
+        set("threads_per_process", Py.int(max(maxThreads, 1)))
+        set("mpm_name", Py.string(String(cString: ap_show_mpm())))
+        set("build_date", Py.string(String(cString: ap_get_server_built())))
+        PyErr_Clear()
+    }
+}

@@ -1,0 +1,155 @@
+import CModWSGI
+
+/// One request as the mod_wsgi API sees it: its `request_data()` dict (also in
+/// `active_requests`), the events delivered about it, and what request_finished and
+/// request_metrics() report (byte counts, read/write times, thread CPU time).
+/// Events are built only when somebody subscribed when the request started.
+/// `finished` must be called exactly once (with the GIL): it releases the Python objects.
+final class RequestLife {
+    let api: InterpreterAPI
+    let data: PyObj
+    let requestID: PyObj?
+    let events: Bool
+    let threadID: Int
+    /// When the application was called (µs since the epoch).
+    let appStart: Int64
+    private var cpuStart: (Double, Double) = (0, 0)
+    var times = Times()
+
+    // Counted by wsgi.input and the response writer.
+    var inputReads = 0, inputTime: Int64 = 0
+    var outputWrites = 0, outputTime: Int64 = 0
+    var gilWaitTime: Int64 = 0, gilWaitCount = 0
+
+    struct Times {
+        var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
+    }
+
+    init(api: InterpreterAPI, environ: PyObj, threadID: Int) {
+        self.api = api
+        self.threadID = threadID
+        data = PyDict_New()!
+        requestID = PyDict_GetItemString(environ, "mod_wsgi.request_id").map { wsgi_new_ref($0) }
+        events = api.hasSubscribers
+        appStart = Int64(wsgi_now())
+        if let requestID { PyDict_SetItem(api.activeRequests, requestID, data) }
+        if events || Metrics.recording {
+            times.requestStart = Self.seconds(environ, "mod_wsgi.request_start")
+            times.queueStart = Self.seconds(environ, "mod_wsgi.queue_start")
+            times.daemonStart = Self.seconds(environ, "mod_wsgi.daemon_start")
+        }
+        if events { cpuStart = Self.threadCPU() }
+        Metrics.activeRequests += 1
+        if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
+        // As mod_wsgi: a thread's count includes its running request; request_count does not.
+        Metrics.threadRequests[threadID, default: 0] += 1
+    }
+
+    /// An environ timestamp (µs, as a str) in seconds; 0.0 when absent.
+    static func seconds(_ environ: PyObj, _ key: String) -> Double {
+        guard let v = Py.swiftString(PyDict_GetItemString(environ, key)), let us = Int64(v) else { return 0 }
+        return Double(us) / 1e6
+    }
+
+    static func integer(_ environ: PyObj, _ key: String) -> Int {
+        Py.swiftString(PyDict_GetItemString(environ, key)).flatMap { Int($0) } ?? 0
+    }
+
+    static func threadCPU() -> (Double, Double) {
+        var ru = rusage()
+        guard getrusage(RUSAGE_THREAD, &ru) == 0 else { return (0, 0) }
+        return (Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6,
+                Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)
+    }
+
+    private func newEvent() -> PyObj {
+        let e = PyDict_New()!
+        if let requestID { PyDict_SetItemString(e, "request_id", requestID) }
+        PyDict_SetItemString(e, "request_data", data)
+        return e
+    }
+
+    private func publish(_ name: String, _ event: PyObj) {
+        InterpreterAPI.publish(api.eventCallbacks, name, event)
+    }
+
+    /// request_started: returns the application to call (a new reference), which a
+    /// subscriber may have replaced through `application_object`.
+    func started(application: PyObj, environ: PyObj) -> PyObj {
+        guard events else { return wsgi_new_ref(application) }
+        let e = newEvent()
+        defer { wsgi_decref(e) }
+        Py.setItem(e, "thread_id", Py.int(threadID))
+        Py.setItem(e, "daemon_connects", Py.int(Self.integer(environ, "mod_wsgi.daemon_connects")))
+        Py.setItem(e, "daemon_restarts", Py.int(Self.integer(environ, "mod_wsgi.daemon_restarts")))
+        Py.setItem(e, "request_start", PyFloat_FromDouble(times.requestStart))
+        Py.setItem(e, "queue_start", PyFloat_FromDouble(times.queueStart))
+        Py.setItem(e, "daemon_start", PyFloat_FromDouble(times.daemonStart))
+        PyDict_SetItemString(e, "application_object", application)
+        PyDict_SetItemString(e, "request_environ", environ)
+        Py.setItem(e, "application_start", PyFloat_FromDouble(Double(appStart) / 1e6))
+        publish("request_started", e)
+        return wsgi_new_ref(PyDict_GetItemString(e, "application_object") ?? application)
+    }
+
+    /// response_started, from start_response (after its arguments were accepted).
+    func responseStarted(status: PyObj, headers: PyObj, excInfo: PyObj?) {
+        guard events else { return }
+        let e = newEvent()
+        PyDict_SetItemString(e, "response_status", status)
+        PyDict_SetItemString(e, "response_headers", headers)
+        PyDict_SetItemString(e, "exception_info", excInfo ?? wsgi_py_none())
+        publish("response_started", e)
+        wsgi_decref(e)
+    }
+
+    /// request_exception, with the pending exception (left pending for the caller).
+    func exception() {
+        guard events else { return }
+        var type: PyObj?, value: PyObj?, tb: PyObj?
+        PyErr_Fetch(&type, &value, &tb)
+        guard type != nil else { return }
+        PyErr_NormalizeException(&type, &value, &tb)
+        if let tb, let value { PyException_SetTraceback(value, tb) }
+        let e = newEvent()
+        Py.setItem(e, "exception_info", Py.tuple([wsgi_new_ref(type!), wsgi_new_ref(value ?? wsgi_py_none()),
+                                                  wsgi_new_ref(tb ?? wsgi_py_none())]))
+        publish("request_exception", e)
+        wsgi_decref(e)
+        PyErr_Restore(type, value, tb)
+    }
+
+    /// The request is over: request_finished, metrics, and out of active_requests.
+    func finished(_ request: WSGIRequest, status: Int32) {
+        let finish = Int64(wsgi_now())
+        let appSeconds = Double(finish - appStart) / 1e6
+        if events {
+            let e = newEvent()
+            Py.setItem(e, "input_reads", Py.int(inputReads))
+            Py.setItem(e, "input_length", Py.int(request.bytesRead))
+            Py.setItem(e, "input_time", PyFloat_FromDouble(Double(inputTime) / 1e6))
+            Py.setItem(e, "output_length", Py.int(Int(request.bytesSent)))
+            Py.setItem(e, "output_writes", Py.int(outputWrites))
+            Py.setItem(e, "output_time", PyFloat_FromDouble(Double(outputTime) / 1e6))
+            let cpu = Self.threadCPU()
+            Py.setItem(e, "cpu_user_time", PyFloat_FromDouble(min(max(cpu.0 - cpuStart.0, 0), appSeconds)))
+            Py.setItem(e, "cpu_system_time", PyFloat_FromDouble(min(max(cpu.1 - cpuStart.1, 0), appSeconds)))
+            Py.setItem(e, "application_finish", PyFloat_FromDouble(Double(finish) / 1e6))
+            Py.setItem(e, "application_time", PyFloat_FromDouble(appSeconds))
+            // mod_wsgi 6.x additions.
+            Py.setItem(e, "status", Py.int(Int(request.status != 0 ? request.status : status)))
+            Py.setItem(e, "gil_wait_time", PyFloat_FromDouble(Double(gilWaitTime) / 1e6))
+            Py.setItem(e, "gil_wait_count", Py.int(gilWaitCount))
+            publish("request_finished", e)
+            wsgi_decref(e)
+        }
+        Metrics.activeRequests -= 1
+        if RequestInterrupt.enabled { RequestInterrupt.ended() }
+        Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
+        if let requestID {
+            if PyDict_DelItem(api.activeRequests, requestID) != 0 { PyErr_Clear() }
+            wsgi_decref(requestID)
+        }
+        wsgi_decref(data)
+    }
+}
