@@ -162,7 +162,7 @@ public enum OptionTable {
         .flag("--server-status", \.serverStatus,
             help: "Serve Apache's status page at /server-status (from localhost only). Defaults to disabled."),
         .refused(.flag, "--server-metrics",
-            reason: "WSGIServerMetrics is not rendered yet; in embedded mode mod_wsgi.server_metrics() answers without it",
+            reason: "WSGIServerMetrics and server-metrics=On are not rendered for it; in embedded mode mod_wsgi.server_metrics() answers without them",
             help: "Make internal server metrics available to the application. Defaults to disabled."),
         // Proxying (issue 14)
         .pair("--proxy-mount-point", \.proxyMountPoints, "URL-PATH URL",
