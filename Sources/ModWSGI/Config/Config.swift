@@ -117,6 +117,10 @@ struct GlobalConfig {
     /// WSGIServerMetrics: nil when absent (mod_wsgi 4.9 then still answers server_metrics()
     /// in embedded mode: its test is `!flag` on a flag that starts at -1).
     var serverMetrics: Bool? = nil
+    /// WSGIMetricsURL: the path of the Prometheus endpoint (Metrics/), nil when absent.
+    var metricsURL: String? = nil
+    /// WSGIMetricsAllow: who may read it; nil means localhost only.
+    var metricsAllow: TrustedProxyList? = nil
     /// An access, auth or dispatch script is configured: Apache's children need Python
     /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
     var hookScripts = false

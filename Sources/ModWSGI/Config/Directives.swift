@@ -174,6 +174,14 @@ enum Directives {
         case WSGI_CMD_SERVER_METRICS:
             try globalOnly()
             global.serverMetrics = try flag()
+        case WSGI_CMD_METRICS_URL:
+            try count(1...1, "one argument: a URL path such as /metrics"); try globalOnly()
+            guard args[0].hasPrefix("/") else { throw fail("'\(args[0])' is not a URL path: it must start with '/'") }
+            global.metricsURL = args[0]
+        case WSGI_CMD_METRICS_ALLOW:
+            try count(1...Int.max, "one or more IP addresses or networks (address/bits)"); try globalOnly()
+            let more = try TrustedProxyList.parse(args, pool: cmd.pointee.pool, fail: fail)
+            global.metricsAllow = TrustedProxyList((global.metricsAllow?.subnets ?? []) + more.subnets)
         case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
             try count(1...1, "one argument"); try globalOnly()
             global.startupWarnings.append("\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")

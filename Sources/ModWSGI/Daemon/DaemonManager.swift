@@ -187,6 +187,9 @@ enum DaemonManager {
                 if wsgi_wifsignaled(status) != 0 { how = "was killed by signal \(wsgi_wtermsig(status))" }
                 else if wsgi_wifexited(status) != 0 { how = "exited with status \(wsgi_wexitstatus(status))" }
             }
+            if reason == APR_OC_REASON_LOST || wsgi_wifsignaled(status) != 0 || wsgi_wexitstatus(status) != 0 {
+                MetricsRecorder.daemonCrashed(group: slot.group.name, instance: slot.instance)
+            }
             var state: Int32 = 0
             ap_mpm_query(AP_MPMQ_MPM_STATE, &state)
             if slot.retired || state == AP_MPMQ_STOPPING {

@@ -22,6 +22,7 @@ enum DaemonProcess {
         ModuleState.maximumProcesses = g.processes
         ModuleState.threadsPerProcess = g.threads
         ModuleState.totalRequests = 0
+        MetricsRecorder.daemonStarted(group: g.name, instance: slot.instance)
 
         let user: Identity.User
         do {
