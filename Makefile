@@ -3,7 +3,7 @@
 #   make test    install what building and testing need (once), build, and run every test
 SWIFT ?= swift
 # The tests run with the system Python and its Debian packages (python3-pytest, python3-requests,
-# python3-pexpect), whatever python3 comes first on PATH: the module is built against it too.
+# python3-pexpect, python3-prometheus-client), whatever python3 comes first on PATH: the module is built against it too.
 PYTHON ?= /usr/bin/python3
 CONFIG ?= release
 BIN = .build/$(CONFIG)
