@@ -63,6 +63,7 @@ extension DaemonProcess {
         }
         guard let mtime = ScriptLoader.mtime(req.scriptPath) else {
             channel.log(APLOG_ERR, .daemonScriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
+            ScriptLoader.forgetMtime(req.scriptPath)
             channel.finish(HTTP_NOT_FOUND)
             return
         }
