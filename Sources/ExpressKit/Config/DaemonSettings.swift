@@ -10,7 +10,7 @@ public struct DaemonSettings: Equatable {
     public var deadlockTimeout: Int
     public var inactivityTimeout: Int
     public var requestTimeout: Int
-    public var interruptTimeout: Int
+    public var interruptTimeout: Int = 0
     public var connectTimeout: Int
     public var socketTimeout: Int
     public var queueTimeout: Int

@@ -64,6 +64,7 @@ public struct MetricsSettings: Equatable {
             "extendedStatus": needsStatusModule,
             "metricsURL": metricsURL.map { Quote.apache($0) } ?? "",
             "metricsAllow": metricsAllow.joined(separator: " "),
+            "any": serverMetrics || serverStatus || metricsURL != nil,
         ]
     }
 }
