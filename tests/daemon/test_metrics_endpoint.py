@@ -178,3 +178,25 @@ WSGIScriptAlias /app @APPS@/metrics.wsgi process-group=g application-group=%{GLO
     # The board outlives the restart: the requests counted before it are still there.
     assert value(f, "mod_wsgi_requests", status_class="2xx") == 3
     assert value(f, "mod_wsgi_daemon_requests", process_group="g", status_class="2xx") == 3
+
+
+def test_prefork_children_summed(apache_factory):
+    a = apache_factory("""
+WSGIMetricsURL /metrics
+WSGIScriptAlias /app @APPS@/metrics.wsgi
+""", mpm="prefork")
+    # Concurrent slow requests: more than one child serves.
+    pids = []
+    def slow():
+        pids.append(int(a.get("/app/sleep?0.4", timeout=30).body))
+    threads = [threading.Thread(target=slow) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(pids)) > 1, pids
+    f = families(a)
+    assert value(f, "mod_wsgi_requests", status_class="2xx") == 3
+    children = {int(s.labels["pid"]) for s in f["mod_wsgi_process_resident_memory_bytes"].samples
+                if s.labels["kind"] == "child"}
+    assert set(pids) <= children
