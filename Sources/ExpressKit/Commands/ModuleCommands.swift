@@ -4,6 +4,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 
 public struct ModuleConfig: ParsableCommand {
     public init() {}
@@ -74,13 +75,8 @@ enum FileCopy {
     static func write(_ bytes: [UInt8], to target: String) throws {
         let tmp = target + ".tmp-\(getpid())"
         let fd = try syscall("open", tmp) { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        var off = 0
         do {
-            while off < bytes.count {
-                off += try bytes.withUnsafeBytes { (p) throws(SystemError) -> Int in
-                    try syscall("write", tmp) { Glibc.write(fd, p.baseAddress! + off, p.count - off) }
-                }
-            }
+            try writeAll(fd, bytes, subject: tmp)
             close(fd)
             _ = try syscall("rename", target) { rename(tmp, target) }
         } catch {
