@@ -145,5 +145,6 @@ let package = Package(
         ),
         // Golden/ holds the expected rendered files, read by path at test time.
         .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit", "SystemCalls"], exclude: ["Golden"]),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
     ]
 )
