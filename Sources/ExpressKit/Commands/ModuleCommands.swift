@@ -6,19 +6,28 @@ import Glibc
 #endif
 import SystemCalls
 
+/// --python-home of module-config and install-module.
+struct PythonHomeOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
+    var pythonHome: String?
+
+    func resolve(_ ctx: RunContext, module: ModuleInfo) throws -> String {
+        try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+    }
+}
+
 public struct ModuleConfig: ParsableCommand {
     public init() {}
     public static let configuration = CommandConfiguration(
         commandName: "module-config",
         abstract: "Print the LoadModule and WSGIPythonHome lines that load this module into a system Apache.")
 
-    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
-    var pythonHome: String?
+    @OptionGroup var python: PythonHomeOption
 
     public func run() throws {
         let ctx = RunContext.current(argv: CommandLine.arguments)
         let module = try ModuleInfo.locate(environment: ctx.environment, executable: ctx.executable)
-        let home = try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+        let home = try python.resolve(ctx, module: module)
         Output.out("LoadModule wsgi_module \"\(module.path)\"\n")
         Output.out("WSGIPythonHome \"\(home)\"\n")
     }
@@ -46,8 +55,7 @@ public struct InstallModule: ParsableCommand {
     @Option(help: ArgumentHelp("Apache's modules directory. Defaults to what apxs reports (Debian: /usr/lib/apache2/modules).", valueName: "DIRECTORY"))
     var modulesDirectory: String?
 
-    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
-    var pythonHome: String?
+    @OptionGroup var python: PythonHomeOption
 
     public func run() throws {
         let ctx = RunContext.current(argv: CommandLine.arguments)
@@ -60,7 +68,7 @@ public struct InstallModule: ParsableCommand {
             guard let d = apxs.libexecdir, Sys.isDirectory(d) else { throw ExpressError.modulesDirectoryNotFound }
             dir = d
         }
-        let home = try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+        let home = try python.resolve(ctx, module: module)
         let name = module.pythonVersion.map { "mod_wsgi-py\($0.replacingAll(".", with: "")).so" } ?? "mod_wsgi-express.so"
         let target = Path.join(dir, name)
         guard let bytes = Sys.readFile(module.path) else { throw ExpressError.moduleNotBuilt(looked: module.path) }
