@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 
 /// What setting up the server root did, for the banner.
 public struct SetupResult {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SystemCalls
 import XCTest
 @testable import ExpressKit
 

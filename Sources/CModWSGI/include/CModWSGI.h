@@ -181,7 +181,6 @@ static inline scoreboard *wsgi_scoreboard(void) { return ap_scoreboard_image; }
 /* apr_time_now() itself works from Swift; kept while other branches still call this. */
 static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
 static inline int wsgi_errno(void) { return errno; }
-static inline int wsgi_open_read(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 /* fcntl is variadic: a duplicate of fd that is not inherited by child processes. */
 static inline int wsgi_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 

@@ -133,6 +133,14 @@ struct GlobalConfig {
 
 // MARK: - Storage of configuration objects in Apache's pools
 
+/// A per-directory or per-server configuration: Apache merges a section's over its parent's.
+protocol MergeableConfig: AnyObject {
+    func merged(over base: Self) -> Self
+}
+
+extension DirConfig: MergeableConfig {}
+extension VirtualHostConfig: MergeableConfig {}
+
 /// Config objects are Swift classes kept alive by the pool they were created for.
 enum ConfigStore {
     static func store<T: AnyObject>(_ object: T, in pool: OpaquePointer?) -> UnsafeMutableRawPointer {
@@ -148,6 +156,14 @@ enum ConfigStore {
     static func load<T: AnyObject>(_ raw: UnsafeMutableRawPointer?, as: T.Type) -> T? {
         guard let raw else { return nil }
         return Unmanaged<T>.fromOpaque(raw).takeUnretainedValue()
+    }
+
+    /// Apache's merge callback for either kind: `add` merged over `base`, in the pool `p`.
+    static func merge<T: MergeableConfig>(_ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?,
+                                          as: T.Type, in p: OpaquePointer?) -> UnsafeMutableRawPointer {
+        let b = load(base, as: T.self)!
+        let a = load(add, as: T.self)!
+        return store(a.merged(over: b), in: p)
     }
 
     static func server(_ s: UnsafePointer<server_rec>?) -> VirtualHostConfig? {
@@ -166,9 +182,7 @@ func wsgi_swift_create_server_config(_ p: OpaquePointer?, _ s: UnsafeMutablePoin
 
 @_cdecl("wsgi_swift_merge_server_config")
 func wsgi_swift_merge_server_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let b = ConfigStore.load(base, as: VirtualHostConfig.self)!
-    let a = ConfigStore.load(add, as: VirtualHostConfig.self)!
-    return ConfigStore.store(a.merged(over: b), in: p)
+    ConfigStore.merge(base, add, as: VirtualHostConfig.self, in: p)
 }
 
 @_cdecl("wsgi_swift_create_dir_config")
@@ -178,7 +192,5 @@ func wsgi_swift_create_dir_config(_ p: OpaquePointer?, _ dir: UnsafeMutablePoint
 
 @_cdecl("wsgi_swift_merge_dir_config")
 func wsgi_swift_merge_dir_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let b = ConfigStore.load(base, as: DirConfig.self)!
-    let a = ConfigStore.load(add, as: DirConfig.self)!
-    return ConfigStore.store(a.merged(over: b), in: p)
+    ConfigStore.merge(base, add, as: DirConfig.self, in: p)
 }

@@ -122,7 +122,8 @@ enum Directives {
         case WSGI_CMD_RESTRICT_SIGNAL: try globalOnly(); global.restrictSignal = try flag()
         case WSGI_CMD_DESTROY_INTERPRETER: try globalOnly(); global.destroyInterpreter = try flag()
         case WSGI_CMD_VERBOSE_DEBUGGING: try globalOnly(); global.verboseDebugging = try flag()
-        case WSGI_CMD_LAZY_INITIALIZATION: try globalOnly(); _ = try flag()  // always lazy: Python never runs in the parent
+        // Always lazy: Python never runs in the parent.
+        case WSGI_CMD_LAZY_INITIALIZATION: try globalOnly(); _ = try flag()
         case WSGI_CMD_SOCKET_ROTATION: try globalOnly(); global.socketRotation = try flag()
         case WSGI_CMD_SOCKET_PREFIX:
             try count(1...1, "one argument: a path prefix"); try globalOnly()

@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// A daemon process, from the fork in the Apache parent to its exit: identity and limits,
 /// Python and the preloaded scripts (here), the worker threads that accept connections

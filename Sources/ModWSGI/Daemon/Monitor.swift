@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// The supervisor of a daemon process: signals, request-timeout (with a stack dump of
 /// every Python thread), inactivity-timeout, maximum-requests, restart-interval,
