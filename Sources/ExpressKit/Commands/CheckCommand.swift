@@ -3,6 +3,7 @@
 // own configuration test on it, and checks what usually goes wrong; one line per problem
 // with its fix. Exit status 0 only when start-server would start.
 import ArgumentParser
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +13,8 @@ public struct Check: ParsableCommand, ServerCommand {
     public init() {}
     public static let configuration = CommandConfiguration(
         commandName: "check",
-        abstract: "Check that start-server would start with these options: configuration test, permissions, port, socket path, locale.",
+        abstract:
+            "Check that start-server would start with these options: configuration test, permissions, port, socket path, locale.",
         usage: "mod_wsgi-express check [script] [options]")
 
     @OptionGroup public var arguments: ServerArguments
@@ -49,16 +51,19 @@ enum ServerCheck {
         }
         var problems: [String] = []
         func attempt(_ body: () throws -> Void) {
-            do { try body() } catch where !problems.contains("\(error)") { problems.append("\(error)") } catch {}
+            do { try body() } catch  where !problems.contains("\(error)") { problems.append("\(error)") } catch {}
         }
         attempt { try Preflight.checkReadable(config, context: context) }
         attempt { try Preflight.checkPort(config) }
 
         // The daemon processes' socket: <prefix>.<pid>.u<uid>.<n>.sock must fit in sun_path.
         if !config.embeddedMode && !config.debugMode {
-            let sample = "\(config.daemon.socketPrefix).4194304.u\(config.account.uid).\(1 + config.serviceScripts.count).sock"
+            let sample =
+                "\(config.daemon.socketPrefix).4194304.u\(config.account.uid).\(1 + config.serviceScripts.count).sock"
             if sample.utf8.count > maximumSocketPath {
-                problems.append("the daemon socket path '\(sample)' is \(sample.utf8.count) bytes, more than the \(maximumSocketPath) a UNIX socket path can hold: pass a shorter --socket-path (or --server-root)")
+                problems.append(
+                    "the daemon socket path '\(sample)' is \(sample.utf8.count) bytes, more than the \(maximumSocketPath) a UNIX socket path can hold: pass a shorter --socket-path (or --server-root)"
+                )
             }
         }
 
@@ -66,11 +71,14 @@ enum ServerCheck {
         let locale = config.locale
         let lower = locale.lowercased()
         if !(lower.hasSuffix(".utf-8") || lower.hasSuffix(".utf8")) {
-            problems.append("locale '\(locale)' is not UTF-8: Python would read and write file names as ASCII; pass --locale C.UTF-8 (or another UTF-8 locale)")
+            problems.append(
+                "locale '\(locale)' is not UTF-8: Python would read and write file names as ASCII; pass --locale C.UTF-8 (or another UTF-8 locale)"
+            )
         } else if let l = newlocale(Int32(1) << LC_CTYPE, locale, nil) {
             freelocale(l)
         } else {
-            problems.append("locale '\(locale)' is not installed: pass --locale C.UTF-8, or generate it (dpkg-reconfigure locales)")
+            problems.append(
+                "locale '\(locale)' is not installed: pass --locale C.UTF-8, or generate it (dpkg-reconfigure locales)")
         }
 
         // Apache's own configuration test, on the configuration rendered into a temporary root.
@@ -81,7 +89,8 @@ enum ServerCheck {
     static func configTest(_ options: ServerOptions, context: RunContext) throws {
         var template = Array("/tmp/mod_wsgi-check-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
-            throw ExpressError.badOption("cannot create a temporary directory in /tmp: \(String(cString: strerror(errno)))")
+            throw ExpressError.badOption(
+                "cannot create a temporary directory in /tmp: \(String(cString: strerror(errno)))")
         }
         let root = String(cString: made)
         defer { _ = removeTree(root) }
@@ -94,8 +103,12 @@ enum ServerCheck {
         let (status, output) = try Capture.run([Path.join(config.serverRoot, "apachectl"), "configtest"])
         if status != 0 {
             let lines = output.split(separator: "\n").map(String.init).filter { !$0.isEmpty && $0 != "Syntax OK" }
-            let detail = lines.first(where: { $0.contains("Syntax error") || $0.contains("Invalid") || $0.contains("Cannot") }) ?? lines.last ?? "status \(status)"
-            throw ExpressError.badOption("Apache's configuration test fails: \(lines.count > 1 && detail.contains("Syntax error") ? detail + " " + lines[lines.count - 1] : detail)")
+            let detail =
+                lines.first(where: { $0.contains("Syntax error") || $0.contains("Invalid") || $0.contains("Cannot") })
+                ?? lines.last ?? "status \(status)"
+            throw ExpressError.badOption(
+                "Apache's configuration test fails: \(lines.count > 1 && detail.contains("Syntax error") ? detail + " " + lines[lines.count - 1] : detail)"
+            )
         }
     }
 
@@ -127,12 +140,7 @@ enum Capture {
             close(fds[0])
             throw ExpressError.io(SystemError("posix_spawn", errno: rc, subject: argv[0]))
         }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fds[0], $0.baseAddress, 4096) }
-            if n > 0 { out += buf[0..<n] } else if n < 0 && errno == EINTR { continue } else { break }
-        }
+        let out = (try? readAll(fds[0], subject: argv[0])) ?? []
         close(fds[0])
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -15,13 +15,17 @@ public struct DebugTools: Equatable {
         debugger || coverageDirectory != nil || profilerDirectory != nil || recorderDirectory != nil || gdb != nil
     }
     /// Directories the application's process writes to (created, owned by the run account).
-    public var outputDirectories: [String] { [coverageDirectory, profilerDirectory, recorderDirectory].compactMap { $0 } }
+    public var outputDirectories: [String] {
+        [coverageDirectory, profilerDirectory, recorderDirectory].compactMap { $0 }
+    }
     /// The Python helpers (templates/debug_tools.py) are needed.
     public var needsHelpers: Bool { !outputDirectories.isEmpty }
 }
 
 extension DebugTools {
-    static func resolve(_ o: ServerOptions, serverRoot: String, environment: [String: String], cwd: String) throws -> DebugTools {
+    static func resolve(_ o: ServerOptions, serverRoot: String, environment: [String: String], cwd: String) throws
+        -> DebugTools
+    {
         func dir(_ given: String?, _ name: String) -> String {
             given.map { Path.absolute($0, cwd: cwd) } ?? Path.join(serverRoot, name)
         }
@@ -41,12 +45,15 @@ extension DebugTools {
             }
         }
         if o.gdbExecutable != nil && !o.enableGdb {
-            throw ExpressError.badOption("--gdb-executable has no effect without --enable-gdb: give both, or leave it out")
+            throw ExpressError.badOption(
+                "--gdb-executable has no effect without --enable-gdb: give both, or leave it out")
         }
         if o.enableGdb {
             let name = o.gdbExecutable ?? "gdb"
             guard let gdb = findExecutable(name, environment: environment, cwd: cwd) else {
-                throw ExpressError.badOption("--enable-gdb: '\(name)' not found\(name.contains("/") ? "" : " on PATH"): install the Debian package gdb or pass --gdb-executable")
+                throw ExpressError.badOption(
+                    "--enable-gdb: '\(name)' not found\(name.contains("/") ? "" : " on PATH"): install the Debian package gdb or pass --gdb-executable"
+                )
             }
             t.gdb = gdb
         }
@@ -58,11 +65,6 @@ extension DebugTools {
             let p = Path.absolute(name, cwd: cwd)
             return Sys.isExecutable(p) ? p : nil
         }
-        let path = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        for d in path.split(separator: ":") where !d.isEmpty {
-            let p = Path.join(String(d), name)
-            if Sys.isExecutable(p) && Sys.isFile(p) { return p }
-        }
-        return nil
+        return ApacheInstall.searchPath(name, environment)
     }
 }

@@ -145,6 +145,7 @@ extension ResolvedConfig {
             debugMode: debugMode, enableDebugger: debugTools.debugger, debugTools: debugTools,
             url: url)
         try config.resolveSite(o, cwd: cwd)
+        config.metrics = try MetricsSettings.resolve(o)
         return config
     }
 

@@ -22,31 +22,42 @@ extension ServiceScript {
     public func logScriptSource() -> String? {
         guard let logFile else { return nil }
         return """
-        # --service-log-file for service '\(Quote.python(name))': its Python output goes to its own file.
-        import sys
-        sys.stdout = sys.stderr = open('\(Quote.python(logFile))', 'a', buffering=1)
+            # --service-log-file for service '\(Quote.python(name))': its Python output goes to its own file.
+            import sys
+            sys.stdout = sys.stderr = open('\(Quote.python(logFile))', 'a', buffering=1)
 
-        """
+            """
     }
 }
 
 extension ServiceScript {
-    static func resolve(_ o: ServerOptions, account: Account, logDirectory: String, debugMode: Bool,
-                        cwd: String) throws -> [ServiceScript] {
+    static func resolve(
+        _ o: ServerOptions, account: Account, logDirectory: String, debugMode: Bool,
+        cwd: String
+    ) throws -> [ServiceScript] {
         guard !o.serviceScripts.isEmpty else {
-            for (option, pairs) in [("--service-user", o.serviceUsers), ("--service-group", o.serviceGroups),
-                                    ("--service-log-file", o.serviceLogFiles)] where !pairs.isEmpty {
-                throw ExpressError.badOption("\(option) \(pairs[0].first): there is no --service-script \(pairs[0].first) (give the service's script with --service-script NAME SCRIPT-PATH)")
+            for (option, pairs) in [
+                ("--service-user", o.serviceUsers), ("--service-group", o.serviceGroups),
+                ("--service-log-file", o.serviceLogFiles),
+            ] where !pairs.isEmpty {
+                throw ExpressError.badOption(
+                    "\(option) \(pairs[0].first): there is no --service-script \(pairs[0].first) (give the service's script with --service-script NAME SCRIPT-PATH)"
+                )
             }
             return []
         }
         if debugMode {
-            throw ExpressError.badOption("--service-script needs daemon processes, which debug mode does not run (leave out --debug-mode or the service)")
+            throw ExpressError.badOption(
+                "--service-script needs daemon processes, which debug mode does not run (leave out --debug-mode or the service)"
+            )
         }
         var services: [ServiceScript] = []
         for s in o.serviceScripts {
-            guard !s.first.isEmpty, s.first.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
-                throw ExpressError.badOption("--service-script name '\(s.first)' must be letters, digits, '_', '-' or '.'")
+            guard !s.first.isEmpty,
+                s.first.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." })
+            else {
+                throw ExpressError.badOption(
+                    "--service-script name '\(s.first)' must be letters, digits, '_', '-' or '.'")
             }
             let path = Path.absolute(s.second, cwd: cwd)
             guard Sys.isFile(path) else {
@@ -55,10 +66,13 @@ extension ServiceScript {
             services.removeAll { $0.name == s.first }
             services.append(ServiceScript(name: s.first, script: path, user: account.user, group: account.group))
         }
-        func apply(_ option: String, _ pairs: [OptionPair], _ set: (inout ServiceScript, String) throws -> Void) throws {
+        func apply(_ option: String, _ pairs: [OptionPair], _ set: (inout ServiceScript, String) throws -> Void) throws
+        {
             for p in pairs {
                 guard let i = services.firstIndex(where: { $0.name == p.first }) else {
-                    throw ExpressError.badOption("\(option) \(p.first): there is no --service-script \(p.first) (names given: \(services.map(\.name).joined(separator: ", ")))")
+                    throw ExpressError.badOption(
+                        "\(option) \(p.first): there is no --service-script \(p.first) (names given: \(services.map(\.name).joined(separator: ", ")))"
+                    )
                 }
                 try set(&services[i], p.second)
             }
