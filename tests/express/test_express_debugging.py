@@ -30,7 +30,8 @@ def application(environ, start_response):
 def start_on_tty(workdir, port, args):
     root = os.path.join(workdir, "root")
     child = pexpect.spawn(EXPRESS, ["start-server", "--host", "127.0.0.1", "--port", str(port),
-                                    "--server-root", root] + args, timeout=30, encoding="utf-8")
+                                    "--server-root", root] + args, timeout=30, encoding="utf-8",
+                          cwd=workdir)  # a core gdb may dump when it is killed stays out of the tree
     return child, root, "http://127.0.0.1:%d" % port
 
 
