@@ -59,6 +59,7 @@
 #include <locale.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
 
 /* ---- the module ---------------------------------------------------------------- */
 
@@ -263,5 +264,32 @@ static inline int wsgi_bind_un(int fd, const struct sockaddr_un *a) {
     return bind(fd, (const struct sockaddr *)a, sizeof(*a));
 }
 static inline int wsgi_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+
+/* struct epoll_event is packed on x86-64, a layout Swift does not import: the daemon's
+ * poller of idle connections (DaemonPoller.swift) goes through these. */
+static inline int wsgi_epoll_add(int ep, int fd, uint64_t token, int oneshot, int exclusive) {
+    struct epoll_event ev;
+    ev.events = EPOLLIN | (oneshot ? EPOLLONESHOT : 0) | (exclusive ? EPOLLEXCLUSIVE : 0);
+    ev.data.u64 = token;
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+/* Arms a EPOLLONESHOT descriptor again (with a new token). */
+static inline int wsgi_epoll_rearm(int ep, int fd, uint64_t token) {
+    struct epoll_event ev;
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = token;
+    return epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+static inline int wsgi_epoll_remove(int ep, int fd) {
+    struct epoll_event ev = {0};
+    return epoll_ctl(ep, EPOLL_CTL_DEL, fd, &ev);
+}
+/* Waits for one ready descriptor: 1 and its token, 0 on timeout, -1 (errno) on error. */
+static inline int wsgi_epoll_wait_one(int ep, int timeout_ms, uint64_t *token) {
+    struct epoll_event ev;
+    int n = epoll_wait(ep, &ev, 1, timeout_ms);
+    if (n == 1) *token = ev.data.u64;
+    return n;
+}
 
 #endif /* CMODWSGI_H */

@@ -25,18 +25,33 @@ enum DaemonClient {
 
         // A connection still queued on a socket whose daemon stopped accepting (a restart) is
         // reset when the daemon closes it: the daemon never read the request, so it is safe to
-        // send it again, to the daemon that now listens (as mod_wsgi's daemon_restarts).
+        // send it again, to the daemon that now listens (as mod_wsgi's daemon_restarts). A
+        // pooled connection whose daemon has gone fails the same way (EPIPE or a reset before
+        // any reply): the pool of that socket is dropped and the request sent on a new one.
         var restarts = 0
+        let poolCapacity = max(group.processes * max(group.threads, 1), 1)
         while true {
-            let fd: Int32
-            do {
-                fd = try connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
-            } catch {
-                return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
+            let conn: WireConnection
+            let pooled: Bool
+            if let idle = DaemonConnectionPool.take(path) {
+                conn = idle
+                pooled = true
+                conn.setTimeouts(read: socketTimeout, write: socketTimeout)
+                apr_table_set(env, "mod_wsgi.daemon_connects", "1")
+            } else {
+                let fd: Int32
+                do {
+                    fd = try connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
+                } catch {
+                    return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
+                }
+                // Connected without blocking (a full listen queue is EAGAIN); from here on the
+                // socket blocks with its timeouts set.
+                _ = wsgi_set_nonblock(fd, 0)
+                conn = WireConnection(fd: fd, timeout: socketTimeout)
+                pooled = false
             }
             apr_table_set(env, "mod_wsgi.daemon_restarts", String(restarts))
-            let conn = WireConnection(fd: fd, timeout: socketTimeout)
-            defer { conn.close() }
             let request = requestFrame(r, scriptPath: scriptPath, queueStart: queueStart)
             let first: (Frame, Int)
             var sent = false
@@ -44,18 +59,31 @@ enum DaemonClient {
                 try conn.send(.request, request)
                 sent = true
                 first = try conn.readHeader()
+            } catch let e as WireError where pooled && e.isNotDelivered(sent: sent) {
+                conn.close()
+                DaemonConnectionPool.drop(path)
+                Log.request(APLOG_DEBUG, .daemonPooledConnectionGone, "A kept connection to daemon process '\(name)' on '\(path)' was closed by the daemon before it took the request (\(e)); sending the request on a new connection.", r)
+                continue
             } catch let e as WireError where e.isNotDelivered(sent: sent) && restarts < maximumRestarts
                 && monotonicMicros() - started < waitLimit(connectTimeout) {
+                conn.close()
                 restarts += 1
                 Log.request(APLOG_INFO, .daemonRetry, "Daemon process '\(name)' closed the connection on '\(path)' before taking the request (\(e)): it is restarting; sending the request again.", r)
                 sleepMicros(Int64(restarts) * 20_000)
                 continue
             } catch {
+                conn.close()
                 if sent { return lost(r, error, name: name, headersSent: false) }
                 Log.request(APLOG_ERR, .daemonSendFailed, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
-            return relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
+            let (status, reusable) = relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
+            if reusable {
+                DaemonConnectionPool.give(conn, path: path, capacity: poolCapacity)
+            } else {
+                conn.close()
+            }
+            return status
         }
     }
 
@@ -157,11 +185,12 @@ enum DaemonClient {
         return req.encode()
     }
 
-    /// Serves the daemon's frames until 'Z'. Returns the handler status.
+    /// Serves the daemon's frames until 'Z'. Returns the handler status, and whether the
+    /// exchange ended cleanly ('Z' read) so that the connection can carry another request.
     /// With WSGIErrorOverride On an error status (4xx/5xx) from the application is returned to
     /// Apache, which then sends its own error document; the application's body is discarded.
     private static func relay(_ r: UnsafeMutablePointer<request_rec>, conn: WireConnection, group: DaemonGroupConfig,
-                              first: (Frame, Int), errorOverride: Bool) -> Int32 {
+                              first: (Frame, Int), errorOverride: Bool) -> (Int32, Bool) {
         let name = group.name
         let apache = ApacheChannel(r)
         var headersSent = false
@@ -175,7 +204,7 @@ enum DaemonClient {
                 (type, length) = try next ?? conn.readHeader()
                 next = nil
             } catch {
-                return lost(r, error, name: name, headersSent: headersSent)
+                return (lost(r, error, name: name, headersSent: headersSent), false)
             }
             do {
                 switch type {
@@ -193,15 +222,15 @@ enum DaemonClient {
                         let status = apache.bodyFailureStatus ?? HTTP_BAD_REQUEST
                         try? conn.send(.bodyEnd, encodeInt32(status) + Array(apache.lastError.utf8))
                         Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
-                        if headersSent { apache.abort(); return OK }
-                        return status
+                        if headersSent { apache.abort(); return (OK, false) }
+                        return (status, false)
                     }
                 case .headers:
                     let head = try DaemonResponseHead.decode(try conn.readPayload(length))
                     for h in head.headers where h.name.count + h.value.count + 2 > group.headerBufferSize {
                         let shown = String(decoding: h.name.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
                         Log.request(APLOG_ERR, .daemonHeaderTooLarge, "Response header '\(shown)' from daemon process '\(name)' is \(h.name.count + h.value.count) bytes, more than header-buffer-size=\(group.headerBufferSize) allows; returning 500.", r)
-                        return HTTP_INTERNAL_SERVER_ERROR
+                        return (HTTP_INTERNAL_SERVER_ERROR, false)
                     }
                     if errorOverride && head.status >= 400 {
                         overridden = head.status
@@ -222,14 +251,14 @@ enum DaemonClient {
                             // The client went away: keep the application's status, stop relaying;
                             // closing the socket tells the daemon (its write fails, close() is called).
                             Log.request(APLOG_INFO, .clientGoneDuringRelay, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
-                            return OK
+                            return (OK, false)
                         }
                     }
                     // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
                     // no block may wait for the next one), as a proxy does.
                     if (type == .flush || !conn.hasPendingInput()) && !apache.write(buffer, 0, flush: true) {
                         Log.request(APLOG_INFO, .clientGoneAfterFlush, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
-                        return OK
+                        return (OK, false)
                     }
                 case .abort:
                     _ = try conn.readPayload(length)
@@ -237,14 +266,14 @@ enum DaemonClient {
                     apache.abort()
                 case .done:
                     let status = try decodeInt32(try conn.readPayload(length))
-                    if let overridden { return overridden }
-                    if headersSent { return OK }
-                    return status == OK ? HTTP_INTERNAL_SERVER_ERROR : status
+                    if let overridden { return (overridden, true) }
+                    if headersSent { return (OK, true) }
+                    return (status == OK ? HTTP_INTERNAL_SERVER_ERROR : status, true)
                 default:
                     throw WireError.malformed("unexpected frame \(type) from the daemon")
                 }
             } catch {
-                return lost(r, error, name: name, headersSent: headersSent)
+                return (lost(r, error, name: name, headersSent: headersSent), false)
             }
         }
     }

@@ -39,7 +39,14 @@ enum DaemonProcess {
         guard pipe2(&pipeFDs, Int32(O_CLOEXEC | O_NONBLOCK)) == 0 else {
             startupFailed(g, "Couldn't create the wake-up pipe of daemon process '\(g.name)': \(String(cString: strerror(wsgi_errno()))).")
         }
-        state = DaemonState(group: g, listener: slot.listener, wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1])
+        let poller: DaemonPoller
+        do {
+            poller = try DaemonPoller()
+            try poller.addListener(slot.listener)
+        } catch {
+            startupFailed(g, "Couldn't create the connection poller of daemon process '\(g.name)': \(error).")
+        }
+        state = DaemonState(group: g, listener: slot.listener, wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1], poller: poller)
 
         // Threads made from here on inherit a mask without our signals: only the main
         // thread takes them.
