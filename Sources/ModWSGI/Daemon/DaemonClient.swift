@@ -181,8 +181,7 @@ enum DaemonClient {
         let te = str(apr_table_get(headersIn, "Transfer-Encoding"))?.lowercased() ?? ""
         let cl = Int64(str(apr_table_get(headersIn, "Content-Length"))?.trimmingSpaces ?? "") ?? 0
         req.hasBody = isChunked(te) || cl > 0
-        _ = req.addTable(env)
-        return req.encode()
+        return req.encode(environ: env)
     }
 
     /// Serves the daemon's frames until 'Z'. Returns the handler status, and whether the
@@ -196,7 +195,11 @@ enum DaemonClient {
         var headersSent = false
         var overridden: Int32?
         let blockSize = max(4096, min(group.responseBufferSize, 1 << 20))
-        var buffer = [UInt8](repeating: 0, count: blockSize)
+        // Blocks that are not already in the connection's buffer go through this one,
+        // allocated when first needed (a small response is written to Apache from the
+        // connection's buffer, without a copy).
+        var buffer: [UInt8] = []
+        let nothing: [UInt8] = [0]
         var next: (Frame, Int)? = first
         while true {
             let type: Frame, length: Int
@@ -210,6 +213,7 @@ enum DaemonClient {
                 switch type {
                 case .read:
                     let want = Int(try decodeInt32(try conn.readPayload(length)))
+                    if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: blockSize) }
                     let n = min(max(want, 1), buffer.count)
                     let got = buffer.withUnsafeMutableBytes { apache.read($0.baseAddress!, n) }
                     if got > 0 {
@@ -243,10 +247,17 @@ enum DaemonClient {
                 case .data, .flush:
                     var left = length
                     while left > 0 {
-                        let n = min(left, buffer.count)
-                        try buffer.withUnsafeMutableBytes { try conn.readExactly($0.baseAddress!, n) }
+                        var ok = true
+                        var n = conn.takeBuffered(max: left) { chunk in
+                            ok = apache.write(chunk.baseAddress!, chunk.count, flush: type == .flush && left == chunk.count)
+                        }
+                        if n == 0 {
+                            if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: blockSize) }
+                            n = min(left, buffer.count)
+                            try buffer.withUnsafeMutableBytes { try conn.readExactly($0.baseAddress!, n) }
+                            ok = buffer.withUnsafeBytes { apache.write($0.baseAddress!, n, flush: type == .flush && left == n) }
+                        }
                         left -= n
-                        let ok = buffer.withUnsafeBytes { apache.write($0.baseAddress!, n, flush: type == .flush && left == 0) }
                         if !ok {
                             // The client went away: keep the application's status, stop relaying;
                             // closing the socket tells the daemon (its write fails, close() is called).
@@ -256,13 +267,13 @@ enum DaemonClient {
                     }
                     // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
                     // no block may wait for the next one), as a proxy does.
-                    if (type == .flush || !conn.hasPendingInput()) && !apache.write(buffer, 0, flush: true) {
+                    if (type == .flush || !conn.hasPendingInput()) && !apache.write(nothing, 0, flush: true) {
                         Log.request(APLOG_INFO, .clientGoneAfterFlush, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
                         return (OK, false)
                     }
                 case .abort:
                     _ = try conn.readPayload(length)
-                    _ = apache.write(buffer, 0, flush: true)
+                    _ = apache.write(nothing, 0, flush: true)
                     apache.abort()
                 case .done:
                     let status = try decodeInt32(try conn.readPayload(length))

@@ -41,7 +41,7 @@ extension DaemonProcess {
                 st.wake()
             }
         }
-        if req.environ.contains(where: { String(cString: $0.key) == "mod_wsgi.ignore_activity" && String(cString: $0.value) == "1" }) {
+        if req.has("mod_wsgi.ignore_activity", "1") {
             ignoreActivity = true
             st.locked { st.lastActivity = previousActivity }
         }
@@ -68,9 +68,9 @@ extension DaemonProcess {
                                  applicationGroup: req.applicationGroup, reloading: req.reloading,
                                  enableSendfile: req.enableSendfile)
         let status = WSGIApplication.run(spec, channel: channel) { environ in
-            for (k, v) in req.environ {
-                let key = k.withUnsafeBufferPointer { PyUnicode_DecodeLatin1($0.baseAddress, $0.count - 1, nil) }
-                let value = v.withUnsafeBufferPointer { PyUnicode_DecodeLatin1($0.baseAddress, $0.count - 1, nil) }
+            req.forEachEntry { k, v in
+                let key = PyUnicode_DecodeLatin1(k.baseAddress?.assumingMemoryBound(to: CChar.self), k.count, nil)
+                let value = PyUnicode_DecodeLatin1(v.baseAddress?.assumingMemoryBound(to: CChar.self), v.count, nil)
                 if let key, let value { PyDict_SetItem(environ, key, value) }
                 wsgi_xdecref(key); wsgi_xdecref(value)
                 PyErr_Clear()

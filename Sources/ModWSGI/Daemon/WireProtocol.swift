@@ -100,6 +100,13 @@ struct Decoder {
         pos += n
         return out
     }
+    /// Where a length-prefixed string lies in the payload (no copy).
+    mutating func range() throws -> Range<Int> {
+        let n = Int(try u32())
+        guard pos + n <= bytes.count else { throw WireError.malformed("short string") }
+        defer { pos += n }
+        return pos..<(pos + n)
+    }
     mutating func string() throws -> String {
         let c = try chars()
         return c.withUnsafeBufferPointer { String(decoding: UnsafeRawBufferPointer($0).prefix(c.count - 1), as: UTF8.self) }
@@ -273,6 +280,16 @@ final class WireConnection {
             inStart += take
             got += take
         }
+    }
+
+    /// Hands `body` up to `max` bytes already read into the buffer (valid only during the call)
+    /// and consumes them; 0 when nothing is buffered.
+    func takeBuffered(max: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        let n = min(max, inEnd - inStart)
+        guard n > 0 else { return 0 }
+        inbuf.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[inStart..<(inStart + n)])) }
+        inStart += n
+        return n
     }
 
     /// The next frame's type and payload length.
