@@ -60,6 +60,7 @@
 #include <time.h>
 #include <sys/prctl.h>
 #include <sys/epoll.h>
+#include <malloc.h>
 
 /* ---- the module ---------------------------------------------------------------- */
 
