@@ -175,6 +175,7 @@ apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb);
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush);
 /* Read up to len bytes of the request body; returns bytes read, 0 at end, -1 on error. */
 long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
+long wsgi_read_body_ready(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
 /* ap_scoreboard_image is a mutable C global, which Swift 6 refuses to read directly. */
 static inline scoreboard *wsgi_scoreboard(void) { return ap_scoreboard_image; }
 /* apr_time_now() itself works from Swift; kept while other branches still call this. */

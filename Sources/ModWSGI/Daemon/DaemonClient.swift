@@ -200,6 +200,11 @@ enum DaemonClient {
         // connection's buffer, without a copy).
         var buffer: [UInt8] = []
         let nothing: [UInt8] = [0]
+        // The request body's blocks: as large as the daemon asks for, up to 256 KB.
+        var body: [UInt8] = []
+        let maximumBodyBlock = max(blockSize, 256 * 1024)
+        var readyBrigade: UnsafeMutablePointer<apr_bucket_brigade>?
+        var deferredBodyError: (Int32, String)?
         var next: (Frame, Int)? = first
         while true {
             let type: Frame, length: Int
@@ -213,19 +218,42 @@ enum DaemonClient {
                 switch type {
                 case .read:
                     let want = Int(try decodeInt32(try conn.readPayload(length)))
-                    if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: blockSize) }
-                    let n = min(max(want, 1), buffer.count)
-                    let got = buffer.withUnsafeMutableBytes { apache.read($0.baseAddress!, n) }
+                    let size = max(blockSize, min(want, maximumBodyBlock))
+                    if body.count < size { body = [UInt8](repeating: 0, count: size) }
+                    let n = min(max(want, 1), body.count)
+                    var got = -1
+                    var failure = deferredBodyError
+                    if failure == nil {
+                        got = body.withUnsafeMutableBytes { apache.read($0.baseAddress!, min(n, blockSize)) }
+                        if got < 0 { failure = (apache.bodyFailureStatus ?? HTTP_BAD_REQUEST, apache.lastError) }
+                    }
+                    // Then what the client has already sent, without waiting for more, in reads
+                    // of at most one block: one large frame instead of a round trip per block.
+                    while got > 0 && got < n {
+                        if readyBrigade == nil {
+                            readyBrigade = apr_brigade_create(r.pointee.pool, r.pointee.connection.pointee.bucket_alloc)
+                        }
+                        var rv: apr_status_t = 0
+                        let more = body.withUnsafeMutableBytes {
+                            wsgi_read_body_ready(r, readyBrigade!, $0.baseAddress!.assumingMemoryBound(to: CChar.self) + got, min(n - got, blockSize), &rv)
+                        }
+                        if more == -1 {
+                            // Answered at the daemon's next read, after the bytes read so far.
+                            deferredBodyError = (ap_map_http_request_error(rv, HTTP_BAD_REQUEST), "Apache/mod_wsgi failed reading the request body: " + aprError(rv))
+                        }
+                        if more <= 0 { break }
+                        got += more
+                    }
                     if got > 0 {
-                        try buffer.withUnsafeBytes { try conn.send(.data, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                        try body.withUnsafeBytes { try conn.send(.data, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                     } else if got == 0 {
                         try conn.send(.bodyEnd)
                     } else {
                         // The client's fault (as mod_wsgi: 408 when it stopped sending, 400 …):
                         // tell the daemon (the application's read raises) and answer it here.
-                        let status = apache.bodyFailureStatus ?? HTTP_BAD_REQUEST
-                        try? conn.send(.bodyEnd, encodeInt32(status) + Array(apache.lastError.utf8))
-                        Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
+                        let (status, why) = failure ?? (HTTP_BAD_REQUEST, "")
+                        try? conn.send(.bodyEnd, encodeInt32(status) + Array(why.utf8))
+                        Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(why)); answering \(status).", r)
                         if headersSent { apache.abort(); return (OK, false) }
                         return (status, false)
                     }
