@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// An Apache child's idle connections to daemon processes, reused across requests instead
 /// of a connect and an accept per request. Keyed by socket path: a group in one

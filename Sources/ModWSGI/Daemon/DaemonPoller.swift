@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// What a daemon process waits on between requests: the group's listening socket and the
 /// Apache children's connections kept open across requests (DaemonConnectionPool), in one

@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// The framing between an Apache child and a daemon process over the UNIX socket.
 ///
@@ -33,7 +34,7 @@ enum WireError: Error, CustomStringConvertible {
     /// before any frame, the daemon never took the request (see DaemonClient).
     case reset
     case timeout
-    case system(SyscallError)
+    case system(SystemError)
     case malformed(String)
 
     var description: String {
@@ -161,20 +162,19 @@ final class WireConnection {
         var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
         var first = 0
         while first < iov.count {
+            var result: Result<Int, SystemError> = .success(0)
+            iov.withUnsafeMutableBufferPointer { v in
+                var msg = msghdr()
+                msg.msg_iov = v.baseAddress! + first
+                msg.msg_iovlen = v.count - first
+                result = Result { () throws(SystemError) -> Int in try syscall("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } }
+            }
             let sent: Int
-            do {
-                sent = try iov.withUnsafeMutableBufferPointer { v in
-                    var msg = msghdr()
-                    msg.msg_iov = v.baseAddress! + first
-                    msg.msg_iovlen = v.count - first
-                    return try syscall("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) }
-                }
-            } catch let e as SyscallError where e.errno == EPIPE || e.errno == ECONNRESET {
-                throw WireError.closed
-            } catch let e as SyscallError where e.errno == EAGAIN || e.errno == EWOULDBLOCK {
-                throw WireError.timeout
-            } catch let e as SyscallError {
-                throw WireError.system(e)
+            switch result {
+            case .success(let n): sent = n
+            case .failure(let e) where e.errno == EPIPE || e.errno == ECONNRESET: throw WireError.closed
+            case .failure(let e) where e.wouldBlock: throw WireError.timeout
+            case .failure(let e): throw WireError.system(e)
             }
             var left = sent
             while first < iov.count && left >= iov[first].iov_len { left -= iov[first].iov_len; first += 1 }
@@ -233,14 +233,11 @@ final class WireConnection {
     /// One recv into `p`: the count read (> 0).
     private func receive(_ p: UnsafeMutableRawPointer, _ n: Int, _ flags: Int32 = 0) throws -> Int {
         let got: Int
-        do {
-            got = try syscall("recv") { recv(fd, p, n, flags) }
-        } catch let e as SyscallError where e.errno == ECONNRESET {
-            throw WireError.reset
-        } catch let e as SyscallError where e.errno == EAGAIN || e.errno == EWOULDBLOCK {
-            throw WireError.timeout
-        } catch let e as SyscallError {
-            throw WireError.system(e)
+        switch Result(catching: { () throws(SystemError) -> Int in try syscall("recv") { recv(fd, p, n, flags) } }) {
+        case .success(let n): got = n
+        case .failure(let e) where e.errno == ECONNRESET: throw WireError.reset
+        case .failure(let e) where e.wouldBlock: throw WireError.timeout
+        case .failure(let e): throw WireError.system(e)
         }
         if got == 0 { throw WireError.closed }
         return got
