@@ -13,7 +13,7 @@ from .launch import Launch
 from .measure import Measure
 from .procs import _on_signal, stop_all
 from .report import Report
-from .servers import SERVERS
+from .servers import PAIRS, SERVERS, ServerDef
 from .workloads import WORKLOADS, WORKLOAD_BY_NAME
 
 
@@ -37,6 +37,19 @@ class Bench(Environment, Launch, Measure, Report):
         self.env.pop("PYTHONPATH", None)
         self.env.pop("PYTHONHOME", None)
         self.servers = [s for s in SERVERS if not args.servers or any(f in s.name for f in args.servers)]
+        self.pairs = list(PAIRS)
+        if args.baseline:
+            # Another build of ours ("before") next to each of our servers, compared with it.
+            servers = []
+            for s in self.servers:
+                servers.append(s)
+                if s.impl == "ours":
+                    before = ServerDef("before" + s.name[len("ours"):], "ours", s.mode, s.shape,
+                                       note="--baseline build", exe=os.path.abspath(args.baseline))
+                    servers.append(before)
+                    self.pairs.append((s.name, before.name, None))
+            self.servers = servers
+        self.server_by_name = {s.name: s for s in self.servers}
         self.workloads = [WORKLOAD_BY_NAME[n] for n in args.workloads]
         self.setup_results = {"ours": [], "mod_wsgi": [], "errors": {}}
         self.startup_results = {}
@@ -57,6 +70,9 @@ def parse_args(argv):
                    help="our mod_wsgi-express executable (default: .build/release/mod_wsgi-express, "
                         "built with 'swift build -c release' first)")
     p.add_argument("--no-build", action="store_true", help="do not run 'swift build -c release' first")
+    p.add_argument("--baseline", metavar="PATH",
+                   help="another mod_wsgi-express build (libmod_wsgi.so next to it): each of our "
+                        "servers also runs as 'before ...' with it, alternated, and is compared with it"),
     p.add_argument("--rounds", type=int, help="rounds of A B A B (default 3; --quick 1)")
     p.add_argument("--duration", type=int, help="seconds per measured wrk run (default 3; --quick 2)")
     p.add_argument("--warmup", type=int,

@@ -11,6 +11,8 @@ VENV_PACKAGES = ["mod_wsgi", "gunicorn", "django"]
 HELLO = b"Hello, World!\n"          # 14 bytes
 BIG_SIZE = 100 * 1024
 POST_SIZE = 1024 * 1024
+SYSTEM_APACHE_THREADS = 16          # the hand-written system-Apache configuration: 2 x 16
+DEBIAN_MOD_WSGI = "/usr/lib/apache2/modules/mod_wsgi.so"   # libapache2-mod-wsgi-py3
 STATIC_THREADS = 32                  # static Apache: 2 processes x 32 threads
 SOAK_FLAT_PCT = 5                    # "RSS flat over 100 000 requests": at most this growth
 

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from .common import (BIG_SIZE, HELLO, IS_ROOT, REPO, SYSTEM_PYTHON, VENV_PACKAGES, log)
+from .common import (BIG_SIZE, DEBIAN_MOD_WSGI, HELLO, IS_ROOT, REPO, SYSTEM_PYTHON, VENV_PACKAGES, log)
 from .procs import kill_stale
 from .templates import DJANGO_URLS, DJANGO_VIEW, GENERIC_APP, WRK_DONE
 from .workloads import WORKLOADS
@@ -46,6 +46,8 @@ class Environment:
             need.append("python3-venv")
         if not shutil.which("gcc"):
             need.append("gcc")
+        if not os.path.exists(DEBIAN_MOD_WSGI):
+            need.append("libapache2-mod-wsgi-py3")
         if not need:
             return
         if not IS_ROOT:
@@ -56,6 +58,11 @@ class Environment:
         subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, timeout=600)
         subprocess.run(["apt-get", "install", "-y", "-qq"] + need, env=env, check=True,
                        timeout=1200, stdout=subprocess.DEVNULL)
+        if "libapache2-mod-wsgi-py3" in need and os.path.exists("/etc/apache2/mods-enabled/wsgi.load"):
+            # Debian's package enables the module in the system Apache; the harness only
+            # loads it by path in its own configuration, so leave the system as it was.
+            subprocess.run(["a2dismod", "-q", "-f", "wsgi"], env=env, timeout=60,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def vpy(self):
         return os.path.join(self.venv, "bin", "python")
@@ -211,6 +218,7 @@ class Environment:
             "python": out([self.vpy(), "-c", "import sys; print(sys.version.split()[0], sys.executable)"]),
             "mod_wsgi": pkg("mod_wsgi"),
             "gunicorn": pkg("gunicorn"),
+            "debian_mod_wsgi": out(["dpkg-query", "-W", "-f", "${Version}", "libapache2-mod-wsgi-py3"]),
             "django": pkg("django"),
             "wrk": out(["wrk", "-v"]).splitlines()[0].split(" [")[0] if shutil.which("wrk") else "missing",
             "hyperfine": out(["hyperfine", "--version"]).replace("hyperfine ", "") if shutil.which("hyperfine") else "missing",

@@ -6,23 +6,25 @@ import shlex
 import subprocess
 import time
 
-from .common import IS_ROOT, REPO, RUN_USER, STATIC_THREADS
+from .common import DEBIAN_MOD_WSGI, IS_ROOT, REPO, RUN_USER, STATIC_THREADS, SYSTEM_APACHE_THREADS
 from .httpcheck import wait_for_200
 from .procs import Running, free_port
 from .servers import DAEMON_2X8_MAX_CLIENTS
-from .templates import STATIC_CONF
+from .templates import STATIC_CONF, SYSTEM_APACHE_CONF
 
 
 class Launch:
     def user_flags(self):
         return ["--user", RUN_USER, "--group", RUN_USER] if IS_ROOT else []
 
-    def express_exe(self, impl):
-        return self.ours if impl == "ours" else os.path.join(self.venv, "bin", "mod_wsgi-express")
+    def express_exe(self, sd):
+        if sd.impl == "ours":
+            return sd.exe or self.ours
+        return os.path.join(self.venv, "bin", "mod_wsgi-express")
 
     def express_args(self, sd, app, port, root, subcommand="start-server"):
         script = self.django_script if app == "django" else self.generic_script
-        cmd = [self.express_exe(sd.impl), subcommand, script, "--host", "127.0.0.1",
+        cmd = [self.express_exe(sd), subcommand, script, "--host", "127.0.0.1",
                "--port", str(port), "--server-root", root] + self.user_flags()
         if app == "django":
             cmd += ["--python-path", self.django_dir]
@@ -59,6 +61,8 @@ class Launch:
             cmd = [gun, "-b", "127.0.0.1:%d" % port, "--chdir", chdir, "--log-level", "warning",
                    "--backlog", "2048"] + workers + [target]
             return cmd, chdir, env, None
+        if sd.mode == "apache":
+            return self.system_apache_command(sd, port, root, env)
         if sd.impl == "static":
             os.makedirs(root, exist_ok=True)
             conf = os.path.join(root, "httpd.conf")
@@ -71,14 +75,36 @@ class Launch:
             return ["/usr/sbin/apache2", "-f", conf, "-DFOREGROUND"], root, env, root
         raise ValueError(sd.impl)
 
+    def module_path(self, sd):
+        if sd.impl == "ours":
+            return os.path.join(os.path.dirname(self.express_exe(sd)), "libmod_wsgi.so")
+        return DEBIAN_MOD_WSGI
+
+    def system_apache_command(self, sd, port, root, env):
+        """The hand-written configuration a sysadmin would write for the system Apache:
+        event MPM, 2 x 16 threads, WSGIScriptAlias + WSGIApplicationGroup %{GLOBAL}, the
+        module loaded by path (nothing is enabled in /etc/apache2)."""
+        os.makedirs(root, exist_ok=True)
+        conf = os.path.join(root, "httpd.conf")
+        self.write_file(conf, SYSTEM_APACHE_CONF % {
+            "root": root, "port": port, "module": self.module_path(sd),
+            "script": self.generic_script, "appdir": os.path.dirname(self.generic_script),
+            "threads": SYSTEM_APACHE_THREADS, "workers": 2 * SYSTEM_APACHE_THREADS,
+            "user": RUN_USER if IS_ROOT else pwd.getpwuid(os.getuid()).pw_name,
+            "group": RUN_USER if IS_ROOT else "#%d" % os.getgid(),
+        })
+        return ["/usr/sbin/apache2", "-f", conf, "-DFOREGROUND"], root, env, root
+
     def start(self, sd, app, ready_path, timeout=None):
         """Start sd serving app; returns (Running, seconds to first 200) or raises RuntimeError."""
         port = free_port()
         cmd, cwd, env, root = self.server_command(sd, app, port)
         log_path = os.path.join(self.logs, "%s-%s.log" % (sd.name.replace(" ", "-"), app))
-        if sd.impl == "ours" and not os.access(self.ours, os.X_OK):
+        if sd.mode == "apache" and not os.path.exists(self.module_path(sd)):
+            raise RuntimeError("%s not found" % self.module_path(sd))
+        if sd.impl == "ours" and not os.access(self.express_exe(sd), os.X_OK):
             raise RuntimeError("%s not found (build it: swift build -c release)"
-                               % os.path.relpath(self.ours, REPO))
+                               % os.path.relpath(self.express_exe(sd), REPO))
         t0 = time.perf_counter()
         with open(log_path, "w") as logf:
             logf.write("$ %s\n" % " ".join(shlex.quote(c) for c in cmd))

@@ -13,7 +13,7 @@ from .common import REPO, log
 from .httpcheck import smoke_check
 from .procs import free_port, tree_memory
 from .servers import SERVERS, SERVER_BY_NAME, ServerDef
-from .workloads import WORKLOAD_BY_NAME
+from .workloads import WORKLOAD_BY_NAME, applies
 
 
 class Measure:
@@ -81,10 +81,11 @@ class Measure:
             mem = tree_memory(running.popen.pid)
             rec.update(res)
             rec.update({"ok": True, "rss_kb": mem["rss_kb"], "pss_kb": mem["pss_kb"],
+                        "one_rss_kb": mem["one_rss_kb"], "one_kind": mem["one_kind"],
                         "processes": mem["processes"]})
-            log("  %-28s %-7s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  err %d  RSS %.1f MB"
+            log("  %-28s %-7s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  err %d  RSS %.1f MB  PSS %.1f MB"
                 % (sd.name, wl.name, res["rps"], res["p50_ms"], res["p99_ms"], res["errors"],
-                   mem["rss_kb"] / 1024))
+                   mem["rss_kb"] / 1024, mem["pss_kb"] / 1024))
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             rec["error"] = str(e)
             log("  %-28s %-7s failed: %s" % (sd.name, wl.name, str(e)[:160]))
@@ -226,7 +227,7 @@ class Measure:
             log("round %d/%d ..." % (rnd + 1, a.rounds))
             for wl in self.workloads:
                 for sd in self.servers:
-                    if sd.impl == "static" and not wl.static_path:
+                    if not applies(sd, wl):
                         continue
                     self.measure(sd, wl, rnd)
 

@@ -81,10 +81,24 @@ def proc_memory(pid):
 
 
 def tree_memory(root):
-    procs = [m for m in (proc_memory(p) for p in process_tree(root)) if m]
+    """Memory of a server's whole process tree.  PSS (from smaps_rollup) shares each page
+    among the processes mapping it, so the tree's sum counts shared libraries and
+    copy-on-write pages from the fork once: the figure to compare servers by.  RSS counts
+    them in every process.  `one_rss_kb` is the RSS of one serving process (the largest
+    daemon process if there are any, "(wsgi:..." in ps; else the largest process without
+    children: an Apache child or a gunicorn worker)."""
+    table = read_proc_table()
+    pids = process_tree(root)
+    procs = [m for m in (proc_memory(p) for p in pids) if m]
+    parents = {table[p][0] for p in pids if p in table}
+    daemons = [p for p in procs if p["cmd"].startswith("(wsgi:")]
+    leaves = [p for p in procs if p["pid"] not in parents and p["pid"] != root]
+    serving = daemons or leaves
     return {
         "rss_kb": sum(p["rss_kb"] for p in procs),
         "pss_kb": sum(p["pss_kb"] for p in procs),
+        "one_rss_kb": max((p["rss_kb"] for p in serving), default=0),
+        "one_kind": "daemon process" if daemons else "worker process",
         "processes": procs,
     }
 

@@ -6,8 +6,8 @@ import os
 import statistics
 
 from .common import HERE, REPO, SOAK_FLAT_PCT
-from .servers import PAIRS, SERVER_BY_NAME, pair_target
-from .workloads import WORKLOAD_BY_NAME
+from .servers import p99_target, pair_target
+from .workloads import WORKLOAD_BY_NAME, applies
 
 
 class Report:
@@ -15,12 +15,12 @@ class Report:
         summary = {}
         for wl in self.workloads:
             for sd in self.servers:
-                if sd.impl == "static" and not wl.static_path:
+                if not applies(sd, wl):
                     continue
                 rs = [r for r in self.runs if r["server"] == sd.name and r["workload"] == wl.name and r["ok"]]
                 entry = {"rounds": len(rs)}
                 if rs:
-                    for k in ("rps", "p50_ms", "p99_ms", "rss_kb", "pss_kb", "mb_per_s"):
+                    for k in ("rps", "p50_ms", "p99_ms", "rss_kb", "pss_kb", "one_rss_kb", "mb_per_s"):
                         entry[k] = statistics.median(r[k] for r in rs)
                     entry["errors"] = sum(r["errors"] for r in rs)
                     entry["requests"] = sum(r["requests"] for r in rs)
@@ -36,13 +36,14 @@ class Report:
 
         ratios = []
         for wl in self.workloads:
-            for a_name, b_name, target in PAIRS:
-                if not any(s.name == a_name for s in self.servers) or not any(s.name == b_name for s in self.servers):
+            for a_name, b_name, target in self.pairs:
+                if a_name not in self.server_by_name or b_name not in self.server_by_name:
                     continue
-                b_def = SERVER_BY_NAME[b_name]
-                if b_def.impl == "static" and not wl.static_path:
+                b_def = self.server_by_name[b_name]
+                if not applies(b_def, wl) or not applies(self.server_by_name[a_name], wl):
                     continue
                 tgt = pair_target(a_name, b_name, target, wl.name)
+                p99_tgt = p99_target(a_name, b_name, wl.name)
                 per_round = []
                 for rnd in range(self.args.rounds):
                     ra = next((r for r in self.runs if r["round"] == rnd and r["server"] == a_name
@@ -51,16 +52,21 @@ class Report:
                                and r["workload"] == wl.name and r["ok"]), None)
                     if ra and rb and rb["rps"]:
                         per_round.append({"rps": ra["rps"] / rb["rps"],
-                                          "rss": ra["rss_kb"] / rb["rss_kb"] if rb["rss_kb"] else None})
+                                          "rss": ra["rss_kb"] / rb["rss_kb"] if rb["rss_kb"] else None,
+                                          "pss": ra["pss_kb"] / rb["pss_kb"] if rb["pss_kb"] else None,
+                                          "one": (ra["one_rss_kb"] / rb["one_rss_kb"]
+                                                  if rb.get("one_rss_kb") else None),
+                                          "p99": ra["p99_ms"] / rb["p99_ms"] if rb["p99_ms"] else None})
                 sa = summary.get("%s|%s" % (wl.name, a_name), {})
                 sb = summary.get("%s|%s" % (wl.name, b_name), {})
-                entry = {"workload": wl.name, "a": a_name, "b": b_name, "target": tgt,
+                entry = {"workload": wl.name, "a": a_name, "b": b_name, "target": tgt, "p99_target": p99_tgt,
                          "a_rps": sa.get("rps"), "b_rps": sb.get("rps"),
                          "per_round": [p["rps"] for p in per_round]}
                 if per_round:
                     entry["ratio"] = statistics.median(p["rps"] for p in per_round)
-                    rss = [p["rss"] for p in per_round if p["rss"]]
-                    entry["rss_ratio"] = statistics.median(rss) if rss else None
+                    for k in ("rss", "pss", "one", "p99"):
+                        v = [p[k] for p in per_round if p[k]]
+                        entry[k + "_ratio"] = statistics.median(v) if v else None
                 else:
                     entry["missing"] = sa.get("error") or sb.get("error") or "no successful rounds"
                 ratios.append(entry)
@@ -75,8 +81,9 @@ class Report:
         L.append("- machine: %s, %s cores (%s usable), %s RAM, %s, kernel %s" % (
             m["cpu"], m["cores"], m["cores_usable"], m["memory"], m["os"], m["kernel"]))
         L.append("- %s; Python %s" % (m["apache"], m["python"]))
-        L.append("- mod_wsgi %s, gunicorn %s, Django %s; %s; hyperfine %s" % (
-            m["mod_wsgi"], m["gunicorn"], m["django"], m["wrk"], m["hyperfine"]))
+        L.append("- mod_wsgi %s, gunicorn %s, Django %s; %s; hyperfine %s; Debian's mod_wsgi %s" % (
+            m["mod_wsgi"], m["gunicorn"], m["django"], m["wrk"], m["hyperfine"],
+            m.get("debian_mod_wsgi", "–")))
         o = m["ours"]
         L.append("- ours: %s (git %s%s)" % (os.path.relpath(o["path"], REPO), o["git_describe"],
                                           ", %s" % o["version"] if o["version"] and o["version"] != "not built" else ""))
@@ -92,43 +99,53 @@ class Report:
             L.append("- **warning: other work was running** (load average %.1f at start, %.1f at end, "
                      "on %s cores): absolute figures are noisy; the alternated ratios less so."
                      % (m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0], m["cores"]))
-        L.append("- RSS: sum over the server's whole process tree (Apache parent, workers, daemon "
-                 "processes / gunicorn master and workers) from /proc, right after the run.")
+        L.append("- RSS / PSS: sums over the server's whole process tree (Apache parent, workers, daemon "
+                 "processes / gunicorn master and workers) from /proc/PID/status and "
+                 "/proc/PID/smaps_rollup, right after the run; PSS counts a page shared by n "
+                 "processes as 1/n in each, so shared libraries count once. One process RSS: the "
+                 "largest daemon process, else the largest Apache child / gunicorn worker.")
         L.append("")
 
         for wl in self.workloads:
             L.append("## %s: %s (%d connections)" % (wl.name, wl.desc, wl.conns))
             L.append("")
-            L.append("| server | req/s | p50 ms | p99 ms | errors | RSS MB | note |")
-            L.append("|---|---:|---:|---:|---:|---:|---|")
+            L.append("| server | req/s | p50 ms | p99 ms | errors | RSS MB | PSS MB | one process RSS MB | note |")
+            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
             for sd in self.servers:
                 e = self.summary.get("%s|%s" % (wl.name, sd.name))
                 if e is None:
                     continue
                 note = "; ".join(x for x in (e.get("note"), sd.note) if x)
                 if "rps" in e:
-                    L.append("| %s | %.0f | %.2f | %.2f | %d | %.1f | %s |" % (
-                        sd.name, e["rps"], e["p50_ms"], e["p99_ms"], e["errors"], e["rss_kb"] / 1024, note))
+                    L.append("| %s | %.0f | %.2f | %.2f | %d | %.1f | %.1f | %.1f | %s |" % (
+                        sd.name, e["rps"], e["p50_ms"], e["p99_ms"], e["errors"], e["rss_kb"] / 1024,
+                        e["pss_kb"] / 1024, e["one_rss_kb"] / 1024, note))
                 else:
-                    L.append("| %s | – | – | – | – | – | %s |" % (sd.name, _cell(e["error"])))
+                    L.append("| %s | – | – | – | – | – | – | – | %s |" % (sd.name, _cell(e["error"])))
             L.append("")
 
-        L.append("## Ratios (requests/s A/B; RSS A/B)")
+        L.append("## Ratios (A/B: requests/s; p99 latency; PSS of the tree; RSS of one process)")
         L.append("")
-        L.append("| workload | A | B | A req/s | B req/s | A/B | target | RSS A/B |")
-        L.append("|---|---|---|---:|---:|---:|---|---:|")
+        L.append("| workload | A | B | A req/s | B req/s | A/B | target | p99 A/B | PSS A/B | one-process RSS A/B |")
+        L.append("|---|---|---|---:|---:|---:|---|---:|---:|---:|")
+        r2 = lambda v: "%.2f" % v if v else "–"
         for r in self.ratios:
             tgt = "≥ %.1f× %s" % (r["target"], _verdict(r.get("ratio"), r["target"])) if r["target"] else "(reference)"
+            p99 = r2(r.get("p99_ratio"))
+            if r.get("p99_target") and r.get("p99_ratio"):
+                p99 += " (met)" if r["p99_ratio"] <= r["p99_target"] else " (missed)"
             if "ratio" in r:
-                L.append("| %s | %s | %s | %.0f | %.0f | %.2f | %s | %s |" % (
-                    r["workload"], r["a"], r["b"], r["a_rps"], r["b_rps"], r["ratio"], tgt,
-                    "%.2f" % r["rss_ratio"] if r.get("rss_ratio") else "–"))
+                L.append("| %s | %s | %s | %.0f | %.0f | %.2f | %s | %s | %s | %s |" % (
+                    r["workload"], r["a"], r["b"], r["a_rps"], r["b_rps"], r["ratio"], tgt, p99,
+                    r2(r.get("pss_ratio")), r2(r.get("one_ratio"))))
             else:
-                L.append("| %s | %s | %s | %s | %s | – | %s | – |" % (
+                L.append("| %s | %s | %s | %s | %s | – | %s | – | – | – |" % (
                     r["workload"], r["a"], r["b"], _fmt(r["a_rps"]), _fmt(r["b_rps"]),
                     tgt.split(" (")[0] + " — " + _cell(r["missing"])))
         L.append("")
-        L.append("Daemon RSS target: ours ≤ mod_wsgi's (RSS A/B ≤ 1.00 on the daemon rows).")
+        L.append("Memory targets: PSS of the whole server tree ≤ mod_wsgi's (PSS A/B ≤ 1.00); RSS of one "
+                 "daemon process ≤ 1.1× mod_wsgi's (one-process RSS A/B ≤ 1.10 on the daemon rows). "
+                 "p99 target on the -c64 workloads: ours ≤ the peer's (p99 A/B ≤ 1.00).")
         L.append("")
 
         L.append("## setup-server and start-up")

@@ -1,17 +1,20 @@
 """The servers measured, and the pairs whose requests/s are compared."""
 
-from .common import STATIC_THREADS
+from .common import STATIC_THREADS, SYSTEM_APACHE_THREADS
 
 
 class ServerDef:
     """One configuration of one implementation."""
 
-    def __init__(self, name, impl, mode, shape, note=""):
+    def __init__(self, name, impl, mode, shape, note="", exe=None):
         self.name, self.impl, self.mode, self.shape, self.note = name, impl, mode, shape, note
+        self.exe = exe      # ours: another build of mod_wsgi-express (--baseline)
 
     def processes_threads(self):
         if self.impl == "static":
             return 2, STATIC_THREADS
+        if self.mode == "apache":
+            return 2, SYSTEM_APACHE_THREADS
         if self.shape == "2x8":
             return 2, 8
         # mod_wsgi-express defaults: one process (embedded: worker MPM, 1 x 5 threads;
@@ -21,7 +24,7 @@ class ServerDef:
     def front_workers(self):
         """Apache worker threads that can hold a client connection (None: not Apache)."""
         p, t = self.processes_threads()
-        if self.impl == "static":
+        if self.impl == "static" or self.mode == "apache":
             return p * t
         if self.impl in ("ours", "mod_wsgi"):
             if self.mode == "embedded":
@@ -48,6 +51,10 @@ SERVERS = [
     ServerDef("gunicorn sync -w16", "gunicorn", "sync", "2x8",
               note="sync workers: 16 processes = 2x8 concurrency; no keep-alive"),
     ServerDef("gunicorn gthread 2x8", "gunicorn", "gthread", "2x8"),
+    ServerDef("ours system-apache 2x16", "ours", "apache", "2x16",
+              note="hand-written httpd.conf, event MPM, WSGIScriptAlias + %{GLOBAL}"),
+    ServerDef("debian mod_wsgi system-apache 2x16", "debian", "apache", "2x16",
+              note="the same httpd.conf loading Debian's mod_wsgi (libapache2-mod-wsgi-py3)"),
     ServerDef("apache static file", "static", "static", "2x32",
               note="event MPM, 2 x 32 threads; the ceiling"),
 ]
@@ -57,17 +64,29 @@ SERVER_BY_NAME = {s.name: s for s in SERVERS}
 PAIRS = [
     ("ours embedded default", "mod_wsgi embedded default", 1.2),
     ("ours embedded 2x8", "mod_wsgi embedded 2x8", 1.2),
+    ("ours system-apache 2x16", "debian mod_wsgi system-apache 2x16", 1.2),
     ("ours daemon default", "mod_wsgi daemon default", 1.5),
     ("ours daemon 2x8", "mod_wsgi daemon 2x8", 1.5),
     ("ours daemon 2x8", "gunicorn gthread 2x8", 1.2),
     ("mod_wsgi daemon 2x8", "gunicorn gthread 2x8", None),
+    ("ours embedded 2x8", "gunicorn gthread 2x8", None),
     ("mod_wsgi embedded 2x8", "apache static file", None),
 ]
 
 
 def pair_target(a, b, target, workload):
-    if target is None:
-        return None
+    """The requests/s target of A/B on this workload (None: for reference only)."""
+    if target is None or workload.endswith("-c64"):
+        return None         # the 64-connection workloads are about p99 latency
+    if workload == "post1m" and a == "ours daemon 2x8" and b.startswith("gunicorn"):
+        return 1.0          # "daemon 2x8 >= 1.0x gunicorn gthread on the 1 MB POST"
     if workload == "django" and a.startswith("ours daemon") and b.startswith("mod_wsgi daemon"):
         return 1.2          # "Django through our daemon >= 1.2x mod_wsgi's"
     return target
+
+
+def p99_target(a, b, workload):
+    """p99 at 64 connections: ours no worse than mod_wsgi's and gunicorn gthread's."""
+    if workload.endswith("-c64") and a.startswith("ours"):
+        return 1.0          # p99 A/B at most this
+    return None
