@@ -11,7 +11,7 @@ import time
 
 from .common import REPO, log
 from .httpcheck import smoke_check
-from .procs import free_port, tree_memory
+from .procs import free_port, tree_cpu_seconds, tree_memory
 from .servers import SERVERS, SERVER_BY_NAME, ServerDef
 from .workloads import WORKLOAD_BY_NAME, applies
 
@@ -77,15 +77,18 @@ class Measure:
                 self.runs.append(rec)
                 return
             rec["warmup"] = self.warm_up(running.port, wl, path)
+            cpu0 = tree_cpu_seconds(running.popen.pid)
             res = self.wrk(running.port, wl, path, self.args.duration)
+            cpu = tree_cpu_seconds(running.popen.pid) - cpu0
+            res["cpu_us_per_req"] = cpu * 1e6 / res["requests"] if res["requests"] else 0.0
             mem = tree_memory(running.popen.pid)
             rec.update(res)
             rec.update({"ok": True, "rss_kb": mem["rss_kb"], "pss_kb": mem["pss_kb"],
                         "one_rss_kb": mem["one_rss_kb"], "one_kind": mem["one_kind"],
                         "processes": mem["processes"]})
-            log("  %-28s %-7s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  err %d  RSS %.1f MB  PSS %.1f MB"
+            log("  %-28s %-7s %9.0f req/s  p50 %7.2f ms  p99 %7.2f ms  err %d  CPU %.0f us/req  RSS %.1f MB  PSS %.1f MB"
                 % (sd.name, wl.name, res["rps"], res["p50_ms"], res["p99_ms"], res["errors"],
-                   mem["rss_kb"] / 1024, mem["pss_kb"] / 1024))
+                   res["cpu_us_per_req"], mem["rss_kb"] / 1024, mem["pss_kb"] / 1024))
         except (RuntimeError, subprocess.TimeoutExpired) as e:
             rec["error"] = str(e)
             log("  %-28s %-7s failed: %s" % (sd.name, wl.name, str(e)[:160]))

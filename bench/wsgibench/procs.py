@@ -80,6 +80,23 @@ def proc_memory(pid):
     return {"pid": pid, "rss_kb": rss or 0, "pss_kb": pss or 0, "cmd": cmd[:120]}
 
 
+def tree_cpu_seconds(root):
+    """CPU time (user + system, every thread) the server's process tree has used so far.
+    Per request it is the figure least disturbed by other work on the machine: that
+    changes how fast the requests come, much less what each one costs."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in process_tree(root):
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                data = f.read()
+        except OSError:
+            continue
+        fields = data[data.rfind(")") + 2:].split()
+        total += int(fields[11]) + int(fields[12])      # utime, stime
+    return total / tick
+
+
 def tree_memory(root):
     """Memory of a server's whole process tree.  PSS (from smaps_rollup) shares each page
     among the processes mapping it, so the tree's sum counts shared libraries and

@@ -20,7 +20,8 @@ class Report:
                 rs = [r for r in self.runs if r["server"] == sd.name and r["workload"] == wl.name and r["ok"]]
                 entry = {"rounds": len(rs)}
                 if rs:
-                    for k in ("rps", "p50_ms", "p99_ms", "rss_kb", "pss_kb", "one_rss_kb", "mb_per_s"):
+                    for k in ("rps", "p50_ms", "p99_ms", "rss_kb", "pss_kb", "one_rss_kb", "mb_per_s",
+                              "cpu_us_per_req"):
                         entry[k] = statistics.median(r[k] for r in rs)
                     entry["errors"] = sum(r["errors"] for r in rs)
                     entry["requests"] = sum(r["requests"] for r in rs)
@@ -56,7 +57,9 @@ class Report:
                                           "pss": ra["pss_kb"] / rb["pss_kb"] if rb["pss_kb"] else None,
                                           "one": (ra["one_rss_kb"] / rb["one_rss_kb"]
                                                   if rb.get("one_rss_kb") else None),
-                                          "p99": ra["p99_ms"] / rb["p99_ms"] if rb["p99_ms"] else None})
+                                          "p99": ra["p99_ms"] / rb["p99_ms"] if rb["p99_ms"] else None,
+                                          "cpu": (rb["cpu_us_per_req"] / ra["cpu_us_per_req"]
+                                                  if ra.get("cpu_us_per_req") else None)})
                 sa = summary.get("%s|%s" % (wl.name, a_name), {})
                 sb = summary.get("%s|%s" % (wl.name, b_name), {})
                 entry = {"workload": wl.name, "a": a_name, "b": b_name, "target": tgt, "p99_target": p99_tgt,
@@ -64,7 +67,7 @@ class Report:
                          "per_round": [p["rps"] for p in per_round]}
                 if per_round:
                     entry["ratio"] = statistics.median(p["rps"] for p in per_round)
-                    for k in ("rss", "pss", "one", "p99"):
+                    for k in ("rss", "pss", "one", "p99", "cpu"):
                         v = [p[k] for p in per_round if p[k]]
                         entry[k + "_ratio"] = statistics.median(v) if v else None
                 else:
@@ -104,30 +107,34 @@ class Report:
                  "/proc/PID/smaps_rollup, right after the run; PSS counts a page shared by n "
                  "processes as 1/n in each, so shared libraries count once. One process RSS: the "
                  "largest daemon process, else the largest Apache child / gunicorn worker.")
+        L.append("- CPU µs/req: user + system CPU time of the server's process tree during the measured "
+                 "run (/proc/PID/stat), divided by the requests served: the figure other work on the "
+                 "machine disturbs least (it changes how fast requests come, much less what each costs). "
+                 "Its ratio is B/A, so above 1 means A spends less CPU per request.")
         L.append("")
 
         for wl in self.workloads:
             L.append("## %s: %s (%d connections)" % (wl.name, wl.desc, wl.conns))
             L.append("")
-            L.append("| server | req/s | p50 ms | p99 ms | errors | RSS MB | PSS MB | one process RSS MB | note |")
-            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+            L.append("| server | req/s | p50 ms | p99 ms | errors | CPU µs/req | RSS MB | PSS MB | one process RSS MB | note |")
+            L.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
             for sd in self.servers:
                 e = self.summary.get("%s|%s" % (wl.name, sd.name))
                 if e is None:
                     continue
                 note = "; ".join(x for x in (e.get("note"), sd.note) if x)
                 if "rps" in e:
-                    L.append("| %s | %.0f | %.2f | %.2f | %d | %.1f | %.1f | %.1f | %s |" % (
-                        sd.name, e["rps"], e["p50_ms"], e["p99_ms"], e["errors"], e["rss_kb"] / 1024,
+                    L.append("| %s | %.0f | %.2f | %.2f | %d | %.0f | %.1f | %.1f | %.1f | %s |" % (
+                        sd.name, e["rps"], e["p50_ms"], e["p99_ms"], e["errors"], e["cpu_us_per_req"], e["rss_kb"] / 1024,
                         e["pss_kb"] / 1024, e["one_rss_kb"] / 1024, note))
                 else:
-                    L.append("| %s | – | – | – | – | – | – | – | %s |" % (sd.name, _cell(e["error"])))
+                    L.append("| %s | – | – | – | – | – | – | – | – | %s |" % (sd.name, _cell(e["error"])))
             L.append("")
 
-        L.append("## Ratios (A/B: requests/s; p99 latency; PSS of the tree; RSS of one process)")
+        L.append("## Ratios (A/B: requests/s; B/A: CPU per request; A/B: p99 latency, PSS of the tree, RSS of one process)")
         L.append("")
-        L.append("| workload | A | B | A req/s | B req/s | A/B | target | p99 A/B | PSS A/B | one-process RSS A/B |")
-        L.append("|---|---|---|---:|---:|---:|---|---:|---:|---:|")
+        L.append("| workload | A | B | A req/s | B req/s | A/B | target | CPU/req B/A | p99 A/B | PSS A/B | one-process RSS A/B |")
+        L.append("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
         r2 = lambda v: "%.2f" % v if v else "–"
         for r in self.ratios:
             tgt = "≥ %.1f× %s" % (r["target"], _verdict(r.get("ratio"), r["target"])) if r["target"] else "(reference)"
@@ -135,11 +142,11 @@ class Report:
             if r.get("p99_target") and r.get("p99_ratio"):
                 p99 += " (met)" if r["p99_ratio"] <= r["p99_target"] else " (missed)"
             if "ratio" in r:
-                L.append("| %s | %s | %s | %.0f | %.0f | %.2f | %s | %s | %s | %s |" % (
-                    r["workload"], r["a"], r["b"], r["a_rps"], r["b_rps"], r["ratio"], tgt, p99,
+                L.append("| %s | %s | %s | %.0f | %.0f | %.2f | %s | %s | %s | %s | %s |" % (
+                    r["workload"], r["a"], r["b"], r["a_rps"], r["b_rps"], r["ratio"], tgt, r2(r.get("cpu_ratio")), p99,
                     r2(r.get("pss_ratio")), r2(r.get("one_ratio"))))
             else:
-                L.append("| %s | %s | %s | %s | %s | – | %s | – | – | – |" % (
+                L.append("| %s | %s | %s | %s | %s | – | %s | – | – | – | – |" % (
                     r["workload"], r["a"], r["b"], _fmt(r["a_rps"]), _fmt(r["b_rps"]),
                     tgt.split(" (")[0] + " — " + _cell(r["missing"])))
         L.append("")
