@@ -47,7 +47,11 @@ enum WSGIApplication {
         request.scriptPath = spec.scriptPath
         let environ = PyDict_New()!
         fillEnviron(environ)
-        let input = InputStream.type.make(InputStream(request))!
+        let stream = InputStream(request)
+        if let cl = PyDict_GetItemString(environ, "CONTENT_LENGTH"), let n = Py.swiftString(cl).flatMap({ Int($0) }), n >= 0 {
+            stream.expectedLength = n
+        }
+        let input = InputStream.type.make(stream)!
         let errors = ErrorLog.type.make(ErrorLog(request: request, name: "wsgi.errors"))!
         Py.setItem(environ, "wsgi.version", wsgi_new_ref(interp.wsgiVersion))
         Py.setItem(environ, "wsgi.input", input)
