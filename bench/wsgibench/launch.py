@@ -43,6 +43,8 @@ class Launch:
         env = dict(self.env)
         slug = sd.name.replace(" ", "-").replace("_", "-")
         root = os.path.join(self.roots, "%s-%s" % (slug, app))
+        if sd.mode == "apache":
+            return self.system_apache_command(sd, port, root, env)
         if sd.impl in ("ours", "mod_wsgi"):
             if sd.impl == "ours":
                 env["VIRTUAL_ENV"] = self.venv
@@ -61,8 +63,6 @@ class Launch:
             cmd = [gun, "-b", "127.0.0.1:%d" % port, "--chdir", chdir, "--log-level", "warning",
                    "--backlog", "2048"] + workers + [target]
             return cmd, chdir, env, None
-        if sd.mode == "apache":
-            return self.system_apache_command(sd, port, root, env)
         if sd.impl == "static":
             os.makedirs(root, exist_ok=True)
             conf = os.path.join(root, "httpd.conf")
