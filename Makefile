@@ -3,7 +3,7 @@
 #   make test    install what building and testing need (once), build, and run every test
 SWIFT ?= swift
 # The tests run with the system Python and its Debian packages (python3-pytest, python3-requests,
-# python3-pexpect), whatever python3 comes first on PATH: the module is built against it too.
+# python3-pexpect, python3-prometheus-client), whatever python3 comes first on PATH: the module is built against it too.
 PYTHON ?= /usr/bin/python3
 CONFIG ?= release
 BIN = .build/$(CONFIG)
@@ -16,7 +16,7 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference bench warnings reliability clean
+.PHONY: deps build start test unit integration module-test module-test-reference bench warnings lint format reliability clean
 
 deps:
 	@SWIFT=$(SWIFT) bash scripts/install-deps test
@@ -57,10 +57,21 @@ test: unit integration
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
 # static Foundation brings (its use of mktemp) is not ours either.
 warnings: $(DEPS)/build
-	rm -rf $(addprefix $(BIN)/,CModWSGI.build ModWSGI.build ExpressKit.build mod_wsgi_express.build)
+	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build)
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
 	@! grep 'warning:' .build/warnings.log | grep -v '/.build/checkouts/' | grep -v "the use of .mktemp' is dangerous" \
 		|| { echo "make warnings: the build printed warnings (above); fix them" >&2; exit 1; }
+
+# Formatting: .swift-format is the style (4 spaces, 120 columns). `make lint` fails on any
+# difference (CI runs it); `make format` rewrites the files in place.
+SWIFT_FORMAT ?= $(SWIFT) format
+FORMATTED = Sources Tests Package.swift
+
+lint:
+	$(SWIFT_FORMAT) lint --strict --recursive --parallel $(FORMATTED)
+
+format:
+	$(SWIFT_FORMAT) format --in-place --recursive --parallel $(FORMATTED)
 
 bench: build
 	python3 bench/run.py $(ARGS)

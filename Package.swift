@@ -82,12 +82,29 @@ let package = Package(
             name: "CModWSGI",
             cSettings: [.unsafeFlags(includeFlags + ["-DLINUX", "-D_REENTRANT", "-D_GNU_SOURCE"])]
         ),
+        // The POSIX layer the module and the CLI share: the one `syscall` wrapper (EINTR
+        // retried, failures typed), whole reads and writes, clocks, polls, UNIX socket
+        // addresses. Glibc only, no Foundation, and no implicit concurrency or regex runtime
+        // imports: it is linked into the Apache module.
+        .target(
+            name: "SystemCalls",
+            swiftSettings: [
+                .unsafeFlags([
+                    "-Xfrontend", "-disable-implicit-string-processing-module-import",
+                    "-Xfrontend", "-disable-implicit-concurrency-module-import",
+                ])
+            ]
+        ),
         // The Apache module's logic. Foundation-free: it lives in every Apache child.
         .target(
             name: "ModWSGI",
-            dependencies: ["CModWSGI"],
+            dependencies: ["CModWSGI", "SystemCalls"],
             swiftSettings: [
+                // _FILE_OFFSET_BITS=64: Python.h defines it before the system headers it
+                // includes; the Glibc module SystemCalls brings in must be built the same way,
+                // or Clang finds two definitions of struct dirent, flock...
                 .unsafeFlags(includeFlags.flatMap { ["-Xcc", $0] } + ["-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE",
+                    "-Xcc", "-D_FILE_OFFSET_BITS=64",
                     // Only the Swift core library in every Apache process, not the regex and
                     // concurrency runtimes nobody here uses.
                     "-Xfrontend", "-disable-implicit-string-processing-module-import",
@@ -105,6 +122,7 @@ let package = Package(
         .target(
             name: "ExpressKit",
             dependencies: [
+                "SystemCalls",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -126,6 +144,7 @@ let package = Package(
                 + ["-Xlinker", "--end-group"])]
         ),
         // Golden/ holds the expected rendered files, read by path at test time.
-        .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit"], exclude: ["Golden"]),
+        .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit", "SystemCalls"], exclude: ["Golden"]),
+        .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
     ]
 )

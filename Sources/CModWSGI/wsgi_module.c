@@ -69,6 +69,8 @@ static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGIServerMetrics", WSGI_CMD_SERVER_METRICS, "On: allow mod_wsgi.server_metrics()."),
     SERVER_CMD("WSGINewRelicConfigFile", WSGI_CMD_NEW_RELIC_CONFIG_FILE, "Accepted for old configurations; does nothing."),
     SERVER_CMD("WSGINewRelicEnvironment", WSGI_CMD_NEW_RELIC_ENVIRONMENT, "Accepted for old configurations; does nothing."),
+    SERVER_CMD("WSGIMetricsURL", WSGI_CMD_METRICS_URL, "URL path of the Prometheus metrics of every process of the server."),
+    SERVER_CMD("WSGIMetricsAllow", WSGI_CMD_METRICS_ALLOW, "Client addresses or networks (address/bits) allowed to read WSGIMetricsURL; default localhost."),
     { NULL }
 };
 
@@ -89,6 +91,15 @@ static int wsgi_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 static void wsgi_child_init(apr_pool_t *p, server_rec *s) { wsgi_swift_child_init(p, s); }
 static int wsgi_translate_name(request_rec *r) { return wsgi_swift_translate_name(r); }
 static int wsgi_handler(request_rec *r) { return wsgi_swift_handler(r); }
+
+/* WSGIMetricsURL: first of all handlers, whatever else mapped the path (the application's
+ * mount, a static file); one pointer test on every other request. */
+static const char *wsgi_metrics_url = NULL;
+void wsgi_set_metrics_url(const char *url) { wsgi_metrics_url = url; }
+static int wsgi_metrics_handler(request_rec *r) {
+    if (!wsgi_metrics_url || !r->uri || strcmp(r->uri, wsgi_metrics_url) != 0) return DECLINED;
+    return wsgi_swift_metrics_handler(r);
+}
 
 /* The access, authentication and authorisation hooks (Hooks/ in Swift). Apache wants
  * provider structs of function pointers with its enum return types. */
@@ -132,6 +143,7 @@ static void wsgi_register_hooks(apr_pool_t *p) {
     ap_hook_pre_mpm(wsgi_pre_mpm, NULL, NULL, APR_HOOK_REALLY_LAST);
     ap_hook_translate_name(wsgi_translate_name, NULL, before_alias, APR_HOOK_MIDDLE);
     ap_hook_handler(wsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(wsgi_metrics_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_access_checker(wsgi_access_checker, after_ssl, before_authz_host, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(wsgi_retrieve_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "wsgi", AUTHN_PROVIDER_VERSION,

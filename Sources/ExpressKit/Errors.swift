@@ -1,5 +1,8 @@
+import SystemCalls
+
 /// Everything that stops mod_wsgi-express before Apache starts. Each message is one line
 /// that says what is wrong and how to fix it; main prints it as `mod_wsgi-express: error: …`.
+
 public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case badOption(String)
     case notSupportedYet(option: String, reason: String)

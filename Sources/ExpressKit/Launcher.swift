@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 
 /// Runs Apache (through the generated apachectl, which sources envvars and execs httpd).
 ///

@@ -10,7 +10,7 @@ extension ResolvedConfig {
         if accessLog { names.append("log_config") }
         if directoryListing { names.append("autoindex") }
         if compressResponses { names += ["filter", "deflate"] }
-        if serverStatus { names.append("status") }
+        if serverStatus || metrics.needsStatusModule { names.append("status") }
         if http2 { names.append("http2") }
         // issue 14: each module only when its feature is used
         if https != nil { names += ["socache_shmcb", "ssl"] }
@@ -131,6 +131,7 @@ extension ResolvedConfig {
         // Access, authentication, dispatch and trusted-proxy hooks; the Digest realm is
         // mod_wsgi-express's AuthName, host:port.
         ctx["accessHooks"] = accessHooks.context(realm: "\(host):\(port)")
+        ctx["metrics"] = metrics.context()
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] = [
@@ -149,6 +150,8 @@ extension ResolvedConfig {
             "socketTimeout": d.socketTimeout,
             "connectTimeout": d.connectTimeout,
             "requestTimeout": d.requestTimeout,
+            "interruptTimeout": nonZero(d.interruptTimeout),
+            "serverMetrics": metrics.serverMetrics,
             "inactivityTimeout": d.inactivityTimeout,
             "startupTimeout": d.startupTimeout,
             "deadlockTimeout": d.deadlockTimeout,

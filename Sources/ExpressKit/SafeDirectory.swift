@@ -8,6 +8,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import SystemCalls
 
 /// Why a directory or file cannot be trusted; the text says what to do.
 enum UnsafePath {
@@ -90,19 +91,12 @@ final class SafeDirectory {
         guard file >= 0 else { throw ExpressError.io(SystemError("open", errno: errno, subject: full)) }
         do {
             defer { close(file) }
-            var bytes = Array(text.utf8)
-            var off = 0
-            while off < bytes.count {
-                let n = try bytes.withUnsafeMutableBytes { (p) throws(SystemError) -> Int in
-                    try syscall("write", full) { Glibc.write(file, p.baseAddress! + off, p.count - off) }
-                }
-                off += n
-            }
+            try writeAll(file, text.utf8, subject: full)
             _ = try syscall("fchmod", full) { fchmod(file, mode) }
             _ = try syscall("rename", full) { renameat(fd, temporary, fd, name) }
-        } catch let e as SystemError {
+        } catch {
             _ = unlinkat(fd, temporary, 0)
-            throw ExpressError.io(e)
+            throw ExpressError.io(error)
         }
     }
 

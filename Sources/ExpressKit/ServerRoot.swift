@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 
 /// What setting up the server root did, for the banner.
 public struct SetupResult {
@@ -123,6 +124,7 @@ enum Banner {
         lines.append(("Server URL", c.url))
         if let https = c.httpsURL { lines.append(("Server URL (HTTPS)", https)) }
         if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
+        if let path = c.metrics.metricsURL { lines.append(("Metrics URL", c.url + String(path.dropFirst()))) }
         lines.append(("Server Root", c.serverRoot))
         lines.append(("Server Conf", c.httpdConf))
         lines.append(("Error Log File", "\(c.errorLogFile) (\(c.logLevel))"))

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import SystemCalls
 
 private func statPath(_ path: String) -> stat? {
     var st = stat()
@@ -14,15 +15,7 @@ private func statPath(_ path: String) -> stat? {
 /// Unbuffered output straight to a file descriptor (no stdio globals, no flushing order issues).
 enum Output {
     static func write(_ fd: Int32, _ s: String) {
-        var bytes = Array(s.utf8)
-        var off = 0
-        while off < bytes.count {
-            let written = bytes.withUnsafeMutableBytes { p in
-                try? syscall("write") { Glibc.write(fd, p.baseAddress! + off, p.count - off) }
-            }
-            guard let n = written else { return }
-            off += n
-        }
+        try? writeAll(fd, s.utf8)
     }
     static func out(_ s: String) { write(1, s) }
     static func err(_ s: String) { write(2, s) }
@@ -76,26 +69,9 @@ enum Sys {
     /// The absolute path of the running executable, symlinks resolved.
     static func executablePath() -> String? { readLink("/proc/self/exe") }
 
-    /// The file's bytes (at most `limit`), read in one go into a buffer of the file's size.
+    /// The file's bytes (at most `limit`).
     static func readFile(_ path: String, limit: Int = Int.max) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var st = Glibc.stat()
-        guard fstat(fd, &st) == 0 else { return nil }
-        let size = min(Int(st.st_size), limit)
-        var out = [UInt8](repeating: 0, count: size)
-        var off = 0
-        while off < size {
-            let got = out.withUnsafeMutableBytes { p in
-                try? syscall("read", path) { read(fd, p.baseAddress! + off, size - off) }
-            }
-            guard let n = got else { return nil }
-            if n == 0 { break }
-            off += n
-        }
-        if off < size { out.removeSubrange(off...) }
-        return out
+        SystemCalls.readFile(path, limit: limit)
     }
 
     static func readText(_ path: String) -> String? {
@@ -107,14 +83,7 @@ enum Sys {
     static func writeFile(_ path: String, _ text: String, mode: mode_t = 0o644) throws {
         let fd = try syscall("open", path) { open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode) }
         defer { close(fd) }
-        var bytes = Array(text.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = try bytes.withUnsafeMutableBytes { (p) throws(SystemError) -> Int in
-                try syscall("write", path) { write(fd, p.baseAddress! + off, p.count - off) }
-            }
-            off += n
-        }
+        try writeAll(fd, text.utf8, subject: path)
         _ = try syscall("fchmod", path) { fchmod(fd, mode) }
     }
 

@@ -35,6 +35,8 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
     if ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG {
         for warning in global.startupWarnings { Log.server(APLOG_WARNING, .directiveWithoutEffect, warning, s) }
     }
+    // The metrics board first: the daemon processes forked next inherit it.
+    MetricsEndpoint.postConfig(pconf: pconf, server: s!)
     // Daemon process groups are forked here, by the (single-threaded) parent.
     return DaemonManager.postConfig(pconf: pconf, ptemp: ptemp, server: s!)
 }
@@ -50,6 +52,7 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     ModuleState.childPool = p
     ModuleState.mainServer = s
     DaemonManager.closeListenersInChild()
+    MetricsRecorder.childStarted(pool: p)
     let global = GlobalConfig.current
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).
@@ -70,7 +73,10 @@ func wsgi_swift_translate_name(_ r: UnsafeMutablePointer<request_rec>?) -> Int32
 
 @_cdecl("wsgi_swift_handler")
 func wsgi_swift_handler(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
-    RequestHandler.handle(r!)
+    guard let slot = MetricsRecorder.handlerBegin(r!) else { return RequestHandler.handle(r!) }
+    let result = RequestHandler.handle(r!)
+    MetricsRecorder.handlerEnd(r!, slot: slot, result: result)
+    return result
 }
 
 /// WSGIImportScript: preload scripts into their application groups when a process starts.

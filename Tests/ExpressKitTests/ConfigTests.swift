@@ -1,4 +1,5 @@
 import ArgumentParser
+import SystemCalls
 import XCTest
 @testable import ExpressKit
 
@@ -73,6 +74,7 @@ final class ConfigTests: XCTestCase {
             receiveBufferSize: 0, headerBufferSize: 0, responseBufferSize: 0, responseSocketTimeout: 0,
             socketPrefix: "\(Fixture.root)/root/wsgi", ignoreActivity: []))
         XCTAssertEqual(c.daemon.requestTimeout, 60)
+        XCTAssertEqual(c.daemon.interruptTimeout, 0)  // mod_wsgi 6.0's default: off
         XCTAssertEqual(c.daemon.queueTimeout, 45)
         XCTAssertEqual(c.daemon.listenBacklog, 100)
         // Daemon mode is the default, as in mod_wsgi-express.

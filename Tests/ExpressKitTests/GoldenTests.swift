@@ -38,6 +38,7 @@ final class GoldenTests: XCTestCase {
             "--passenv", "HOME", "--include-file", "extra.conf", "--access-log", "--access-log-format", "combined",
             "--log-level", "info", "--keep-alive-timeout", "0", "--limit-request-body", "1000", "--chunked-request",
             "--enable-sendfile", "--compress-responses", "--server-status", "--directory-index", "index.html",
+            "--server-metrics", "--metrics-url", "/metrics", "--metrics-allow", "10.0.0.0/8", "--interrupt-timeout", "5",
             "--error-document", "404", "/404.html", "--map-head-to-get", "Off", "--server-mpm", "prefork",
             "--rotate-logs", "--rotatelogs-executable", "/usr/bin/rotatelogs", "--python-path", "/srv/lib",
             "--header-timeout", "20", "--body-timeout", "0", "--server-backlog", "50", "--callable-object", "app",

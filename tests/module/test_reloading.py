@@ -3,6 +3,8 @@ and the script's own reload_required(resource)."""
 import os
 import time
 
+import pytest
+
 from apache_harness import module_apache
 
 rel = module_apache(r"""
@@ -63,3 +65,18 @@ def test_reload_required_raising_is_logged_and_the_script_kept(rel):
         os.unlink(marker)
     rel.wait_log(r"ValueError: reload_required failed on purpose", since)
     assert "Traceback (most recent call last):" in rel.log(since)
+
+
+@pytest.mark.ours_only  # mod_wsgi 4.9 keeps the module when Apache's own stat fails first
+def test_a_script_whose_mtime_cannot_be_read_is_reloaded(rel):
+    path = os.path.join(rel.apps, "reload_required.wsgi")
+    t1, _ = _token(rel)
+    away = path + ".away"
+    os.rename(path, away)
+    try:
+        assert rel.get("/rr").status == 404
+    finally:
+        os.rename(away, path)  # back, with the mtime it was loaded with
+    since = rel.log_size()
+    assert _token(rel)[0] != t1
+    rel.wait_log(r"Reloading WSGI script '%s'\." % path, since)

@@ -59,6 +59,7 @@
 #include <locale.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <sys/mman.h>
 
 /* ---- the module ---------------------------------------------------------------- */
 
@@ -112,6 +113,8 @@ typedef enum {
     WSGI_CMD_SERVER_METRICS,
     WSGI_CMD_NEW_RELIC_CONFIG_FILE,
     WSGI_CMD_NEW_RELIC_ENVIRONMENT,
+    WSGI_CMD_METRICS_URL,
+    WSGI_CMD_METRICS_ALLOW,
     WSGI_CMD_SCRIPT_ALIAS_END_
 } wsgi_cmd_id;
 
@@ -180,7 +183,6 @@ static inline scoreboard *wsgi_scoreboard(void) { return ap_scoreboard_image; }
 /* apr_time_now() itself works from Swift; kept while other branches still call this. */
 static inline apr_time_t wsgi_now(void) { return apr_time_now(); }
 static inline int wsgi_errno(void) { return errno; }
-static inline int wsgi_open_read(const char *path) { return open(path, O_RDONLY | O_CLOEXEC); }
 /* fcntl is variadic: a duplicate of fd that is not inherited by child processes. */
 static inline int wsgi_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
@@ -265,5 +267,27 @@ static inline int wsgi_bind_un(int fd, const struct sockaddr_un *a) {
     return bind(fd, (const struct sockaddr *)a, sizeof(*a));
 }
 static inline int wsgi_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
+
+/* ---- the metrics board (Swift: Metrics/): counters in memory every process shares ---- */
+
+/* Relaxed atomics on 64-bit words of the shared segment, which other processes write.
+ * Swift's Atomic<T> is a value whose storage must be declared as such; these words are
+ * an mmap'd segment laid out by offsets, so the C11 builtins do it (inlined into Swift). */
+static inline void wsgi_atomic_add(int64_t *p, int64_t v) { __atomic_fetch_add(p, v, __ATOMIC_RELAXED); }
+static inline int64_t wsgi_atomic_load(const int64_t *p) { return __atomic_load_n(p, __ATOMIC_RELAXED); }
+static inline void wsgi_atomic_store(int64_t *p, int64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
+static inline int wsgi_atomic_cas(int64_t *p, int64_t expected, int64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+/* The scoreboard slot of the child serving r: ap_sb_handle_t is opaque, and is
+ * { int child_num; int thread_num; } in every Apache 2.4 release. -1 when unknown. */
+static inline int wsgi_child_number(const request_rec *r) {
+    const int *sbh = r->connection ? (const int *)r->connection->sbh : NULL;
+    return sbh ? sbh[0] : -1;
+}
+/* WSGIMetricsURL: the handler hook answers requests for exactly this path (NULL: none).
+ * Set in post_config, from the generation's configuration pool. */
+void wsgi_set_metrics_url(const char *url);
+extern int wsgi_swift_metrics_handler(request_rec *r);
 
 #endif /* CMODWSGI_H */

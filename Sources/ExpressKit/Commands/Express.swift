@@ -4,6 +4,7 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
 
 public struct Express: ParsableCommand {
     public init() {}

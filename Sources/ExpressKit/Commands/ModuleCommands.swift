@@ -4,6 +4,17 @@ import ArgumentParser
 #if canImport(Glibc)
 import Glibc
 #endif
+import SystemCalls
+
+/// --python-home of module-config and install-module.
+struct PythonHomeOption: ParsableArguments {
+    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
+    var pythonHome: String?
+
+    func resolve(_ ctx: RunContext, module: ModuleInfo) throws -> String {
+        try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+    }
+}
 
 public struct ModuleConfig: ParsableCommand {
     public init() {}
@@ -11,13 +22,12 @@ public struct ModuleConfig: ParsableCommand {
         commandName: "module-config",
         abstract: "Print the LoadModule and WSGIPythonHome lines that load this module into a system Apache.")
 
-    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
-    var pythonHome: String?
+    @OptionGroup var python: PythonHomeOption
 
     public func run() throws {
         let ctx = RunContext.current(argv: CommandLine.arguments)
         let module = try ModuleInfo.locate(environment: ctx.environment, executable: ctx.executable)
-        let home = try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+        let home = try python.resolve(ctx, module: module)
         Output.out("LoadModule wsgi_module \"\(module.path)\"\n")
         Output.out("WSGIPythonHome \"\(home)\"\n")
     }
@@ -45,8 +55,7 @@ public struct InstallModule: ParsableCommand {
     @Option(help: ArgumentHelp("Apache's modules directory. Defaults to what apxs reports (Debian: /usr/lib/apache2/modules).", valueName: "DIRECTORY"))
     var modulesDirectory: String?
 
-    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
-    var pythonHome: String?
+    @OptionGroup var python: PythonHomeOption
 
     public func run() throws {
         let ctx = RunContext.current(argv: CommandLine.arguments)
@@ -59,7 +68,7 @@ public struct InstallModule: ParsableCommand {
             guard let d = apxs.libexecdir, Sys.isDirectory(d) else { throw ExpressError.modulesDirectoryNotFound }
             dir = d
         }
-        let home = try PythonHome.resolve(option: pythonHome, environment: ctx.environment, module: module, cwd: ctx.cwd)
+        let home = try python.resolve(ctx, module: module)
         let name = module.pythonVersion.map { "mod_wsgi-py\($0.replacingAll(".", with: "")).so" } ?? "mod_wsgi-express.so"
         let target = Path.join(dir, name)
         guard let bytes = Sys.readFile(module.path) else { throw ExpressError.moduleNotBuilt(looked: module.path) }
@@ -74,13 +83,8 @@ enum FileCopy {
     static func write(_ bytes: [UInt8], to target: String) throws {
         let tmp = target + ".tmp-\(getpid())"
         let fd = try syscall("open", tmp) { open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644) }
-        var off = 0
         do {
-            while off < bytes.count {
-                off += try bytes.withUnsafeBytes { (p) throws(SystemError) -> Int in
-                    try syscall("write", tmp) { Glibc.write(fd, p.baseAddress! + off, p.count - off) }
-                }
-            }
+            try writeAll(fd, bytes, subject: tmp)
             close(fd)
             _ = try syscall("rename", target) { rename(tmp, target) }
         } catch {

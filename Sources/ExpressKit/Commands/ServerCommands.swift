@@ -6,7 +6,22 @@ import Glibc
 #endif
 
 protocol ServerCommand {
+    init()
+    var arguments: ServerArguments { get set }
     mutating func execute(context: RunContext) throws
+}
+
+extension ServerCommand {
+    init(options: ServerOptions) {
+        self.init()
+        arguments = ServerArguments(options: options)
+    }
+
+    /// What `run()` does: execute in the context of this process.
+    func runHere() throws {
+        var c = self
+        try c.execute(context: RunContext.current(argv: CommandLine.arguments))
+    }
 }
 
 public struct StartServer: ParsableCommand, ServerCommand {
@@ -18,12 +33,7 @@ public struct StartServer: ParsableCommand, ServerCommand {
 
     @OptionGroup public var arguments: ServerArguments
 
-    init(options: ServerOptions) {
-        self.init()
-        arguments = ServerArguments(options: options)
-    }
-
-    public func run() throws { var c = self; try c.execute(context: RunContext.current(argv: CommandLine.arguments)) }
+    public func run() throws { try runHere() }
 
     mutating func execute(context: RunContext) throws {
         let config = try ResolvedConfig.resolve(arguments.options, command: "start-server", context: context)
@@ -46,12 +56,7 @@ public struct SetupServer: ParsableCommand, ServerCommand {
 
     @OptionGroup public var arguments: ServerArguments
 
-    init(options: ServerOptions) {
-        self.init()
-        arguments = ServerArguments(options: options)
-    }
-
-    public func run() throws { var c = self; try c.execute(context: RunContext.current(argv: CommandLine.arguments)) }
+    public func run() throws { try runHere() }
 
     mutating func execute(context: RunContext) throws {
         let config = try ResolvedConfig.resolve(arguments.options, command: "setup-server", context: context)

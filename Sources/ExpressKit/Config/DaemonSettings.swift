@@ -10,6 +10,7 @@ public struct DaemonSettings: Equatable {
     public var deadlockTimeout: Int
     public var inactivityTimeout: Int
     public var requestTimeout: Int
+    public var interruptTimeout: Int = 0
     public var connectTimeout: Int
     public var socketTimeout: Int
     public var queueTimeout: Int
@@ -35,6 +36,7 @@ extension DaemonSettings {
         deadlockTimeout = o.deadlockTimeout
         inactivityTimeout = o.inactivityTimeout
         requestTimeout = o.requestTimeout
+        interruptTimeout = o.interruptTimeout
         connectTimeout = o.connectTimeout
         socketTimeout = o.socketTimeout
         queueTimeout = o.queueTimeout

@@ -135,6 +135,7 @@ extension ResolvedConfig {
             debugMode: debugMode, enableDebugger: o.enableDebugger,
             url: url)
         try config.resolveSite(o, cwd: cwd)
+        config.metrics = try MetricsSettings.resolve(o)
         return config
     }
 

@@ -59,6 +59,8 @@ public struct ResolvedConfig {
     public var serverStatus: Bool
     /// --host-access-script, --auth-*, --dispatch-script, --trust-proxy*.
     public var accessHooks: AccessHooks
+    /// --server-metrics, --server-status, --metrics-url, --metrics-allow.
+    public var metrics = MetricsSettings()
 
     // processes
     public var embeddedMode: Bool

@@ -116,27 +116,30 @@ extension OptionSpec {
     /// `--name VALUE` into an optional (nil: not given; the default is computed when resolving).
     static func value<T: OptionScalar>(_ name: String, _ target: OptionTarget<T?>, _ metavar: String,
                                        aliases: [String] = [], hidden: Bool = false, help: String) -> OptionSpec {
-        OptionSpec(name: name, aliases: aliases, kind: .value, valueType: T.valueType, metavar: metavar, help: help,
-                   hidden: hidden, status: .implemented,
-                   land: { o, s in
-                       guard let v = T(argument: s) else { return false }
-                       o[keyPath: target] = v
-                       return true
-                   },
-                   defaultValue: { $0[keyPath: target]?.optionJSON })
+        scalar(name, target, metavar, aliases: aliases, hidden: hidden, help: help,
+               from: { (v: T) in v }, json: { $0?.optionJSON })
     }
 
     /// `--name VALUE` into a property whose initial value is the option's default.
     static func value<T: OptionScalar>(_ name: String, _ target: OptionTarget<T>, _ metavar: String,
                                        aliases: [String] = [], hidden: Bool = false, help: String) -> OptionSpec {
+        scalar(name, target, metavar, aliases: aliases, hidden: hidden, help: help,
+               from: { (v: T) in v }, json: { $0.optionJSON })
+    }
+
+    /// `--name VALUE` parsed as a T into a property of type `V` (T or T?).
+    private static func scalar<T: OptionScalar, V>(
+        _ name: String, _ target: OptionTarget<V>, _ metavar: String, aliases: [String], hidden: Bool, help: String,
+        from: @escaping @Sendable (T) -> V, json: @escaping @Sendable (V) -> OptionJSON?
+    ) -> OptionSpec {
         OptionSpec(name: name, aliases: aliases, kind: .value, valueType: T.valueType, metavar: metavar, help: help,
                    hidden: hidden, status: .implemented,
                    land: { o, s in
                        guard let v = T(argument: s) else { return false }
-                       o[keyPath: target] = v
+                       o[keyPath: target] = from(v)
                        return true
                    },
-                   defaultValue: { $0[keyPath: target].optionJSON })
+                   defaultValue: { json($0[keyPath: target]) })
     }
 
     /// `--name VALUE`, repeatable: appended in order.

@@ -70,6 +70,9 @@ public struct ServerOptions: Equatable, Sendable {
     public var serverBacklog: Int = 500
     public var compressResponses: Bool = false
     public var serverStatus: Bool = false
+    public var serverMetrics: Bool = false
+    public var metricsURL: String?
+    public var metricsAllow: [String] = []
     // access, authentication, dispatch and trusted-proxy hooks
     public var trustProxyHeaders: [String] = []
     public var trustProxies: [String] = []
@@ -120,6 +123,7 @@ public struct ServerOptions: Equatable, Sendable {
     public var inactivityTimeout: Int = 0
     public var ignoreActivity: [String] = []
     public var requestTimeout: Int = 60
+    public var interruptTimeout: Int = 0
     public var connectTimeout: Int = 15
     public var socketTimeout: Int = 60
     public var queueTimeout: Int = 45

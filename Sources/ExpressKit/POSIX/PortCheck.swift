@@ -78,7 +78,7 @@ enum PortCheck {
     static func listening(port: Int) -> [String] {
         var found: [String] = []
         for (file, family) in [("/proc/net/tcp", AF_INET), ("/proc/net/tcp6", AF_INET6)] {
-            guard let text = readProcFile(file) else { continue }
+            guard let text = Sys.readText(file) else { continue }  // size 0: read to the end
             for line in text.split(separator: "\n").dropFirst() {
                 let fields = line.split(separator: " ")
                 // sl local_address rem_address st ...; st 0A is LISTEN
@@ -91,21 +91,6 @@ enum PortCheck {
             }
         }
         return found
-    }
-
-    /// A /proc file (its size reads as 0: read to the end).
-    static func readProcFile(_ path: String) -> String? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let got = chunk.withUnsafeMutableBytes { p in try? syscall("read", path) { read(fd, p.baseAddress!, p.count) } }
-            guard let n = got, n > 0 else { break }
-            bytes += chunk[..<n]
-        }
-        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// An address as /proc/net/tcp* prints it: 32-bit words in hex, each in host byte order.

@@ -117,6 +117,10 @@ struct GlobalConfig {
     /// WSGIServerMetrics: nil when absent (mod_wsgi 4.9 then still answers server_metrics()
     /// in embedded mode: its test is `!flag` on a flag that starts at -1).
     var serverMetrics: Bool? = nil
+    /// WSGIMetricsURL: the path of the Prometheus endpoint (Metrics/), nil when absent.
+    var metricsURL: String? = nil
+    /// WSGIMetricsAllow: who may read it; nil means localhost only.
+    var metricsAllow: TrustedProxyList? = nil
     /// An access, auth or dispatch script is configured: Apache's children need Python
     /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
     var hookScripts = false
@@ -128,6 +132,14 @@ struct GlobalConfig {
 }
 
 // MARK: - Storage of configuration objects in Apache's pools
+
+/// A per-directory or per-server configuration: Apache merges a section's over its parent's.
+protocol MergeableConfig: AnyObject {
+    func merged(over base: Self) -> Self
+}
+
+extension DirConfig: MergeableConfig {}
+extension VirtualHostConfig: MergeableConfig {}
 
 /// Config objects are Swift classes kept alive by the pool they were created for.
 enum ConfigStore {
@@ -146,6 +158,14 @@ enum ConfigStore {
         return Unmanaged<T>.fromOpaque(raw).takeUnretainedValue()
     }
 
+    /// Apache's merge callback for either kind: `add` merged over `base`, in the pool `p`.
+    static func merge<T: MergeableConfig>(_ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?,
+                                          as: T.Type, in p: OpaquePointer?) -> UnsafeMutableRawPointer {
+        let b = load(base, as: T.self)!
+        let a = load(add, as: T.self)!
+        return store(a.merged(over: b), in: p)
+    }
+
     static func server(_ s: UnsafePointer<server_rec>?) -> VirtualHostConfig? {
         load(wsgi_server_config(s), as: VirtualHostConfig.self)
     }
@@ -162,9 +182,7 @@ func wsgi_swift_create_server_config(_ p: OpaquePointer?, _ s: UnsafeMutablePoin
 
 @_cdecl("wsgi_swift_merge_server_config")
 func wsgi_swift_merge_server_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let b = ConfigStore.load(base, as: VirtualHostConfig.self)!
-    let a = ConfigStore.load(add, as: VirtualHostConfig.self)!
-    return ConfigStore.store(a.merged(over: b), in: p)
+    ConfigStore.merge(base, add, as: VirtualHostConfig.self, in: p)
 }
 
 @_cdecl("wsgi_swift_create_dir_config")
@@ -174,7 +192,5 @@ func wsgi_swift_create_dir_config(_ p: OpaquePointer?, _ dir: UnsafeMutablePoint
 
 @_cdecl("wsgi_swift_merge_dir_config")
 func wsgi_swift_merge_dir_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
-    let b = ConfigStore.load(base, as: DirConfig.self)!
-    let a = ConfigStore.load(add, as: DirConfig.self)!
-    return ConfigStore.store(a.merged(over: b), in: p)
+    ConfigStore.merge(base, add, as: DirConfig.self, in: p)
 }

@@ -122,7 +122,8 @@ enum Directives {
         case WSGI_CMD_RESTRICT_SIGNAL: try globalOnly(); global.restrictSignal = try flag()
         case WSGI_CMD_DESTROY_INTERPRETER: try globalOnly(); global.destroyInterpreter = try flag()
         case WSGI_CMD_VERBOSE_DEBUGGING: try globalOnly(); global.verboseDebugging = try flag()
-        case WSGI_CMD_LAZY_INITIALIZATION: try globalOnly(); _ = try flag()  // always lazy: Python never runs in the parent
+        // Always lazy: Python never runs in the parent.
+        case WSGI_CMD_LAZY_INITIALIZATION: try globalOnly(); _ = try flag()
         case WSGI_CMD_SOCKET_ROTATION: try globalOnly(); global.socketRotation = try flag()
         case WSGI_CMD_SOCKET_PREFIX:
             try count(1...1, "one argument: a path prefix"); try globalOnly()
@@ -174,6 +175,14 @@ enum Directives {
         case WSGI_CMD_SERVER_METRICS:
             try globalOnly()
             global.serverMetrics = try flag()
+        case WSGI_CMD_METRICS_URL:
+            try count(1...1, "one argument: a URL path such as /metrics"); try globalOnly()
+            guard args[0].hasPrefix("/") else { throw fail("'\(args[0])' is not a URL path: it must start with '/'") }
+            global.metricsURL = args[0]
+        case WSGI_CMD_METRICS_ALLOW:
+            try count(1...Int.max, "one or more IP addresses or networks (address/bits)"); try globalOnly()
+            let more = try TrustedProxyList.parse(args, pool: cmd.pointee.pool, fail: fail)
+            global.metricsAllow = TrustedProxyList((global.metricsAllow?.subnets ?? []) + more.subnets)
         case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
             try count(1...1, "one argument"); try globalOnly()
             global.startupWarnings.append("\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")

@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// The Apache child's side of daemon mode: connects to the process group's socket,
 /// sends the CGI environment, then serves the daemon's frames: body reads ('R') from
@@ -89,7 +90,7 @@ enum DaemonClient {
                     socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
                 }
             } catch {
-                let e = (error as? SyscallError)?.errno ?? EIO
+                let e = error.errno
                 Log.request(APLOG_ERR, .daemonSocketCreateFailed, "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(e))).", r)
                 throw Status(code: HTTP_INTERNAL_SERVER_ERROR)
             }
@@ -100,7 +101,7 @@ enum DaemonClient {
                 apr_table_set(r.pointee.subprocess_env, "mod_wsgi.daemon_connects", String(attempts))
                 return fd
             } catch {
-                e = (error as? SyscallError)?.errno ?? EIO
+                e = error.errno
             }
             close(fd)
             if e == ENOENT && GlobalConfig.current.socketRotation {

@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// One daemon process of a group, as the Apache parent supervises it.
 final class DaemonSlot {
@@ -120,12 +121,12 @@ enum DaemonManager {
         // after a graceful restart) never finds it still root's ("Permission denied", a 503).
         // The name has the final one's length, so it fits wherever the final one fits.
         let staging = String(path.dropLast()) + (path.hasSuffix("~") ? "+" : "~")
-        guard var addr = unixAddress(staging) else { throw SyscallError(call: "bind", errno: ENAMETOOLONG) }
+        guard var addr = unixAddress(staging) else { throw SystemError("bind", errno: ENAMETOOLONG) }
         let fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
         do {
             do {
                 try syscall("unlink of a stale socket") { unlink(staging) }
-            } catch let e as SyscallError where e.errno == ENOENT {}
+            } catch let e where e.errno == ENOENT {}
             try syscall("bind") { wsgi_bind_un(fd, &addr) }
             // Accepted sockets inherit these (send-buffer-size=, receive-buffer-size=).
             for (opt, size) in [(SO_SNDBUF, group.sendBufferSize), (SO_RCVBUF, group.receiveBufferSize)] where size > 0 {
@@ -186,6 +187,9 @@ enum DaemonManager {
             if reason == APR_OC_REASON_DEATH {
                 if wsgi_wifsignaled(status) != 0 { how = "was killed by signal \(wsgi_wtermsig(status))" }
                 else if wsgi_wifexited(status) != 0 { how = "exited with status \(wsgi_wexitstatus(status))" }
+            }
+            if reason == APR_OC_REASON_LOST || wsgi_wifsignaled(status) != 0 || wsgi_wexitstatus(status) != 0 {
+                MetricsRecorder.daemonCrashed(group: slot.group.name, instance: slot.instance)
             }
             var state: Int32 = 0
             ap_mpm_query(AP_MPMQ_MPM_STATE, &state)
@@ -264,7 +268,7 @@ enum DaemonManager {
                 do {
                     gone = try syscall("waitpid") { waitpid(slot.pid, &st, WNOHANG) } == slot.pid
                 } catch {
-                    gone = (error as? SyscallError)?.errno == ECHILD
+                    gone = error.errno == ECHILD
                 }
                 if gone { reaped(slot) } else { alive += 1 }
             }

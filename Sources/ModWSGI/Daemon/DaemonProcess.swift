@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// A daemon process, from the fork in the Apache parent to its exit: identity and limits,
 /// Python and the preloaded scripts (here), the worker threads that accept connections
@@ -22,6 +23,7 @@ enum DaemonProcess {
         ModuleState.maximumProcesses = g.processes
         ModuleState.threadsPerProcess = g.threads
         ModuleState.totalRequests = 0
+        MetricsRecorder.daemonStarted(group: g.name, instance: slot.instance)
 
         let user: Identity.User
         do {

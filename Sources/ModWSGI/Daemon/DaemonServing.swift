@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// One connection from an Apache child, on a worker thread: read the request frame, run
 /// the application, and keep the process's counters (maximum-requests, startup-timeout).
@@ -63,6 +64,7 @@ extension DaemonProcess {
         }
         guard let mtime = ScriptLoader.mtime(req.scriptPath) else {
             channel.log(APLOG_ERR, .daemonScriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
+            ScriptLoader.forgetMtime(req.scriptPath)
             channel.finish(HTTP_NOT_FOUND)
             return
         }
@@ -101,13 +103,8 @@ extension DaemonProcess {
 
     /// The process's data size (what RLIMIT_DATA, memory-limit, limits), from /proc/self/statm.
     static func dataSize() -> Int? {
-        let fd = wsgi_open_read("/proc/self/statm")
-        guard fd >= 0 else { return nil }
-        defer { _ = close(fd) }
-        var buf = [UInt8](repeating: 0, count: 256)
-        guard let n = try? buf.withUnsafeMutableBytes({ b in try syscall("read") { read(fd, b.baseAddress, b.count) } }),
-              n > 0 else { return nil }
-        let fields = buf[0..<n].split(separator: 32)
+        guard let statm = readFile("/proc/self/statm", limit: 256), !statm.isEmpty else { return nil }
+        let fields = statm.split(separator: 32)
         guard fields.count >= 6, let pages = Int(String(decoding: fields[5], as: UTF8.self)) else { return nil }
         return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
     }

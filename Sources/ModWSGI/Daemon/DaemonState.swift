@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// State shared by the threads of one daemon process. Guarded by `lock`.
 final class DaemonState {

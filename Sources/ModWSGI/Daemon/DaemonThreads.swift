@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// The threads of a daemon process: worker threads that take connections from the
 /// group's socket one at a time, and the deadlock-timeout watch.

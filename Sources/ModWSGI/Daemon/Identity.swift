@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// Users and groups of a daemon process (user=, group=, supplementary-groups=), and
 /// dropping root: a daemon never runs as root.
@@ -24,7 +25,7 @@ enum Identity {
     }
 
     /// Switches to the group's user and groups (Apache's User/Group by default) and returns
-    /// the user; throws what to put in the error log (a DaemonStartError or SyscallError).
+    /// the user; throws what to put in the error log (a DaemonStartError or SystemError).
     static func drop(_ g: DaemonGroupConfig) throws -> User {
         let apacheUser = str(wsgi_apache_user_name()) ?? "#\(wsgi_apache_uid())"
         let userSpec = g.user ?? apacheUser

@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// The supervisor of a daemon process: signals, request-timeout (with a stack dump of
 /// every Python thread), inactivity-timeout, maximum-requests, restart-interval,
@@ -91,6 +92,7 @@ enum Monitor {
         let t = timeout ?? g.gracefulTimeout
         Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         ProcessStopping.note(why)
+        MetricsRecorder.daemonStopping(why)
         phase = .graceful
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
@@ -101,6 +103,7 @@ enum Monitor {
         let g = DaemonProcess.state.group
         if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
         ProcessStopping.note(why ?? "")
+        MetricsRecorder.daemonStopping(why ?? "")
         ProcessStopping.publishSoon()
         phase = .shutdown
         DaemonProcess.state.closeListener()
@@ -110,6 +113,7 @@ enum Monitor {
 
     static func exitNow(_ code: Int32) -> Never {
         Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
+        MetricsRecorder.processExiting()
         _exit(code)
     }
 

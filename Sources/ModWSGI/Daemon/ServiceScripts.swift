@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// threads=0 (a managed task, mod_wsgi-express --service-script): the preloaded scripts run
 /// in the main thread, SIGTERM arrives there as SystemExit, and the process exits (to be

@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// The framing between an Apache child and a daemon process over the UNIX socket.
 ///
@@ -33,7 +34,7 @@ enum WireError: Error, CustomStringConvertible {
     /// before any frame, the daemon never took the request (see DaemonClient).
     case reset
     case timeout
-    case system(SyscallError)
+    case system(SystemError)
     case malformed(String)
 
     var description: String {
@@ -134,9 +135,9 @@ final class WireConnection {
             let sent: Int?
             do {
                 sent = try syscallUnlessWouldBlock("send") { CModWSGI.send(fd, p + off, n - off, Int32(MSG_NOSIGNAL)) }
-            } catch let e as SyscallError where e.errno == EPIPE || e.errno == ECONNRESET {
+            } catch let e where e.errno == EPIPE || e.errno == ECONNRESET {
                 throw WireError.closed
-            } catch let e as SyscallError {
+            } catch let e {
                 throw WireError.system(e)
             }
             if let sent {
@@ -151,7 +152,7 @@ final class WireConnection {
     private func wait(_ events: Int16, timeoutMicros: Int64) throws {
         do {
             if !(try waitFD(fd, events, timeoutMicros: timeoutMicros)) { throw WireError.timeout }
-        } catch let e as SyscallError {
+        } catch let e as SystemError {
             throw WireError.system(e)
         }
     }
@@ -200,9 +201,9 @@ final class WireConnection {
                 got = try inbuf.withUnsafeMutableBytes { buf in
                     try syscallUnlessWouldBlock("recv") { recv(fd, buf.baseAddress, buf.count, 0) }
                 }
-            } catch let e as SyscallError where e.errno == ECONNRESET {
+            } catch let e as SystemError where e.errno == ECONNRESET {
                 throw WireError.reset
-            } catch let e as SyscallError {
+            } catch let e as SystemError {
                 throw WireError.system(e)
             }
             guard let got else {

@@ -118,6 +118,9 @@ enum Interpreters {
         _ = PyEval_SaveThread()
     }
 
+    /// The names of the interpreters made so far ("" is the main one).
+    static func names() -> [String] { lock.withLock { Array(table.keys) } }
+
     /// At process exit, on the thread that initialised Python: end the sub-interpreters
     /// (running their atexit functions), then finalize the main interpreter.
     static func destroyAll() {

@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// Starting and stopping CPython in a process (an Apache child or a daemon process).
 /// Never called in the Apache parent.
@@ -137,19 +138,9 @@ enum PythonRuntime {
     }
 }
 
+/// A text file of at most 1 MiB (more is cut off); nil when it cannot be read.
 func readSmallFile(_ path: String) -> String? {
-    let fd = wsgi_open_read(path)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out = [UInt8]()
-    var buf = [UInt8](repeating: 0, count: 4096)
-    while true {
-        guard let n = try? buf.withUnsafeMutableBytes({ b in try syscall("read") { CModWSGI.read(fd, b.baseAddress, b.count) } }),
-              n > 0 else { break }
-        out.append(contentsOf: buf[0..<n])
-        if out.count > 1 << 20 { break }
-    }
-    return String(decoding: out, as: UTF8.self)
+    readFile(path, limit: 1 << 20).map { String(decoding: $0, as: UTF8.self) }
 }
 
 extension Substring {

@@ -57,6 +57,7 @@ enum RequestHandler {
             scriptPath = h.path
             guard let m = ScriptLoader.mtime(h.path) else {
                 Log.request(APLOG_ERR, .handlerScriptNotFound, "Target WSGI handler script not found or unable to stat: \(h.path)", r)
+                ScriptLoader.forgetMtime(h.path)
                 return HTTP_NOT_FOUND
             }
             mtime = m
@@ -65,6 +66,7 @@ enum RequestHandler {
             scriptPath = String(cString: fn)
             if r.pointee.finfo.filetype == APR_NOFILE {
                 Log.request(APLOG_ERR, .scriptNotFound, "Target WSGI script not found or unable to stat: \(scriptPath)", r)
+                ScriptLoader.forgetMtime(scriptPath)
                 return HTTP_NOT_FOUND
             }
             if r.pointee.finfo.filetype == APR_DIR {

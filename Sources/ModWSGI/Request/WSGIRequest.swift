@@ -1,4 +1,5 @@
 import CModWSGI
+import SystemCalls
 
 /// One WSGI request on either side of the daemon socket: start_response, write(),
 /// and the response iterable, per PEP 3333. The `channel` is the server side.

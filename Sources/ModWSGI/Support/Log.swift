@@ -103,6 +103,10 @@ enum LogID: Int {
     case reloadRequiredTraceback = 1404
     case requestInterrupted = 1405
     case daemonRequestInterrupting = 1406
+    case metricsBoardFailed = 1501
+    case metricsBoardFull = 1502
+    case metricsDenied = 1503
+    case metricsBoardResized = 1504
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }

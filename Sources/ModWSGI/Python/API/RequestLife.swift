@@ -33,13 +33,14 @@ final class RequestLife {
         events = api.hasSubscribers
         appStart = Int64(wsgi_now())
         if let requestID { PyDict_SetItem(api.activeRequests, requestID, data) }
-        if events || Metrics.recording {
+        if events || Metrics.recording || MetricsRecorder.slot != nil {
             times.requestStart = Self.seconds(environ, "mod_wsgi.request_start")
             times.queueStart = Self.seconds(environ, "mod_wsgi.queue_start")
             times.daemonStart = Self.seconds(environ, "mod_wsgi.daemon_start")
         }
         if events { cpuStart = Self.threadCPU() }
         Metrics.activeRequests += 1
+        MetricsRecorder.applicationStarted()
         if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
         // As mod_wsgi: a thread's count includes its running request; request_count does not.
         Metrics.threadRequests[threadID, default: 0] += 1
@@ -144,6 +145,11 @@ final class RequestLife {
             wsgi_decref(e)
         }
         Metrics.activeRequests -= 1
+        if MetricsRecorder.slot != nil {
+            MetricsRecorder.applicationFinished(
+                status: Int(request.status != 0 ? request.status : status), appMicros: finish - appStart,
+                queueMicros: times.queueStart > 0 ? Int64((times.daemonStart - times.queueStart) * 1e6) : -1)
+        }
         if RequestInterrupt.enabled { RequestInterrupt.ended() }
         Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
         if let requestID {
