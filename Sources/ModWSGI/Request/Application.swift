@@ -48,8 +48,8 @@ enum WSGIApplication {
         let environ = PyDict_New()!
         fillEnviron(environ)
         let stream = InputStream(request)
-        if let cl = PyDict_GetItemString(environ, "CONTENT_LENGTH"), let n = Py.swiftString(cl).flatMap({ Int($0) }), n >= 0 {
-            stream.expectedLength = n
+        if let cl = PyDict_GetItemString(environ, "CONTENT_LENGTH"), let n = Py.swiftString(cl).flatMap({ Int($0) }) {
+            stream.expectedLength = n >= 0 ? n : nil
         }
         let input = InputStream.type.make(stream)!
         let errors = ErrorLog.type.make(ErrorLog(request: request, name: "wsgi.errors"))!

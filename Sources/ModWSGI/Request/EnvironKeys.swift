@@ -11,8 +11,8 @@ import CModWSGI
 /// that owns the strings.
 final class EnvironKeys {
     private struct Slot {
-        let bytes: [CChar]   // without the NUL
-        let key: PyObj       // interned str, our reference
+        let bytes: [CChar]  // without the NUL
+        let key: PyObj  // interned str, our reference
     }
 
     private static let slotCount = 256
@@ -26,7 +26,9 @@ final class EnvironKeys {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for i in 0..<n { h = (h ^ UInt64(UInt8(bitPattern: p[i]))) &* 0x100_0000_01b3 }
         let i = Int(truncatingIfNeeded: h ^ (h >> 32)) & (Self.slotCount - 1)
-        if let s = slots[i], s.bytes.count == n, s.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p, n) == 0 }) {
+        if let s = slots[i], s.bytes.count == n,
+            s.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p, n) == 0 })
+        {
             return s.key
         }
         guard let k = PyUnicode_InternFromString(p) else { PyErr_Clear(); return nil }
