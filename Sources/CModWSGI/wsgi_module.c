@@ -240,3 +240,33 @@ long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_
     (void)eos;
     return (long)total;
 }
+
+/* Daemon mode: more of the request body, only what the client has already sent (a
+ * non-blocking read): > 0 bytes read, 0 at the body's end, -2 when nothing is ready now,
+ * -1 on an error (*status says which). The caller asks for at most 64 KB at a time, so the
+ * input filters' buckets fit in the allocator's free list (MaxMemFree 64) instead of being
+ * mapped and unmapped for every block. */
+long wsgi_read_body_ready(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status) {
+    apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_NONBLOCK_READ, len);
+    if (APR_STATUS_IS_EAGAIN(rv)) { apr_brigade_cleanup(bb); return -2; }
+    if (rv != APR_SUCCESS) { apr_brigade_cleanup(bb); *status = rv; return -1; }
+    apr_size_t total = 0;
+    int eos = 0;
+    while (!APR_BRIGADE_EMPTY(bb)) {
+        apr_bucket *b = APR_BRIGADE_FIRST(bb);
+        if (APR_BUCKET_IS_EOS(b)) { eos = 1; apr_bucket_delete(b); continue; }
+        if (APR_BUCKET_IS_METADATA(b)) { apr_bucket_delete(b); continue; }
+        const char *data;
+        apr_size_t n;
+        rv = apr_bucket_read(b, &data, &n, APR_BLOCK_READ);
+        if (rv != APR_SUCCESS) { apr_brigade_cleanup(bb); *status = rv; return -1; }
+        if (total + n > len) n = len - total;
+        memcpy(buf + total, data, n);
+        total += n;
+        apr_bucket_delete(b);
+    }
+    apr_brigade_cleanup(bb);
+    *status = APR_SUCCESS;
+    if (total > 0) return (long)total;
+    return eos ? 0 : -2;
+}

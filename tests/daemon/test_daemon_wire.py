@@ -35,8 +35,18 @@ def request(a, group="g", path="/pid"):
     return frame(0x51, p)
 
 
+def complete_frames(got):
+    """The kinds of the complete frames at the start of got."""
+    kinds = []
+    while len(got) >= 5 and len(got) >= 5 + struct.unpack("<I", got[1:5])[0]:
+        kinds.append(chr(got[0]))
+        got = got[5 + struct.unpack("<I", got[1:5])[0]:]
+    return kinds
+
+
 def exchange(path, data, timeout=15):
-    """Sends data; returns the frames read until the daemon closes, and the seconds it took."""
+    """Sends data; returns the frames read until 'Z' (the daemon keeps the connection for
+    the next request) or until the daemon closes, and the seconds it took."""
     t0 = time.time()
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(timeout)
@@ -54,6 +64,8 @@ def exchange(path, data, timeout=15):
             if not chunk:
                 break
             got += chunk
+            if "Z" in complete_frames(got):
+                break
     frames = []
     while len(got) >= 5:
         n = struct.unpack("<I", got[1:5])[0]

@@ -59,6 +59,8 @@
 #include <locale.h>
 #include <time.h>
 #include <sys/prctl.h>
+#include <sys/epoll.h>
+#include <malloc.h>
 #include <sys/mman.h>
 
 /* ---- the module ---------------------------------------------------------------- */
@@ -178,6 +180,7 @@ apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb);
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush);
 /* Read up to len bytes of the request body; returns bytes read, 0 at end, -1 on error. */
 long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
+long wsgi_read_body_ready(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *rv);
 /* ap_scoreboard_image is a mutable C global, which Swift 6 refuses to read directly. */
 static inline scoreboard *wsgi_scoreboard(void) { return ap_scoreboard_image; }
 /* apr_time_now() itself works from Swift; kept while other branches still call this. */
@@ -268,6 +271,32 @@ static inline int wsgi_bind_un(int fd, const struct sockaddr_un *a) {
 }
 static inline int wsgi_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
 
+/* struct epoll_event is packed on x86-64, a layout Swift does not import: the daemon's
+ * poller of idle connections (DaemonPoller.swift) goes through these. */
+static inline int wsgi_epoll_add(int ep, int fd, uint64_t token, int oneshot, int exclusive) {
+    struct epoll_event ev;
+    ev.events = EPOLLIN | (oneshot ? EPOLLONESHOT : 0) | (exclusive ? EPOLLEXCLUSIVE : 0);
+    ev.data.u64 = token;
+    return epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+}
+/* Arms a EPOLLONESHOT descriptor again (with a new token). */
+static inline int wsgi_epoll_rearm(int ep, int fd, uint64_t token) {
+    struct epoll_event ev;
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.u64 = token;
+    return epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+}
+static inline int wsgi_epoll_remove(int ep, int fd) {
+    struct epoll_event ev = {0};
+    return epoll_ctl(ep, EPOLL_CTL_DEL, fd, &ev);
+}
+/* Waits for one ready descriptor: 1 and its token, 0 on timeout, -1 (errno) on error. */
+static inline int wsgi_epoll_wait_one(int ep, int timeout_ms, uint64_t *token) {
+    struct epoll_event ev;
+    int n = epoll_wait(ep, &ev, 1, timeout_ms);
+    if (n == 1) *token = ev.data.u64;
+    return n;
+}
 /* ---- the metrics board (Swift: Metrics/): counters in memory every process shares ---- */
 
 /* Relaxed atomics on 64-bit words of the shared segment, which other processes write.

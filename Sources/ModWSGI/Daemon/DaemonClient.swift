@@ -26,18 +26,33 @@ enum DaemonClient {
 
         // A connection still queued on a socket whose daemon stopped accepting (a restart) is
         // reset when the daemon closes it: the daemon never read the request, so it is safe to
-        // send it again, to the daemon that now listens (as mod_wsgi's daemon_restarts).
+        // send it again, to the daemon that now listens (as mod_wsgi's daemon_restarts). A
+        // pooled connection whose daemon has gone fails the same way (EPIPE or a reset before
+        // any reply): the pool of that socket is dropped and the request sent on a new one.
         var restarts = 0
+        let poolCapacity = max(group.processes * max(group.threads, 1), 1)
         while true {
-            let fd: Int32
-            do {
-                fd = try connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
-            } catch {
-                return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
+            let conn: WireConnection
+            let pooled: Bool
+            if let idle = DaemonConnectionPool.take(path) {
+                conn = idle
+                pooled = true
+                conn.setTimeouts(read: socketTimeout, write: socketTimeout)
+                apr_table_set(env, "mod_wsgi.daemon_connects", "1")
+            } else {
+                let fd: Int32
+                do {
+                    fd = try connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
+                } catch {
+                    return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
+                }
+                // Connected without blocking (a full listen queue is EAGAIN); from here on the
+                // socket blocks with its timeouts set.
+                _ = wsgi_set_nonblock(fd, 0)
+                conn = WireConnection(fd: fd, timeout: socketTimeout)
+                pooled = false
             }
             apr_table_set(env, "mod_wsgi.daemon_restarts", String(restarts))
-            let conn = WireConnection(fd: fd, timeout: socketTimeout)
-            defer { conn.close() }
             let request = requestFrame(r, scriptPath: scriptPath, queueStart: queueStart)
             let first: (Frame, Int)
             var sent = false
@@ -45,18 +60,31 @@ enum DaemonClient {
                 try conn.send(.request, request)
                 sent = true
                 first = try conn.readHeader()
+            } catch let e as WireError where pooled && e.isNotDelivered(sent: sent) {
+                conn.close()
+                DaemonConnectionPool.drop(path)
+                Log.request(APLOG_DEBUG, .daemonPooledConnectionGone, "A kept connection to daemon process '\(name)' on '\(path)' was closed by the daemon before it took the request (\(e)); sending the request on a new connection.", r)
+                continue
             } catch let e as WireError where e.isNotDelivered(sent: sent) && restarts < maximumRestarts
                 && monotonicMicros() - started < waitLimit(connectTimeout) {
+                conn.close()
                 restarts += 1
                 Log.request(APLOG_INFO, .daemonRetry, "Daemon process '\(name)' closed the connection on '\(path)' before taking the request (\(e)): it is restarting; sending the request again.", r)
                 sleepMicros(Int64(restarts) * 20_000)
                 continue
             } catch {
+                conn.close()
                 if sent { return lost(r, error, name: name, headersSent: false) }
                 Log.request(APLOG_ERR, .daemonSendFailed, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
-            return relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
+            let (status, reusable) = relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
+            if reusable {
+                DaemonConnectionPool.give(conn, path: path, capacity: poolCapacity)
+            } else {
+                conn.close()
+            }
+            return status
         }
     }
 
@@ -154,21 +182,30 @@ enum DaemonClient {
         let te = str(apr_table_get(headersIn, "Transfer-Encoding"))?.lowercased() ?? ""
         let cl = Int64(str(apr_table_get(headersIn, "Content-Length"))?.trimmingSpaces ?? "") ?? 0
         req.hasBody = isChunked(te) || cl > 0
-        _ = req.addTable(env)
-        return req.encode()
+        return req.encode(environ: env)
     }
 
-    /// Serves the daemon's frames until 'Z'. Returns the handler status.
+    /// Serves the daemon's frames until 'Z'. Returns the handler status, and whether the
+    /// exchange ended cleanly ('Z' read) so that the connection can carry another request.
     /// With WSGIErrorOverride On an error status (4xx/5xx) from the application is returned to
     /// Apache, which then sends its own error document; the application's body is discarded.
     private static func relay(_ r: UnsafeMutablePointer<request_rec>, conn: WireConnection, group: DaemonGroupConfig,
-                              first: (Frame, Int), errorOverride: Bool) -> Int32 {
+                              first: (Frame, Int), errorOverride: Bool) -> (Int32, Bool) {
         let name = group.name
         let apache = ApacheChannel(r)
         var headersSent = false
         var overridden: Int32?
         let blockSize = max(4096, min(group.responseBufferSize, 1 << 20))
-        var buffer = [UInt8](repeating: 0, count: blockSize)
+        // Blocks that are not already in the connection's buffer go through this one,
+        // allocated when first needed (a small response is written to Apache from the
+        // connection's buffer, without a copy).
+        var buffer: [UInt8] = []
+        let nothing: [UInt8] = [0]
+        // The request body's blocks: as large as the daemon asks for, up to 256 KB.
+        var body: [UInt8] = []
+        let maximumBodyBlock = max(blockSize, 256 * 1024)
+        var readyBrigade: UnsafeMutablePointer<apr_bucket_brigade>?
+        var deferredBodyError: (Int32, String)?
         var next: (Frame, Int)? = first
         while true {
             let type: Frame, length: Int
@@ -176,33 +213,57 @@ enum DaemonClient {
                 (type, length) = try next ?? conn.readHeader()
                 next = nil
             } catch {
-                return lost(r, error, name: name, headersSent: headersSent)
+                return (lost(r, error, name: name, headersSent: headersSent), false)
             }
             do {
                 switch type {
                 case .read:
                     let want = Int(try decodeInt32(try conn.readPayload(length)))
-                    let n = min(max(want, 1), buffer.count)
-                    let got = buffer.withUnsafeMutableBytes { apache.read($0.baseAddress!, n) }
+                    let size = max(blockSize, min(want, maximumBodyBlock))
+                    if body.count < size { body = [UInt8](repeating: 0, count: size) }
+                    let n = min(max(want, 1), body.count)
+                    var got = -1
+                    var failure = deferredBodyError
+                    if failure == nil {
+                        got = body.withUnsafeMutableBytes { apache.read($0.baseAddress!, min(n, blockSize)) }
+                        if got < 0 { failure = (apache.bodyFailureStatus ?? HTTP_BAD_REQUEST, apache.lastError) }
+                    }
+                    // Then what the client has already sent, without waiting for more, in reads
+                    // of at most one block: one large frame instead of a round trip per block.
+                    while got > 0 && got < n {
+                        if readyBrigade == nil {
+                            readyBrigade = apr_brigade_create(r.pointee.pool, r.pointee.connection.pointee.bucket_alloc)
+                        }
+                        var rv: apr_status_t = 0
+                        let more = body.withUnsafeMutableBytes {
+                            wsgi_read_body_ready(r, readyBrigade!, $0.baseAddress!.assumingMemoryBound(to: CChar.self) + got, min(n - got, blockSize), &rv)
+                        }
+                        if more == -1 {
+                            // Answered at the daemon's next read, after the bytes read so far.
+                            deferredBodyError = (ap_map_http_request_error(rv, HTTP_BAD_REQUEST), "Apache/mod_wsgi failed reading the request body: " + aprError(rv))
+                        }
+                        if more <= 0 { break }
+                        got += more
+                    }
                     if got > 0 {
-                        try buffer.withUnsafeBytes { try conn.send(.data, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
+                        try body.withUnsafeBytes { try conn.send(.data, UnsafeRawBufferPointer(rebasing: $0[0..<got])) }
                     } else if got == 0 {
                         try conn.send(.bodyEnd)
                     } else {
                         // The client's fault (as mod_wsgi: 408 when it stopped sending, 400 …):
                         // tell the daemon (the application's read raises) and answer it here.
-                        let status = apache.bodyFailureStatus ?? HTTP_BAD_REQUEST
-                        try? conn.send(.bodyEnd, encodeInt32(status) + Array(apache.lastError.utf8))
-                        Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(apache.lastError)); answering \(status).", r)
-                        if headersSent { apache.abort(); return OK }
-                        return status
+                        let (status, why) = failure ?? (HTTP_BAD_REQUEST, "")
+                        try? conn.send(.bodyEnd, encodeInt32(status) + Array(why.utf8))
+                        Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(why)); answering \(status).", r)
+                        if headersSent { apache.abort(); return (OK, false) }
+                        return (status, false)
                     }
                 case .headers:
                     let head = try DaemonResponseHead.decode(try conn.readPayload(length))
                     for h in head.headers where h.name.count + h.value.count + 2 > group.headerBufferSize {
                         let shown = String(decoding: h.name.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
                         Log.request(APLOG_ERR, .daemonHeaderTooLarge, "Response header '\(shown)' from daemon process '\(name)' is \(h.name.count + h.value.count) bytes, more than header-buffer-size=\(group.headerBufferSize) allows; returning 500.", r)
-                        return HTTP_INTERNAL_SERVER_ERROR
+                        return (HTTP_INTERNAL_SERVER_ERROR, false)
                     }
                     if errorOverride && head.status >= 400 {
                         overridden = head.status
@@ -215,37 +276,44 @@ enum DaemonClient {
                 case .data, .flush:
                     var left = length
                     while left > 0 {
-                        let n = min(left, buffer.count)
-                        try buffer.withUnsafeMutableBytes { try conn.readExactly($0.baseAddress!, n) }
+                        var ok = true
+                        var n = conn.takeBuffered(max: left) { chunk in
+                            ok = apache.write(chunk.baseAddress!, chunk.count, flush: type == .flush && left == chunk.count)
+                        }
+                        if n == 0 {
+                            if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: blockSize) }
+                            n = min(left, buffer.count)
+                            try buffer.withUnsafeMutableBytes { try conn.readExactly($0.baseAddress!, n) }
+                            ok = buffer.withUnsafeBytes { apache.write($0.baseAddress!, n, flush: type == .flush && left == n) }
+                        }
                         left -= n
-                        let ok = buffer.withUnsafeBytes { apache.write($0.baseAddress!, n, flush: type == .flush && left == 0) }
                         if !ok {
                             // The client went away: keep the application's status, stop relaying;
                             // closing the socket tells the daemon (its write fails, close() is called).
                             Log.request(APLOG_INFO, .clientGoneDuringRelay, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
-                            return OK
+                            return (OK, false)
                         }
                     }
                     // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
                     // no block may wait for the next one), as a proxy does.
-                    if (type == .flush || !conn.hasPendingInput()) && !apache.write(buffer, 0, flush: true) {
+                    if (type == .flush || !conn.hasPendingInput()) && !apache.write(nothing, 0, flush: true) {
                         Log.request(APLOG_INFO, .clientGoneAfterFlush, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
-                        return OK
+                        return (OK, false)
                     }
                 case .abort:
                     _ = try conn.readPayload(length)
-                    _ = apache.write(buffer, 0, flush: true)
+                    _ = apache.write(nothing, 0, flush: true)
                     apache.abort()
                 case .done:
                     let status = try decodeInt32(try conn.readPayload(length))
-                    if let overridden { return overridden }
-                    if headersSent { return OK }
-                    return status == OK ? HTTP_INTERNAL_SERVER_ERROR : status
+                    if let overridden { return (overridden, true) }
+                    if headersSent { return (OK, true) }
+                    return (status == OK ? HTTP_INTERNAL_SERVER_ERROR : status, true)
                 default:
                     throw WireError.malformed("unexpected frame \(type) from the daemon")
                 }
             } catch {
-                return lost(r, error, name: name, headersSent: headersSent)
+                return (lost(r, error, name: name, headersSent: headersSent), false)
             }
         }
     }

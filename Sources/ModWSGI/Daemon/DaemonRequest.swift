@@ -2,6 +2,10 @@ import CModWSGI
 
 /// What the Apache child sends a daemon process for one request ('Q' frame): what to run,
 /// and the CGI environment (raw bytes of every subprocess_env entry, in order).
+///
+/// The child encodes straight from Apache's table, and the daemon keeps the frame's bytes and
+/// where each key and value lies in them: the environ dict is built from those bytes (latin-1)
+/// with no intermediate string per entry, under the GIL.
 struct DaemonRequest {
     var scriptPath = ""
     var callableObject = "application"
@@ -13,10 +17,14 @@ struct DaemonRequest {
     var hasBody = false
     var isHEAD = false
     var queueStart: Int64 = 0
-    var environ: [(key: [CChar], value: [CChar])] = []
+    /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
+    private(set) var raw: [UInt8] = []
+    private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
 
-    func encode() -> [UInt8] {
+    /// The request frame's payload, with the environ entries of an APR table.
+    func encode(environ table: OpaquePointer?) -> [UInt8] {
         var e = Encoder()
+        e.bytes.reserveCapacity(2048)
         e.u32(1)  // version of this layout
         e.string(scriptPath); e.string(callableObject); e.string(applicationGroup)
         e.string(scheme); e.string(client)
@@ -27,31 +35,52 @@ struct DaemonRequest {
         if isHEAD { flags |= 8 }
         e.u32(flags)
         e.i64(queueStart)
-        e.u32(UInt32(environ.count))
-        for (k, v) in environ { e.chars(k); e.chars(v) }
+        let n = Int(wsgi_table_count(table))
+        guard n > 0, let items = wsgi_table_entries(table) else { e.u32(0); return e.bytes }
+        let countAt = e.bytes.count
+        e.u32(0)
+        var count: UInt32 = 0
+        for i in 0..<n {
+            guard let k = items[i].key else { continue }
+            e.cstring(k)
+            if let v = items[i].val { e.cstring(v) } else { e.u32(0) }
+            count += 1
+        }
+        e.bytes.withUnsafeMutableBytes { b in
+            for j in 0..<4 { b[countAt + j] = UInt8((count >> (8 * UInt32(j))) & 0xff) }
+        }
         return e.bytes
     }
 
-    /// The value of one environment entry.
-    func value(of key: String) -> String? {
-        let k = Array(key.utf8CString)
-        guard let e = environ.first(where: { $0.key == k }) else { return nil }
-        return String(decoding: e.value.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    /// Whether an environment entry has exactly this value.
+    func has(_ key: StaticString, _ value: StaticString) -> Bool {
+        guard let v = find(key) else { return false }
+        return equal(v, value)
     }
 
-    /// Appends the entries of an APR table.
-    mutating func addTable(_ table: OpaquePointer?) -> Int {
-        let n = Int(wsgi_table_count(table))
-        guard n > 0, let entries = wsgi_table_entries(table) else { return 0 }
-        var size = 0
-        for i in 0..<n {
-            guard let k = entries[i].key else { continue }
-            let key = Array(UnsafeBufferPointer(start: k, count: strlen(k) + 1))
-            let value: [CChar] = entries[i].val.map { Array(UnsafeBufferPointer(start: $0, count: strlen($0) + 1)) } ?? [0]
-            size += key.count + value.count
-            environ.append((key, value))
+    /// The value of one environment entry.
+    func value(of key: StaticString) -> String? {
+        find(key).map { String(decoding: raw[$0], as: UTF8.self) }
+    }
+
+    private func equal(_ range: Range<Int>, _ s: StaticString) -> Bool {
+        guard range.count == s.utf8CodeUnitCount else { return false }
+        let p = s.utf8Start
+        for i in 0..<range.count where raw[range.lowerBound + i] != p[i] { return false }
+        return true
+    }
+
+    private func find(_ key: StaticString) -> Range<Int>? {
+        entries.first(where: { equal($0.key, key) })?.value
+    }
+
+    /// Calls `body` with the bytes of each key and value, in order.
+    func forEachEntry(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        raw.withUnsafeBytes { all in
+            for (k, v) in entries {
+                body(UnsafeRawBufferPointer(rebasing: all[k]), UnsafeRawBufferPointer(rebasing: all[v]))
+            }
         }
-        return size
     }
 
     static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
@@ -68,8 +97,9 @@ struct DaemonRequest {
         r.queueStart = try d.i64()
         let n = Int(try d.u32())
         guard n <= 100_000 else { throw WireError.malformed("too many environ entries") }
-        r.environ.reserveCapacity(n)
-        for _ in 0..<n { r.environ.append((try d.chars(), try d.chars())) }
+        r.entries.reserveCapacity(n)
+        for _ in 0..<n { r.entries.append((try d.range(), try d.range())) }
+        r.raw = bytes
         return r
     }
 }

@@ -4,12 +4,24 @@ import SystemCalls
 /// One connection from an Apache child, on a worker thread: read the request frame, run
 /// the application, and keep the process's counters (maximum-requests, startup-timeout).
 extension DaemonProcess {
-    static func serve(_ fd: Int32, _ index: Int) {
+    /// Serves one request on `conn`; true when the connection can carry the next one.
+    static func serve(_ conn: WireConnection, _ index: Int) -> Bool {
         let st = state!
         let g = st.group
+        // The request frame first: a pooled connection that the Apache child closed (it
+        // exited, or dropped its pool) ends here, without counting as a request or activity.
+        let req: DaemonRequest
+        do {
+            guard let (type, length) = try conn.readHeaderUnlessEnded() else { return false }
+            guard type == .request, length < 64 << 20 else { throw WireError.malformed("expected a request") }
+            req = try DaemonRequest.decode(try conn.readPayload(length))
+        } catch {
+            Log.server(APLOG_ERR, .daemonRequestUnreadable, "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
+            return false
+        }
         let start = monotonicMicros()
         // WSGIIgnoreActivity On: such requests (health checks…) do not count as activity
-        // for inactivity-timeout; known once the request is read.
+        // for inactivity-timeout.
         var ignoreActivity = false
         let previousActivity = st.locked { () -> Int64 in
             let before = st.lastActivity
@@ -30,21 +42,7 @@ extension DaemonProcess {
                 st.wake()
             }
         }
-        let socketTimeout = g.socketTimeout > 0 ? Int64(g.socketTimeout) * 1_000_000
-            : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
-        let conn = WireConnection(fd: fd, timeout: socketTimeout)
-        if g.responseSocketTimeout > 0 { conn.writeTimeout = Int64(g.responseSocketTimeout) * 1_000_000 }
-        defer { conn.close() }
-        let req: DaemonRequest
-        do {
-            let (type, length) = try conn.readHeader()
-            guard type == .request, length < 64 << 20 else { throw WireError.malformed("expected a request") }
-            req = try DaemonRequest.decode(try conn.readPayload(length))
-        } catch {
-            Log.server(APLOG_ERR, .daemonRequestUnreadable, "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
-            return
-        }
-        if req.environ.contains(where: { String(cString: $0.key) == "mod_wsgi.ignore_activity" && String(cString: $0.value) == "1" }) {
+        if req.has("mod_wsgi.ignore_activity", "1") {
             ignoreActivity = true
             st.locked { st.lastActivity = previousActivity }
         }
@@ -54,27 +52,27 @@ extension DaemonProcess {
             // number in this one (WSGISocketRotation On): that number is now another group.
             channel.log(APLOG_ERR, .daemonWrongGroup, "Request for daemon process group '\(asked)' reached daemon process group '\(g.name)' (the configuration changed at a restart); returning 503.")
             channel.finish(HTTP_SERVICE_UNAVAILABLE)
-            return
+            return channel.reusable
         }
         let daemonStart = Int64(apr_time_now())
         if g.queueTimeout > 0 && daemonStart - req.queueStart > Int64(g.queueTimeout) * 1_000_000 {
             channel.log(APLOG_INFO, .daemonQueueTimeout, "Queue timeout expired for WSGI daemon process '\(g.name)'.")
             channel.finish(HTTP_SERVICE_UNAVAILABLE)
-            return
+            return channel.reusable
         }
         guard let mtime = ScriptLoader.mtime(req.scriptPath) else {
             channel.log(APLOG_ERR, .daemonScriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
             ScriptLoader.forgetMtime(req.scriptPath)
             channel.finish(HTTP_NOT_FOUND)
-            return
+            return channel.reusable
         }
         let spec = ScriptRequest(scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
                                  applicationGroup: req.applicationGroup, reloading: req.reloading,
                                  enableSendfile: req.enableSendfile)
         let status = WSGIApplication.run(spec, channel: channel) { environ in
-            for (k, v) in req.environ {
-                let key = k.withUnsafeBufferPointer { PyUnicode_DecodeLatin1($0.baseAddress, $0.count - 1, nil) }
-                let value = v.withUnsafeBufferPointer { PyUnicode_DecodeLatin1($0.baseAddress, $0.count - 1, nil) }
+            req.forEachEntry { k, v in
+                let key = PyUnicode_DecodeLatin1(k.baseAddress?.assumingMemoryBound(to: CChar.self), k.count, nil)
+                let value = PyUnicode_DecodeLatin1(v.baseAddress?.assumingMemoryBound(to: CChar.self), v.count, nil)
                 if let key, let value { PyDict_SetItem(environ, key, value) }
                 wsgi_xdecref(key); wsgi_xdecref(value)
                 PyErr_Clear()
@@ -99,6 +97,7 @@ extension DaemonProcess {
         } else {
             st.locked { st.loadedOnce = true }
         }
+        return channel.reusable
     }
 
     /// The process's data size (what RLIMIT_DATA, memory-limit, limits), from /proc/self/statm.

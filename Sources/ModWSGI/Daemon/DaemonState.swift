@@ -23,10 +23,13 @@ final class DaemonState {
     var loadedOnce = false
     /// One worker thread at a time waits for a connection.
     let acceptLock = Lock()
+    /// The listener and the idle connections from Apache children (DaemonPoller.swift).
+    let poller: DaemonPoller
 
-    init(group: DaemonGroupConfig, listener: Int32, wakeRead: Int32, wakeWrite: Int32) {
+    init(group: DaemonGroupConfig, listener: Int32, wakeRead: Int32, wakeWrite: Int32, poller: DaemonPoller) {
         self.group = group
         self.listener = listener
+        self.poller = poller
         self.wakeRead = wakeRead
         self.wakeWrite = wakeWrite
         active = [Int64](repeating: 0, count: max(group.threads, 1))
@@ -48,10 +51,13 @@ final class DaemonState {
     /// no worker waits on it. When a restart has ended the socket's generation, nobody else
     /// holds it: connections still queued there are reset at once, and the Apache child sends
     /// the request again to the new daemon instead of waiting for a reply that never comes.
+    /// The idle connections of the children's pools are closed too (the same story).
     func closeListener() {
         stopAccepting = true
+        poller.closeIdle()
         acceptLock.withLock {
             if listener >= 0 {
+                poller.removeListener(listener)
                 _ = CModWSGI.close(listener)
                 listener = -1
             }

@@ -45,21 +45,42 @@ extension DaemonProcess {
         }
     }
 
-    /// One worker: take a connection (one thread of the process at a time waits), serve it.
+    /// One worker. Leader/followers: the thread holding the accept lock waits in the poller
+    /// for a new connection or a pooled one with a request, takes it, lets the next thread
+    /// lead, serves the request, and parks the connection again. A process takes a new
+    /// connection only when it has a free thread (another process of the group may then).
     static func worker(_ index: Int) {
         let st = state!
+        let g = st.group
+        let readTimeout = g.socketTimeout > 0 ? Int64(g.socketTimeout) * 1_000_000
+            : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
+        let writeTimeout = g.responseSocketTimeout > 0 ? Int64(g.responseSocketTimeout) * 1_000_000 : readTimeout
         while !st.stopAccepting {
             st.acceptLock.lock()
-            var fd: Int32 = -1
+            var conn: WireConnection?
             if !st.stopAccepting && st.listener >= 0 {
-                var p = pollfd(fd: st.listener, events: Int16(POLLIN), revents: 0)
-                if ((try? syscall("poll") { poll(&p, 1, 200) }) ?? 0) > 0 && !st.stopAccepting {
+                switch st.poller.next(timeoutMillis: 200) {
+                case .listener:
                     // Another process may have taken the connection: EAGAIN, none for us.
-                    fd = ((try? syscallUnlessWouldBlock("accept4") { wsgi_accept_cloexec(st.listener) }) ?? nil) ?? -1
+                    if !st.stopAccepting,
+                       let fd = ((try? syscallUnlessWouldBlock("accept4") { wsgi_accept_cloexec(st.listener) }) ?? nil) {
+                        conn = WireConnection(fd: fd, timeout: readTimeout, writeTimeout: writeTimeout)
+                    }
+                case .connection(let c):
+                    conn = c
+                case .nothing:
+                    break
                 }
             }
             st.acceptLock.unlock()
-            if fd >= 0 { serve(fd, index) }
+            guard let conn else { continue }
+            if st.stopAccepting {
+                // Stopping: a request unread is reset; the Apache child sends it again.
+                conn.close()
+                continue
+            }
+            let reusable = serve(conn, index)
+            if !(reusable && !st.stopAccepting && st.poller.park(conn)) { conn.close() }
         }
     }
 }

@@ -8,6 +8,13 @@ final class SocketChannel: RequestChannel {
     private(set) var lastError = ""
     private(set) var bodyFailureStatus: Int32?
     private var bodyDone: Bool
+    /// The connection failed or is mid-frame: it cannot carry another request.
+    private(set) var broken = false
+    /// The response's Content-Length (-1: none) and the body bytes written so far.
+    private var contentLength: Int64 = -1
+    private var written: Int64 = 0
+    /// The largest last body block held back to go out with 'Z' (copied meanwhile).
+    static let heldBlockLimit = 64 * 1024
 
     init(conn: WireConnection, request: DaemonRequest) {
         self.conn = conn
@@ -43,6 +50,7 @@ final class SocketChannel: RequestChannel {
                 throw WireError.malformed("unexpected frame \(type) while reading the request body")
             }
         } catch {
+            broken = true
             lastError = "Apache/mod_wsgi failed reading the request body from the Apache child: \(error)"
             // The Apache child waits on the client for the body: a silent client is its fault.
             if case WireError.timeout = error { bodyFailureStatus = HTTP_REQUEST_TIME_OUT }
@@ -51,15 +59,15 @@ final class SocketChannel: RequestChannel {
         }
     }
 
+    /// The head is held, not written: it goes out with the first body block, or with 'Z' (the
+    /// application calls write() or ends right after its headers are sent).
     func sendHeaders(status: Int32, statusLine: String, headers: [Header]) -> Bool {
         let payload = DaemonResponseHead(status: status, statusLine: statusLine, headers: headers).encode()
-        do {
-            try withoutGIL { try conn.send(.headers, payload) }
-            return true
-        } catch {
-            lastError = "failed to send the response headers to the Apache child: \(error)"
-            return false
+        payload.withUnsafeBytes { conn.hold(.headers, $0) }
+        if let h = headers.first(where: { Header.same($0.name, "content-length") }) {
+            contentLength = Int64(String(cString: h.value).trimmingSpaces) ?? -1
         }
+        return true
     }
 
     /// Socket I/O never holds the GIL (the Apache child may be slow to read).
@@ -70,18 +78,31 @@ final class SocketChannel: RequestChannel {
         return try body()
     }
 
+    /// The block that completes the Content-Length is held (when small) to go out with 'Z':
+    /// nothing of the application runs between the two but close(), and a small response
+    /// is one write to the Apache child.
     func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool) -> Bool {
+        written += Int64(count)
+        if !flush && contentLength >= 0 && written >= contentLength && count <= Self.heldBlockLimit {
+            conn.hold(.data, UnsafeRawBufferPointer(start: bytes, count: count))
+            return true
+        }
         do {
             try conn.sendData(bytes, count, flush: flush)
             return true
         } catch {
+            broken = true
             lastError = "failed to write response data: \(error)"
             return false
         }
     }
 
     /// The app failed after output began: the Apache child cuts the client connection.
-    func abort() { withoutGIL { try? conn.send(.abort) } }
+    func abort() {
+        withoutGIL {
+            do { try conn.send(.abort) } catch { broken = true }
+        }
+    }
 
     func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool? { nil }
 
@@ -100,7 +121,10 @@ final class SocketChannel: RequestChannel {
     }
 
     /// Ends the exchange with the handler status for Apache.
+    /// Whether the connection can carry the next request once this one is finished.
+    var reusable: Bool { !broken && !conn.hasBufferedInput }
+
     func finish(_ status: Int32) {
-        try? conn.send(.done, encodeInt32(status))
+        do { try conn.send(.done, encodeInt32(status)) } catch { broken = true }
     }
 }

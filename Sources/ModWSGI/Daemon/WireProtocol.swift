@@ -101,6 +101,13 @@ struct Decoder {
         pos += n
         return out
     }
+    /// Where a length-prefixed string lies in the payload (no copy).
+    mutating func range() throws -> Range<Int> {
+        let n = Int(try u32())
+        guard pos + n <= bytes.count else { throw WireError.malformed("short string") }
+        defer { pos += n }
+        return pos..<(pos + n)
+    }
     mutating func string() throws -> String {
         let c = try chars()
         return c.withUnsafeBufferPointer { String(decoding: UnsafeRawBufferPointer($0).prefix(c.count - 1), as: UTF8.self) }
@@ -109,72 +116,104 @@ struct Decoder {
 
 /// One end of a daemon connection: framed, with a timeout on every wait. Blocking
 /// calls here are made WITHOUT the GIL.
+///
+/// The socket is blocking, with the timeouts set on it (SO_RCVTIMEO / SO_SNDTIMEO) once per
+/// connection: a wait is one recv or sendmsg, not a poll plus a retry. Connections live for
+/// many requests (DaemonConnectionPool in the Apache child, DaemonPoller in the daemon), so
+/// the set-up is paid once.
 final class WireConnection {
     let fd: Int32
-    /// Microseconds to wait for the peer on each read or write (<= 0: forever).
-    var timeout: Int64
+    /// Microseconds to wait for the peer on each read (<= 0: forever).
+    private(set) var timeout: Int64 = -1
     /// Microseconds to wait for the peer to take written data (response-socket-timeout).
-    lazy var writeTimeout: Int64 = timeout
+    private(set) var writeTimeout: Int64 = -1
     private var inbuf = [UInt8](repeating: 0, count: 16384)
     private var inStart = 0
     private var inEnd = 0
+    /// Frames held back to go out with the next write (see `hold`): the response head with the
+    /// first body block, the last body block with 'Z'.
+    private var pending: [UInt8] = []
+    /// Daemon side: the poller's token while the connection waits there for its next request.
+    var token: UInt64 = 0
+    var registered = false
 
-    init(fd: Int32, timeout: Int64) {
+    init(fd: Int32, timeout: Int64, writeTimeout: Int64? = nil) {
         self.fd = fd
-        self.timeout = timeout
-        _ = wsgi_set_nonblock(fd, 1)
+        setTimeouts(read: timeout, write: writeTimeout ?? timeout)
     }
 
     func close() { _ = CModWSGI.close(fd) }
 
+    /// Sets the socket's timeouts where they changed (a pooled connection serves requests of
+    /// virtual hosts with different Timeouts).
+    func setTimeouts(read: Int64, write: Int64) {
+        func apply(_ option: Int32, _ micros: Int64) {
+            var tv = timeval(tv_sec: Int(max(micros, 0) / 1_000_000), tv_usec: Int(max(micros, 0) % 1_000_000))
+            _ = setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
+        }
+        if read != timeout { apply(SO_RCVTIMEO, read); timeout = read }
+        if write != writeTimeout { apply(SO_SNDTIMEO, write); writeTimeout = write }
+    }
+
     // MARK: writing
 
-    private func writeAll(_ p: UnsafeRawPointer, _ n: Int) throws {
-        var off = 0
-        while off < n {
-            let sent: Int?
-            do {
-                sent = try syscallUnlessWouldBlock("send") { CModWSGI.send(fd, p + off, n - off, Int32(MSG_NOSIGNAL)) }
-            } catch let e where e.errno == EPIPE || e.errno == ECONNRESET {
-                throw WireError.closed
-            } catch let e {
-                throw WireError.system(e)
+    /// Writes every byte of the buffers, in one sendmsg when the socket takes them.
+    private func writeAll(_ parts: [UnsafeRawBufferPointer]) throws {
+        var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var first = 0
+        while first < iov.count {
+            var result: Result<Int, SystemError> = .success(0)
+            iov.withUnsafeMutableBufferPointer { v in
+                var msg = msghdr()
+                msg.msg_iov = v.baseAddress! + first
+                msg.msg_iovlen = v.count - first
+                result = Result { () throws(SystemError) -> Int in try syscall("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } }
             }
-            if let sent {
-                off += sent
-            } else {
-                try wait(Int16(POLLOUT), timeoutMicros: writeTimeout)
+            let sent: Int
+            switch result {
+            case .success(let n): sent = n
+            case .failure(let e) where e.errno == EPIPE || e.errno == ECONNRESET: throw WireError.closed
+            case .failure(let e) where e.wouldBlock: throw WireError.timeout
+            case .failure(let e): throw WireError.system(e)
+            }
+            var left = sent
+            while first < iov.count && left >= iov[first].iov_len { left -= iov[first].iov_len; first += 1 }
+            if left > 0 {
+                iov[first].iov_base += left
+                iov[first].iov_len -= left
             }
         }
     }
 
-    /// Waits for the socket to be ready (it is non-blocking); a timeout is WireError.timeout.
-    private func wait(_ events: Int16, timeoutMicros: Int64) throws {
-        do {
-            if !(try waitFD(fd, events, timeoutMicros: timeoutMicros)) { throw WireError.timeout }
-        } catch let e as SystemError {
-            throw WireError.system(e)
-        }
+    private static func head(_ type: Frame, _ n: Int) -> (UInt8, UInt8, UInt8, UInt8, UInt8) {
+        let v = UInt32(n)
+        return (type.rawValue, UInt8(v & 0xff), UInt8((v >> 8) & 0xff), UInt8((v >> 16) & 0xff), UInt8(v >> 24))
     }
 
+    /// Sends a frame, with the held frames before it, in one write.
     func send(_ type: Frame, _ payload: UnsafeRawBufferPointer) throws {
-        var head: (UInt8, UInt8, UInt8, UInt8, UInt8) = (type.rawValue, 0, 0, 0, 0)
-        let n = UInt32(payload.count)
-        head.1 = UInt8(n & 0xff); head.2 = UInt8((n >> 8) & 0xff); head.3 = UInt8((n >> 16) & 0xff); head.4 = UInt8(n >> 24)
-        if payload.count <= 4096 {
-            // One write for small frames.
-            var small = [UInt8](repeating: 0, count: 5 + payload.count)
-            small[0] = head.0; small[1] = head.1; small[2] = head.2; small[3] = head.3; small[4] = head.4
-            if payload.count > 0 { small.withUnsafeMutableBytes { ($0.baseAddress! + 5).copyMemory(from: payload.baseAddress!, byteCount: payload.count) } }
-            try small.withUnsafeBytes { try writeAll($0.baseAddress!, $0.count) }
-            return
+        var head = Self.head(type, payload.count)
+        try withUnsafeBytes(of: &head) { h in
+            try pending.withUnsafeBytes { held in try writeAll([held, h, payload]) }
         }
-        try withUnsafeBytes(of: &head) { try writeAll($0.baseAddress!, 5) }
-        try writeAll(payload.baseAddress!, payload.count)
+        dropPending()
     }
 
     func send(_ type: Frame, _ bytes: [UInt8] = []) throws {
         try bytes.withUnsafeBytes { try send(type, $0) }
+    }
+
+    /// Keeps a frame to go out with the next one sent (nothing is written now).
+    func hold(_ type: Frame, _ payload: UnsafeRawBufferPointer) {
+        var head = Self.head(type, payload.count)
+        withUnsafeBytes(of: &head) { pending.append(contentsOf: $0) }
+        pending.append(contentsOf: payload)
+    }
+
+    private func dropPending() {
+        if pending.isEmpty { return }
+        // A large held body block is not kept allocated for the connection's idle time.
+        pending.removeAll(keepingCapacity: pending.capacity <= 16384)
     }
 
     /// Body bytes, split into frames of at most 1 MiB.
@@ -191,47 +230,63 @@ final class WireConnection {
 
     // MARK: reading
 
+    /// One recv into `p`: the count read (> 0).
+    private func receive(_ p: UnsafeMutableRawPointer, _ n: Int, _ flags: Int32 = 0) throws -> Int {
+        let got: Int
+        switch Result(catching: { () throws(SystemError) -> Int in try syscall("recv") { recv(fd, p, n, flags) } }) {
+        case .success(let n): got = n
+        case .failure(let e) where e.errno == ECONNRESET: throw WireError.reset
+        case .failure(let e) where e.wouldBlock: throw WireError.timeout
+        case .failure(let e): throw WireError.system(e)
+        }
+        if got == 0 { throw WireError.closed }
+        return got
+    }
+
     /// Waits for at least one byte in the buffer.
     private func fill() throws {
         if inStart < inEnd { return }
         inStart = 0; inEnd = 0
-        while true {
-            let got: Int?
-            do {
-                got = try inbuf.withUnsafeMutableBytes { buf in
-                    try syscallUnlessWouldBlock("recv") { recv(fd, buf.baseAddress, buf.count, 0) }
-                }
-            } catch let e as SystemError where e.errno == ECONNRESET {
-                throw WireError.reset
-            } catch let e as SystemError {
-                throw WireError.system(e)
-            }
-            guard let got else {
-                try wait(Int16(POLLIN), timeoutMicros: timeout)
-                continue
-            }
-            if got == 0 { throw WireError.closed }
-            inEnd = got
-            return
-        }
+        inEnd = try inbuf.withUnsafeMutableBytes { try receive($0.baseAddress!, $0.count) }
     }
 
-    /// Whether more bytes from the peer are ready now (buffered, or readable at once).
+    /// Bytes of the peer already read and not yet taken.
+    var hasBufferedInput: Bool { inStart < inEnd }
+
+    /// Whether more bytes from the peer are ready now (buffered, or readable at once; what is
+    /// readable is read into the buffer).
     func hasPendingInput() -> Bool {
         if inStart < inEnd { return true }
-        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return ((try? syscall("poll") { poll(&p, 1, 0) }) ?? 0) > 0
+        inStart = 0; inEnd = 0
+        let got = inbuf.withUnsafeMutableBytes { b in (try? receive(b.baseAddress!, b.count, Int32(MSG_DONTWAIT))) ?? 0 }
+        inEnd = got
+        return got > 0
     }
 
     func readExactly(_ p: UnsafeMutableRawPointer, _ n: Int) throws {
         var got = 0
         while got < n {
+            if inStart == inEnd && n - got >= inbuf.count {
+                // A large block: straight into the caller's memory, no copy through the buffer.
+                got += try receive(p + got, n - got)
+                continue
+            }
             try fill()
             let take = min(n - got, inEnd - inStart)
             inbuf.withUnsafeBytes { (p + got).copyMemory(from: $0.baseAddress! + inStart, byteCount: take) }
             inStart += take
             got += take
         }
+    }
+
+    /// Hands `body` up to `max` bytes already read into the buffer (valid only during the call)
+    /// and consumes them; 0 when nothing is buffered.
+    func takeBuffered(max: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+        let n = min(max, inEnd - inStart)
+        guard n > 0 else { return 0 }
+        inbuf.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[inStart..<(inStart + n)])) }
+        inStart += n
+        return n
     }
 
     /// The next frame's type and payload length.
@@ -241,6 +296,15 @@ final class WireConnection {
         guard let t = Frame(rawValue: head.0) else { throw WireError.malformed("unknown frame type \(head.0)") }
         let n = Int(UInt32(head.1) | UInt32(head.2) << 8 | UInt32(head.3) << 16 | UInt32(head.4) << 24)
         return (t, n)
+    }
+
+    /// The next frame's header, or nil when the peer ended the connection between requests
+    /// (an Apache child closing a connection of its pool: no request was started).
+    func readHeaderUnlessEnded() throws -> (Frame, Int)? {
+        if inStart == inEnd {
+            do { try fill() } catch WireError.closed { return nil } catch WireError.reset { return nil }
+        }
+        return try readHeader()
     }
 
     func readPayload(_ n: Int) throws -> [UInt8] {

@@ -76,6 +76,7 @@ enum LogID: Int {
     case daemonRespawn = 1270
     case daemonServiceReplaced = 1271
     case daemonScriptNotFound = 1272
+    case daemonPooledConnectionGone = 1273
     case daemonRetry = 1231
     case daemonWrongGroup = 1232
     // Hook scripts (13xx).
