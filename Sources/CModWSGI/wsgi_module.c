@@ -189,6 +189,11 @@ apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char 
     return rv;
 }
 
+apr_size_t wsgi_flush_max_threshold(request_rec *r) {
+    core_server_config *conf = ap_get_core_module_config(r->connection->base_server->module_config);
+    return conf ? conf->flush_max_threshold : 0;
+}
+
 apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb) {
     apr_bucket *b = ap_bucket_error_create(HTTP_BAD_GATEWAY, NULL, r->pool, r->connection->bucket_alloc);
     APR_BRIGADE_INSERT_TAIL(bb, b);

@@ -176,7 +176,7 @@ def _input(a, mode, n=7, body=BODY):
 
 
 @pytest.mark.parametrize("mode,n", [("read", 0), ("readn", 7), ("readn", 1000), ("readn", 100000),
-                                    ("read_big", 0), ("read0", 0), ("readline", 0), ("readline_n", 10),
+                                    ("read_big", 0), ("read_max", 0), ("read0", 0), ("readline", 0), ("readline_n", 10),
                                     ("readline_n", 100), ("readlines", 0), ("iter", 0)])
 def test_input_modes_read_exact_body(env, mode, n):
     j = _input(env, mode, n)
@@ -239,6 +239,27 @@ def test_input_never_reads_past_body_pipelined(env, mode):
     assert len(res) == 2, res
     assert res[0][0] == 200 and bytes.fromhex(json.loads(res[0][1])["data"]) == body
     assert res[1][0] == 200 and json.loads(res[1][1])["PATH_INFO"] == "/second"
+
+
+@pytest.mark.parametrize("mode", ["read", "read_max", "readn"])
+def test_input_body_longer_than_content_length_after_inflate(apache_factory, mode):
+    # SetInputFilter DEFLATE: the application reads the inflated body, longer than the
+    # Content-Length (of the gzip data) that CONTENT_LENGTH still says. read() must read on
+    # to the end of the body, not stop at CONTENT_LENGTH.
+    import gzip
+    a = apache_factory("""
+WSGIScriptAlias /input @APPS@/input.wsgi
+<Location /input>
+    SetInputFilter DEFLATE
+</Location>
+""", modules=("deflate",))
+    body = gzip.compress(BODY)
+    r = a.post("/input?mode=%s&n=1000" % mode, body, headers={
+        "Content-Type": "application/octet-stream", "Content-Encoding": "gzip"})
+    assert r.status == 200, r
+    j = r.json()
+    assert bytes.fromhex(j["data"]) == BODY and len(BODY) > len(body)
+    assert j.get("after", "") == ""
 
 
 def test_input_chunked_refused_by_default(env):

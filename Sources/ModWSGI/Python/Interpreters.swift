@@ -149,6 +149,7 @@ enum Interpreters {
             if cur != mainState { PyThreadState_Clear(cur); PyThreadState_Delete(cur) }
         }
         Py_FinalizeEx()
+        EnvironKeys.forget()
         Log.server(APLOG_INFO, .pythonFinalized, "Python has shutdown.")
         lock.withLock { table = [:] }
         Self.main = nil

@@ -19,6 +19,14 @@ final class ApacheChannel: RequestChannel {
 
     var isHEAD: Bool { r.pointee.header_only != 0 }
 
+    /// Apache's core output filter sets data aside without a blocking write until it holds
+    /// FlushMaxThreshold bytes (64 KB by default); a quarter of that, at most 16 KB, leaves
+    /// room for the headers and for what other filters add.
+    var bufferedWriteLimit: Int {
+        let threshold = Int(wsgi_flush_max_threshold(r))
+        return min(threshold > 0 ? threshold / 4 : 16384, 16384)
+    }
+
     func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
         if bodyDone || count == 0 { return 0 }
         var status: apr_status_t = 0

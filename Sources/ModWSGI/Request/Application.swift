@@ -47,21 +47,26 @@ enum WSGIApplication {
         request.scriptPath = spec.scriptPath
         let environ = PyDict_New()!
         fillEnviron(environ)
-        let input = InputStream.type.make(InputStream(request))!
+        let stream = InputStream(request)
+        if let cl = PyDict_GetItemString(environ, "CONTENT_LENGTH"), let n = Py.swiftString(cl).flatMap({ Int($0) }) {
+            stream.expectedLength = n >= 0 ? n : nil
+        }
+        let input = InputStream.type.make(stream)!
         let errors = ErrorLog.type.make(ErrorLog(request: request, name: "wsgi.errors"))!
-        Py.setItem(environ, "wsgi.version", wsgi_new_ref(interp.wsgiVersion))
-        Py.setItem(environ, "wsgi.input", input)
-        Py.setItem(environ, "wsgi.input_terminated", Py.bool(true))
-        PyDict_SetItemString(environ, "wsgi.errors", errors)  // ours is kept: the app may delete the key
-        Py.setItem(environ, "wsgi.multithread", Py.bool(ModuleState.multithread))
-        Py.setItem(environ, "wsgi.multiprocess", Py.bool(ModuleState.multiprocess))
-        Py.setItem(environ, "wsgi.run_once", Py.bool(false))
-        Py.setItem(environ, "wsgi.file_wrapper", wsgi_new_ref(FileWrapper.factory))
-        Py.setItem(environ, "mod_wsgi.version", wsgi_new_ref(interp.modWSGIVersion))
-        Py.setItem(environ, "apache.version", wsgi_new_ref(interp.apacheVersion))
-        Py.setItem(environ, "mod_wsgi.thread_id", Py.int(ts.threadID))
-        Py.setItem(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
-        Py.setItem(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
+        let keys = EnvironKeys.current
+        keys.set(environ, "wsgi.version", wsgi_new_ref(interp.wsgiVersion))
+        keys.set(environ, "wsgi.input", input)
+        keys.set(environ, "wsgi.input_terminated", Py.bool(true))
+        keys.set(environ, "wsgi.errors", wsgi_new_ref(errors))  // ours is kept: the app may delete the key
+        keys.set(environ, "wsgi.multithread", Py.bool(ModuleState.multithread))
+        keys.set(environ, "wsgi.multiprocess", Py.bool(ModuleState.multiprocess))
+        keys.set(environ, "wsgi.run_once", Py.bool(false))
+        keys.set(environ, "wsgi.file_wrapper", wsgi_new_ref(FileWrapper.factory))
+        keys.set(environ, "mod_wsgi.version", wsgi_new_ref(interp.modWSGIVersion))
+        keys.set(environ, "apache.version", wsgi_new_ref(interp.apacheVersion))
+        keys.set(environ, "mod_wsgi.thread_id", Py.int(ts.threadID))
+        keys.set(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
+        keys.set(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
 
         // The mod_wsgi API: request_data(), active_requests, events, metrics.
         let life = RequestLife(api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID)

@@ -29,4 +29,12 @@ protocol RequestChannel: AnyObject {
     func abort()
     /// The request is a HEAD (the body is discarded by the server side).
     var isHEAD: Bool { get }
+    /// While the whole response so far stays within this many bytes, an unflushed `write`
+    /// cannot wait for the client (the server side buffers it): it is then called WITH
+    /// the GIL, which spares a GIL hand-over per small response. 0: never.
+    var bufferedWriteLimit: Int { get }
+}
+
+extension RequestChannel {
+    var bufferedWriteLimit: Int { 0 }
 }

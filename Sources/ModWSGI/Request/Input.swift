@@ -8,13 +8,28 @@ final class InputStream {
     private var start = 0
     private var eof = false
     private static let chunk = 8192
+    /// read(n) of a body of unknown length allocates n at once up to this size.
+    private static let growingAbove = 1 << 20
 
     init(_ request: WSGIRequest) { self.request = request }
 
     private var buffered: Int { buffer.count - start }
 
-    /// Reads from the channel without the GIL. -1 on error (exception set), 0 at end.
-    private func fill(_ p: UnsafeMutableRawPointer, _ n: Int) -> Int {
+    /// Bytes of the body the channel has not given yet, when the request said
+    /// (CONTENT_LENGTH; Apache's HTTP input filter never gives more): lets read() make
+    /// its result in one piece.
+    var expectedLength: Int?
+
+    private var leftInChannel: Int? {
+        guard let expectedLength, let request else { return nil }
+        return max(0, expectedLength - request.bytesRead)
+    }
+
+    /// Reads from the channel without the GIL: what the channel has (`all` false, for
+    /// readline), or until `n` bytes or the end of the body (`all`: read(n) and read()
+    /// release the GIL once per call, not once per network read). -1 on error
+    /// (exception set), 0 at end.
+    private func fill(_ p: UnsafeMutableRawPointer, _ n: Int, all: Bool = false) -> Int {
         guard let request, !request.finished else {
             Py.raise(wsgi_exc_io_error(), "wsgi.input used after the request completed")
             return -1
@@ -23,7 +38,13 @@ final class InputStream {
         let channel = request.channel
         let t0 = wsgi_now()
         let save = PyEval_SaveThread()
-        let got = channel.read(p, n)
+        var got = 0, failed = false
+        repeat {
+            let k = channel.read(p + got, n - got)
+            if k < 0 { failed = true; break }
+            if k == 0 { eof = true; break }
+            got += k
+        } while all && got < n
         let t1 = wsgi_now()
         PyEval_RestoreThread(save)
         if let life = request.life {
@@ -32,12 +53,11 @@ final class InputStream {
             life.gilWaitTime += Int64(wsgi_now() - t1)
             life.gilWaitCount += 1
         }
-        if got < 0 {
+        request.bytesRead += got
+        if failed {
             Py.raise(wsgi_exc_io_error(), channel.lastError)
             return -1
         }
-        if got == 0 { eof = true }
-        request.bytesRead += got
         return got
     }
 
@@ -61,15 +81,34 @@ final class InputStream {
     }
 
     func read(_ size: Int) -> PyObj? {
-        if size < 0 {
-            // Everything that is left.
+        if let left = leftInChannel, size < 0 || size > buffered + left + 1 {
+            // The rest of a body of known length: one bytes object, read into directly, in
+            // one GIL release. One byte more than announced: asking for it finds the end
+            // of the body in the same call, or that an input filter (INFLATE) made the body
+            // longer than its Content-Length; then read on as for a chunked body.
+            let want = buffered + left + 1
+            guard var head = read(want) else { return nil }
+            if eof || wsgi_bytes_size(head) < want { return head }
+            expectedLength = nil
+            guard let rest = read(size < 0 ? -1 : size - want) else { wsgi_decref(head); return nil }
+            var h: PyObj? = head
+            PyBytes_Concat(&h, rest)
+            wsgi_decref(rest)
+            guard let joined = h else { return nil }
+            head = joined
+            return head
+        }
+        if size < 0 || (size > buffered + Self.growingAbove && leftInChannel == nil) {
+            // Everything that is left (or a large part of it), length unknown (a chunked
+            // body): grown as it comes, not allocated at the size asked for.
+            let limit = size < 0 ? Int.max : size
             var out = [UInt8](); out.reserveCapacity(max(buffered, Self.chunk))
             out.append(contentsOf: buffer[start...]); start = buffer.count
-            while true {
-                let old = out.count
-                out.append(contentsOf: repeatElement(0, count: 65536))
-                let got = out.withUnsafeMutableBytes { fill($0.baseAddress! + old, 65536) }
-                out.removeLast(65536 - max(got, 0))
+            while out.count < limit {
+                let old = out.count, want = min(65536, limit - old)
+                out.append(contentsOf: repeatElement(0, count: want))
+                let got = out.withUnsafeMutableBytes { fill($0.baseAddress! + old, want, all: true) }
+                out.removeLast(want - max(got, 0))
                 if got < 0 { return nil }
                 if got == 0 { break }
             }
@@ -84,7 +123,7 @@ final class InputStream {
         var have = buffered
         if have > 0 { buffer.withUnsafeBytes { base.copyMemory(from: $0.baseAddress! + start, byteCount: have) }; start = buffer.count }
         while have < size {
-            let got = fill(base + have, size - have)
+            let got = fill(base + have, size - have, all: true)
             if got < 0 { wsgi_decref(result); return nil }
             if got == 0 { break }
             have += got

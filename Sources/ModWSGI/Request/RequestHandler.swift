@@ -184,8 +184,9 @@ enum RequestHandler {
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
         return WSGIApplication.run(spec, channel: channel) { environ in
-            fillFromTable(environ, env)
-            Py.setItem(environ, "wsgi.url_scheme", Py.string(scheme))
+            let keys = EnvironKeys.current
+            fillFromTable(environ, env, keys: keys)
+            keys.set(environ, "wsgi.url_scheme", Py.string(scheme))
             // WSGIPassApacheRequest On: the request_rec, for C extensions (embedded mode only).
             if passApacheRequest, let capsule = PyCapsule_New(UnsafeMutableRawPointer(r), nil, nil) {
                 Py.setItem(environ, "apache.request_rec", capsule)
@@ -224,15 +225,15 @@ enum RequestHandler {
         return changed ? String(decoding: out, as: UTF8.self) : nil
     }
 
-    /// Adds every entry of an APR table as a str (latin-1) value.
-    static func fillFromTable(_ environ: PyObj, _ table: OpaquePointer?) {
+    /// Adds every entry of an APR table as a str (latin-1) value; with `keys`, the keys
+    /// come from the interpreter's cache instead of being made anew.
+    static func fillFromTable(_ environ: PyObj, _ table: OpaquePointer?, keys: EnvironKeys? = nil) {
         let n = Int(wsgi_table_count(table))
         guard n > 0, let e = wsgi_table_entries(table) else { return }
         for i in 0..<n {
             guard let k = e[i].key else { continue }
             let v = e[i].val.map { Py.latin1($0) } ?? Py.string("")
-            PyDict_SetItemString(environ, k, v)
-            wsgi_decref(v)
+            if let keys { keys.set(environ, k, v) } else { Py.setItem(environ, k, v) }
         }
     }
 

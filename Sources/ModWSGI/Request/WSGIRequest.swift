@@ -24,9 +24,13 @@ final class WSGIRequest {
     /// The client went away: stop producing output, keep the app's status.
     private(set) var clientGone = false
 
+    /// channel.bufferedWriteLimit, asked once.
+    private let writeLimit: Int
+
     init(channel: RequestChannel, enableSendfile: Bool) {
         self.channel = channel
         self.enableSendfile = enableSendfile
+        writeLimit = channel.bufferedWriteLimit
     }
 
     // MARK: start_response(status, response_headers, exc_info=None)
@@ -214,22 +218,34 @@ final class WSGIRequest {
             if n > left { n = left }
             if n == 0 { return true }
         }
-        // The bytes are used without the GIL: hold a reference of our own meanwhile (the
-        // caller's may be borrowed from a list that another thread can empty).
-        wsgi_incref(data)
         let p = UnsafeRawPointer(wsgi_bytes_data(data)!)
-        let t0 = wsgi_now()
-        let save = PyEval_SaveThread()
-        let ok = channel.write(p, Int(n), flush: flush)
-        let t1 = wsgi_now()
-        PyEval_RestoreThread(save)
-        wsgi_decref(data)
-        if let life {
-            let t2 = wsgi_now()
-            life.outputWrites += 1
-            life.outputTime += Int64(t1 - t0)
-            life.gilWaitTime += Int64(t2 - t1)
-            life.gilWaitCount += 1
+        let ok: Bool
+        if !flush && bytesSent + n <= Int64(writeLimit) {
+            // A small response the server side buffers: no wait for the client, so the GIL
+            // stays (releasing it hands it to a waiting thread and queues us behind it).
+            let t0 = life != nil ? wsgi_now() : 0
+            ok = channel.write(p, Int(n), flush: false)
+            if let life {
+                life.outputWrites += 1
+                life.outputTime += Int64(wsgi_now() - t0)
+            }
+        } else {
+            // The bytes are used without the GIL: hold a reference of our own meanwhile (the
+            // caller's may be borrowed from a list that another thread can empty).
+            wsgi_incref(data)
+            let t0 = wsgi_now()
+            let save = PyEval_SaveThread()
+            ok = channel.write(p, Int(n), flush: flush)
+            let t1 = wsgi_now()
+            PyEval_RestoreThread(save)
+            wsgi_decref(data)
+            if let life {
+                let t2 = wsgi_now()
+                life.outputWrites += 1
+                life.outputTime += Int64(t1 - t0)
+                life.gilWaitTime += Int64(t2 - t1)
+                life.gilWaitCount += 1
+            }
         }
         if !ok {
             clientGone = true

@@ -1,5 +1,6 @@
 # Reads wsgi.input in the way named by ?mode=... and echoes what it got, as JSON.
 import json
+import sys
 from urllib.parse import parse_qs
 
 
@@ -25,6 +26,9 @@ def application(environ, start_response):
         out["after"] = inp.read(n).hex()
     elif mode == "read_big":
         data = inp.read(10 ** 7)
+        out["after"] = inp.read(10).hex()
+    elif mode == "read_max":
+        data = inp.read(sys.maxsize)
         out["after"] = inp.read(10).hex()
     elif mode == "read0":
         out["zero"] = inp.read(0).hex()

@@ -1,0 +1,92 @@
+"""The servers measured, and the pairs whose requests/s are compared."""
+
+from .common import STATIC_THREADS, SYSTEM_APACHE_THREADS
+
+
+class ServerDef:
+    """One configuration of one implementation."""
+
+    def __init__(self, name, impl, mode, shape, note="", exe=None):
+        self.name, self.impl, self.mode, self.shape, self.note = name, impl, mode, shape, note
+        self.exe = exe      # ours: another build of mod_wsgi-express (--baseline)
+
+    def processes_threads(self):
+        if self.impl == "static":
+            return 2, STATIC_THREADS
+        if self.mode == "apache":
+            return 2, SYSTEM_APACHE_THREADS
+        if self.shape == "2x8":
+            return 2, 8
+        # mod_wsgi-express defaults: one process (embedded: worker MPM, 1 x 5 threads;
+        # daemon: 1 daemon process x 5 threads behind an event MPM front end).
+        return 1, 5
+
+    def front_workers(self):
+        """Apache worker threads that can hold a client connection (None: not Apache)."""
+        p, t = self.processes_threads()
+        if self.impl == "static" or self.mode == "apache":
+            return p * t
+        if self.impl in ("ours", "mod_wsgi"):
+            if self.mode == "embedded":
+                return p * t
+            if self.shape == "2x8":
+                return DAEMON_2X8_MAX_CLIENTS
+            return 10 + max(10, int(1.5 * p * t))   # mod_wsgi-express's default max-clients
+        return None
+
+
+# In daemon mode with 2 x 8 we size Apache's front end above every connection count we
+# use (64), so the event MPM never has to cut keep-alive connections.
+DAEMON_2X8_MAX_CLIENTS = 80
+
+SERVERS = [
+    ServerDef("ours embedded default", "ours", "embedded", "default"),
+    ServerDef("mod_wsgi embedded default", "mod_wsgi", "embedded", "default"),
+    ServerDef("ours embedded 2x8", "ours", "embedded", "2x8"),
+    ServerDef("mod_wsgi embedded 2x8", "mod_wsgi", "embedded", "2x8"),
+    ServerDef("ours daemon default", "ours", "daemon", "default"),
+    ServerDef("mod_wsgi daemon default", "mod_wsgi", "daemon", "default"),
+    ServerDef("ours daemon 2x8", "ours", "daemon", "2x8"),
+    ServerDef("mod_wsgi daemon 2x8", "mod_wsgi", "daemon", "2x8"),
+    ServerDef("gunicorn sync -w16", "gunicorn", "sync", "2x8",
+              note="sync workers: 16 processes = 2x8 concurrency; no keep-alive"),
+    ServerDef("gunicorn gthread 2x8", "gunicorn", "gthread", "2x8"),
+    ServerDef("ours system-apache 2x16", "ours", "apache", "2x16",
+              note="hand-written httpd.conf, event MPM, WSGIScriptAlias + %{GLOBAL}"),
+    ServerDef("debian mod_wsgi system-apache 2x16", "debian", "apache", "2x16",
+              note="the same httpd.conf loading Debian's mod_wsgi (libapache2-mod-wsgi-py3)"),
+    ServerDef("apache static file", "static", "static", "2x32",
+              note="event MPM, 2 x 32 threads; the ceiling"),
+]
+SERVER_BY_NAME = {s.name: s for s in SERVERS}
+
+# (A, B, target for rps A/B, label).  A target of None: reported for reference only.
+PAIRS = [
+    ("ours embedded default", "mod_wsgi embedded default", 1.2),
+    ("ours embedded 2x8", "mod_wsgi embedded 2x8", 1.2),
+    ("ours system-apache 2x16", "debian mod_wsgi system-apache 2x16", 1.2),
+    ("ours daemon default", "mod_wsgi daemon default", 1.5),
+    ("ours daemon 2x8", "mod_wsgi daemon 2x8", 1.5),
+    ("ours daemon 2x8", "gunicorn gthread 2x8", 1.2),
+    ("mod_wsgi daemon 2x8", "gunicorn gthread 2x8", None),
+    ("ours embedded 2x8", "gunicorn gthread 2x8", None),
+    ("mod_wsgi embedded 2x8", "apache static file", None),
+]
+
+
+def pair_target(a, b, target, workload):
+    """The requests/s target of A/B on this workload (None: for reference only)."""
+    if target is None or workload.endswith("-c64"):
+        return None         # the 64-connection workloads are about p99 latency
+    if workload == "post1m" and a == "ours daemon 2x8" and b.startswith("gunicorn"):
+        return 1.0          # "daemon 2x8 >= 1.0x gunicorn gthread on the 1 MB POST"
+    if workload == "django" and a.startswith("ours daemon") and b.startswith("mod_wsgi daemon"):
+        return 1.2          # "Django through our daemon >= 1.2x mod_wsgi's"
+    return target
+
+
+def p99_target(a, b, workload):
+    """p99 at 64 connections: ours no worse than mod_wsgi's and gunicorn gthread's."""
+    if workload.endswith("-c64") and a.startswith("ours"):
+        return 1.0          # p99 A/B at most this
+    return None
