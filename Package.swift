@@ -1,3 +1,4 @@
+import Foundation
 // swift-tools-version:6.0
 //
 // mod_wsgi-express in Swift.
@@ -14,7 +15,6 @@
 // first one on PATH, because Apache's unprivileged user must be able to read the Python
 // home (a pyenv build under /root is not readable).
 import PackageDescription
-import Foundation
 
 func query(_ argv: [String]) -> String {
     let p = Process()
@@ -32,8 +32,10 @@ func query(_ argv: [String]) -> String {
 
 let env = ProcessInfo.processInfo.environment
 let apxs = env["APXS"] ?? "apxs"
-let pythonConfig = env["PYTHON_CONFIG"]
-    ?? (FileManager.default.fileExists(atPath: "/usr/bin/python3-config") ? "/usr/bin/python3-config" : "python3-config")
+let pythonConfig =
+    env["PYTHON_CONFIG"]
+    ?? (FileManager.default.fileExists(atPath: "/usr/bin/python3-config")
+        ? "/usr/bin/python3-config" : "python3-config")
 
 let apacheInclude = query([apxs, "-q", "INCLUDEDIR"])
 let aprInclude = query(["apr-1-config", "--includes"])
@@ -48,15 +50,20 @@ func missing(_ what: String, _ fix: String) -> Never {
     exit(1)
 }
 if apacheInclude.isEmpty {
-    missing("'\(apxs) -q INCLUDEDIR' gave nothing",
-            "install the Debian package apache2-dev (apt-get install apache2-dev) or set APXS=/path/to/apxs")
+    missing(
+        "'\(apxs) -q INCLUDEDIR' gave nothing",
+        "install the Debian package apache2-dev (apt-get install apache2-dev) or set APXS=/path/to/apxs")
 }
 if aprInclude.isEmpty {
-    missing("'apr-1-config --includes' gave nothing", "install the Debian package apache2-dev (apt-get install apache2-dev)")
+    missing(
+        "'apr-1-config --includes' gave nothing", "install the Debian package apache2-dev (apt-get install apache2-dev)"
+    )
 }
 if pyIncludes.isEmpty || pyLdflags.isEmpty {
-    missing("'\(pythonConfig) --includes / --embed --ldflags' gave nothing",
-            "install the Debian package python3-dev (apt-get install python3-dev) or set PYTHON_CONFIG=/path/to/python3.X-config")
+    missing(
+        "'\(pythonConfig) --includes / --embed --ldflags' gave nothing",
+        "install the Debian package python3-dev (apt-get install python3-dev) or set PYTHON_CONFIG=/path/to/python3.X-config"
+    )
 }
 
 var includeFlags = ["-I" + apacheInclude]
@@ -103,12 +110,15 @@ let package = Package(
                 // _FILE_OFFSET_BITS=64: Python.h defines it before the system headers it
                 // includes; the Glibc module SystemCalls brings in must be built the same way,
                 // or Clang finds two definitions of struct dirent, flock...
-                .unsafeFlags(includeFlags.flatMap { ["-Xcc", $0] } + ["-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE",
-                    "-Xcc", "-D_FILE_OFFSET_BITS=64",
-                    // Only the Swift core library in every Apache process, not the regex and
-                    // concurrency runtimes nobody here uses.
-                    "-Xfrontend", "-disable-implicit-string-processing-module-import",
-                    "-Xfrontend", "-disable-implicit-concurrency-module-import"]),
+                .unsafeFlags(
+                    includeFlags.flatMap { ["-Xcc", $0] } + [
+                        "-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE",
+                        "-Xcc", "-D_FILE_OFFSET_BITS=64",
+                        // Only the Swift core library in every Apache process, not the regex and
+                        // concurrency runtimes nobody here uses.
+                        "-Xfrontend", "-disable-implicit-string-processing-module-import",
+                        "-Xfrontend", "-disable-implicit-concurrency-module-import",
+                    ]),
                 .swiftLanguageMode(.v5),
             ],
             linkerSettings: [
@@ -116,7 +126,7 @@ let package = Package(
                 // relocate in every Apache process (about 2 MB less RSS in each, measured).
                 // Apache unloads and reloads modules on start and restart; the Swift runtime
                 // metadata must stay mapped, so the library is never really unloaded.
-                .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete"] + linkFlags),
+                .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete"] + linkFlags)
             ]
         ),
         .target(
@@ -137,11 +147,16 @@ let package = Package(
             // halve the dynamic loader's work (22 ms -> 11 ms measured).
             // (What `swift build --static-swift-stdlib` does; the static Foundation's own
             // dependencies must be named because dependencies are compiled for the shared one.)
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-Xlinker", "--start-group"]
-                + ["Foundation", "FoundationInternationalization", "FoundationEssentials", "CoreFoundation",
-                   "_FoundationICU", "_FoundationCShims", "_FoundationCollections", "swiftSynchronization",
-                   "swiftDispatch", "dispatch", "BlocksRuntime"].flatMap { ["-Xlinker", "-l" + $0] }
-                + ["-Xlinker", "--end-group"])]
+            linkerSettings: [
+                .unsafeFlags(
+                    ["-static-stdlib", "-Xlinker", "--start-group"]
+                        + [
+                            "Foundation", "FoundationInternationalization", "FoundationEssentials", "CoreFoundation",
+                            "_FoundationICU", "_FoundationCShims", "_FoundationCollections", "swiftSynchronization",
+                            "swiftDispatch", "dispatch", "BlocksRuntime",
+                        ].flatMap { ["-Xlinker", "-l" + $0] }
+                        + ["-Xlinker", "--end-group"])
+            ]
         ),
         // Golden/ holds the expected rendered files, read by path at test time.
         .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit", "SystemCalls"], exclude: ["Golden"]),

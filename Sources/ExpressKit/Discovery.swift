@@ -10,7 +10,7 @@ public struct ApxsConfig: Equatable {
     /// Finds apxs ($APXS, then PATH, then the usual places) and reads its configuration.
     public static func find(environment env: [String: String]) -> ApxsConfig? {
         var candidates: [String] = []
-        if let a = env["APXS"], !a.isEmpty { return Sys.isFile(a) ? load(apxs: a) : nil } // an explicit choice
+        if let a = env["APXS"], !a.isEmpty { return Sys.isFile(a) ? load(apxs: a) : nil }  // an explicit choice
         for dir in (env["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
             candidates.append(Path.join(String(dir), "apxs"))
             candidates.append(Path.join(String(dir), "apxs2"))
@@ -106,8 +106,10 @@ public struct ApacheInstall: Equatable {
 
     /// httpd from --httpd-executable, $HTTPD, apxs (SBINDIR/TARGET), then the usual paths;
     /// the modules directory from --modules-directory, apxs (LIBEXECDIR), then the usual paths.
-    public static func discover(httpdOption: String?, modulesOption: String?, rotatelogsOption: String?,
-                                environment env: [String: String], cwd: String) throws -> ApacheInstall {
+    public static func discover(
+        httpdOption: String?, modulesOption: String?, rotatelogsOption: String?,
+        environment env: [String: String], cwd: String
+    ) throws -> ApacheInstall {
         let needApxs = httpdOption == nil && env["HTTPD"] == nil || modulesOption == nil
         let apxs = needApxs ? ApxsConfig.find(environment: env) : nil
 
@@ -117,11 +119,13 @@ public struct ApacheInstall: Equatable {
         } else if let a = apxs, let sbin = a.sbindir, let t = a.target, Sys.isExecutable(Path.join(sbin, t)) {
             httpd = Path.join(sbin, t)
         } else {
-            httpd = ["/usr/sbin/apache2", "/usr/sbin/httpd", "/usr/local/apache2/bin/httpd"]
+            httpd =
+                ["/usr/sbin/apache2", "/usr/sbin/httpd", "/usr/local/apache2/bin/httpd"]
                 .first(where: Sys.isExecutable) ?? (searchPath("apache2", env) ?? searchPath("httpd", env) ?? "")
         }
         guard !httpd.isEmpty, Sys.isExecutable(httpd) else {
-            throw ExpressError.httpdNotFound(tried: httpd.isEmpty ? "apxs, /usr/sbin/apache2, /usr/sbin/httpd, PATH" : httpd)
+            throw ExpressError.httpdNotFound(
+                tried: httpd.isEmpty ? "apxs, /usr/sbin/apache2, /usr/sbin/httpd, PATH" : httpd)
         }
 
         var modules: String
@@ -129,17 +133,20 @@ public struct ApacheInstall: Equatable {
             modules = Path.absolute(m, cwd: cwd)
         } else if let m = apxs?.libexecdir, Sys.isDirectory(m) {
             modules = m
-        } else if let m = ["/usr/lib/apache2/modules", "/usr/lib64/httpd/modules", "/usr/lib/httpd/modules",
-                           "/usr/local/apache2/modules"].first(where: Sys.isDirectory) {
+        } else if let m = [
+            "/usr/lib/apache2/modules", "/usr/lib64/httpd/modules", "/usr/lib/httpd/modules",
+            "/usr/local/apache2/modules",
+        ].first(where: Sys.isDirectory) {
             modules = m
         } else {
             throw apxs == nil ? ExpressError.apxsNotFound : ExpressError.modulesDirectoryNotFound
         }
         guard Sys.isDirectory(modules) else { throw ExpressError.modulesDirectoryNotFound }
 
-        let rotatelogs = rotatelogsOption
+        let rotatelogs =
+            rotatelogsOption
             ?? [apxs?.bindir, apxs?.sbindir, "/usr/bin", "/usr/sbin", Path.dirname(httpd)]
-                .compactMap { $0 }.map { Path.join($0, "rotatelogs") }.first(where: Sys.isExecutable)
+            .compactMap { $0 }.map { Path.join($0, "rotatelogs") }.first(where: Sys.isExecutable)
             ?? "/usr/bin/rotatelogs"
         return ApacheInstall(httpd: httpd, modulesDirectory: modules, rotatelogs: rotatelogs, apxs: apxs)
     }
@@ -236,7 +243,8 @@ public struct ModuleInfo: Equatable {
 enum ELF {
     static func dynamicInfo(_ path: String) -> (needed: [String], runpath: [String])? {
         guard let b = Sys.readFile(path), b.count > 64, b[0] == 0x7F, b[1] == 0x45, b[2] == 0x4C, b[3] == 0x46,
-              b[4] == 2, b[5] == 1 else { return nil }
+            b[4] == 2, b[5] == 1
+        else { return nil }
         func u16(_ o: Int) -> Int { o + 2 <= b.count ? Int(b[o]) | Int(b[o + 1]) << 8 : 0 }
         func u32(_ o: Int) -> Int { o + 4 <= b.count ? u16(o) | u16(o + 2) << 16 : 0 }
         func u64(_ o: Int) -> Int { o + 8 <= b.count ? u32(o) | u32(o + 4) << 32 : 0 }
@@ -275,8 +283,10 @@ enum ELF {
 /// The Python home to run: --python-home, else the venv the executable is installed in,
 /// else $VIRTUAL_ENV, else the module's own Python.
 public enum PythonHome {
-    public static func resolve(option: String?, environment env: [String: String], module: ModuleInfo,
-                               cwd: String) throws -> String {
+    public static func resolve(
+        option: String?, environment env: [String: String], module: ModuleInfo,
+        cwd: String
+    ) throws -> String {
         let home: String
         if let h = option ?? module.venv ?? env["VIRTUAL_ENV"].flatMap({ $0.isEmpty ? nil : $0 }) {
             home = Path.absolute(h, cwd: cwd)

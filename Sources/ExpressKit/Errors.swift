@@ -40,34 +40,45 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
             return "WSGI script '\(p)' does not exist: check the path (for a module name use --application-type module)"
         case .portInUse(let p, let address, let listeners, let option):
             let taken = listeners.isEmpty ? "" : " by \(listeners.joined(separator: ", "))"
-            return "port \(p) is already in use\(taken), so Apache cannot listen on \(address): stop what is listening there or choose another \(option)"
+            return
+                "port \(p) is already in use\(taken), so Apache cannot listen on \(address): stop what is listening there or choose another \(option)"
         case .portForbidden(let p, let address, let option):
-            return "not allowed to listen on port \(p) (\(address)): ports below 1024 need root; choose \(option) 1024 or above"
+            return
+                "not allowed to listen on port \(p) (\(address)): ports below 1024 need root; choose \(option) 1024 or above"
         case .serverRootParentMissing(let r, let parent):
-            return "cannot create server root '\(r)': its parent directory '\(parent)' does not exist; create it first or choose another --server-root"
+            return
+                "cannot create server root '\(r)': its parent directory '\(parent)' does not exist; create it first or choose another --server-root"
         case .httpdNotFound(let tried):
-            return "Apache httpd not found (\(tried)): install the Debian package apache2 (apt-get install apache2) or pass --httpd-executable"
+            return
+                "Apache httpd not found (\(tried)): install the Debian package apache2 (apt-get install apache2) or pass --httpd-executable"
         case .apxsNotFound:
-            return "apxs not found: install the Debian package apache2-dev (apt-get install apache2-dev) or pass --modules-directory"
+            return
+                "apxs not found: install the Debian package apache2-dev (apt-get install apache2-dev) or pass --modules-directory"
         case .modulesDirectoryNotFound:
-            return "Apache's modules directory not found: install the Debian packages apache2 and apache2-dev, or pass --modules-directory"
+            return
+                "Apache's modules directory not found: install the Debian packages apache2 and apache2-dev, or pass --modules-directory"
         case .moduleNotBuilt(let p):
-            return "module not built: run `swift build -c release` (looked for \(p); or set MOD_WSGI_MODULE to the module's path)"
+            return
+                "module not built: run `swift build -c release` (looked for \(p); or set MOD_WSGI_MODULE to the module's path)"
         case .mpmNotFound(let d, let w):
-            return "no Apache MPM module (\(w.map { "mod_mpm_\($0).so" }.joined(separator: ", "))) in \(d): install the Debian package apache2 or pass --modules-directory"
+            return
+                "no Apache MPM module (\(w.map { "mod_mpm_\($0).so" }.joined(separator: ", "))) in \(d): install the Debian package apache2 or pass --modules-directory"
         case .unknownUser(let u):
             return "user '\(u)' does not exist: pass an existing account with --user"
         case .unknownGroup(let g):
             return "group '\(g)' does not exist: pass an existing group with --group"
         case .unreadable(let p, let u, let mode, let what):
             let m = String(mode, radix: 8)
-            return "\(what): '\(p)' (mode 0\(m)) is not readable by user '\(u)' that Apache runs as: move it somewhere readable, chmod it, or pass --user"
+            return
+                "\(what): '\(p)' (mode 0\(m)) is not readable by user '\(u)' that Apache runs as: move it somewhere readable, chmod it, or pass --user"
         case .pythonHomeMissing(let h):
             return "Python home '\(h)' does not exist: check --python-home or $VIRTUAL_ENV"
         case .pythonVersionMismatch(let h, let hv, let mv):
-            return "Python home '\(h)' is Python \(hv) but the module was built for Python \(mv): use a Python \(mv) virtualenv, or rebuild the module with PYTHON_CONFIG=python\(hv)-config"
+            return
+                "Python home '\(h)' is Python \(hv) but the module was built for Python \(mv): use a Python \(mv) virtualenv, or rebuild the module with PYTHON_CONFIG=python\(hv)-config"
         case .templatesNotFound(let tried):
-            return "templates directory not found (tried \(tried.joined(separator: ", "))): set MOD_WSGI_EXPRESS_TEMPLATES to the project's templates/ directory"
+            return
+                "templates directory not found (tried \(tried.joined(separator: ", "))): set MOD_WSGI_EXPRESS_TEMPLATES to the project's templates/ directory"
         case .templateError(let n, let d):
             return "template \(n) is broken: \(d)"
         case .unsafePath(let p, let problem):

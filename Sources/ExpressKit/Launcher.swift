@@ -1,7 +1,8 @@
+import SystemCalls
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import SystemCalls
 
 /// Runs Apache (through the generated apachectl, which sources envvars and execs httpd).
 ///

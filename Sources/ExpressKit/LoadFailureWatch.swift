@@ -45,7 +45,8 @@ struct LoadFailureWatch {
         for id in Self.ids {
             // "MW1103: mod_wsgi (pid=123): text": lines of the same report share that prefix.
             guard let start = line.range(of: id),
-                  let end = line.range(of: "): ", range: start.upperBound..<line.endIndex) else { continue }
+                let end = line.range(of: "): ", range: start.upperBound..<line.endIndex)
+            else { continue }
             prefix = String(line[start.lowerBound..<end.upperBound])
             lines.append(Self.message(String(line[end.upperBound...])))
             return
@@ -65,7 +66,7 @@ struct LoadFailureWatch {
         defer { close(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { return [] }
-        if Int(st.st_size) < offset { offset = 0; partial = [] } // truncated or replaced
+        if Int(st.st_size) < offset { offset = 0; partial = [] }  // truncated or replaced
         let size = min(Int(st.st_size) - offset, 1 << 20)
         guard size > 0 else { return [] }
         var buf = [UInt8](repeating: 0, count: size)

@@ -5,8 +5,10 @@ extension ResolvedConfig {
     /// Apache modules the configuration uses, loaded only when present in the modules
     /// directory (and, in the template, only when not built into httpd).
     public var modulesToLoad: [(name: String, path: String)] {
-        var names = ["unixd", "authn_core", "authz_core", "authz_host", "mime", "rewrite", "alias", "dir",
-                     "env", "reqtimeout"]
+        var names = [
+            "unixd", "authn_core", "authz_core", "authz_host", "mime", "rewrite", "alias", "dir",
+            "env", "reqtimeout",
+        ]
         if accessLog { names.append("log_config") }
         if directoryListing { names.append("autoindex") }
         if compressResponses { names += ["filter", "deflate"] }
@@ -61,7 +63,8 @@ extension ResolvedConfig {
             "limitRequestBody": limitRequestBody,
             "http2": http2,
             "pythonHome": sq(pythonHome),
-            "pythonPath": (embeddedMode || debugMode) && !pythonPaths.isEmpty ? sq(pythonPaths.joined(separator: ":")) : "",
+            "pythonPath": (embeddedMode || debugMode) && !pythonPaths.isEmpty
+                ? sq(pythonPaths.joined(separator: ":")) : "",
             "destroyInterpreter": orphanInterpreter ? "Off" : "On",
             "callableObject": callableObjectGiven ? sq(callableObject) : "",
             "mapHEADToGET": mapHEADToGET,
@@ -134,39 +137,40 @@ extension ResolvedConfig {
         ctx["metrics"] = metrics.context()
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
-        ctx["daemon"] = [
-            "socketPrefix": sq(d.socketPrefix),
-            "displayName": ov("(wsgi:\(host):\(port):\(account.uid))"),
-            "home": ov(workingDirectory),
-            "multiprocess": multiprocess,
-            "processes": processes,
-            "threads": threads,
-            "maximumRequests": d.maximumRequests,
-            "pythonPath": ov(pythonPaths.joined(separator: ":")),
-            "pythonEggs": ov(pythonEggs),
-            "locale": ov(locale),
-            "listenBacklog": d.listenBacklog,
-            "queueTimeout": d.queueTimeout,
-            "socketTimeout": d.socketTimeout,
-            "connectTimeout": d.connectTimeout,
-            "requestTimeout": d.requestTimeout,
-            "interruptTimeout": nonZero(d.interruptTimeout),
-            "serverMetrics": metrics.serverMetrics,
-            "inactivityTimeout": d.inactivityTimeout,
-            "startupTimeout": d.startupTimeout,
-            "deadlockTimeout": d.deadlockTimeout,
-            "gracefulTimeout": d.gracefulTimeout,
-            "evictionTimeout": d.evictionTimeout,
-            "restartInterval": d.restartInterval,
-            "cpuTimeLimit": d.cpuTimeLimit,
-            "shutdownTimeout": d.shutdownTimeout,
-            "sendBufferSize": nonZero(d.sendBufferSize),
-            "receiveBufferSize": nonZero(d.receiveBufferSize),
-            "headerBufferSize": nonZero(d.headerBufferSize),
-            "responseBufferSize": nonZero(d.responseBufferSize),
-            "responseSocketTimeout": nonZero(d.responseSocketTimeout),
-            "ignoreActivity": d.ignoreActivity.map(sq),
-        ] as [String: Any]
+        ctx["daemon"] =
+            [
+                "socketPrefix": sq(d.socketPrefix),
+                "displayName": ov("(wsgi:\(host):\(port):\(account.uid))"),
+                "home": ov(workingDirectory),
+                "multiprocess": multiprocess,
+                "processes": processes,
+                "threads": threads,
+                "maximumRequests": d.maximumRequests,
+                "pythonPath": ov(pythonPaths.joined(separator: ":")),
+                "pythonEggs": ov(pythonEggs),
+                "locale": ov(locale),
+                "listenBacklog": d.listenBacklog,
+                "queueTimeout": d.queueTimeout,
+                "socketTimeout": d.socketTimeout,
+                "connectTimeout": d.connectTimeout,
+                "requestTimeout": d.requestTimeout,
+                "interruptTimeout": nonZero(d.interruptTimeout),
+                "serverMetrics": metrics.serverMetrics,
+                "inactivityTimeout": d.inactivityTimeout,
+                "startupTimeout": d.startupTimeout,
+                "deadlockTimeout": d.deadlockTimeout,
+                "gracefulTimeout": d.gracefulTimeout,
+                "evictionTimeout": d.evictionTimeout,
+                "restartInterval": d.restartInterval,
+                "cpuTimeLimit": d.cpuTimeLimit,
+                "shutdownTimeout": d.shutdownTimeout,
+                "sendBufferSize": nonZero(d.sendBufferSize),
+                "receiveBufferSize": nonZero(d.receiveBufferSize),
+                "headerBufferSize": nonZero(d.headerBufferSize),
+                "responseBufferSize": nonZero(d.responseBufferSize),
+                "responseSocketTimeout": nonZero(d.responseSocketTimeout),
+                "ignoreActivity": d.ignoreActivity.map(sq),
+            ] as [String: Any]
         // --service-script: one daemon process group per service (rendered in daemon mode only).
         ctx["serviceScripts"] = serviceScripts.map { s -> [String: Any] in
             [
@@ -201,41 +205,48 @@ extension ResolvedConfig {
         ctx["httpsOnlyUnnamed"] = httpsOnly && serverName == nil
         ctx["redirectWWW"] = www
         if let h = https {
-            let listen = listenerHost.map { $0.contains(":") && !$0.hasPrefix("[") ? "[\($0)]:\(h.port)" : "\($0):\(h.port)" }
+            let listen =
+                listenerHost.map { $0.contains(":") && !$0.hasPrefix("[") ? "[\($0)]:\(h.port)" : "\($0):\(h.port)" }
                 ?? String(h.port)
             let verifyAll = h.verifyClient.contains("/")
-            ctx["https"] = [
-                "listen": listen,
-                "port": h.port,
-                "portSuffix": portSuffix(h.port, default: 443),
-                "sessionCache": dq("shmcb:" + Path.join(serverRoot, "ssl_scache") + "(512000)"),
-                "certificateFile": sq(h.certificateFile),
-                "keyFile": sq(h.keyFile),
-                "chainFile": h.chainFile.map(sq) ?? "",
-                "caCertificateFile": h.caCertificateFile.map(sq) ?? "",
-                "verifyClient": verifyAll ? "require" : "none",
-                "verifyAll": verifyAll,
-                "verifyPaths": verifyAll ? [] : h.verifyClient.map(sq),
-                "environment": h.environment,
-                "hstsPolicy": h.only ? (h.hstsPolicy.map(dq) ?? "") : "",
-                "http2": http2,
-            ] as [String: Any]
+            ctx["https"] =
+                [
+                    "listen": listen,
+                    "port": h.port,
+                    "portSuffix": portSuffix(h.port, default: 443),
+                    "sessionCache": dq("shmcb:" + Path.join(serverRoot, "ssl_scache") + "(512000)"),
+                    "certificateFile": sq(h.certificateFile),
+                    "keyFile": sq(h.keyFile),
+                    "chainFile": h.chainFile.map(sq) ?? "",
+                    "caCertificateFile": h.caCertificateFile.map(sq) ?? "",
+                    "verifyClient": verifyAll ? "require" : "none",
+                    "verifyAll": verifyAll,
+                    "verifyPaths": verifyAll ? [] : h.verifyClient.map(sq),
+                    "environment": h.environment,
+                    "hstsPolicy": h.only ? (h.hstsPolicy.map(dq) ?? "") : "",
+                    "http2": http2,
+                ] as [String: Any]
         }
         if !proxy.isEmpty {
-            ctx["proxy"] = [
-                "timeout": proxy.timeout.map(String.init) ?? "",
-                "mounts": proxy.mounts.map { m -> [String: Any] in
-                    let path = m.redirectBare ? m.path + "/" : m.path
-                    let url = m.redirectBare && !m.url.hasSuffix("/") ? m.url + "/" : m.url
-                    return ["path": sq(path), "url": sq(url), "redirectBare": m.redirectBare,
-                            "bare": sq(m.path), "bareRegex": sq("^" + Regex.escape(m.path) + "$")]
-                },
-                // ProxyPass / needs a URL ending in '/' too, or '/x' would become 'URLx'.
-                "hosts": proxy.hosts.map { ["host": $0.host, "url": sq($0.url.hasSuffix("/") ? $0.url : $0.url + "/")] },
-                // Without --server-name the first virtual host on the port would take every
-                // request: an empty one, the main server's copy, comes first.
-                "defaultHost": serverName == nil && !proxy.hosts.isEmpty,
-            ] as [String: Any]
+            ctx["proxy"] =
+                [
+                    "timeout": proxy.timeout.map(String.init) ?? "",
+                    "mounts": proxy.mounts.map { m -> [String: Any] in
+                        let path = m.redirectBare ? m.path + "/" : m.path
+                        let url = m.redirectBare && !m.url.hasSuffix("/") ? m.url + "/" : m.url
+                        return [
+                            "path": sq(path), "url": sq(url), "redirectBare": m.redirectBare,
+                            "bare": sq(m.path), "bareRegex": sq("^" + Regex.escape(m.path) + "$"),
+                        ]
+                    },
+                    // ProxyPass / needs a URL ending in '/' too, or '/x' would become 'URLx'.
+                    "hosts": proxy.hosts.map {
+                        ["host": $0.host, "url": sq($0.url.hasSuffix("/") ? $0.url : $0.url + "/")]
+                    },
+                    // Without --server-name the first virtual host on the port would take every
+                    // request: an empty one, the main server's copy, comes first.
+                    "defaultHost": serverName == nil && !proxy.hosts.isEmpty,
+                ] as [String: Any]
         }
         ctx["errorOverride"] = errorOverride
         ctx["withCGI"] = withCGI

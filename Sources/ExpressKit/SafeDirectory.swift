@@ -1,3 +1,5 @@
+import SystemCalls
+
 // The server root holds files that root later runs (apachectl), sources (envvars) or hands to
 // Apache as its configuration (httpd.conf). A directory another user made, or can write to, lets
 // that user swap those files — a local root exploit when the default root sits in /tmp. So the
@@ -8,29 +10,43 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import SystemCalls
 
 /// Why a directory or file cannot be trusted; the text says what to do.
 enum UnsafePath {
     static func ownerName(_ uid: uid_t) -> String { Users.userName(uid).map { "'\($0)'" } ?? "uid \(uid)" }
 
     static func symlink(_ p: String) -> ExpressError {
-        .unsafePath(path: p, problem: "it is a symbolic link, which could lead anywhere; remove the link or use the real directory")
+        .unsafePath(
+            path: p,
+            problem: "it is a symbolic link, which could lead anywhere; remove the link or use the real directory")
     }
     static func notDirectory(_ p: String) -> ExpressError {
         .unsafePath(path: p, problem: "it exists and is not a directory; remove it or choose another --server-root")
     }
     static func foreignOwner(_ p: String, owner: uid_t, me: uid_t) -> ExpressError {
-        .unsafePath(path: p, problem: "it belongs to user \(ownerName(owner)), not to \(ownerName(me)) running this command; remove it or choose another --server-root")
+        .unsafePath(
+            path: p,
+            problem:
+                "it belongs to user \(ownerName(owner)), not to \(ownerName(me)) running this command; remove it or choose another --server-root"
+        )
     }
     static func writableByOthers(_ p: String, mode: mode_t) -> ExpressError {
-        .unsafePath(path: p, problem: "mode 0\(String(mode & 0o7777, radix: 8)) lets group or others write to it; run chmod go-w on it or choose another --server-root")
+        .unsafePath(
+            path: p,
+            problem:
+                "mode 0\(String(mode & 0o7777, radix: 8)) lets group or others write to it; run chmod go-w on it or choose another --server-root"
+        )
     }
     static func ancestor(_ p: String, owner: uid_t, mode: mode_t) -> ExpressError {
-        .unsafePath(path: p, problem: "this parent of the server root (owner \(ownerName(owner)), mode 0\(String(mode & 0o7777, radix: 8))) lets another user replace what is below it; choose a --server-root under a directory owned by you or root and not writable by others (or sticky, like /tmp)")
+        .unsafePath(
+            path: p,
+            problem:
+                "this parent of the server root (owner \(ownerName(owner)), mode 0\(String(mode & 0o7777, radix: 8))) lets another user replace what is below it; choose a --server-root under a directory owned by you or root and not writable by others (or sticky, like /tmp)"
+        )
     }
     static func notRegular(_ p: String) -> ExpressError {
-        .unsafePath(path: p, problem: "it is not a regular file (a symbolic link?); remove it and run the command again")
+        .unsafePath(
+            path: p, problem: "it is not a regular file (a symbolic link?); remove it and run the command again")
     }
 }
 
@@ -160,7 +176,7 @@ final class SafeDirectory {
             prefixes.append(prefix)
         }
         for prefix in prefixes {
-            guard let st = Sys.stat(prefix) else { return } // missing: reported by the caller
+            guard let st = Sys.stat(prefix) else { return }  // missing: reported by the caller
             let othersWrite = st.st_mode & 0o022 != 0 && st.st_mode & mode_t(S_ISVTX) == 0
             if (st.st_uid != 0 && st.st_uid != me) || othersWrite {
                 throw UnsafePath.ancestor(prefix, owner: st.st_uid, mode: st.st_mode)

@@ -1,7 +1,8 @@
+import SystemCalls
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import SystemCalls
 
 /// What setting up the server root did, for the banner.
 public struct SetupResult {
@@ -28,7 +29,8 @@ enum Preflight {
         let gids = Users.groups(of: c.account.user, primary: c.account.gid)
         func check(_ path: String, isDirectory: Bool, what: String) throws {
             if let blocked = AccessCheck.firstBlocked(path, account: c.account, gids: gids, isDirectory: isDirectory) {
-                throw ExpressError.unreadable(path: blocked.path, user: c.account.user, mode: UInt32(blocked.mode), what: what)
+                throw ExpressError.unreadable(
+                    path: blocked.path, user: c.account.user, mode: UInt32(blocked.mode), what: what)
             }
         }
         if c.applicationType == "script" && !c.isDefaultApplication {
@@ -37,7 +39,8 @@ enum Preflight {
         }
         try check(c.pythonHome, isDirectory: true, what: "the Python home")
         if let base = PythonHome.base(ofVenv: c.pythonHome) {
-            try check(base, isDirectory: true, what: "the Python the virtual environment '\(c.pythonHome)' is made from")
+            try check(
+                base, isDirectory: true, what: "the Python the virtual environment '\(c.pythonHome)' is made from")
         }
         try check(c.serverRoot, isDirectory: true, what: "the server root")
         if c.applicationType == "static" {
@@ -88,16 +91,24 @@ public enum ServerRoot {
             let eggs = try directory(c.pythonEggs, owners: runUser)
             if let uid = runUser.first, c.pythonEggs != c.serverRoot {
                 // The application's processes write eggs here; nothing else in the root is theirs.
-                if let eggs { try eggs.chown(uid: uid, gid: c.account.gid) }
-                else { try Sys.chown(c.pythonEggs, uid: uid, gid: c.account.gid) }
+                if let eggs {
+                    try eggs.chown(uid: uid, gid: c.account.gid)
+                } else {
+                    try Sys.chown(c.pythonEggs, uid: uid, gid: c.account.gid)
+                }
             }
 
-            try root.write("httpd.conf", try Templates.render("httpd.conf", in: templates, context: c.httpdConfContext()))
-            try root.write("apachectl", try Templates.render("apachectl", in: templates, context: c.apachectlContext()), mode: 0o755)
-            try root.write("handler.wsgi", try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
+            try root.write(
+                "httpd.conf", try Templates.render("httpd.conf", in: templates, context: c.httpdConfContext()))
+            try root.write(
+                "apachectl", try Templates.render("apachectl", in: templates, context: c.apachectlContext()),
+                mode: 0o755)
+            try root.write(
+                "handler.wsgi", try Templates.render("handler.wsgi", in: templates, context: c.handlerContext()))
             try root.write("default.wsgi", try Templates.raw("default.wsgi", in: templates))
             if !c.handlerScripts.isEmpty {
-                try root.write("resource.wsgi", try Templates.render("resource.wsgi", in: templates, context: c.resourceContext()))
+                try root.write(
+                    "resource.wsgi", try Templates.render("resource.wsgi", in: templates, context: c.resourceContext()))
             }
             // Developer options: the reloader, the debug tools and their output, service logs.
             if c.reloadOnChanges {
@@ -109,8 +120,11 @@ public enum ServerRoot {
             for d in c.debugTools.outputDirectories {
                 let dir = try directory(d, owners: runUser)
                 if let uid = runUser.first {
-                    if let dir { try dir.chown(uid: uid, gid: c.account.gid) }
-                    else { try Sys.chown(d, uid: uid, gid: c.account.gid) }
+                    if let dir {
+                        try dir.chown(uid: uid, gid: c.account.gid)
+                    } else {
+                        try Sys.chown(d, uid: uid, gid: c.account.gid)
+                    }
                 }
             }
             for s in c.serviceScripts {
@@ -118,9 +132,11 @@ public enum ServerRoot {
                 try root.write(Path.basename(s.logScript(serverRoot: c.serverRoot)), source)
                 // The service's process (its --service-user) appends to its log; a log already
                 // there is the service's from the last run, kept.
-                let owner = context.uid == 0 ? Users.user(named: s.user).map {
-                    (uid: $0.uid, gid: Users.group(named: s.group) ?? $0.gid)
-                } : nil
+                let owner =
+                    context.uid == 0
+                    ? Users.user(named: s.user).map {
+                        (uid: $0.uid, gid: Users.group(named: s.group) ?? $0.gid)
+                    } : nil
                 if Path.dirname(log) == c.serverRoot {
                     try root.logFile(Path.basename(log), owner: owner)
                 } else {
@@ -141,7 +157,8 @@ public enum ServerRoot {
             throw ExpressError.io(e)
         }
         if c.accountPicked {
-            result.notes.append("\(c.account.user):\(c.account.group) (picked because running as root; pass --user/--group to choose)")
+            result.notes.append(
+                "\(c.account.user):\(c.account.group) (picked because running as root; pass --user/--group to choose)")
         }
         return result
     }
@@ -161,20 +178,29 @@ enum Banner {
         if let s = c.startupLogFile { lines.append(("Startup Log File", s)) }
         let setupish = c.command == "setup-server" || c.setupOnly
         if c.rewriteRulesGiven || setupish { lines.append(("Rewrite Rules", c.rewriteRules)) }
-        if let e = c.envvarsScript { lines.append(("Environ Variables", e)) }
-        else if setupish { lines.append(("Environ Variables", Path.join(c.serverRoot, "envvars"))) }
+        if let e = c.envvarsScript {
+            lines.append(("Environ Variables", e))
+        } else if setupish {
+            lines.append(("Environ Variables", Path.join(c.serverRoot, "envvars")))
+        }
         if setupish { lines.append(("Control Script", Path.join(c.serverRoot, "apachectl"))) }
         lines.append(("Operating Mode", c.operatingMode))
         let unit = c.processes == 1 ? "process" : "processes"
         lines.append(("Request Capacity", "\(c.processes * c.threads) (\(c.processes) \(unit) * \(c.threads) threads)"))
         if !c.debugMode && !c.embeddedMode {
             lines.append(("Request Timeout", "\(c.daemon.requestTimeout) (seconds)"))
-            if c.daemon.startupTimeout != 0 { lines.append(("Startup Timeout", "\(c.daemon.startupTimeout) (seconds)")) }
+            if c.daemon.startupTimeout != 0 {
+                lines.append(("Startup Timeout", "\(c.daemon.startupTimeout) (seconds)"))
+            }
             lines.append(("Queue Backlog", "\(c.daemon.listenBacklog) (connections)"))
             lines.append(("Queue Timeout", "\(c.daemon.queueTimeout) (seconds)"))
             let z = c.mpmSizing
-            lines.append(("Server Capacity", "\(z.workerConnections) connections (event/worker: \(z.workerMaxClients / z.workerThreadsPerChild) "
-                          + "x \(z.workerThreadsPerChild) threads), \(z.preforkMaxClients) (prefork)"))
+            lines.append(
+                (
+                    "Server Capacity",
+                    "\(z.workerConnections) connections (event/worker: \(z.workerMaxClients / z.workerThreadsPerChild) "
+                        + "x \(z.workerThreadsPerChild) threads), \(z.preforkMaxClients) (prefork)"
+                ))
         }
         lines.append(("Server Backlog", "\(c.serverBacklog) (connections)"))
         lines.append(("Locale Setting", c.locale))

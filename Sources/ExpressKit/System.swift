@@ -1,3 +1,5 @@
+import SystemCalls
+
 // Thin, typed wrappers over the POSIX calls the CLI needs. Glibc rather than Foundation:
 // exact errno, no hidden threads, and nothing that slows start-up.
 #if canImport(Glibc)
@@ -5,7 +7,6 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import SystemCalls
 
 private func statPath(_ path: String) -> stat? {
     var st = stat()
@@ -44,8 +45,9 @@ enum Sys {
     static func isExecutable(_ path: String) -> Bool { isFile(path) && access(path, X_OK) == 0 }
 
     static func cwd() -> String {
-        if let p = Glibc.getenv("PWD"), let s = stat(String(cString: p)), let d = stat(".") ,
-           s.st_ino == d.st_ino, s.st_dev == d.st_dev {
+        if let p = Glibc.getenv("PWD"), let s = stat(String(cString: p)), let d = stat("."),
+            s.st_ino == d.st_ino, s.st_dev == d.st_dev
+        {
             return String(cString: p)
         }
         guard let p = getcwd(nil, 0) else { return "/" }
@@ -196,9 +198,13 @@ enum AccessCheck {
         if uid == 0 { return true }
         let mode = st.st_mode
         let bits: mode_t
-        if st.st_uid == uid { bits = (mode >> 6) & 7 }
-        else if gids.contains(st.st_gid) { bits = (mode >> 3) & 7 }
-        else { bits = mode & 7 }
+        if st.st_uid == uid {
+            bits = (mode >> 6) & 7
+        } else if gids.contains(st.st_gid) {
+            bits = (mode >> 3) & 7
+        } else {
+            bits = mode & 7
+        }
         return bits & want == want
     }
 
@@ -211,7 +217,7 @@ enum AccessCheck {
         let comps = path.split(separator: "/").map(String.init)
         for (i, c) in comps.enumerated() {
             prefix += "/" + c
-            guard let st = Sys.stat(prefix) else { return nil } // missing: reported elsewhere
+            guard let st = Sys.stat(prefix) else { return nil }  // missing: reported elsewhere
             let last = i == comps.count - 1
             let isDir = (st.st_mode & S_IFMT) == S_IFDIR
             let want: mode_t = last ? (isDir ? 5 : 4) : 1

@@ -30,7 +30,9 @@ public enum Templates {
     public static func directory(environment env: [String: String], executable: String?) throws -> String {
         let c = candidates(environment: env, executable: executable)
         if let explicit = env["MOD_WSGI_EXPRESS_TEMPLATES"], !explicit.isEmpty {
-            guard Sys.isFile(Path.join(explicit, marker)) else { throw ExpressError.templatesNotFound(tried: [explicit]) }
+            guard Sys.isFile(Path.join(explicit, marker)) else {
+                throw ExpressError.templatesNotFound(tried: [explicit])
+            }
             return explicit
         }
         guard let d = c.first(where: { Sys.isFile(Path.join($0, marker)) }) else {
@@ -84,8 +86,10 @@ public enum Templates {
         var currentIsLiteral = true
         func flush() {
             guard !current.isEmpty else { return }
-            out.append(currentIsLiteral ? .literal(String(decoding: current, as: UTF8.self))
-                                        : .template(String(decoding: pragma + current, as: UTF8.self)))
+            out.append(
+                currentIsLiteral
+                    ? .literal(String(decoding: current, as: UTF8.self))
+                    : .template(String(decoding: pragma + current, as: UTF8.self)))
             current = []
         }
         var depth = 0
@@ -95,16 +99,20 @@ public enum Templates {
             var t = line
             while let f = t.first, f == 0x20 || f == 0x09 { t = t.dropFirst() }
             while let l = t.last, l == 0x20 || l == 0x09 || l == 0x0D { t = t.dropLast() }
-            guard t.count > 5, t.starts(with: [0x7B, 0x7B, sigil]), t.suffix(2).elementsEqual([0x7D, 0x7D]) else { return nil }
+            guard t.count > 5, t.starts(with: [0x7B, 0x7B, sigil]), t.suffix(2).elementsEqual([0x7D, 0x7D]) else {
+                return nil
+            }
             let name = t.dropFirst(3).dropLast(2)
-            guard !name.isEmpty, name.allSatisfy({ $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) })
+            guard !name.isEmpty,
+                name.allSatisfy({ $0 == 0x5F || ($0 >= 0x30 && $0 <= 0x39) || ($0 | 0x20 >= 0x61 && $0 | 0x20 <= 0x7A) }
+                )
             else { return nil }
             return String(decoding: name, as: UTF8.self)
         }
         while lineStart < b.count {
             var lineEnd = lineStart
             while lineEnd < b.count && b[lineEnd] != 0x0A { lineEnd += 1 }
-            let end = min(lineEnd + 1, b.count) // include the newline
+            let end = min(lineEnd + 1, b.count)  // include the newline
             let depthBefore = depth
             var hasTag = false
             var i = lineStart
@@ -114,7 +122,7 @@ public enum Templates {
                     if i + 2 < lineEnd {
                         switch b[i + 2] {
                         case 0x23, 0x5E, 0x24, 0x3C: depth += 1  // {{# {{^ {{$ {{<
-                        case 0x2F: depth -= 1                    // {{/
+                        case 0x2F: depth -= 1  // {{/
                         default: break
                         }
                     }
@@ -220,8 +228,11 @@ enum Quote {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             default:
-                if c.value < 0x20 { out += "\\x" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16) }
-                else { out.unicodeScalars.append(c) }
+                if c.value < 0x20 {
+                    out += "\\x" + (c.value < 16 ? "0" : "") + String(c.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(c)
+                }
             }
         }
         return out

@@ -10,8 +10,10 @@ func wsgi_swift_pre_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ pt
 }
 
 @_cdecl("wsgi_swift_post_config")
-func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ ptemp: OpaquePointer?,
-                            _ s: UnsafeMutablePointer<server_rec>?) -> Int32 {
+func wsgi_swift_post_config(
+    _ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ ptemp: OpaquePointer?,
+    _ s: UnsafeMutablePointer<server_rec>?
+) -> Int32 {
     ModuleState.mainServer = s
     // As mod_wsgi: "mod_wsgi/4.9.4 Python/3.11" in the Server header (ServerTokens Full).
     ap_add_version_component(pconf, "mod_wsgi/" + modWSGIVersionString)
@@ -29,7 +31,8 @@ func wsgi_swift_post_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ p
     PythonRuntime.settings = PythonRuntime.settingsFromGlobal(global)
     // Report an unusable Python home once, here, instead of once per child.
     if let home = global.pythonHome, let problem = PythonRuntime.checkHome(home),
-       ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG {
+        ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG
+    {
         Log.server(APLOG_ERR, .pythonHomeUnreadable, problem, s)
     }
     if ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG {
@@ -62,10 +65,12 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     PythonRuntime.initialize(processName: "Apache child process")
     guard PythonRuntime.initialized else { return }
     ImportScripts.run(global.importScripts.filter { ($0.processGroup ?? "").isEmpty || $0.processGroup == "%{GLOBAL}" })
-    apr_pool_cleanup_register(p, nil, { _ in
-        PythonRuntime.finalize(destroy: GlobalConfig.current.destroyInterpreter)
-        return APR_SUCCESS
-    }, apr_pool_cleanup_null)
+    apr_pool_cleanup_register(
+        p, nil,
+        { _ in
+            PythonRuntime.finalize(destroy: GlobalConfig.current.destroyInterpreter)
+            return APR_SUCCESS
+        }, apr_pool_cleanup_null)
 }
 
 @_cdecl("wsgi_swift_translate_name")
@@ -88,11 +93,14 @@ enum ImportScripts {
             var group = t.applicationGroup ?? "%{GLOBAL}"
             if group == "%{GLOBAL}" { group = "" }
             if group.hasPrefix("%{") {
-                Log.server(APLOG_ERR, .importScriptFailed, "WSGIImportScript '\(t.path)': application-group must be %{GLOBAL} or a name, not '\(group)'.")
+                Log.server(
+                    APLOG_ERR, .importScriptFailed,
+                    "WSGIImportScript '\(t.path)': application-group must be %{GLOBAL} or a name, not '\(group)'.")
                 continue
             }
             guard let mtime = ScriptLoader.mtime(t.path) else {
-                Log.server(APLOG_ERR, .importScriptNotFound, "WSGIImportScript '\(t.path)' not found or unable to stat.")
+                Log.server(
+                    APLOG_ERR, .importScriptNotFound, "WSGIImportScript '\(t.path)' not found or unable to stat.")
                 continue
             }
             let interp = Interpreters.acquire(group)

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SystemCalls
 import XCTest
+
 @testable import ExpressKit
 
 #if canImport(Glibc)
@@ -16,8 +17,10 @@ enum Fixture {
         for d in ["", "/modules", "/python", "/app", "/static", "/root"] {
             mkdir(root + d, 0o755)
         }
-        for m in ["mpm_event", "mpm_worker", "mpm_prefork", "rewrite", "alias", "mime", "dir", "env", "authz_core",
-                  "authn_core", "authz_host", "reqtimeout", "log_config", "status", "deflate", "filter", "autoindex"] {
+        for m in [
+            "mpm_event", "mpm_worker", "mpm_prefork", "rewrite", "alias", "mime", "dir", "env", "authz_core",
+            "authn_core", "authz_host", "reqtimeout", "log_config", "status", "deflate", "filter", "autoindex",
+        ] {
             try Sys.writeFile("\(root)/modules/mod_\(m).so", "")
         }
         try Sys.writeFile("\(root)/httpd", "#!/bin/sh\n", mode: 0o755)
@@ -27,14 +30,17 @@ enum Fixture {
     }
 
     static var context: RunContext {
-        RunContext(environment: ["MOD_WSGI_MODULE": "\(root)/libmod_wsgi.so", "PATH": "/usr/bin:/bin"],
-                   cwd: "\(root)/app", uid: getuid(), gid: getgid(), executable: "\(root)/bin/mod_wsgi-express",
-                   argv: ["mod_wsgi-express", "setup-server"])
+        RunContext(
+            environment: ["MOD_WSGI_MODULE": "\(root)/libmod_wsgi.so", "PATH": "/usr/bin:/bin"],
+            cwd: "\(root)/app", uid: getuid(), gid: getgid(), executable: "\(root)/bin/mod_wsgi-express",
+            argv: ["mod_wsgi-express", "setup-server"])
     }
 
-    static let base = ["--httpd-executable", "\(root)/httpd", "--modules-directory", "\(root)/modules",
-                       "--python-home", "\(root)/python", "--server-root", "\(root)/root", "--locale", "C.UTF-8",
-                       "--user", "root", "--group", "root"]
+    static let base = [
+        "--httpd-executable", "\(root)/httpd", "--modules-directory", "\(root)/modules",
+        "--python-home", "\(root)/python", "--server-root", "\(root)/root", "--locale", "C.UTF-8",
+        "--user", "root", "--group", "root",
+    ]
 
     static func config(_ args: [String], command: String = "setup-server") throws -> ResolvedConfig {
         try make()
@@ -64,15 +70,17 @@ final class ConfigTests: XCTestCase {
         XCTAssertEqual(c.documentRoot, "\(Fixture.root)/root/htdocs")
         XCTAssertEqual(c.errorLogFile, "\(Fixture.root)/root/error_log")
         XCTAssertEqual(c.url, "http://localhost:8000/")
-        XCTAssertEqual(c.limitRequestBody, 10485760)
+        XCTAssertEqual(c.limitRequestBody, 10_485_760)
         XCTAssertEqual(c.requestReadTimeout, "header=15-30,MinRate=500 body=15,MinRate=500")
         // mod_wsgi-express 4.9's WSGIDaemonProcess defaults.
-        XCTAssertEqual(c.daemon, DaemonSettings(
-            maximumRequests: 0, startupTimeout: 15, shutdownTimeout: 5, restartInterval: 0, cpuTimeLimit: 0,
-            gracefulTimeout: 15, evictionTimeout: 0, deadlockTimeout: 60, inactivityTimeout: 0, requestTimeout: 60,
-            connectTimeout: 15, socketTimeout: 60, queueTimeout: 45, listenBacklog: 100, sendBufferSize: 0,
-            receiveBufferSize: 0, headerBufferSize: 0, responseBufferSize: 0, responseSocketTimeout: 0,
-            socketPrefix: "\(Fixture.root)/root/wsgi", ignoreActivity: []))
+        XCTAssertEqual(
+            c.daemon,
+            DaemonSettings(
+                maximumRequests: 0, startupTimeout: 15, shutdownTimeout: 5, restartInterval: 0, cpuTimeLimit: 0,
+                gracefulTimeout: 15, evictionTimeout: 0, deadlockTimeout: 60, inactivityTimeout: 0, requestTimeout: 60,
+                connectTimeout: 15, socketTimeout: 60, queueTimeout: 45, listenBacklog: 100, sendBufferSize: 0,
+                receiveBufferSize: 0, headerBufferSize: 0, responseBufferSize: 0, responseSocketTimeout: 0,
+                socketPrefix: "\(Fixture.root)/root/wsgi", ignoreActivity: []))
         XCTAssertEqual(c.daemon.requestTimeout, 60)
         XCTAssertEqual(c.daemon.interruptTimeout, 0)  // mod_wsgi 6.0's default: off
         XCTAssertEqual(c.daemon.queueTimeout, 45)
@@ -98,22 +106,33 @@ final class ConfigTests: XCTestCase {
 
     func testDaemonSizingHoldsItsConnections() {
         // mod_wsgi-express 4.9 defaults (1 process x 5 threads): "Server Capacity: 20 (event/worker), 20 (prefork)".
-        let s = MPMSizing.compute(processes: 1, threads: 5, maxClients: nil, initial: nil, minSpare: nil,
-                                  maxSpare: nil, embedded: false)
+        let s = MPMSizing.compute(
+            processes: 1, threads: 5, maxClients: nil, initial: nil, minSpare: nil,
+            maxSpare: nil, embedded: false)
         // Prefork keeps mod_wsgi-express's figures; event/worker holds 64 connections in 2 children
         // of 64 + 16 threads, both started and kept (issue 9: resets at 64 connections otherwise).
-        XCTAssertEqual([s.workerConnections, s.workerMaxClients, s.workerServerLimit, s.workerThreadsPerChild,
-                        s.workerStartServers, s.workerMinSpareThreads, s.workerMaxSpareThreads],
-                       [64, 160, 4, 80, 2, 80, 160])
+        XCTAssertEqual(
+            [
+                s.workerConnections, s.workerMaxClients, s.workerServerLimit, s.workerThreadsPerChild,
+                s.workerStartServers, s.workerMinSpareThreads, s.workerMaxSpareThreads,
+            ],
+            [64, 160, 4, 80, 2, 80, 160])
         // --max-clients is the number of connections held; the spare-worker fractions still apply.
-        let g = MPMSizing.compute(processes: 1, threads: 5, maxClients: 200, initial: 0.5, minSpare: nil,
-                                  maxSpare: nil, embedded: false)
-        XCTAssertEqual([g.workerConnections, g.workerThreadsPerChild, g.workerMaxClients, g.workerStartServers,
-                        g.preforkMaxClients], [200, 250, 500, 1, 200])
-        XCTAssertEqual([s.preforkMaxClients, s.preforkStartServers, s.preforkMinSpare, s.preforkMaxSpare], [20, 1, 1, 2])
-        let e = MPMSizing.compute(processes: 2, threads: 8, maxClients: nil, initial: nil, minSpare: nil,
-                                  maxSpare: nil, embedded: true)
-        XCTAssertEqual([e.workerServerLimit, e.workerThreadsPerChild, e.workerMaxClients, e.preforkMaxClients], [2, 8, 16, 16])
+        let g = MPMSizing.compute(
+            processes: 1, threads: 5, maxClients: 200, initial: 0.5, minSpare: nil,
+            maxSpare: nil, embedded: false)
+        XCTAssertEqual(
+            [
+                g.workerConnections, g.workerThreadsPerChild, g.workerMaxClients, g.workerStartServers,
+                g.preforkMaxClients,
+            ], [200, 250, 500, 1, 200])
+        XCTAssertEqual(
+            [s.preforkMaxClients, s.preforkStartServers, s.preforkMinSpare, s.preforkMaxSpare], [20, 1, 1, 2])
+        let e = MPMSizing.compute(
+            processes: 2, threads: 8, maxClients: nil, initial: nil, minSpare: nil,
+            maxSpare: nil, embedded: true)
+        XCTAssertEqual(
+            [e.workerServerLimit, e.workerThreadsPerChild, e.workerMaxClients, e.preforkMaxClients], [2, 8, 16, 16])
     }
 
     func testValidationErrors() throws {
@@ -127,7 +146,10 @@ final class ConfigTests: XCTestCase {
             (["--threads", "0"], "--threads must be"),
             (["--https-port", "8443"], "--https-port needs a certificate"),
             (["--ssl-environment"], "--ssl-environment needs --https-port"),
-            (["--https-port", "8443", "--ssl-certificate", "/nonexistent/site"], "'/nonexistent/site.crt' does not exist"),
+            (
+                ["--https-port", "8443", "--ssl-certificate", "/nonexistent/site"],
+                "'/nonexistent/site.crt' does not exist"
+            ),
             (["--proxy-timeout", "5"], "--proxy-timeout needs --proxy-mount-point"),
             (["--proxy-mount-point", "/api", "localhost:9000"], "takes an http:// or https:// URL"),
             (["--add-handler", "res", "x.py"], "--add-handler takes a file extension"),
@@ -145,12 +167,15 @@ final class ConfigTests: XCTestCase {
         try Fixture.make()
         var ctx = Fixture.context
         ctx.environment["MOD_WSGI_MODULE"] = "/nonexistent/libmod_wsgi.so"
-        XCTAssertThrowsError(try ResolvedConfig.resolve(try parse(Fixture.base), command: "setup-server", context: ctx)) {
+        XCTAssertThrowsError(try ResolvedConfig.resolve(try parse(Fixture.base), command: "setup-server", context: ctx))
+        {
             XCTAssertTrue("\($0)".hasPrefix("module not built: run `swift build -c release`"), "\($0)")
         }
         var args = Fixture.base
         args[1] = "/nonexistent/httpd"
-        XCTAssertThrowsError(try ResolvedConfig.resolve(try parse(args), command: "setup-server", context: Fixture.context)) {
+        XCTAssertThrowsError(
+            try ResolvedConfig.resolve(try parse(args), command: "setup-server", context: Fixture.context)
+        ) {
             XCTAssertTrue("\($0)".contains("install the Debian package apache2"), "\($0)")
         }
         args = Fixture.base
@@ -170,7 +195,8 @@ final class ConfigTests: XCTestCase {
         XCTAssertThrowsError(try PythonHome.resolve(option: venv, environment: [:], module: module, cwd: "/")) {
             XCTAssertTrue("\($0)".contains("is Python 3.12 but the module was built for Python 3.11"), "\($0)")
         }
-        XCTAssertEqual(try PythonHome.resolve(option: nil, environment: ["VIRTUAL_ENV": "/usr"], module: module, cwd: "/"), "/usr")
+        XCTAssertEqual(
+            try PythonHome.resolve(option: nil, environment: ["VIRTUAL_ENV": "/usr"], module: module, cwd: "/"), "/usr")
         XCTAssertEqual(try PythonHome.resolve(option: nil, environment: [:], module: module, cwd: "/"), "/usr")
     }
 
@@ -238,7 +264,10 @@ final class SystemTests: XCTestCase {
     }
 
     func testApxsConfigParsing() {
-        let vars = ApxsConfig.parse(Array("prefix =\nexec_prefix = ${prefix}/usr\nsbindir = ${exec_prefix}/sbin\nprogname = apache2\nlibexecdir = $(exec_prefix)/lib/apache2/modules\n".utf8))
+        let vars = ApxsConfig.parse(
+            Array(
+                "prefix =\nexec_prefix = ${prefix}/usr\nsbindir = ${exec_prefix}/sbin\nprogname = apache2\nlibexecdir = $(exec_prefix)/lib/apache2/modules\n"
+                    .utf8))
         let cfg = ApxsConfig(apxs: "apxs", vars: vars)
         XCTAssertEqual(cfg.sbindir, "/usr/sbin")
         XCTAssertEqual(cfg.target, "apache2")
@@ -248,8 +277,9 @@ final class SystemTests: XCTestCase {
 
 final class TemplateLocationTests: XCTestCase {
     func testSearchOrder() {
-        let c = Templates.candidates(environment: ["MOD_WSGI_EXPRESS_TEMPLATES": "/custom"],
-                                     executable: "/repo/.build/x86_64-unknown-linux-gnu/release/mod_wsgi-express")
+        let c = Templates.candidates(
+            environment: ["MOD_WSGI_EXPRESS_TEMPLATES": "/custom"],
+            executable: "/repo/.build/x86_64-unknown-linux-gnu/release/mod_wsgi-express")
         XCTAssertEqual(c.first, "/custom")
         XCTAssertTrue(c.contains("/repo/templates"))
         XCTAssertTrue(c.contains("/repo/.build/x86_64-unknown-linux-gnu/share/mod_wsgi-express/templates"))
@@ -257,9 +287,11 @@ final class TemplateLocationTests: XCTestCase {
     }
 
     func testExplicitDirectoryMustHoldTheTemplates() {
-        XCTAssertThrowsError(try Templates.directory(environment: ["MOD_WSGI_EXPRESS_TEMPLATES": "/nonexistent"], executable: nil)) {
+        XCTAssertThrowsError(
+            try Templates.directory(environment: ["MOD_WSGI_EXPRESS_TEMPLATES": "/nonexistent"], executable: nil)
+        ) {
             XCTAssertTrue("\($0)".contains("MOD_WSGI_EXPRESS_TEMPLATES"), "\($0)")
         }
-        XCTAssertNoThrow(try Templates.directory(environment: [:], executable: nil)) // the source tree's
+        XCTAssertNoThrow(try Templates.directory(environment: [:], executable: nil))  // the source tree's
     }
 }

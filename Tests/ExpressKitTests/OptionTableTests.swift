@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import XCTest
+
 @testable import ExpressKit
 
 /// Every row of the option table, through both parsers and everything derived from it.
@@ -60,8 +61,9 @@ final class OptionTableTests: XCTestCase {
         for name in ["--port", "--initial-workers", "--https-port"] {
             let line = [name, "not-a-number"]
             XCTAssertThrowsError(try ServerArguments.parse(line), "\(line)") {
-                XCTAssertEqual(ServerArguments.message(for: $0).split(separator: "\n").first.map(String.init),
-                               "The value 'not-a-number' is invalid for '\(name) <\(OptionTable.row(name)!.metavar!)>'")
+                XCTAssertEqual(
+                    ServerArguments.message(for: $0).split(separator: "\n").first.map(String.init),
+                    "The value 'not-a-number' is invalid for '\(name) <\(OptionTable.row(name)!.metavar!)>'")
             }
         }
     }
@@ -76,7 +78,8 @@ final class OptionTableTests: XCTestCase {
             let o = try XCTUnwrap(OptionParser.parse(commandLine(row)))
             XCTAssertThrowsError(try ResolvedConfig.refuseUnsupported(o)) {
                 XCTAssertEqual($0 as? ExpressError, .notSupportedYet(option: row.name, reason: reason))
-                XCTAssertEqual("\($0)", "\(row.name) is not supported yet\(reason.isEmpty ? "" : " (\(reason))"); leave it out")
+                XCTAssertEqual(
+                    "\($0)", "\(row.name) is not supported yet\(reason.isEmpty ? "" : " (\(reason))"); leave it out")
             }
         }
         for row in OptionTable.all where row.status == .implemented {
@@ -88,9 +91,12 @@ final class OptionTableTests: XCTestCase {
         let withdrawn = OptionTable.all.compactMap { row -> (OptionSpec, String)? in
             if case .withdrawn(let reason) = row.status { return (row, reason) } else { return nil }
         }
-        XCTAssertEqual(Set(withdrawn.map { $0.0.name }),
-                       ["--verbose-debugging", "--with-php5", "--enable-docs", "--with-newrelic", "--with-newrelic-agent",
-                        "--with-newrelic-platform", "--newrelic-config-file", "--newrelic-environment"])
+        XCTAssertEqual(
+            Set(withdrawn.map { $0.0.name }),
+            [
+                "--verbose-debugging", "--with-php5", "--enable-docs", "--with-newrelic", "--with-newrelic-agent",
+                "--with-newrelic-platform", "--newrelic-config-file", "--newrelic-environment",
+            ])
         for (row, reason) in withdrawn {
             XCTAssertFalse(reason.isEmpty, row.name)
             let o = try XCTUnwrap(OptionParser.parse(commandLine(row)))
@@ -136,7 +142,8 @@ final class OptionTableTests: XCTestCase {
             case .string(let s): text = s
             default: text = d.text
             }
-            let says = row.help.contains(text) || row.help.contains("by default") || row.help.contains("the default")
+            let says =
+                row.help.contains(text) || row.help.contains("by default") || row.help.contains("the default")
                 || row.help.contains("Defaults to --")  // 0: as another option
             XCTAssertTrue(says, "\(row.name): help does not state the default \(text)")
         }
@@ -161,7 +168,8 @@ final class OptionTableTests: XCTestCase {
         XCTAssertEqual(https["type"] as? String, "int")
         let php = try XCTUnwrap(list.first { $0["name"] as? String == "--with-php5" })
         XCTAssertEqual(php["status"] as? String, "withdrawn")
-        XCTAssertEqual(php["reason"] as? String, "mod_wsgi 6.0 removed it (PHP 5 is end of life); load PHP with --include-file")
+        XCTAssertEqual(
+            php["reason"] as? String, "mod_wsgi 6.0 removed it (PHP 5 is end of life); load PHP with --include-file")
         let flag = try XCTUnwrap(list.first { $0["name"] as? String == "--access-log" })
         XCTAssertEqual(flag["default"] as? Bool, false)
         XCTAssertTrue(flag["type"] is NSNull)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import XCTest
+
 @testable import ExpressKit
 
 #if canImport(Glibc)
@@ -15,10 +16,17 @@ func parse(_ args: [String], env: [String: String] = [:]) throws -> ServerOption
 
 final class ArgvTests: XCTestCase {
     func testPairsAreJoined() throws {
-        let a = try Argv.normalize(["start-server", "--url-alias", "/static", "/srv/static", "app.py",
-                                    "--setenv=NAME", "value"], environment: [:])
-        XCTAssertEqual(a, ["start-server", "--url-alias", "/static\u{1F}/srv/static", "app.py",
-                           "--setenv", "NAME\u{1F}value"])
+        let a = try Argv.normalize(
+            [
+                "start-server", "--url-alias", "/static", "/srv/static", "app.py",
+                "--setenv=NAME", "value",
+            ], environment: [:])
+        XCTAssertEqual(
+            a,
+            [
+                "start-server", "--url-alias", "/static\u{1F}/srv/static", "app.py",
+                "--setenv", "NAME\u{1F}value",
+            ])
     }
 
     func testPairMissingSecondValue() {
@@ -28,8 +36,9 @@ final class ArgvTests: XCTestCase {
     }
 
     func testUniquePrefixExpandsLikeOptparse() throws {
-        XCTAssertEqual(try Argv.normalize(["setup-server", "--processe", "2", "--thr=4"], environment: [:]),
-                       ["setup-server", "--processes", "2", "--threads=4"])
+        XCTAssertEqual(
+            try Argv.normalize(["setup-server", "--processe", "2", "--thr=4"], environment: [:]),
+            ["setup-server", "--processes", "2", "--threads=4"])
         XCTAssertThrowsError(try Argv.normalize(["setup-server", "--server", "x"], environment: [:])) {
             XCTAssertTrue("\($0)".contains("ambiguous option --server"))
         }
@@ -43,7 +52,8 @@ final class ArgvTests: XCTestCase {
     }
 
     func testOtherCommandsUntouched() throws {
-        XCTAssertEqual(try Argv.normalize(["module-config", "--py", "x"], environment: [:]), ["module-config", "--py", "x"])
+        XCTAssertEqual(
+            try Argv.normalize(["module-config", "--py", "x"], environment: [:]), ["module-config", "--py", "x"])
     }
 }
 
@@ -57,8 +67,10 @@ final class ParsingTests: XCTestCase {
     }
 
     func testValues() throws {
-        let a = try parse(["app.py", "--port", "8080", "--processes", "2", "--threads", "8", "--python-path", "/a",
-                           "--python-path", "/b", "--embedded-mode", "--server-mpm", "prefork", "--url-alias", "/s", "/srv"])
+        let a = try parse([
+            "app.py", "--port", "8080", "--processes", "2", "--threads", "8", "--python-path", "/a",
+            "--python-path", "/b", "--embedded-mode", "--server-mpm", "prefork", "--url-alias", "/s", "/srv",
+        ])
         XCTAssertEqual(a.script, "app.py")
         XCTAssertEqual(a.port, 8080)
         XCTAssertEqual(a.processes, 2)
@@ -66,8 +78,12 @@ final class ParsingTests: XCTestCase {
         XCTAssertTrue(a.embeddedMode)
         XCTAssertEqual(a.serverMPMs, ["prefork"])
         XCTAssertEqual(a.urlAliases.map { [$0.first, $0.second] }, [["/s", "/srv"]])
-        XCTAssertEqual(Set(a.given), ["--port", "--processes", "--threads", "--python-path", "--embedded-mode",
-                                      "--server-mpm", "--url-alias"])
+        XCTAssertEqual(
+            Set(a.given),
+            [
+                "--port", "--processes", "--threads", "--python-path", "--embedded-mode",
+                "--server-mpm", "--url-alias",
+            ])
     }
 
     func testMalformedNumberIsRejected() {
@@ -102,8 +118,10 @@ final class ParsingTests: XCTestCase {
             XCTAssertEqual(fast, slow, "\(line)")
         }
         // What it leaves to ArgumentParser: help, errors, odd forms.
-        for line in [["--help"], ["-h"], ["--port", "x"], ["--bogus"], ["a.py", "b.py"], ["--", "x"],
-                     ["--access-log=yes"], ["--port"], ["--port", "--threads"]] {
+        for line in [
+            ["--help"], ["-h"], ["--port", "x"], ["--bogus"], ["a.py", "b.py"], ["--", "x"],
+            ["--access-log=yes"], ["--port"], ["--port", "--threads"],
+        ] {
             XCTAssertNil(OptionParser.parse(line), "\(line)")
         }
     }
@@ -111,14 +129,16 @@ final class ParsingTests: XCTestCase {
     func testEveryOptionIsInTheTableOnce() {
         let names = OptionTable.all.map(\.name)
         XCTAssertEqual(names.count, Set(names).count)
-        for must in ["--port", "--host", "--server-name", "--server-alias", "--server-root", "--document-root",
-                     "--url-alias", "--mount-point", "--application-type", "--entry-point", "--callable-object",
-                     "--working-directory", "--python-path", "--processes", "--threads", "--max-clients",
-                     "--embedded-mode", "--server-mpm", "--user", "--group", "--log-directory", "--log-level",
-                     "--log-to-terminal", "--access-log", "--error-log-name", "--startup-log", "--pid-file",
-                     "--setenv", "--passenv", "--include-file", "--rewrite-rules", "--keep-alive-timeout",
-                     "--limit-request-body", "--chunked-request", "--setup-only", "--httpd-executable",
-                     "--modules-directory", "--debug-mode", "--enable-debugger", "--python-home"] {
+        for must in [
+            "--port", "--host", "--server-name", "--server-alias", "--server-root", "--document-root",
+            "--url-alias", "--mount-point", "--application-type", "--entry-point", "--callable-object",
+            "--working-directory", "--python-path", "--processes", "--threads", "--max-clients",
+            "--embedded-mode", "--server-mpm", "--user", "--group", "--log-directory", "--log-level",
+            "--log-to-terminal", "--access-log", "--error-log-name", "--startup-log", "--pid-file",
+            "--setenv", "--passenv", "--include-file", "--rewrite-rules", "--keep-alive-timeout",
+            "--limit-request-body", "--chunked-request", "--setup-only", "--httpd-executable",
+            "--modules-directory", "--debug-mode", "--enable-debugger", "--python-home",
+        ] {
             XCTAssertTrue(names.contains(must), must)
         }
     }

@@ -1,4 +1,5 @@
 import XCTest
+
 @testable import ExpressKit
 
 /// ThreadStackSize: 256 KB where Apache's threads only relay to the daemon, Python's 8 MB where
@@ -9,8 +10,10 @@ final class ThreadStackTests: XCTestCase {
         try Fixture.make()
         try Sys.writeFile("\(AccessHooksTests.app)/access.py", "")
         try Sys.writeFile("\(AccessHooksTests.app)/dispatch.py", "")
-        return try Fixture.render(try ResolvedConfig.resolve(try parse(Fixture.base + ["hello.py"] + args),
-                                                             command: "setup-server", context: Fixture.context))
+        return try Fixture.render(
+            try ResolvedConfig.resolve(
+                try parse(Fixture.base + ["hello.py"] + args),
+                command: "setup-server", context: Fixture.context))
     }
 
     func testStackFollowsWherePythonRuns() throws {

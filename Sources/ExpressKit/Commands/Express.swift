@@ -1,26 +1,31 @@
 // The mod_wsgi-express command: its subcommands, and how a command line is parsed and run.
 import ArgumentParser
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
 #endif
-import SystemCalls
 
 public struct Express: ParsableCommand {
     public init() {}
     public static let configuration = CommandConfiguration(
         commandName: "mod_wsgi-express",
         abstract: "Run a Python WSGI application with Apache and mod_wsgi, configured from the command line.",
-        discussion: "A drop-in for mod_wsgi-express \(Features.version): same commands, options and generated server root.",
+        discussion:
+            "A drop-in for mod_wsgi-express \(Features.version): same commands, options and generated server root.",
         version: Features.version,
-        subcommands: [StartServer.self, SetupServer.self, Check.self, ModuleConfig.self, ModuleLocation.self, InstallModule.self])
+        subcommands: [
+            StartServer.self, SetupServer.self, Check.self, ModuleConfig.self, ModuleLocation.self, InstallModule.self,
+        ])
 
     static let serverCommands = ["start-server", "setup-server"]
 
     /// Parses and runs a command line; prints errors on one line. Never returns.
     public static func run(arguments: [String]) -> Never {
         if arguments.isEmpty {
-            printError("no command given: use start-server, setup-server, check, module-config, module-location or install-module (see 'mod_wsgi-express --help')")
+            printError(
+                "no command given: use start-server, setup-server, check, module-config, module-location or install-module (see 'mod_wsgi-express --help')"
+            )
             Glibc.exit(2)
         }
         let ctx = RunContext.current(argv: ["mod_wsgi-express"] + arguments)
@@ -46,9 +51,13 @@ public struct Express: ParsableCommand {
                 command = try parseAsRoot(args)
             }
         } catch {
-            if exitCode(for: error) == .success { exit(withError: error) } // --help, --version
+            if exitCode(for: error) == .success { exit(withError: error) }  // --help, --version
             let text = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
-            let sub = args.first.map { ["start-server", "setup-server", "check", "module-config", "module-location", "install-module"].contains($0) ? " \($0)" : "" } ?? ""
+            let sub =
+                args.first.map {
+                    ["start-server", "setup-server", "check", "module-config", "module-location", "install-module"]
+                        .contains($0) ? " \($0)" : ""
+                } ?? ""
             printError("\(text) (see 'mod_wsgi-express\(sub) --help')")
             Glibc.exit(2)
         }

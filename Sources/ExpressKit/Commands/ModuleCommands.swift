@@ -1,14 +1,17 @@
 // module-config, module-location, install-module: the module for a system Apache.
 import ArgumentParser
+import SystemCalls
 
 #if canImport(Glibc)
 import Glibc
 #endif
-import SystemCalls
 
 /// --python-home of module-config and install-module.
 struct PythonHomeOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.", valueName: "DIRECTORY-PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "The Python installation or virtualenv to use. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for.",
+            valueName: "DIRECTORY-PATH"))
     var pythonHome: String?
 
     func resolve(_ ctx: RunContext, module: ModuleInfo) throws -> String {
@@ -52,7 +55,10 @@ public struct InstallModule: ParsableCommand {
         commandName: "install-module",
         abstract: "Copy the module into Apache's modules directory and print the lines that load it.")
 
-    @Option(help: ArgumentHelp("Apache's modules directory. Defaults to what apxs reports (Debian: /usr/lib/apache2/modules).", valueName: "DIRECTORY"))
+    @Option(
+        help: ArgumentHelp(
+            "Apache's modules directory. Defaults to what apxs reports (Debian: /usr/lib/apache2/modules).",
+            valueName: "DIRECTORY"))
     var modulesDirectory: String?
 
     @OptionGroup var python: PythonHomeOption
@@ -69,7 +75,8 @@ public struct InstallModule: ParsableCommand {
             dir = d
         }
         let home = try python.resolve(ctx, module: module)
-        let name = module.pythonVersion.map { "mod_wsgi-py\($0.replacingAll(".", with: "")).so" } ?? "mod_wsgi-express.so"
+        let name =
+            module.pythonVersion.map { "mod_wsgi-py\($0.replacingAll(".", with: "")).so" } ?? "mod_wsgi-express.so"
         let target = Path.join(dir, name)
         guard let bytes = Sys.readFile(module.path) else { throw ExpressError.moduleNotBuilt(looked: module.path) }
         try FileCopy.write(bytes, to: target)

@@ -55,21 +55,26 @@ public struct AccessHooks: Equatable {
             }
         }
         if o.isGiven("--auth-group") && h.authGroupScript == nil {
-            throw ExpressError.badOption("--auth-group needs --auth-group-script (the script that lists a user's groups)")
+            throw ExpressError.badOption(
+                "--auth-group needs --auth-group-script (the script that lists a user's groups)")
         }
         h.authGroup = o.authGroup
         guard !h.authGroup.isEmpty else { throw ExpressError.badOption("--auth-group must not be empty") }
 
         for header in o.trustProxyHeaders {
             guard proxyHeaders.contains(where: { $0.lowercased() == header.lowercased() }) else {
-                throw ExpressError.badOption("--trust-proxy-header '\(header)' is not a proxy header mod_wsgi uses; use one of \(proxyHeaders.joined(separator: ", "))")
+                throw ExpressError.badOption(
+                    "--trust-proxy-header '\(header)' is not a proxy header mod_wsgi uses; use one of \(proxyHeaders.joined(separator: ", "))"
+                )
             }
         }
         for proxy in o.trustProxies where !isAddressOrSubnet(proxy) {
-            throw ExpressError.badOption("--trust-proxy '\(proxy)' is not an IP address or subnet (e.g. 10.0.0.1 or 10.0.0.0/8)")
+            throw ExpressError.badOption(
+                "--trust-proxy '\(proxy)' is not an IP address or subnet (e.g. 10.0.0.1 or 10.0.0.0/8)")
         }
         if !o.trustProxies.isEmpty && o.trustProxyHeaders.isEmpty {
-            throw ExpressError.badOption("--trust-proxy needs --trust-proxy-header (the headers the proxy sets, e.g. X-Forwarded-For)")
+            throw ExpressError.badOption(
+                "--trust-proxy needs --trust-proxy-header (the headers the proxy sets, e.g. X-Forwarded-For)")
         }
         h.trustedProxyHeaders = o.trustProxyHeaders
         h.trustedProxies = o.trustProxies
@@ -87,8 +92,9 @@ public struct AccessHooks: Equatable {
         if ctx.uid == 0 && account.uid != 0 {
             let gids = Users.groups(of: account.user, primary: account.gid)
             if let blocked = AccessCheck.firstBlocked(path, account: account, gids: gids, isDirectory: false) {
-                throw ExpressError.unreadable(path: blocked.path, user: account.user, mode: UInt32(blocked.mode),
-                                              what: "the \(option) script")
+                throw ExpressError.unreadable(
+                    path: blocked.path, user: account.user, mode: UInt32(blocked.mode),
+                    what: "the \(option) script")
             }
         } else if access(path, R_OK) != 0 {
             let mode = Sys.stat(path).map { UInt32($0.st_mode & 0o7777) } ?? 0
@@ -117,8 +123,10 @@ public struct AccessHooks: Equatable {
 
     /// The values httpd.conf.mustache's hooks block lays out; nil when no hook is used.
     func context(realm: String) -> [String: Any]? {
-        guard hostAccessScript != nil || authUserScript != nil || dispatchScript != nil
-            || !trustedProxyHeaders.isEmpty else { return nil }
+        guard
+            hostAccessScript != nil || authUserScript != nil || dispatchScript != nil
+                || !trustedProxyHeaders.isEmpty
+        else { return nil }
         func sq(_ s: String) -> String { Quote.apache(s) }
         return [
             "hostAccessScript": hostAccessScript.map(sq) ?? "",

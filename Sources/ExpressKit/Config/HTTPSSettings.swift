@@ -20,16 +20,19 @@ public struct HTTPSSettings: Equatable {
 
 extension HTTPSSettings {
     /// The options that only mean something with --https-port.
-    static let dependentOptions = ["--ssl-certificate-file", "--ssl-certificate-key-file", "--ssl-certificate",
-                                   "--ssl-ca-certificate-file", "--ssl-verify-client", "--ssl-certificate-chain-file",
-                                   "--ssl-environment", "--https-only", "--hsts-policy"]
+    static let dependentOptions = [
+        "--ssl-certificate-file", "--ssl-certificate-key-file", "--ssl-certificate",
+        "--ssl-ca-certificate-file", "--ssl-verify-client", "--ssl-certificate-chain-file",
+        "--ssl-environment", "--https-only", "--hsts-policy",
+    ]
 
     /// nil when HTTPS is not asked for; throws the first problem with what was asked.
     static func resolve(_ o: ServerOptions, httpPort: Int, cwd: String) throws -> HTTPSSettings? {
         func abs(_ p: String) -> String { Path.absolute(p, cwd: cwd) }
         guard let port = o.httpsPort else {
             if let given = dependentOptions.first(where: o.isGiven) {
-                throw ExpressError.badOption("\(given) needs --https-port: give the port to serve HTTPS on (e.g. --https-port 8443)")
+                throw ExpressError.badOption(
+                    "\(given) needs --https-port: give the port to serve HTTPS on (e.g. --https-port 8443)")
             }
             return nil
         }
@@ -46,32 +49,39 @@ extension HTTPSSettings {
             key = key ?? prefix + ".key"
         }
         guard let certificate else {
-            throw ExpressError.badOption("--https-port needs a certificate: pass --ssl-certificate-file and --ssl-certificate-key-file, or --ssl-certificate PREFIX (PREFIX.crt and PREFIX.key)")
+            throw ExpressError.badOption(
+                "--https-port needs a certificate: pass --ssl-certificate-file and --ssl-certificate-key-file, or --ssl-certificate PREFIX (PREFIX.crt and PREFIX.key)"
+            )
         }
         guard let key else {
-            throw ExpressError.badOption("--ssl-certificate-file needs its private key: pass --ssl-certificate-key-file")
+            throw ExpressError.badOption(
+                "--ssl-certificate-file needs its private key: pass --ssl-certificate-key-file")
         }
         let chain = o.sslCertificateChainFile.map(abs)
         let ca = o.sslCACertificateFile.map(abs)
         if !o.sslVerifyClient.isEmpty && ca == nil {
-            throw ExpressError.badOption("--ssl-verify-client needs --ssl-ca-certificate-file: the CA that signs the client certificates")
+            throw ExpressError.badOption(
+                "--ssl-verify-client needs --ssl-ca-certificate-file: the CA that signs the client certificates")
         }
         for p in o.sslVerifyClient where !p.hasPrefix("/") {
             throw ExpressError.badOption("--ssl-verify-client takes a URL path starting with '/', not '\(p)'")
         }
         if o.hstsPolicy != nil && !o.httpsOnly {
-            throw ExpressError.badOption("--hsts-policy is sent only with --https-only: add --https-only or leave --hsts-policy out")
+            throw ExpressError.badOption(
+                "--hsts-policy is sent only with --https-only: add --https-only or leave --hsts-policy out")
         }
-        try Certificates.check(certificate: certificate, key: key,
-                               certificateOption: o.sslCertificate != nil && o.sslCertificateFile == nil
-                                   ? "--ssl-certificate" : "--ssl-certificate-file",
-                               keyOption: o.sslCertificate != nil && o.sslCertificateKeyFile == nil
-                                   ? "--ssl-certificate" : "--ssl-certificate-key-file")
+        try Certificates.check(
+            certificate: certificate, key: key,
+            certificateOption: o.sslCertificate != nil && o.sslCertificateFile == nil
+                ? "--ssl-certificate" : "--ssl-certificate-file",
+            keyOption: o.sslCertificate != nil && o.sslCertificateKeyFile == nil
+                ? "--ssl-certificate" : "--ssl-certificate-key-file")
         if let chain { try Certificates.checkReadable(chain, option: "--ssl-certificate-chain-file") }
         if let ca { try Certificates.checkReadable(ca, option: "--ssl-ca-certificate-file") }
         let verify = ca == nil ? [] : (o.sslVerifyClient.isEmpty ? ["/"] : o.sslVerifyClient.sorted(by: >))
-        return HTTPSSettings(port: port, certificateFile: certificate, keyFile: key, chainFile: chain,
-                             caCertificateFile: ca, verifyClient: verify, environment: o.sslEnvironment,
-                             only: o.httpsOnly, hstsPolicy: o.hstsPolicy)
+        return HTTPSSettings(
+            port: port, certificateFile: certificate, keyFile: key, chainFile: chain,
+            caCertificateFile: ca, verifyClient: verify, environment: o.sslEnvironment,
+            only: o.httpsOnly, hstsPolicy: o.hstsPolicy)
     }
 }

@@ -48,16 +48,19 @@ public struct MPMSizing: Equatable {
     /// Children of the event/worker MPM in daemon mode, all started at once.
     static let activeChildren = 2
 
-    static func compute(processes: Int, threads: Int, maxClients: Int?, initial: Double?, minSpare: Double?,
-                        maxSpare: Double?, embedded: Bool) -> MPMSizing {
+    static func compute(
+        processes: Int, threads: Int, maxClients: Int?, initial: Double?, minSpare: Double?,
+        maxSpare: Double?, embedded: Bool
+    ) -> MPMSizing {
         if embedded {
             let m = processes * threads
-            return MPMSizing(preforkMaxClients: m, preforkServerLimit: m, preforkStartServers: m,
-                             preforkMinSpare: m, preforkMaxSpare: m,
-                             workerMaxClients: m, workerServerLimit: processes, workerThreadLimit: threads,
-                             workerThreadsPerChild: threads, workerStartServers: processes,
-                             workerMinSpareThreads: m, workerMaxSpareThreads: m, workerConnections: m,
-                             workerThreadStackSize: pythonStackSize)
+            return MPMSizing(
+                preforkMaxClients: m, preforkServerLimit: m, preforkStartServers: m,
+                preforkMinSpare: m, preforkMaxSpare: m,
+                workerMaxClients: m, workerServerLimit: processes, workerThreadLimit: threads,
+                workerThreadsPerChild: threads, workerStartServers: processes,
+                workerMinSpareThreads: m, workerMaxSpareThreads: m, workerConnections: m,
+                workerThreadStackSize: pythonStackSize)
         }
         // mod_wsgi-express 4.9: prefork is sized on this figure as it does.
         var m = processes * threads
@@ -71,7 +74,8 @@ public struct MPMSizing: Equatable {
         let children = activeChildren
         let startServers = initial.map { max(1, Int($0 * Double(children))) } ?? children
         let minSpareThreads = minSpare.map { max(perChild, Int($0 * Double(children)) * perChild) } ?? perChild
-        let maxSpareThreads = maxSpare.map { max(perChild, Int($0 * Double(children)) * perChild) }
+        let maxSpareThreads =
+            maxSpare.map { max(perChild, Int($0 * Double(children)) * perChild) }
             ?? children * perChild
         return MPMSizing(
             preforkMaxClients: m, preforkServerLimit: m,

@@ -16,20 +16,25 @@ public struct MetricsSettings: Equatable {
         m.serverMetrics = o.serverMetrics
         m.serverStatus = o.serverStatus
         if let url = o.metricsURL {
-            guard url.hasPrefix("/"), !url.contains(where: { $0 == " " || $0 == "'" || $0 == "\"" || $0.isNewline }) else {
+            guard url.hasPrefix("/"), !url.contains(where: { $0 == " " || $0 == "'" || $0 == "\"" || $0.isNewline })
+            else {
                 throw ExpressError.badOption("--metrics-url must be a URL path such as /metrics, not '\(url)'")
             }
             if url == "/server-status" && o.serverStatus {
-                throw ExpressError.badOption("--metrics-url /server-status is where --server-status serves Apache's status page; choose another path")
+                throw ExpressError.badOption(
+                    "--metrics-url /server-status is where --server-status serves Apache's status page; choose another path"
+                )
             }
             m.metricsURL = url
         }
         if !o.metricsAllow.isEmpty && o.metricsURL == nil {
-            throw ExpressError.badOption("--metrics-allow needs --metrics-url: it says who may read the metrics served there")
+            throw ExpressError.badOption(
+                "--metrics-allow needs --metrics-url: it says who may read the metrics served there")
         }
         for net in o.metricsAllow {
             guard isNetwork(net) else {
-                throw ExpressError.badOption("--metrics-allow takes an IP address or a network (address/bits), not '\(net)'")
+                throw ExpressError.badOption(
+                    "--metrics-allow takes an IP address or a network (address/bits), not '\(net)'")
             }
         }
         m.metricsAllow = o.metricsAllow
@@ -43,11 +48,15 @@ public struct MetricsSettings: Equatable {
         let address = String(parts[0])
         var bits = 32
         if address.contains(":") {
-            guard address.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }), address.contains("::") || address.split(separator: ":").count == 8 else { return false }
+            guard address.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }),
+                address.contains("::") || address.split(separator: ":").count == 8
+            else { return false }
             bits = 128
         } else {
             let octets = address.split(separator: ".", omittingEmptySubsequences: false)
-            guard octets.count == 4, octets.allSatisfy({ Int($0).map { (0...255).contains($0) } ?? false }) else { return false }
+            guard octets.count == 4, octets.allSatisfy({ Int($0).map { (0...255).contains($0) } ?? false }) else {
+                return false
+            }
         }
         if parts.count == 2 {
             guard let n = Int(parts[1]), (1...bits).contains(n) else { return false }

@@ -53,7 +53,7 @@ extension ProxySettings {
     /// mod_proxy_http proxies http:// and https:// URLs.
     static func checkURL(_ url: String, option: String) throws {
         let lower = url.lowercased()
-        guard (lower.hasPrefix("http://") || lower.hasPrefix("https://")), url.split(separator: "/").count >= 2 else {
+        guard lower.hasPrefix("http://") || lower.hasPrefix("https://"), url.split(separator: "/").count >= 2 else {
             throw ExpressError.badOption("\(option) takes an http:// or https:// URL, not '\(url)'")
         }
     }

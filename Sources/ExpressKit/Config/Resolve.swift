@@ -18,7 +18,9 @@ extension ResolvedConfig {
 
         // Host, port and server root.
         let port = o.port
-        guard (1...65535).contains(port) else { throw ExpressError.badOption("--port must be between 1 and 65535, not \(port)") }
+        guard (1...65535).contains(port) else {
+            throw ExpressError.badOption("--port must be between 1 and 65535, not \(port)")
+        }
         let listenerHost = o.host.flatMap { $0.isEmpty ? nil : $0 }
         let host = listenerHost ?? "localhost"
         let serverRoot = o.serverRoot.map(abs) ?? defaultServerRoot(host: host, port: port, ctx: ctx)
@@ -33,18 +35,26 @@ extension ResolvedConfig {
         let threads = o.threads
         guard processes >= 1 else { throw ExpressError.badOption("--processes must be 1 or more, not \(processes)") }
         guard threads >= 1 else { throw ExpressError.badOption("--threads must be 1 or more, not \(threads)") }
-        for (name, v) in [("--initial-workers", o.initialWorkers),
-                          ("--minimum-spare-workers", o.minimumSpareWorkers),
-                          ("--maximum-spare-workers", o.maximumSpareWorkers)] {
-            if let v, v < 0 || v > 1 { throw ExpressError.badOption("\(name) value needs to be within the range 0 to 1") }
+        for (name, v) in [
+            ("--initial-workers", o.initialWorkers),
+            ("--minimum-spare-workers", o.minimumSpareWorkers),
+            ("--maximum-spare-workers", o.maximumSpareWorkers),
+        ] {
+            if let v, v < 0 || v > 1 {
+                throw ExpressError.badOption("\(name) value needs to be within the range 0 to 1")
+            }
         }
 
         // --reload-on-changes (developer options): daemon processes only.
         if o.reloadOnChanges && embedded {
-            throw ExpressError.badOption("--reload-on-changes needs daemon mode: it restarts daemon processes, and --embedded-mode runs none (leave one of them out)")
+            throw ExpressError.badOption(
+                "--reload-on-changes needs daemon mode: it restarts daemon processes, and --embedded-mode runs none (leave one of them out)"
+            )
         }
         if o.reloadOnChanges && debugMode {
-            throw ExpressError.badOption("--reload-on-changes needs daemon mode: debug mode runs the application in a single Apache process (leave one of them out)")
+            throw ExpressError.badOption(
+                "--reload-on-changes needs daemon mode: debug mode runs the application in a single Apache process (leave one of them out)"
+            )
         }
 
         var mountPoint = o.mountPoint
@@ -56,11 +66,13 @@ extension ResolvedConfig {
         }
 
         // Apache, the module and Python.
-        let apache = try ApacheInstall.discover(httpdOption: o.httpdExecutable, modulesOption: o.modulesDirectory,
-                                                rotatelogsOption: o.rotatelogsExecutable.map(abs),
-                                                environment: env, cwd: cwd)
-        let (mpm, preference) = try chooseMPM(o.serverMPMs, debugMode: debugMode, embedded: embedded,
-                                              modulesDirectory: apache.modulesDirectory)
+        let apache = try ApacheInstall.discover(
+            httpdOption: o.httpdExecutable, modulesOption: o.modulesDirectory,
+            rotatelogsOption: o.rotatelogsExecutable.map(abs),
+            environment: env, cwd: cwd)
+        let (mpm, preference) = try chooseMPM(
+            o.serverMPMs, debugMode: debugMode, embedded: embedded,
+            modulesDirectory: apache.modulesDirectory)
         let module = try ModuleInfo.locate(environment: env, executable: ctx.executable)
         let pythonHome = try PythonHome.resolve(option: o.pythonHome, environment: env, module: module, cwd: cwd)
 
@@ -71,8 +83,9 @@ extension ResolvedConfig {
         let accessHooks = try AccessHooks.resolve(o, account: account, ctx: ctx)
 
         let logs = try LogSettings(o, serverRoot: serverRoot, cwd: cwd)
-        let services = try ServiceScript.resolve(o, account: account, logDirectory: logs.directory,
-                                                 debugMode: debugMode, cwd: cwd)
+        let services = try ServiceScript.resolve(
+            o, account: account, logDirectory: logs.directory,
+            debugMode: debugMode, cwd: cwd)
 
         var pythonPaths = o.pythonPaths.map(abs)
         if (debugMode || embedded) && !pythonPaths.contains(workingDirectory) {
@@ -86,7 +99,8 @@ extension ResolvedConfig {
 
         let displayHost = o.serverName ?? host
         let url = port == 80 ? "http://\(displayHost)/" : "http://\(displayHost):\(port)/"
-        let shell = o.shellExecutable.map(abs)
+        let shell =
+            o.shellExecutable.map(abs)
             ?? ["/usr/bin/bash", "/bin/bash"].first(where: Sys.isExecutable) ?? "/bin/sh"
 
         var config = ResolvedConfig(
@@ -127,9 +141,10 @@ extension ResolvedConfig {
             embeddedMode: embedded, processes: processes, threads: threads,
             multiprocess: o.isGiven("--processes"),
             mpm: mpm, mpmPreference: preference.isEmpty ? MPM.all : preference,
-            mpmSizing: MPMSizing.compute(processes: processes, threads: threads, maxClients: o.maxClients,
-                                         initial: o.initialWorkers, minSpare: o.minimumSpareWorkers,
-                                         maxSpare: o.maximumSpareWorkers, embedded: embedded),
+            mpmSizing: MPMSizing.compute(
+                processes: processes, threads: threads, maxClients: o.maxClients,
+                initial: o.initialWorkers, minSpare: o.minimumSpareWorkers,
+                maxSpare: o.maximumSpareWorkers, embedded: embedded),
             daemon: DaemonSettings(o, socketPrefix: o.socketPrefix.map(abs) ?? Path.join(serverRoot, "wsgi")),
             orphanInterpreter: o.orphanInterpreter,
             serviceScripts: services,
@@ -189,8 +204,10 @@ extension ResolvedConfig {
     }
 
     /// The MPM to load and the preference it was chosen from (debug and embedded mode avoid event).
-    static func chooseMPM(_ given: [String], debugMode: Bool, embedded: Bool,
-                          modulesDirectory: String) throws -> (String, [String]) {
+    static func chooseMPM(
+        _ given: [String], debugMode: Bool, embedded: Bool,
+        modulesDirectory: String
+    ) throws -> (String, [String]) {
         var preference = given
         for m in preference where !MPM.all.contains(m) {
             throw ExpressError.badOption("--server-mpm must be event, worker or prefork, not '\(m)'")
@@ -201,7 +218,8 @@ extension ResolvedConfig {
             if preference.isEmpty { preference = ["worker", "prefork"] }
         }
         guard let mpm = MPM.choose(preferred: preference, modulesDirectory: modulesDirectory) else {
-            throw ExpressError.mpmNotFound(directory: modulesDirectory, wanted: preference.isEmpty ? MPM.all : preference)
+            throw ExpressError.mpmNotFound(
+                directory: modulesDirectory, wanted: preference.isEmpty ? MPM.all : preference)
         }
         return (mpm.chosen, preference)
     }
@@ -227,8 +245,9 @@ extension ResolvedConfig {
         given.sorted(by: { $0.first > $1.first }).map { v in
             let path = Path.absolute(v.second, cwd: cwd)
             if Sys.isDirectory(path) || !Sys.exists(path) {
-                return URLAlias(url: v.first, directory: v.second.hasSuffix("/") && path != "/" ? path + "/" : path,
-                                filename: nil)
+                return URLAlias(
+                    url: v.first, directory: v.second.hasSuffix("/") && path != "/" ? path + "/" : path,
+                    filename: nil)
             }
             return URLAlias(url: v.first, directory: Path.dirname(path), filename: Path.basename(path))
         }
@@ -265,10 +284,13 @@ struct EntryPoint {
         }
         if appType == "paste" {
             guard !r.isDefault else {
-                throw ExpressError.badOption("--application-type paste needs the PasteDeploy configuration file (an .ini file) as the entry point")
+                throw ExpressError.badOption(
+                    "--application-type paste needs the PasteDeploy configuration file (an .ini file) as the entry point"
+                )
             }
             guard Sys.isFile(r.entryPoint) else {
-                throw ExpressError.badOption("PasteDeploy configuration file '\(r.entryPoint)' does not exist: check the path")
+                throw ExpressError.badOption(
+                    "PasteDeploy configuration file '\(r.entryPoint)' does not exist: check the path")
             }
         }
         if appType == "module" {
@@ -276,7 +298,9 @@ struct EntryPoint {
                 !$0.isEmpty && $0.allSatisfy { $0 == "_" || $0.isLetter || $0.isNumber }
             }
             guard isName else {
-                throw ExpressError.badOption("'\(r.entryPoint)' is not a Python module name (with --application-type module give e.g. mypackage.wsgi)")
+                throw ExpressError.badOption(
+                    "'\(r.entryPoint)' is not a Python module name (with --application-type module give e.g. mypackage.wsgi)"
+                )
             }
         }
         return r
@@ -295,7 +319,8 @@ struct LogSettings {
     var formatNickname: String
     var startupLogFile: String?
 
-    static let levels = ["emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"] + (1...8).map { "trace\($0)" }
+    static let levels =
+        ["emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"] + (1...8).map { "trace\($0)" }
 
     init(_ o: ServerOptions, serverRoot: String, cwd: String) throws {
         // --log-directory overrides --log-to-terminal; rotation needs files.
@@ -307,11 +332,16 @@ struct LogSettings {
         accessLogFormat = o.accessLogFormat
         formatNickname = "common"
         if let f = accessLogFormat {
-            if f == "common" || f == "combined" { formatNickname = f; accessLogFormat = nil } else { formatNickname = "custom" }
+            if f == "common" || f == "combined" {
+                formatNickname = f; accessLogFormat = nil
+            } else {
+                formatNickname = "custom"
+            }
         }
         level = o.logLevel
         guard Self.levels.contains(level) else {
-            throw ExpressError.badOption("--log-level must be one of \(Self.levels.joined(separator: ", ")), not '\(level)'")
+            throw ExpressError.badOption(
+                "--log-level must be one of \(Self.levels.joined(separator: ", ")), not '\(level)'")
         }
         if o.startupLog {
             startupLogFile = toTerminal ? "/dev/stderr" : Path.join(directory, o.startupLogName)

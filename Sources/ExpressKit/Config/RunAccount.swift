@@ -19,7 +19,8 @@ extension ResolvedConfig {
         } else {
             userName = Users.userName(ctx.uid) ?? "#\(ctx.uid)"
         }
-        guard let (uid, primary) = Users.user(named: userName) ?? (userName == "#\(ctx.uid)" ? (ctx.uid, ctx.gid) : nil) else {
+        guard let (uid, primary) = Users.user(named: userName) ?? (userName == "#\(ctx.uid)" ? (ctx.uid, ctx.gid) : nil)
+        else {
             throw ExpressError.unknownUser(userName)
         }
         let groupName: String
@@ -29,13 +30,17 @@ extension ResolvedConfig {
             if userName == "www-data" || user != nil {
                 groupName = Users.groupName(primary) ?? "#\(primary)"
             } else {
-                groupName = ["nogroup", "nobody"].first { Users.group(named: $0) != nil } ?? (Users.groupName(primary) ?? "#\(primary)")
+                groupName =
+                    ["nogroup", "nobody"].first { Users.group(named: $0) != nil }
+                    ?? (Users.groupName(primary) ?? "#\(primary)")
             }
             picked = picked || group == nil && user == nil
         } else {
             groupName = Users.groupName(ctx.gid) ?? "#\(ctx.gid)"
         }
-        guard let gid = Users.group(named: groupName) ?? (groupName.hasPrefix("#") ? UInt32(groupName.dropFirst()) : nil) else {
+        guard
+            let gid = Users.group(named: groupName) ?? (groupName.hasPrefix("#") ? UInt32(groupName.dropFirst()) : nil)
+        else {
             throw ExpressError.unknownGroup(groupName)
         }
         return (Account(user: userName, uid: uid, group: groupName, gid: gid), picked)

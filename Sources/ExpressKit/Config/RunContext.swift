@@ -11,8 +11,10 @@ public struct RunContext {
     public var executable: String?
     public var argv: [String]
 
-    public init(environment: [String: String], cwd: String, uid: uid_t, gid: gid_t,
-                executable: String?, argv: [String]) {
+    public init(
+        environment: [String: String], cwd: String, uid: uid_t, gid: gid_t,
+        executable: String?, argv: [String]
+    ) {
         self.environment = environment
         self.cwd = cwd
         self.uid = uid
@@ -29,7 +31,8 @@ public struct RunContext {
             if let eq = s.firstIndex(of: "=") { env[String(s[..<eq])] = String(s[s.index(after: eq)...]) }
             p += 1
         }
-        return RunContext(environment: env, cwd: Sys.cwd(), uid: getuid(), gid: getgid(),
-                          executable: Sys.executablePath(), argv: argv)
+        return RunContext(
+            environment: env, cwd: Sys.cwd(), uid: getuid(), gid: getgid(),
+            executable: Sys.executablePath(), argv: argv)
     }
 }

@@ -30,9 +30,11 @@ public enum Argv {
             }
             if !names.contains(name) {
                 let matches = names.filter { $0.hasPrefix(name) }
-                if matches.count == 1 { name = matches[0] }
-                else if matches.count > 1 {
-                    throw ExpressError.badOption("ambiguous option \(name): could be \(matches.joined(separator: ", "))")
+                if matches.count == 1 {
+                    name = matches[0]
+                } else if matches.count > 1 {
+                    throw ExpressError.badOption(
+                        "ambiguous option \(name): could be \(matches.joined(separator: ", "))")
                 }
             }
             if let row = OptionTable.row(name), row.kind == .pair {

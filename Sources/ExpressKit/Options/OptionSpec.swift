@@ -7,10 +7,10 @@ import ArgumentParser
 public struct OptionSpec: Sendable {
     /// How the option is written on the command line.
     public enum Kind: String, Sendable {
-        case flag        // --name
-        case value       // --name VALUE (the last one given wins)
+        case flag  // --name
+        case value  // --name VALUE (the last one given wins)
         case repeatable  // --name VALUE, any number of times, in order
-        case pair        // --name VALUE VALUE, any number of times, in order
+        case pair  // --name VALUE VALUE, any number of times, in order
     }
 
     /// What one value must parse as (flags have none).
@@ -54,7 +54,8 @@ public struct OptionSpec: Sendable {
     public var helpText: String {
         switch status {
         case .implemented: return help
-        case .refused(let reason): return help + (reason.isEmpty ? " [not supported yet]" : " [not supported yet: \(reason)]")
+        case .refused(let reason):
+            return help + (reason.isEmpty ? " [not supported yet]" : " [not supported yet: \(reason)]")
         case .withdrawn(let reason): return help + " [not supported: \(reason)]"
         }
     }
@@ -98,9 +99,11 @@ public struct OptionPair: Equatable, Sendable {
 public typealias OptionTarget<Value> = WritableKeyPath<ServerOptions, Value> & Sendable
 
 extension OptionSpec {
-    init(name: String, aliases: [String], kind: Kind, valueType: ValueType, metavar: String?, help: String,
-         hidden: Bool, status: Status, land: @escaping @Sendable (inout ServerOptions, String) -> Bool,
-         defaultValue: @escaping @Sendable (ServerOptions) -> OptionJSON?) {
+    init(
+        name: String, aliases: [String], kind: Kind, valueType: ValueType, metavar: String?, help: String,
+        hidden: Bool, status: Status, land: @escaping @Sendable (inout ServerOptions, String) -> Bool,
+        defaultValue: @escaping @Sendable (ServerOptions) -> OptionJSON?
+    ) {
         self.name = name
         self.aliases = aliases
         self.kind = kind
@@ -114,26 +117,37 @@ extension OptionSpec {
     }
 
     /// `--name`: sets a Bool to true.
-    static func flag(_ name: String, _ target: OptionTarget<Bool>, aliases: [String] = [], hidden: Bool = false,
-                     help: String) -> OptionSpec {
-        OptionSpec(name: name, aliases: aliases, kind: .flag, valueType: .none, metavar: nil, help: help,
-                   hidden: hidden, status: .implemented,
-                   land: { o, _ in o[keyPath: target] = true; return true },
-                   defaultValue: { .bool($0[keyPath: target]) })
+    static func flag(
+        _ name: String, _ target: OptionTarget<Bool>, aliases: [String] = [], hidden: Bool = false,
+        help: String
+    ) -> OptionSpec {
+        OptionSpec(
+            name: name, aliases: aliases, kind: .flag, valueType: .none, metavar: nil, help: help,
+            hidden: hidden, status: .implemented,
+            land: { o, _ in
+                o[keyPath: target] = true; return true
+            },
+            defaultValue: { .bool($0[keyPath: target]) })
     }
 
     /// `--name VALUE` into an optional (nil: not given; the default is computed when resolving).
-    static func value<T: OptionScalar>(_ name: String, _ target: OptionTarget<T?>, _ metavar: String,
-                                       aliases: [String] = [], hidden: Bool = false, help: String) -> OptionSpec {
-        scalar(name, target, metavar, aliases: aliases, hidden: hidden, help: help,
-               from: { (v: T) in v }, json: { $0?.optionJSON })
+    static func value<T: OptionScalar>(
+        _ name: String, _ target: OptionTarget<T?>, _ metavar: String,
+        aliases: [String] = [], hidden: Bool = false, help: String
+    ) -> OptionSpec {
+        scalar(
+            name, target, metavar, aliases: aliases, hidden: hidden, help: help,
+            from: { (v: T) in v }, json: { $0?.optionJSON })
     }
 
     /// `--name VALUE` into a property whose initial value is the option's default.
-    static func value<T: OptionScalar>(_ name: String, _ target: OptionTarget<T>, _ metavar: String,
-                                       aliases: [String] = [], hidden: Bool = false, help: String) -> OptionSpec {
-        scalar(name, target, metavar, aliases: aliases, hidden: hidden, help: help,
-               from: { (v: T) in v }, json: { $0.optionJSON })
+    static func value<T: OptionScalar>(
+        _ name: String, _ target: OptionTarget<T>, _ metavar: String,
+        aliases: [String] = [], hidden: Bool = false, help: String
+    ) -> OptionSpec {
+        scalar(
+            name, target, metavar, aliases: aliases, hidden: hidden, help: help,
+            from: { (v: T) in v }, json: { $0.optionJSON })
     }
 
     /// `--name VALUE` parsed as a T into a property of type `V` (T or T?).
@@ -141,67 +155,85 @@ extension OptionSpec {
         _ name: String, _ target: OptionTarget<V>, _ metavar: String, aliases: [String], hidden: Bool, help: String,
         from: @escaping @Sendable (T) -> V, json: @escaping @Sendable (V) -> OptionJSON?
     ) -> OptionSpec {
-        OptionSpec(name: name, aliases: aliases, kind: .value, valueType: T.valueType, metavar: metavar, help: help,
-                   hidden: hidden, status: .implemented,
-                   land: { o, s in
-                       guard let v = T(argument: s) else { return false }
-                       o[keyPath: target] = from(v)
-                       return true
-                   },
-                   defaultValue: { json($0[keyPath: target]) })
+        OptionSpec(
+            name: name, aliases: aliases, kind: .value, valueType: T.valueType, metavar: metavar, help: help,
+            hidden: hidden, status: .implemented,
+            land: { o, s in
+                guard let v = T(argument: s) else { return false }
+                o[keyPath: target] = from(v)
+                return true
+            },
+            defaultValue: { json($0[keyPath: target]) })
     }
 
     /// `--name VALUE`, repeatable: appended in order.
-    static func repeatable(_ name: String, _ target: OptionTarget<[String]>, _ metavar: String,
-                           aliases: [String] = [], hidden: Bool = false, help: String) -> OptionSpec {
-        OptionSpec(name: name, aliases: aliases, kind: .repeatable, valueType: .string, metavar: metavar, help: help,
-                   hidden: hidden, status: .implemented,
-                   land: { o, s in o[keyPath: target].append(s); return true },
-                   defaultValue: { .array($0[keyPath: target].map(OptionJSON.string)) })
+    static func repeatable(
+        _ name: String, _ target: OptionTarget<[String]>, _ metavar: String,
+        aliases: [String] = [], hidden: Bool = false, help: String
+    ) -> OptionSpec {
+        OptionSpec(
+            name: name, aliases: aliases, kind: .repeatable, valueType: .string, metavar: metavar, help: help,
+            hidden: hidden, status: .implemented,
+            land: { o, s in
+                o[keyPath: target].append(s); return true
+            },
+            defaultValue: { .array($0[keyPath: target].map(OptionJSON.string)) })
     }
 
     /// `--name VALUE VALUE`, repeatable: appended in order. `Argv.normalize` has joined the
     /// two values with `Argv.pairSeparator` by the time a parser sees them.
-    static func pair(_ name: String, _ target: OptionTarget<[OptionPair]>, _ metavar: String,
-                     aliases: [String] = [], hidden: Bool = false, help: String) -> OptionSpec {
-        OptionSpec(name: name, aliases: aliases, kind: .pair, valueType: .string, metavar: metavar, help: help,
-                   hidden: hidden, status: .implemented,
-                   land: { o, s in
-                       let (a, b) = Argv.pair(s)
-                       o[keyPath: target].append(OptionPair(a, b))
-                       return true
-                   },
-                   defaultValue: { _ in .array([]) })
+    static func pair(
+        _ name: String, _ target: OptionTarget<[OptionPair]>, _ metavar: String,
+        aliases: [String] = [], hidden: Bool = false, help: String
+    ) -> OptionSpec {
+        OptionSpec(
+            name: name, aliases: aliases, kind: .pair, valueType: .string, metavar: metavar, help: help,
+            hidden: hidden, status: .implemented,
+            land: { o, s in
+                let (a, b) = Argv.pair(s)
+                o[keyPath: target].append(OptionPair(a, b))
+                return true
+            },
+            defaultValue: { _ in .array([]) })
     }
 
     /// An option of mod_wsgi-express 4.9 that is not implemented: parsed, then refused.
-    static func refused(_ kind: Kind, _ name: String, type: ValueType = .string, metavar: String? = nil,
-                        aliases: [String] = [], hidden: Bool = false, reason: String = "",
-                        help: String) -> OptionSpec {
-        parsedOnly(kind, name, type: type, metavar: metavar, aliases: aliases, hidden: hidden,
-                   status: .refused(reason: reason), help: help)
+    static func refused(
+        _ kind: Kind, _ name: String, type: ValueType = .string, metavar: String? = nil,
+        aliases: [String] = [], hidden: Bool = false, reason: String = "",
+        help: String
+    ) -> OptionSpec {
+        parsedOnly(
+            kind, name, type: type, metavar: metavar, aliases: aliases, hidden: hidden,
+            status: .refused(reason: reason), help: help)
     }
 
     /// An option of mod_wsgi-express 4.9 refused on purpose, with the reason (in --help too).
-    static func withdrawn(_ kind: Kind, _ name: String, type: ValueType = .string, metavar: String? = nil,
-                          aliases: [String] = [], hidden: Bool = false, reason: String,
-                          help: String) -> OptionSpec {
-        parsedOnly(kind, name, type: type, metavar: metavar, aliases: aliases, hidden: hidden,
-                   status: .withdrawn(reason: reason), help: help)
+    static func withdrawn(
+        _ kind: Kind, _ name: String, type: ValueType = .string, metavar: String? = nil,
+        aliases: [String] = [], hidden: Bool = false, reason: String,
+        help: String
+    ) -> OptionSpec {
+        parsedOnly(
+            kind, name, type: type, metavar: metavar, aliases: aliases, hidden: hidden,
+            status: .withdrawn(reason: reason), help: help)
     }
 
-    private static func parsedOnly(_ kind: Kind, _ name: String, type: ValueType, metavar: String?,
-                                   aliases: [String], hidden: Bool, status: Status, help: String) -> OptionSpec {
+    private static func parsedOnly(
+        _ kind: Kind, _ name: String, type: ValueType, metavar: String?,
+        aliases: [String], hidden: Bool, status: Status, help: String
+    ) -> OptionSpec {
         let valueType: ValueType = kind == .flag ? .none : type
-        return OptionSpec(name: name, aliases: aliases, kind: kind, valueType: valueType, metavar: metavar,
-                          help: help, hidden: hidden, status: status,
-                          land: { _, s in
-                              switch valueType {
-                              case .int: return Int(argument: s) != nil
-                              case .double: return Double(argument: s) != nil
-                              case .none, .string: return true
-                              }
-                          },
-                          defaultValue: { _ in nil })
+        return OptionSpec(
+            name: name, aliases: aliases, kind: kind, valueType: valueType, metavar: metavar,
+            help: help, hidden: hidden, status: status,
+            land: { _, s in
+                switch valueType {
+                case .int: return Int(argument: s) != nil
+                case .double: return Double(argument: s) != nil
+                case .none, .string: return true
+                }
+            },
+            defaultValue: { _ in nil })
     }
 }

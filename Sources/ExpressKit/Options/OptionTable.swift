@@ -37,328 +37,547 @@ public enum OptionTable {
     public static func row(_ name: String) -> OptionSpec? { index[name].map { all[$0] } }
 
     static let application: [OptionSpec] = [
-        .value("--application-type", \.applicationType, "TYPE",
-            help: "Entry point type: 'script' (a WSGI script file, the default), 'module' (a Python module to import) or 'static' (serve files only) or 'paste' (a PasteDeploy .ini file; needs PasteDeploy in the application's Python)."),
-        .value("--entry-point", \.entryPoint, "FILE-PATH|MODULE",
+        .value(
+            "--application-type", \.applicationType, "TYPE",
+            help:
+                "Entry point type: 'script' (a WSGI script file, the default), 'module' (a Python module to import) or 'static' (serve files only) or 'paste' (a PasteDeploy .ini file; needs PasteDeploy in the application's Python)."
+        ),
+        .value(
+            "--entry-point", \.entryPoint, "FILE-PATH|MODULE",
             help: "The WSGI script path or module name; same as the positional argument, and takes precedence over it."),
-        .value("--callable-object", \.callableObject, "NAME",
+        .value(
+            "--callable-object", \.callableObject, "NAME",
             help: "The name of the WSGI application object in the entry point. Defaults to 'application'."),
-        .value("--mount-point", \.mountPoint, "URL-PATH",
+        .value(
+            "--mount-point", \.mountPoint, "URL-PATH",
             help: "The URL path at which the WSGI application is mounted. Defaults to '/'."),
-        .value("--working-directory", \.workingDirectory, "DIRECTORY-PATH",
-            help: "Current working directory of the application, also searched for modules. Defaults to the directory this command is run from."),
-        .repeatable("--python-path", \.pythonPaths, "DIRECTORY-PATH",
-            help: "A directory to add to the Python module search path (repeatable); '.pth' files in it are not processed."),
-        .value("--python-home", \.pythonHome, "DIRECTORY-PATH",
-            help: "The Python installation or virtual environment to run. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for."),
-        .value("--python-eggs", \.pythonEggs, "DIRECTORY-PATH",
+        .value(
+            "--working-directory", \.workingDirectory, "DIRECTORY-PATH",
+            help:
+                "Current working directory of the application, also searched for modules. Defaults to the directory this command is run from."
+        ),
+        .repeatable(
+            "--python-path", \.pythonPaths, "DIRECTORY-PATH",
+            help:
+                "A directory to add to the Python module search path (repeatable); '.pth' files in it are not processed."
+        ),
+        .value(
+            "--python-home", \.pythonHome, "DIRECTORY-PATH",
+            help:
+                "The Python installation or virtual environment to run. Defaults to $VIRTUAL_ENV when set, else the Python the module was built for."
+        ),
+        .value(
+            "--python-eggs", \.pythonEggs, "DIRECTORY-PATH",
             help: "Directory for unpacking Python eggs. Defaults to 'python-eggs' in the server root."),
-        .value("--document-root", \.documentRoot, "DIRECTORY-PATH",
-            help: "The directory of static files served before falling back to the application. Defaults to 'htdocs' in the server root."),
-        .value("--directory-index", \.directoryIndex, "FILE-NAME",
+        .value(
+            "--document-root", \.documentRoot, "DIRECTORY-PATH",
+            help:
+                "The directory of static files served before falling back to the application. Defaults to 'htdocs' in the server root."
+        ),
+        .value(
+            "--directory-index", \.directoryIndex, "FILE-NAME",
             help: "A directory index file in the document root served for directory URLs instead of the application."),
-        .flag("--directory-listing", \.directoryListing,
+        .flag(
+            "--directory-listing", \.directoryListing,
             help: "Enable directory listings for the static application type when there is no directory index."),
-        .repeatable("--allow-override", \.allowOverrides, "DIRECTIVE-TYPE",
-            help: "Directive types a '.htaccess' file may override (repeatable). Defaults to 'None': '.htaccess' files are ignored."),
-        .pair("--url-alias", \.urlAliases, "URL-PATH FILE-PATH|DIRECTORY-PATH",
+        .repeatable(
+            "--allow-override", \.allowOverrides, "DIRECTIVE-TYPE",
+            help:
+                "Directive types a '.htaccess' file may override (repeatable). Defaults to 'None': '.htaccess' files are ignored."
+        ),
+        .pair(
+            "--url-alias", \.urlAliases, "URL-PATH FILE-PATH|DIRECTORY-PATH",
             help: "Map a static file or a directory of static files to a sub URL (repeatable)."),
-        .pair("--error-document", \.errorDocuments, "STATUS URL-PATH",
+        .pair(
+            "--error-document", \.errorDocuments, "STATUS URL-PATH",
             help: "Use a sub URL as the document for an HTTP error status generated by the server (repeatable)."),
-        .flag("--error-override", \.errorOverride,
+        .flag(
+            "--error-override", \.errorOverride,
             help: "Let Apache error documents override application error responses."),
-        .pair("--add-handler", \.handlerScripts, "EXTENSION SCRIPT-PATH",
+        .pair(
+            "--add-handler", \.handlerScripts, "EXTENSION SCRIPT-PATH",
             help: "A WSGI script handling resources with the given extension in the document root (repeatable)."),
-        .value("--map-head-to-get", \.mapHEADToGET, "OFF|ON|AUTO",
-            help: "Whether HEAD requests are mapped to GET. Defaults to 'Auto': only when an output filter needs the whole response."),
-        .flag("--chunked-request", \.chunkedRequest,
+        .value(
+            "--map-head-to-get", \.mapHEADToGET, "OFF|ON|AUTO",
+            help:
+                "Whether HEAD requests are mapped to GET. Defaults to 'Auto': only when an output filter needs the whole response."
+        ),
+        .flag(
+            "--chunked-request", \.chunkedRequest,
             help: "Accept request bodies sent with chunked transfer encoding."),
-        .flag("--enable-sendfile", \.enableSendfile,
+        .flag(
+            "--enable-sendfile", \.enableSendfile,
             help: "Enable sendfile() for file responses (wsgi.file_wrapper). Defaults to disabled."),
-        .pair("--setenv", \.setenv, "KEY VALUE",
+        .pair(
+            "--setenv", \.setenv, "KEY VALUE",
             help: "Add a name/value pair to every request's WSGI environ (repeatable)."),
-        .repeatable("--passenv", \.passenv, "KEY",
+        .repeatable(
+            "--passenv", \.passenv, "KEY",
             help: "Pass a process environment variable into every request's WSGI environ (repeatable)."),
-        .value("--lang", \.lang, "NAME", hidden: true,
+        .value(
+            "--lang", \.lang, "NAME", hidden: true,
             help: "Same as --locale."),
-        .value("--locale", \.locale, "NAME",
-            help: "The locale (LC_ALL) of the server processes. Defaults to this process's locale, with 'C'/'POSIX' upgraded to en_US.UTF-8 or C.UTF-8."),
-        .flag("--disable-reloading", \.disableReloading,
+        .value(
+            "--locale", \.locale, "NAME",
+            help:
+                "The locale (LC_ALL) of the server processes. Defaults to this process's locale, with 'C'/'POSIX' upgraded to en_US.UTF-8 or C.UTF-8."
+        ),
+        .flag(
+            "--disable-reloading", \.disableReloading,
             help: "Never reload the application when its script changes (always so in embedded mode)."),
-        .flag("--reload-on-changes", \.reloadOnChanges,
-            help: "Restart the daemon processes when a loaded Python module's file, the WSGI script or a path given to mod_wsgi.server.track_changes() changes (daemon mode only). Defaults to disabled."),
+        .flag(
+            "--reload-on-changes", \.reloadOnChanges,
+            help:
+                "Restart the daemon processes when a loaded Python module's file, the WSGI script or a path given to mod_wsgi.server.track_changes() changes (daemon mode only). Defaults to disabled."
+        ),
     ]
 
     static let server: [OptionSpec] = [
-        .value("--host", \.host, "IP-ADDRESS",
+        .value(
+            "--host", \.host, "IP-ADDRESS",
             help: "The IP address to accept requests on. Defaults to all interfaces."),
-        .value("--port", \.port, "NUMBER",
+        .value(
+            "--port", \.port, "NUMBER",
             help: "The port to accept requests on. Defaults to 8000."),
-        .value("--server-name", \.serverName, "HOSTNAME",
-            help: "The primary host name of the site (a name-based virtual host); a 'www.' name also redirects the parent domain."),
-        .repeatable("--server-alias", \.serverAliases, "HOSTNAME",
+        .value(
+            "--server-name", \.serverName, "HOSTNAME",
+            help:
+                "The primary host name of the site (a name-based virtual host); a 'www.' name also redirects the parent domain."
+        ),
+        .repeatable(
+            "--server-alias", \.serverAliases, "HOSTNAME",
             help: "A secondary host name of the site, may include wildcards (repeatable)."),
-        .flag("--allow-localhost", \.allowLocalhost,
+        .flag(
+            "--allow-localhost", \.allowLocalhost,
             help: "Still accept requests for localhost when --server-name is given."),
-        .flag("--http2", \.http2,
+        .flag(
+            "--http2", \.http2,
             help: "Enable HTTP/2 (needs mod_http2)."),
         // HTTPS (issue 14)
-        .value("--https-port", \.httpsPort, "NUMBER",
+        .value(
+            "--https-port", \.httpsPort, "NUMBER",
             help: "The port to accept HTTPS requests on (needs a certificate and its key)."),
-        .value("--ssl-port", \.httpsPort, "NUMBER", hidden: true,
+        .value(
+            "--ssl-port", \.httpsPort, "NUMBER", hidden: true,
             help: "Same as --https-port."),
-        .value("--ssl-certificate-file", \.sslCertificateFile, "FILE-PATH",
+        .value(
+            "--ssl-certificate-file", \.sslCertificateFile, "FILE-PATH",
             help: "Path of the SSL certificate file."),
-        .value("--ssl-certificate-key-file", \.sslCertificateKeyFile, "FILE-PATH",
+        .value(
+            "--ssl-certificate-key-file", \.sslCertificateKeyFile, "FILE-PATH",
             help: "Path of the SSL certificate's private key file."),
-        .value("--ssl-certificate", \.sslCertificate, "FILE-PATH",
+        .value(
+            "--ssl-certificate", \.sslCertificate, "FILE-PATH",
             help: "Common path of the SSL certificate files, without their '.crt' and '.key' extensions."),
-        .value("--ssl-ca-certificate-file", \.sslCACertificateFile, "FILE-PATH",
+        .value(
+            "--ssl-ca-certificate-file", \.sslCACertificateFile, "FILE-PATH",
             help: "Path of the CA certificates used for client authentication."),
-        .repeatable("--ssl-verify-client", \.sslVerifyClient, "URL-PATH",
-            help: "A sub URL requiring client authentication (repeatable). Defaults to '/' with --ssl-ca-certificate-file."),
-        .value("--ssl-certificate-chain-file", \.sslCertificateChainFile, "FILE-PATH",
+        .repeatable(
+            "--ssl-verify-client", \.sslVerifyClient, "URL-PATH",
+            help:
+                "A sub URL requiring client authentication (repeatable). Defaults to '/' with --ssl-ca-certificate-file."
+        ),
+        .value(
+            "--ssl-certificate-chain-file", \.sslCertificateChainFile, "FILE-PATH",
             help: "Path of the certificate chain of the server certificate."),
-        .flag("--ssl-environment", \.sslEnvironment,
+        .flag(
+            "--ssl-environment", \.sslEnvironment,
             help: "Pass the standard SSL variables (SSL_*) in each request's environ."),
-        .flag("--https-only", \.httpsOnly,
+        .flag(
+            "--https-only", \.httpsOnly,
             help: "Redirect HTTP requests to HTTPS."),
-        .value("--hsts-policy", \.hstsPolicy, "PARAMS",
+        .value(
+            "--hsts-policy", \.hstsPolicy, "PARAMS",
             help: "The Strict-Transport-Security header value sent over HTTPS with --https-only."),
-        .value("--server-root", \.serverRoot, "DIRECTORY-PATH",
-            help: "Where the generated configuration, scripts and logs go. Defaults to $TMPDIR/mod_wsgi-<host>:<port>:<uid> (TMPDIR defaults to /tmp)."),
-        .value("--pid-file", \.pidFile, "FILE-PATH",
+        .value(
+            "--server-root", \.serverRoot, "DIRECTORY-PATH",
+            help:
+                "Where the generated configuration, scripts and logs go. Defaults to $TMPDIR/mod_wsgi-<host>:<port>:<uid> (TMPDIR defaults to /tmp)."
+        ),
+        .value(
+            "--pid-file", \.pidFile, "FILE-PATH",
             help: "The file holding the process ID of the Apache parent. Defaults to 'httpd.pid' in the server root."),
-        .value("--user", \.user, "USERNAME",
-            help: "When run as root, the user the server processes run as. Defaults to www-data (else nobody); otherwise the current user."),
-        .value("--group", \.group, "GROUP",
-            help: "When run as root, the group the server processes run as. Defaults to www-data (else nogroup); otherwise the current group."),
-        .repeatable("--include-file", \.includeFiles, "FILE-PATH",
+        .value(
+            "--user", \.user, "USERNAME",
+            help:
+                "When run as root, the user the server processes run as. Defaults to www-data (else nobody); otherwise the current user."
+        ),
+        .value(
+            "--group", \.group, "GROUP",
+            help:
+                "When run as root, the group the server processes run as. Defaults to www-data (else nogroup); otherwise the current group."
+        ),
+        .repeatable(
+            "--include-file", \.includeFiles, "FILE-PATH",
             help: "An Apache configuration file included at the end of the generated one (repeatable)."),
-        .value("--rewrite-rules", \.rewriteRules, "FILE-PATH",
+        .value(
+            "--rewrite-rules", \.rewriteRules, "FILE-PATH",
             help: "A file of mod_rewrite rules for the document root. Defaults to 'rewrite.conf' in the server root."),
-        .value("--envvars-script", \.envvarsScript, "FILE-PATH",
-            help: "A shell script of environment variables sourced before Apache starts. Defaults to 'envvars' in the server root."),
-        .value("--keep-alive-timeout", \.keepAliveTimeout, "SECONDS",
+        .value(
+            "--envvars-script", \.envvarsScript, "FILE-PATH",
+            help:
+                "A shell script of environment variables sourced before Apache starts. Defaults to 'envvars' in the server root."
+        ),
+        .value(
+            "--keep-alive-timeout", \.keepAliveTimeout, "SECONDS",
             help: "Seconds a keep-alive client connection is kept open; 0 disables keep-alive. Defaults to 2."),
-        .value("--limit-request-body", \.limitRequestBody, "NUMBER",
+        .value(
+            "--limit-request-body", \.limitRequestBody, "NUMBER",
             help: "The maximum size of a request body in bytes. Defaults to 10485760 (10MB)."),
-        .value("--header-timeout", \.headerTimeout, "SECONDS",
+        .value(
+            "--header-timeout", \.headerTimeout, "SECONDS",
             help: "Seconds allowed to receive the request headers. Defaults to 15."),
-        .value("--header-max-timeout", \.headerMaxTimeout, "SECONDS",
+        .value(
+            "--header-max-timeout", \.headerMaxTimeout, "SECONDS",
             help: "Hard limit in seconds for receiving the request headers. Defaults to 30."),
-        .value("--header-min-rate", \.headerMinRate, "BYTES",
+        .value(
+            "--header-min-rate", \.headerMinRate, "BYTES",
             help: "Bytes of headers that extend the header timeout by one second. Defaults to 500."),
-        .value("--body-timeout", \.bodyTimeout, "SECONDS",
+        .value(
+            "--body-timeout", \.bodyTimeout, "SECONDS",
             help: "Seconds allowed to receive the request body. Defaults to 15."),
-        .value("--body-max-timeout", \.bodyMaxTimeout, "SECONDS",
+        .value(
+            "--body-max-timeout", \.bodyMaxTimeout, "SECONDS",
             help: "Hard limit in seconds for receiving the request body. Defaults to 0 (no limit)."),
-        .value("--body-min-rate", \.bodyMinRate, "BYTES",
+        .value(
+            "--body-min-rate", \.bodyMinRate, "BYTES",
             help: "Bytes of body that extend the body timeout by one second. Defaults to 500."),
-        .value("--server-backlog", \.serverBacklog, "NUMBER",
+        .value(
+            "--server-backlog", \.serverBacklog, "NUMBER",
             help: "Listen backlog of the server socket. Defaults to 500."),
-        .flag("--compress-responses", \.compressResponses,
+        .flag(
+            "--compress-responses", \.compressResponses,
             help: "Compress text responses (plain text, HTML, XML, CSS, JavaScript, JSON)."),
-        .flag("--server-status", \.serverStatus,
+        .flag(
+            "--server-status", \.serverStatus,
             help: "Serve Apache's status page at /server-status (from localhost only). Defaults to disabled."),
-        .flag("--server-metrics", \.serverMetrics,
-            help: "Make internal server metrics available to the application (mod_wsgi.server_metrics()). Defaults to disabled."),
-        .value("--metrics-url", \.metricsURL, "URL-PATH",
-            help: "Serve the counters of every server process in Prometheus' text format at this URL path (from localhost only, unless --metrics-allow). Not enabled by default."),
-        .repeatable("--metrics-allow", \.metricsAllow, "NETWORK",
-            help: "An IP address or network (address/bits) also allowed to read --metrics-url (repeatable). Defaults to localhost only."),
+        .flag(
+            "--server-metrics", \.serverMetrics,
+            help:
+                "Make internal server metrics available to the application (mod_wsgi.server_metrics()). Defaults to disabled."
+        ),
+        .value(
+            "--metrics-url", \.metricsURL, "URL-PATH",
+            help:
+                "Serve the counters of every server process in Prometheus' text format at this URL path (from localhost only, unless --metrics-allow). Not enabled by default."
+        ),
+        .repeatable(
+            "--metrics-allow", \.metricsAllow, "NETWORK",
+            help:
+                "An IP address or network (address/bits) also allowed to read --metrics-url (repeatable). Defaults to localhost only."
+        ),
         // Proxying (issue 14)
-        .pair("--proxy-mount-point", \.proxyMountPoints, "URL-PATH URL",
+        .pair(
+            "--proxy-mount-point", \.proxyMountPoints, "URL-PATH URL",
             help: "Proxy a sub URL of the site to another URL (repeatable)."),
-        .pair("--proxy-url-alias", \.proxyMountPoints, "URL-PATH URL", hidden: true,
+        .pair(
+            "--proxy-url-alias", \.proxyMountPoints, "URL-PATH URL", hidden: true,
             help: "Same as --proxy-mount-point."),
-        .pair("--proxy-virtual-host", \.proxyVirtualHosts, "HOSTNAME URL",
+        .pair(
+            "--proxy-virtual-host", \.proxyVirtualHosts, "HOSTNAME URL",
             help: "Proxy requests for a host name to another URL (repeatable)."),
-        .value("--proxy-timeout", \.proxyTimeout, "SECONDS",
+        .value(
+            "--proxy-timeout", \.proxyTimeout, "SECONDS",
             help: "Seconds to wait for a proxied server (--proxy-mount-point, --proxy-virtual-host). Defaults to 60."),
         // Access, authentication, dispatch and trusted-proxy hooks (AccessHooks.swift).
-        .repeatable("--trust-proxy-header", \.trustProxyHeaders, "HEADER-NAME",
-            help: "A header from a trusted proxy describing the original request, e.g. X-Forwarded-For (repeatable); copies of it sent by anyone else are removed."),
-        .repeatable("--trust-proxy", \.trustProxies, "IP-ADDRESS/SUBNET",
-            help: "The address or subnet of a proxy whose --trust-proxy-header headers are believed (repeatable). Defaults to every client."),
-        .value("--host-access-script", \.hostAccessScript, "SCRIPT-PATH",
+        .repeatable(
+            "--trust-proxy-header", \.trustProxyHeaders, "HEADER-NAME",
+            help:
+                "A header from a trusted proxy describing the original request, e.g. X-Forwarded-For (repeatable); copies of it sent by anyone else are removed."
+        ),
+        .repeatable(
+            "--trust-proxy", \.trustProxies, "IP-ADDRESS/SUBNET",
+            help:
+                "The address or subnet of a proxy whose --trust-proxy-header headers are believed (repeatable). Defaults to every client."
+        ),
+        .value(
+            "--host-access-script", \.hostAccessScript, "SCRIPT-PATH",
             help: "A Python script whose allow_access(environ, host) decides whether a client may access the site."),
-        .value("--auth-user-script", \.authUserScript, "SCRIPT-PATH",
-            help: "A Python script whose check_password(environ, user, password) (or get_realm_hash() for Digest) authenticates every request."),
-        .value("--auth-type", \.authType, "TYPE",
+        .value(
+            "--auth-user-script", \.authUserScript, "SCRIPT-PATH",
+            help:
+                "A Python script whose check_password(environ, user, password) (or get_realm_hash() for Digest) authenticates every request."
+        ),
+        .value(
+            "--auth-type", \.authType, "TYPE",
             help: "Authentication scheme with --auth-user-script: 'Basic' (the default) or 'Digest'."),
-        .value("--auth-group-script", \.authGroupScript, "SCRIPT-PATH",
-            help: "A Python script whose groups_for_user(environ, user) lists an authenticated user's groups (needs --auth-user-script)."),
-        .value("--auth-group", \.authGroup, "NAME",
+        .value(
+            "--auth-group-script", \.authGroupScript, "SCRIPT-PATH",
+            help:
+                "A Python script whose groups_for_user(environ, user) lists an authenticated user's groups (needs --auth-user-script)."
+        ),
+        .value(
+            "--auth-group", \.authGroup, "NAME",
             help: "The group users must belong to with --auth-group-script. Defaults to 'wsgi'."),
-        .value("--dispatch-script", \.dispatchScript, "SCRIPT-PATH",
-            help: "A Python script whose process_group(), application_group() and callable_object() (each taking environ) choose where each request runs (WSGIDispatchScript; not in mod_wsgi-express)."),
+        .value(
+            "--dispatch-script", \.dispatchScript, "SCRIPT-PATH",
+            help:
+                "A Python script whose process_group(), application_group() and callable_object() (each taking environ) choose where each request runs (WSGIDispatchScript; not in mod_wsgi-express)."
+        ),
     ]
 
     static let processes: [OptionSpec] = [
-        .value("--processes", \.processes, "NUMBER",
+        .value(
+            "--processes", \.processes, "NUMBER",
             help: "The number of processes handling requests. Defaults to 1."),
-        .value("--threads", \.threads, "NUMBER",
+        .value(
+            "--threads", \.threads, "NUMBER",
             help: "The number of request threads in each process. Defaults to 5."),
-        .value("--max-clients", \.maxClients, "NUMBER",
-            help: "Maximum simultaneous client connections. Defaults to 1.5 times processes x threads; ignored in embedded mode."),
-        .value("--initial-workers", \.initialWorkers, "NUMBER",
+        .value(
+            "--max-clients", \.maxClients, "NUMBER",
+            help:
+                "Maximum simultaneous client connections. Defaults to 1.5 times processes x threads; ignored in embedded mode."
+        ),
+        .value(
+            "--initial-workers", \.initialWorkers, "NUMBER",
             help: "Workers created at start-up, as a fraction (0 to 1) of max clients; ignored in embedded mode."),
-        .value("--minimum-spare-workers", \.minimumSpareWorkers, "NUMBER",
+        .value(
+            "--minimum-spare-workers", \.minimumSpareWorkers, "NUMBER",
             help: "Minimum spare workers, as a fraction (0 to 1) of max clients; ignored in embedded mode."),
-        .value("--maximum-spare-workers", \.maximumSpareWorkers, "NUMBER",
+        .value(
+            "--maximum-spare-workers", \.maximumSpareWorkers, "NUMBER",
             help: "Maximum spare workers, as a fraction (0 to 1) of max clients; ignored in embedded mode."),
-        .flag("--embedded-mode", \.embeddedMode,
-            help: "Run the application inside the Apache child processes instead of daemon processes (worker MPM, fixed processes x threads)."),
-        .repeatable("--server-mpm", \.serverMPMs, "NAME",
-            help: "A preferred Apache MPM: event, worker or prefork (repeatable, in order of preference). Defaults to event, worker, prefork."),
-        .value("--maximum-requests", \.maximumRequests, "NUMBER",
+        .flag(
+            "--embedded-mode", \.embeddedMode,
+            help:
+                "Run the application inside the Apache child processes instead of daemon processes (worker MPM, fixed processes x threads)."
+        ),
+        .repeatable(
+            "--server-mpm", \.serverMPMs, "NAME",
+            help:
+                "A preferred Apache MPM: event, worker or prefork (repeatable, in order of preference). Defaults to event, worker, prefork."
+        ),
+        .value(
+            "--maximum-requests", \.maximumRequests, "NUMBER",
             help: "Restart a worker process after this many requests. Defaults to 0 (never)."),
-        .value("--startup-timeout", \.startupTimeout, "SECONDS",
+        .value(
+            "--startup-timeout", \.startupTimeout, "SECONDS",
             help: "Seconds allowed for the application to load before the process restarts. Defaults to 15."),
-        .value("--shutdown-timeout", \.shutdownTimeout, "SECONDS",
+        .value(
+            "--shutdown-timeout", \.shutdownTimeout, "SECONDS",
             help: "Seconds a worker process may take to shut down before it is killed. Defaults to 5."),
-        .value("--restart-interval", \.restartInterval, "SECONDS",
+        .value(
+            "--restart-interval", \.restartInterval, "SECONDS",
             help: "Restart worker processes every this many seconds. Not enabled by default."),
-        .value("--cpu-time-limit", \.cpuTimeLimit, "SECONDS",
+        .value(
+            "--cpu-time-limit", \.cpuTimeLimit, "SECONDS",
             help: "Restart a worker process after this much CPU time. Not enabled by default."),
-        .value("--graceful-timeout", \.gracefulTimeout, "SECONDS",
+        .value(
+            "--graceful-timeout", \.gracefulTimeout, "SECONDS",
             help: "Grace period for active requests when a worker process restarts. Defaults to 15."),
-        .value("--eviction-timeout", \.evictionTimeout, "SECONDS",
+        .value(
+            "--eviction-timeout", \.evictionTimeout, "SECONDS",
             help: "Grace period for active requests on a forced graceful restart. Defaults to --graceful-timeout."),
-        .value("--deadlock-timeout", \.deadlockTimeout, "SECONDS",
+        .value(
+            "--deadlock-timeout", \.deadlockTimeout, "SECONDS",
             help: "Restart a worker process whose Python GIL is deadlocked this long. Defaults to 60."),
-        .value("--inactivity-timeout", \.inactivityTimeout, "SECONDS",
+        .value(
+            "--inactivity-timeout", \.inactivityTimeout, "SECONDS",
             help: "Restart an idle worker process after this many seconds. Not enabled by default."),
-        .repeatable("--ignore-activity", \.ignoreActivity, "URL-PATH",
+        .repeatable(
+            "--ignore-activity", \.ignoreActivity, "URL-PATH",
             help: "A URL (a health check, say) whose requests do not count as activity (repeatable)."),
-        .value("--request-timeout", \.requestTimeout, "SECONDS",
-            help: "Restart a worker process when requests take longer than this (averaged over threads). Defaults to 60."),
-        .value("--interrupt-timeout", \.interruptTimeout, "SECONDS",
-            help: "Past --request-timeout, first raise mod_wsgi.RequestTimeout in the request's thread (the client gets 504) and restart the process only if it has not unwound within this many seconds. Defaults to 0 (restart at once)."),
-        .value("--connect-timeout", \.connectTimeout, "SECONDS",
+        .value(
+            "--request-timeout", \.requestTimeout, "SECONDS",
+            help:
+                "Restart a worker process when requests take longer than this (averaged over threads). Defaults to 60."),
+        .value(
+            "--interrupt-timeout", \.interruptTimeout, "SECONDS",
+            help:
+                "Past --request-timeout, first raise mod_wsgi.RequestTimeout in the request's thread (the client gets 504) and restart the process only if it has not unwound within this many seconds. Defaults to 0 (restart at once)."
+        ),
+        .value(
+            "--connect-timeout", \.connectTimeout, "SECONDS",
             help: "Seconds allowed to connect to a daemon process. Defaults to 15."),
-        .value("--socket-timeout", \.socketTimeout, "SECONDS",
+        .value(
+            "--socket-timeout", \.socketTimeout, "SECONDS",
             help: "Seconds allowed for a read or write on the daemon socket. Defaults to 60."),
-        .value("--queue-timeout", \.queueTimeout, "SECONDS",
+        .value(
+            "--queue-timeout", \.queueTimeout, "SECONDS",
             help: "Seconds a request may wait for a daemon process. Defaults to 45."),
-        .value("--daemon-backlog", \.daemonBacklog, "NUMBER",
+        .value(
+            "--daemon-backlog", \.daemonBacklog, "NUMBER",
             help: "Listen backlog of the daemon process sockets. Defaults to 100."),
-        .value("--send-buffer-size", \.sendBufferSize, "NUMBER",
+        .value(
+            "--send-buffer-size", \.sendBufferSize, "NUMBER",
             help: "Send buffer size of daemon sockets. Defaults to 0 (system default)."),
-        .value("--receive-buffer-size", \.receiveBufferSize, "NUMBER",
+        .value(
+            "--receive-buffer-size", \.receiveBufferSize, "NUMBER",
             help: "Receive buffer size of daemon sockets. Defaults to 0 (system default)."),
-        .value("--header-buffer-size", \.headerBufferSize, "NUMBER",
+        .value(
+            "--header-buffer-size", \.headerBufferSize, "NUMBER",
             help: "Buffer size for response headers from daemon processes. Defaults to 0 (32768 bytes)."),
-        .value("--response-buffer-size", \.responseBufferSize, "NUMBER",
+        .value(
+            "--response-buffer-size", \.responseBufferSize, "NUMBER",
             help: "Response bytes buffered from a daemon process. Defaults to 0 (65536 bytes)."),
-        .value("--response-socket-timeout", \.responseSocketTimeout, "SECONDS",
+        .value(
+            "--response-socket-timeout", \.responseSocketTimeout, "SECONDS",
             help: "Seconds allowed to write a buffered response to the client. Defaults to 0 (--socket-timeout)."),
-        .value("--socket-prefix", \.socketPrefix, "DIRECTORY-PATH", aliases: ["--socket-path"],
+        .value(
+            "--socket-prefix", \.socketPrefix, "DIRECTORY-PATH", aliases: ["--socket-path"],
             help: "Path prefix of the daemon processes' UNIX sockets. Defaults to 'wsgi' in the server root."),
-        .flag("--orphan-interpreter", \.orphanInterpreter,
+        .flag(
+            "--orphan-interpreter", \.orphanInterpreter,
             help: "Skip destroying the Python interpreter when a process shuts down."),
-        .pair("--service-script", \.serviceScripts, "SERVICE SCRIPT-PATH",
+        .pair(
+            "--service-script", \.serviceScripts, "SERVICE SCRIPT-PATH",
             help: "A Python script run as a managed service in its own daemon process (repeatable)."),
-        .pair("--service-user", \.serviceUsers, "SERVICE USERNAME",
+        .pair(
+            "--service-user", \.serviceUsers, "SERVICE USERNAME",
             help: "When run as root, the user a managed service runs as."),
-        .pair("--service-group", \.serviceGroups, "SERVICE GROUP",
+        .pair(
+            "--service-group", \.serviceGroups, "SERVICE GROUP",
             help: "When run as root, the group a managed service runs as."),
-        .pair("--service-log-file", \.serviceLogFiles, "SERVICE FILE-NAME",
+        .pair(
+            "--service-log-file", \.serviceLogFiles, "SERVICE FILE-NAME",
             help: "A separate log file for a managed service."),
     ]
 
     static let logging: [OptionSpec] = [
-        .value("--log-directory", \.logDirectory, "DIRECTORY-PATH",
+        .value(
+            "--log-directory", \.logDirectory, "DIRECTORY-PATH",
             help: "Where log files go; overrides --log-to-terminal. Defaults to the server root."),
-        .value("--log-level", \.logLevel, "NAME",
-            help: "Apache's log level: emerg, alert, crit, error, warn, notice, info, debug or trace1-8. Defaults to 'warn'."),
-        .flag("--log-to-terminal", \.logToTerminal,
+        .value(
+            "--log-level", \.logLevel, "NAME",
+            help:
+                "Apache's log level: emerg, alert, crit, error, warn, notice, info, debug or trace1-8. Defaults to 'warn'."
+        ),
+        .flag(
+            "--log-to-terminal", \.logToTerminal,
             help: "Send the logs to the terminal (stderr/stdout) instead of files. Defaults to disabled."),
-        .flag("--access-log", \.accessLog,
+        .flag(
+            "--access-log", \.accessLog,
             help: "Enable the access log. Defaults to disabled."),
-        .flag("--startup-log", \.startupLog,
+        .flag(
+            "--startup-log", \.startupLog,
             help: "Enable the Apache start-up log. Defaults to disabled."),
-        .withdrawn(.flag, "--verbose-debugging", hidden: true,
-            reason: "mod_wsgi's WSGIVerboseDebugging only logged the binding of threads to Python interpreters, which this module does not do; use --log-level debug",
+        .withdrawn(
+            .flag, "--verbose-debugging", hidden: true,
+            reason:
+                "mod_wsgi's WSGIVerboseDebugging only logged the binding of threads to Python interpreters, which this module does not do; use --log-level debug",
             help: "Verbose mod_wsgi debug logging."),
-        .value("--access-log-format", \.accessLogFormat, "FORMAT",
+        .value(
+            "--access-log-format", \.accessLogFormat, "FORMAT",
             help: "The access log format: 'common' (the default), 'combined' or an Apache LogFormat string."),
-        .value("--error-log-format", \.errorLogFormat, "FORMAT",
+        .value(
+            "--error-log-format", \.errorLogFormat, "FORMAT",
             help: "The error log format (an Apache ErrorLogFormat string)."),
-        .value("--error-log-name", \.errorLogName, "FILE-NAME",
+        .value(
+            "--error-log-name", \.errorLogName, "FILE-NAME",
             help: "File name of the error log in the log directory. Defaults to 'error_log'."),
-        .value("--access-log-name", \.accessLogName, "FILE-NAME",
+        .value(
+            "--access-log-name", \.accessLogName, "FILE-NAME",
             help: "File name of the access log in the log directory. Defaults to 'access_log'."),
-        .value("--startup-log-name", \.startupLogName, "FILE-NAME",
+        .value(
+            "--startup-log-name", \.startupLogName, "FILE-NAME",
             help: "File name of the start-up log in the log directory. Defaults to 'startup_log'."),
-        .flag("--rotate-logs", \.rotateLogs,
+        .flag(
+            "--rotate-logs", \.rotateLogs,
             help: "Rotate the log files with rotatelogs."),
-        .value("--max-log-size", \.maxLogSize, "MB",
+        .value(
+            "--max-log-size", \.maxLogSize, "MB",
             help: "Size in MB at which log files are rotated. Defaults to 5."),
-        .value("--rotatelogs-executable", \.rotatelogsExecutable, "FILE-PATH",
+        .value(
+            "--rotatelogs-executable", \.rotatelogsExecutable, "FILE-PATH",
             help: "Path of the rotatelogs program. Defaults to the one next to httpd, or /usr/bin/rotatelogs."),
     ]
 
     static let apache: [OptionSpec] = [
-        .value("--httpd-executable", \.httpdExecutable, "FILE-PATH",
-            help: "Path of the Apache executable. Defaults to $HTTPD, else what apxs reports (Debian: /usr/sbin/apache2)."),
-        .value("--modules-directory", \.modulesDirectory, "DIRECTORY-PATH",
+        .value(
+            "--httpd-executable", \.httpdExecutable, "FILE-PATH",
+            help:
+                "Path of the Apache executable. Defaults to $HTTPD, else what apxs reports (Debian: /usr/sbin/apache2)."
+        ),
+        .value(
+            "--modules-directory", \.modulesDirectory, "DIRECTORY-PATH",
             help: "Apache's modules directory. Defaults to what apxs reports (Debian: /usr/lib/apache2/modules)."),
-        .value("--mime-types", \.mimeTypes, "FILE-PATH",
+        .value(
+            "--mime-types", \.mimeTypes, "FILE-PATH",
             help: "Path of the MIME types file. Defaults to /etc/mime.types."),
-        .value("--shell-executable", \.shellExecutable, "FILE-PATH",
+        .value(
+            "--shell-executable", \.shellExecutable, "FILE-PATH",
             help: "The shell running the 'apachectl' script. Defaults to bash."),
-        .value("--process-name", \.processName, "NAME",
+        .value(
+            "--process-name", \.processName, "NAME",
             help: "The name of the Apache parent process. Defaults to '<httpd> (mod_wsgi-express)'."),
-        .flag("--with-cgi", \.withCGI,
+        .flag(
+            "--with-cgi", \.withCGI,
             help: "Run executable '.cgi' files in the document root as CGI scripts."),
-        .withdrawn(.flag, "--with-php5", hidden: true,
+        .withdrawn(
+            .flag, "--with-php5", hidden: true,
             reason: "mod_wsgi 6.0 removed it (PHP 5 is end of life); load PHP with --include-file",
             help: "Enable PHP 5 (prefork MPM)."),
-        .flag("--isatty", \.isatty, hidden: true,
-            help: "Behave as when run on a terminal even where none is detected (a container, say): Apache runs as a child of this command, which forwards its signals."),
-        .flag("--setup-only", \.setupOnly,
+        .flag(
+            "--isatty", \.isatty, hidden: true,
+            help:
+                "Behave as when run on a terminal even where none is detected (a container, say): Apache runs as a child of this command, which forwards its signals."
+        ),
+        .flag(
+            "--setup-only", \.setupOnly,
             help: "Only write the configuration, then exit; start Apache later with the generated 'apachectl'."),
     ]
 
-    static let newRelicRemoved = "mod_wsgi 6.0 removed the New Relic integration; start the agent from your WSGI script (newrelic.agent.initialize)"
+    static let newRelicRemoved =
+        "mod_wsgi 6.0 removed the New Relic integration; start the agent from your WSGI script (newrelic.agent.initialize)"
 
     static let debugging: [OptionSpec] = [
-        .flag("--debug-mode", \.debugMode,
-            help: "Run a single Apache process in the foreground with stdin attached, so an interactive debugger (pdb) works."),
-        .flag("--enable-debugger", \.enableDebugger,
+        .flag(
+            "--debug-mode", \.debugMode,
+            help:
+                "Run a single Apache process in the foreground with stdin attached, so an interactive debugger (pdb) works."
+        ),
+        .flag(
+            "--enable-debugger", \.enableDebugger,
             help: "In debug mode, enter pdb post-mortem on exceptions escaping the application (implies --debug-mode)."),
-        .flag("--debugger-startup", \.debuggerStartup,
+        .flag(
+            "--debugger-startup", \.debuggerStartup,
             help: "Enter pdb once the application has loaded, to set breakpoints (implies --enable-debugger)."),
-        .flag("--enable-coverage", \.enableCoverage,
-            help: "Measure code coverage with coverage.py (installed in the application's Python) and write an HTML report at exit (implies --debug-mode)."),
-        .value("--coverage-directory", \.coverageDirectory, "DIRECTORY-PATH",
+        .flag(
+            "--enable-coverage", \.enableCoverage,
+            help:
+                "Measure code coverage with coverage.py (installed in the application's Python) and write an HTML report at exit (implies --debug-mode)."
+        ),
+        .value(
+            "--coverage-directory", \.coverageDirectory, "DIRECTORY-PATH",
             help: "Where the coverage report is written. Defaults to 'htmlcov' in the server root."),
-        .flag("--enable-profiler", \.enableProfiler,
+        .flag(
+            "--enable-profiler", \.enableProfiler,
             help: "Profile the application with cProfile and write a '.pstats' file at exit (implies --debug-mode)."),
-        .value("--profiler-directory", \.profilerDirectory, "DIRECTORY-PATH",
+        .value(
+            "--profiler-directory", \.profilerDirectory, "DIRECTORY-PATH",
             help: "Where the '.pstats' files are written. Defaults to 'pstats' in the server root."),
-        .flag("--enable-recorder", \.enableRecorder,
-            help: "Write each request's environ and body and the response's headers and body to files (implies --debug-mode)."),
-        .value("--recorder-directory", \.recorderDirectory, "DIRECTORY-PATH",
+        .flag(
+            "--enable-recorder", \.enableRecorder,
+            help:
+                "Write each request's environ and body and the response's headers and body to files (implies --debug-mode)."
+        ),
+        .value(
+            "--recorder-directory", \.recorderDirectory, "DIRECTORY-PATH",
             help: "Where recorded requests are written. Defaults to 'archive' in the server root."),
-        .flag("--enable-gdb", \.enableGdb,
+        .flag(
+            "--enable-gdb", \.enableGdb,
             help: "Run Apache under gdb (implies --debug-mode)."),
-        .value("--gdb-executable", \.gdbExecutable, "FILE-PATH",
+        .value(
+            "--gdb-executable", \.gdbExecutable, "FILE-PATH",
             help: "The gdb to run with --enable-gdb. Defaults to 'gdb' on PATH."),
-        .withdrawn(.flag, "--enable-docs",
+        .withdrawn(
+            .flag, "--enable-docs",
             reason: "the documentation is not bundled with this build; read it at https://modwsgi.readthedocs.io",
             help: "Serve the mod_wsgi documentation at /__wsgi__/docs."),
-        .withdrawn(.flag, "--with-newrelic", hidden: true, reason: newRelicRemoved,
+        .withdrawn(
+            .flag, "--with-newrelic", hidden: true, reason: newRelicRemoved,
             help: "New Relic agent and platform."),
-        .withdrawn(.flag, "--with-newrelic-agent", hidden: true, reason: newRelicRemoved,
+        .withdrawn(
+            .flag, "--with-newrelic-agent", hidden: true, reason: newRelicRemoved,
             help: "New Relic agent."),
-        .withdrawn(.flag, "--with-newrelic-platform", hidden: true, reason: newRelicRemoved,
+        .withdrawn(
+            .flag, "--with-newrelic-platform", hidden: true, reason: newRelicRemoved,
             help: "New Relic platform."),
-        .withdrawn(.value, "--newrelic-config-file", metavar: "FILE-PATH", hidden: true, reason: newRelicRemoved,
+        .withdrawn(
+            .value, "--newrelic-config-file", metavar: "FILE-PATH", hidden: true, reason: newRelicRemoved,
             help: "New Relic configuration file."),
-        .withdrawn(.value, "--newrelic-environment", metavar: "NAME", hidden: true, reason: newRelicRemoved,
+        .withdrawn(
+            .value, "--newrelic-environment", metavar: "NAME", hidden: true, reason: newRelicRemoved,
             help: "New Relic environment."),
     ]
 }

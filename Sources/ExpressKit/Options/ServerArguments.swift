@@ -91,12 +91,18 @@ extension OptionSpec.Section {
     func decodeGroup(_ c: KeyedDecodingContainer<OptionKey>) throws -> [(Int, String)] {
         let k = OptionKey(key)
         switch self {
-        case .application: return try c.decode(OptionGroup<SectionArguments<ApplicationSection>>.self, forKey: k).wrappedValue.values
-        case .server: return try c.decode(OptionGroup<SectionArguments<ServerSection>>.self, forKey: k).wrappedValue.values
-        case .processes: return try c.decode(OptionGroup<SectionArguments<ProcessesSection>>.self, forKey: k).wrappedValue.values
-        case .logging: return try c.decode(OptionGroup<SectionArguments<LoggingSection>>.self, forKey: k).wrappedValue.values
-        case .apache: return try c.decode(OptionGroup<SectionArguments<ApacheSection>>.self, forKey: k).wrappedValue.values
-        case .debugging: return try c.decode(OptionGroup<SectionArguments<DebuggingSection>>.self, forKey: k).wrappedValue.values
+        case .application:
+            return try c.decode(OptionGroup<SectionArguments<ApplicationSection>>.self, forKey: k).wrappedValue.values
+        case .server:
+            return try c.decode(OptionGroup<SectionArguments<ServerSection>>.self, forKey: k).wrappedValue.values
+        case .processes:
+            return try c.decode(OptionGroup<SectionArguments<ProcessesSection>>.self, forKey: k).wrappedValue.values
+        case .logging:
+            return try c.decode(OptionGroup<SectionArguments<LoggingSection>>.self, forKey: k).wrappedValue.values
+        case .apache:
+            return try c.decode(OptionGroup<SectionArguments<ApacheSection>>.self, forKey: k).wrappedValue.values
+        case .debugging:
+            return try c.decode(OptionGroup<SectionArguments<DebuggingSection>>.self, forKey: k).wrappedValue.values
         }
     }
 }
@@ -116,7 +122,8 @@ extension OptionSpec {
         case (.value, .int): return Option<Int?>(name: argumentNames, help: argumentHelp)
         case (.value, .double): return Option<Double?>(name: argumentNames, help: argumentHelp)
         case (.value, _): return Option<String?>(name: argumentNames, help: argumentHelp)
-        case (.repeatable, _), (.pair, _): return Option<[String]>(wrappedValue: [], name: argumentNames, help: argumentHelp)
+        case (.repeatable, _), (.pair, _):
+            return Option<[String]>(wrappedValue: [], name: argumentNames, help: argumentHelp)
         }
     }
 
@@ -125,7 +132,8 @@ extension OptionSpec {
         switch (kind, valueType) {
         case (.flag, _): return try c.decode(Flag<Bool>.self, forKey: key).wrappedValue ? [""] : []
         case (.value, .int): return try c.decode(Option<Int?>.self, forKey: key).wrappedValue.map { [String($0)] } ?? []
-        case (.value, .double): return try c.decode(Option<Double?>.self, forKey: key).wrappedValue.map { ["\($0)"] } ?? []
+        case (.value, .double):
+            return try c.decode(Option<Double?>.self, forKey: key).wrappedValue.map { ["\($0)"] } ?? []
         case (.value, _): return try c.decode(Option<String?>.self, forKey: key).wrappedValue.map { [$0] } ?? []
         case (.repeatable, _), (.pair, _): return try c.decode(Option<[String]>.self, forKey: key).wrappedValue
         }

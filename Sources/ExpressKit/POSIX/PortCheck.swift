@@ -29,7 +29,7 @@ enum PortCheck {
         hints.ai_family = AF_UNSPEC
         var res: UnsafeMutablePointer<addrinfo>?
         guard getaddrinfo(host, String(port), &hints, &res) == 0, let first = res else {
-            return nil // a name that does not resolve: Apache says so itself
+            return nil  // a name that does not resolve: Apache says so itself
         }
         defer { freeaddrinfo(res) }
         var addresses: [UnsafeMutablePointer<addrinfo>] = []
@@ -39,7 +39,7 @@ enum PortCheck {
         addresses.sort { $0.pointee.ai_family == AF_INET6 && $1.pointee.ai_family != AF_INET6 }
         for a in addresses {
             let fd = socket(a.pointee.ai_family, a.pointee.ai_socktype, a.pointee.ai_protocol)
-            guard fd >= 0 else { continue } // a family this machine lacks (no IPv6)
+            guard fd >= 0 else { continue }  // a family this machine lacks (no IPv6)
             defer { close(fd) }
             var one: Int32 = 1, zero: Int32 = 0
             let size = socklen_t(MemoryLayout<Int32>.size)
@@ -49,9 +49,10 @@ enum PortCheck {
             }
             if bind(fd, a.pointee.ai_addr, a.pointee.ai_addrlen) != 0 {
                 let e = Glibc.errno
-                guard e == EADDRINUSE || e == EACCES else { continue } // EADDRNOTAVAIL: Apache's to report
-                return PortConflict(errno: e, address: describe(a.pointee.ai_addr, port: port),
-                                    listeners: e == EADDRINUSE ? listening(port: port) : [])
+                guard e == EADDRINUSE || e == EACCES else { continue }  // EADDRNOTAVAIL: Apache's to report
+                return PortConflict(
+                    errno: e, address: describe(a.pointee.ai_addr, port: port),
+                    listeners: e == EADDRINUSE ? listening(port: port) : [])
             }
         }
         return nil
@@ -85,7 +86,8 @@ enum PortCheck {
                 guard fields.count > 3, fields[3] == "0A" else { continue }
                 let local = fields[1].split(separator: ":")
                 guard local.count == 2, Int(local[1], radix: 16) == port,
-                      let address = procAddress(local[0], family: family) else { continue }
+                    let address = procAddress(local[0], family: family)
+                else { continue }
                 let entry = family == AF_INET6 ? "[\(address)]:\(port)" : "\(address):\(port)"
                 if !found.contains(entry) { found.append(entry) }
             }
@@ -102,7 +104,7 @@ enum PortCheck {
         for _ in 0..<words {
             let j = hex.index(i, offsetBy: 8)
             guard let w = UInt32(hex[i..<j], radix: 16) else { return nil }
-            withUnsafeBytes(of: w) { bytes.append(contentsOf: $0) } // host order, as the kernel wrote it
+            withUnsafeBytes(of: w) { bytes.append(contentsOf: $0) }  // host order, as the kernel wrote it
             i = j
         }
         var buf = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)

@@ -22,20 +22,24 @@ enum Certificates {
     static func check(certificate: String, key: String, certificateOption: String, keyOption: String) throws {
         try checkReadable(certificate, option: certificateOption)
         try checkReadable(key, option: keyOption)
-        guard let crypto = LibCrypto.shared else { return } // mod_ssl itself will report
+        guard let crypto = LibCrypto.shared else { return }  // mod_ssl itself will report
         guard let x509 = crypto.readCertificate(certificate) else {
             throw ExpressError.badOption("\(certificateOption): '\(certificate)' is not a PEM certificate")
         }
         defer { crypto.freeCertificate(x509) }
         // A key protected by a pass phrase is for Apache's pass phrase dialog: not opened here.
         if let text = Sys.readFile(key, limit: 65536),
-           String(decoding: text, as: UTF8.self).contains("ENCRYPTED") { return }
+            String(decoding: text, as: UTF8.self).contains("ENCRYPTED")
+        {
+            return
+        }
         guard let pkey = crypto.readPrivateKey(key) else {
             throw ExpressError.badOption("\(keyOption): '\(key)' is not a PEM private key")
         }
         defer { crypto.freeKey(pkey) }
         guard crypto.keyMatches(x509, pkey) else {
-            throw ExpressError.badOption("\(keyOption): '\(key)' is not the private key of the certificate '\(certificate)'")
+            throw ExpressError.badOption(
+                "\(keyOption): '\(key)' is not the private key of the certificate '\(certificate)'")
         }
     }
 }
@@ -43,9 +47,12 @@ enum Certificates {
 /// The handful of libcrypto (OpenSSL 1.1/3) functions the check needs.
 final class LibCrypto: @unchecked Sendable {
     typealias NewFile = @convention(c) (UnsafePointer<CChar>, UnsafePointer<CChar>) -> OpaquePointer?
-    typealias ReadX509 = @convention(c) (OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutableRawPointer?) -> OpaquePointer?
-    typealias PasswordCallback = @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32
-    typealias ReadKey = @convention(c) (OpaquePointer?, OpaquePointer?, PasswordCallback?, UnsafeMutableRawPointer?) -> OpaquePointer?
+    typealias ReadX509 =
+        @convention(c) (OpaquePointer?, OpaquePointer?, OpaquePointer?, UnsafeMutableRawPointer?) -> OpaquePointer?
+    typealias PasswordCallback =
+        @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32
+    typealias ReadKey =
+        @convention(c) (OpaquePointer?, OpaquePointer?, PasswordCallback?, UnsafeMutableRawPointer?) -> OpaquePointer?
     typealias Free = @convention(c) (OpaquePointer?) -> Void
     typealias FreeInt = @convention(c) (OpaquePointer?) -> Int32
     typealias Check = @convention(c) (OpaquePointer?, OpaquePointer?) -> Int32
@@ -65,9 +72,10 @@ final class LibCrypto: @unchecked Sendable {
             dlsym(h, name).map { unsafeBitCast($0, to: T.self) }
         }
         guard let a = sym("BIO_new_file", NewFile.self), let b = sym("PEM_read_bio_X509", ReadX509.self),
-              let c = sym("PEM_read_bio_PrivateKey", ReadKey.self), let d = sym("BIO_free", FreeInt.self),
-              let e = sym("X509_free", Free.self), let f = sym("EVP_PKEY_free", Free.self),
-              let g = sym("X509_check_private_key", Check.self) else { return nil }
+            let c = sym("PEM_read_bio_PrivateKey", ReadKey.self), let d = sym("BIO_free", FreeInt.self),
+            let e = sym("X509_free", Free.self), let f = sym("EVP_PKEY_free", Free.self),
+            let g = sym("X509_check_private_key", Check.self)
+        else { return nil }
         (newFile, readX509, readKey, bioFree, x509Free, keyFree, checkKey) = (a, b, c, d, e, f, g)
     }
 

@@ -98,7 +98,7 @@ struct GlobalConfig {
     var pythonHome: String?
     var pythonPath: [String] = []
     var optimize: Int = 0
-    var hashSeed: UInt32?             // nil: random
+    var hashSeed: UInt32?  // nil: random
     var dontWriteBytecode = false
     var warnings: [String] = []
     var restrictEmbedded = false
@@ -145,10 +145,12 @@ extension VirtualHostConfig: MergeableConfig {}
 enum ConfigStore {
     static func store<T: AnyObject>(_ object: T, in pool: OpaquePointer?) -> UnsafeMutableRawPointer {
         let raw = Unmanaged.passRetained(object).toOpaque()
-        apr_pool_cleanup_register(pool, raw, { data in
-            Unmanaged<AnyObject>.fromOpaque(data!).release()
-            return APR_SUCCESS
-        }, apr_pool_cleanup_null)
+        apr_pool_cleanup_register(
+            pool, raw,
+            { data in
+                Unmanaged<AnyObject>.fromOpaque(data!).release()
+                return APR_SUCCESS
+            }, apr_pool_cleanup_null)
         return raw
     }
 
@@ -159,8 +161,10 @@ enum ConfigStore {
     }
 
     /// Apache's merge callback for either kind: `add` merged over `base`, in the pool `p`.
-    static func merge<T: MergeableConfig>(_ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?,
-                                          as: T.Type, in p: OpaquePointer?) -> UnsafeMutableRawPointer {
+    static func merge<T: MergeableConfig>(
+        _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?,
+        as: T.Type, in p: OpaquePointer?
+    ) -> UnsafeMutableRawPointer {
         let b = load(base, as: T.self)!
         let a = load(add, as: T.self)!
         return store(a.merged(over: b), in: p)
@@ -176,21 +180,28 @@ enum ConfigStore {
 }
 
 @_cdecl("wsgi_swift_create_server_config")
-func wsgi_swift_create_server_config(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) -> UnsafeMutableRawPointer? {
+func wsgi_swift_create_server_config(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?)
+    -> UnsafeMutableRawPointer?
+{
     ConfigStore.store(VirtualHostConfig(), in: p)
 }
 
 @_cdecl("wsgi_swift_merge_server_config")
-func wsgi_swift_merge_server_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+func wsgi_swift_merge_server_config(
+    _ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?
+) -> UnsafeMutableRawPointer? {
     ConfigStore.merge(base, add, as: VirtualHostConfig.self, in: p)
 }
 
 @_cdecl("wsgi_swift_create_dir_config")
-func wsgi_swift_create_dir_config(_ p: OpaquePointer?, _ dir: UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer? {
+func wsgi_swift_create_dir_config(_ p: OpaquePointer?, _ dir: UnsafeMutablePointer<CChar>?) -> UnsafeMutableRawPointer?
+{
     ConfigStore.store(DirConfig(), in: p)
 }
 
 @_cdecl("wsgi_swift_merge_dir_config")
-func wsgi_swift_merge_dir_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? {
+func wsgi_swift_merge_dir_config(_ p: OpaquePointer?, _ base: UnsafeMutableRawPointer?, _ add: UnsafeMutableRawPointer?)
+    -> UnsafeMutableRawPointer?
+{
     ConfigStore.merge(base, add, as: DirConfig.self, in: p)
 }

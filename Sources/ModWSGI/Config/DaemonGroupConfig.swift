@@ -24,7 +24,7 @@ struct DaemonGroupConfig {
     var requestTimeout = 0
     var queueTimeout = 0
     var connectTimeout = 15
-    var socketTimeout = 0            // 0: Apache's Timeout
+    var socketTimeout = 0  // 0: Apache's Timeout
     var responseSocketTimeout = 0
     var gracefulTimeout = 15
     var shutdownTimeout = 5
@@ -83,9 +83,11 @@ struct DaemonGroupConfig {
                 fail("\(k) must be \(what), not '\(v)'")
             }
             switch k {
-            case "processes": guard let n = int(1...1000) else { return bad("a number from 1 to 1000") }
+            case "processes":
+                guard let n = int(1...1000) else { return bad("a number from 1 to 1000") }
                 g.processes = n; g.multiprocess = true
-            case "threads": guard let n = int(0...1000) else { return bad("a number from 0 to 1000") }
+            case "threads":
+                guard let n = int(0...1000) else { return bad("a number from 0 to 1000") }
                 g.threads = n
             case "display-name": g.displayName = v
             case "home": g.home = v
@@ -106,14 +108,16 @@ struct DaemonGroupConfig {
             case "queue-timeout": guard let n = int() else { return bad("seconds") }; g.queueTimeout = n
             case "connect-timeout": guard let n = int() else { return bad("seconds") }; g.connectTimeout = n
             case "socket-timeout": guard let n = int() else { return bad("seconds") }; g.socketTimeout = n
-            case "response-socket-timeout": guard let n = int() else { return bad("seconds") }; g.responseSocketTimeout = n
+            case "response-socket-timeout":
+                guard let n = int() else { return bad("seconds") }; g.responseSocketTimeout = n
             case "graceful-timeout": guard let n = int() else { return bad("seconds") }; g.gracefulTimeout = n
             case "shutdown-timeout": guard let n = int() else { return bad("seconds") }; g.shutdownTimeout = n
             case "startup-timeout": guard let n = int() else { return bad("seconds") }; g.startupTimeout = n
             case "deadlock-timeout": guard let n = int() else { return bad("seconds") }; g.deadlockTimeout = n
             case "eviction-timeout": guard let n = int() else { return bad("seconds") }; g.evictionTimeout = n
             case "restart-interval": guard let n = int() else { return bad("seconds") }; g.restartInterval = n
-            case "listen-backlog": guard let n = int(1...65535) else { return bad("a number from 1 to 65535") }; g.listenBacklog = n
+            case "listen-backlog":
+                guard let n = int(1...65535) else { return bad("a number from 1 to 65535") }; g.listenBacklog = n
             case "header-buffer-size":  // 0: the default (as mod_wsgi; mod_wsgi-express renders 0)
                 guard let n = int(), n == 0 || n >= 4096 else { return bad("0 (the default) or at least 4096 bytes") }
                 if n > 0 { g.headerBufferSize = n }
@@ -125,8 +129,11 @@ struct DaemonGroupConfig {
             case "stack-size": guard let n = int() else { return bad("bytes") }; g.stackSize = n
             case "cpu-time-limit": guard let n = int() else { return bad("seconds") }; g.cpuTimeLimit = n
             case "memory-limit": guard let n = int(0...Int.max) else { return bad("bytes") }; g.memoryLimit = n
-            case "virtual-memory-limit": guard let n = int(0...Int.max) else { return bad("bytes") }; g.virtualMemoryLimit = n
-            case "cpu-priority": guard let n = Int(v), (-20...20).contains(n) else { return bad("a number from -20 to 20") }; g.cpuPriority = n
+            case "virtual-memory-limit":
+                guard let n = int(0...Int.max) else { return bad("bytes") }; g.virtualMemoryLimit = n
+            case "cpu-priority":
+                guard let n = Int(v), (-20...20).contains(n) else { return bad("a number from -20 to 20") };
+                g.cpuPriority = n
             case "socket-user": g.socketUser = v
             case "interrupt-timeout": guard let n = int() else { return bad("seconds") }; g.interruptTimeout = n
             case "server-metrics":
@@ -136,9 +143,13 @@ struct DaemonGroupConfig {
                 default: return bad("On or Off")
                 }
             case "script-user":
-                return fail("option 'script-user' is not supported yet by this mod_wsgi (the owner of a WSGI script is not checked); leave it out and keep the scripts writable only by their owner")
+                return fail(
+                    "option 'script-user' is not supported yet by this mod_wsgi (the owner of a WSGI script is not checked); leave it out and keep the scripts writable only by their owner"
+                )
             case "chroot":
-                return fail("option 'chroot' is not supported yet by this mod_wsgi (Python and the application would have to be inside the new root); leave it out, or run Apache in a container")
+                return fail(
+                    "option 'chroot' is not supported yet by this mod_wsgi (Python and the application would have to be inside the new root); leave it out, or run Apache in a container"
+                )
             default:
                 return fail("unknown option '\(k)'")
             }

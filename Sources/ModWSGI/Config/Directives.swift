@@ -7,16 +7,19 @@ struct DirectiveError: Error {
 
 /// Parses one directive (called through the command table in the C shim).
 @_cdecl("wsgi_swift_directive")
-func wsgi_swift_directive(_ cmd: UnsafeMutablePointer<cmd_parms>?, _ mconfig: UnsafeMutableRawPointer?,
-                          _ id: Int32, _ argc: Int32,
-                          _ argv: UnsafePointer<UnsafeMutablePointer<CChar>?>?) -> UnsafePointer<CChar>? {
+func wsgi_swift_directive(
+    _ cmd: UnsafeMutablePointer<cmd_parms>?, _ mconfig: UnsafeMutableRawPointer?,
+    _ id: Int32, _ argc: Int32,
+    _ argv: UnsafePointer<UnsafeMutablePointer<CChar>?>?
+) -> UnsafePointer<CChar>? {
     guard let cmd else { return nil }
     var args: [String] = []
     for i in 0..<Int(argc) { args.append(String(cString: argv![i]!)) }
     let name = String(cString: cmd.pointee.cmd.pointee.name)
     do {
-        try Directives.apply(wsgi_cmd_id(UInt32(id)), name: name, args: args, cmd: cmd,
-                             dir: ConfigStore.load(mconfig, as: DirConfig.self))
+        try Directives.apply(
+            wsgi_cmd_id(UInt32(id)), name: name, args: args, cmd: cmd,
+            dir: ConfigStore.load(mconfig, as: DirConfig.self))
         return nil
     } catch let e as DirectiveError {
         return UnsafePointer(e.message.pooled(cmd.pointee.pool))
@@ -28,8 +31,10 @@ func wsgi_swift_directive(_ cmd: UnsafeMutablePointer<cmd_parms>?, _ mconfig: Un
 enum Directives {
     nonisolated(unsafe) static var warnedInHtaccess = false
 
-    static func apply(_ id: wsgi_cmd_id, name: String, args: [String],
-                      cmd: UnsafeMutablePointer<cmd_parms>, dir: DirConfig?) throws {
+    static func apply(
+        _ id: wsgi_cmd_id, name: String, args: [String],
+        cmd: UnsafeMutablePointer<cmd_parms>, dir: DirConfig?
+    ) throws {
         func fail(_ what: String) -> DirectiveError { DirectiveError(message: "\(name): \(what)") }
         func count(_ range: ClosedRange<Int>, _ usage: String) throws {
             guard range.contains(args.count) else { throw fail("takes \(usage)") }
@@ -106,7 +111,9 @@ enum Directives {
             global.optimize = v
         case WSGI_CMD_PYTHON_HASH_SEED:
             try count(1...1, "one argument: random, or a number from 0 to 4294967295"); try globalOnly()
-            if args[0] == "random" { global.hashSeed = nil } else {
+            if args[0] == "random" {
+                global.hashSeed = nil
+            } else {
                 guard let v = UInt32(args[0]) else {
                     throw fail("must be 'random' or a number from 0 to 4294967295, not '\(args[0])'")
                 }
@@ -127,7 +134,8 @@ enum Directives {
         case WSGI_CMD_SOCKET_ROTATION: try globalOnly(); global.socketRotation = try flag()
         case WSGI_CMD_SOCKET_PREFIX:
             try count(1...1, "one argument: a path prefix"); try globalOnly()
-            global.socketPrefix = args[0].hasPrefix("/") ? args[0] : String(cString: ap_server_root_relative(cmd.pointee.pool, args[0]))
+            global.socketPrefix =
+                args[0].hasPrefix("/") ? args[0] : String(cString: ap_server_root_relative(cmd.pointee.pool, args[0]))
         case WSGI_CMD_PYTHON_EGGS:
             try count(1...1, "one argument: a directory"); try globalOnly()
             global.pythonEggs = args[0]
@@ -137,7 +145,9 @@ enum Directives {
             // connections over processes, so there is no cross-process mutex to choose.
             try count(1...1, "one argument: an Apache mutex mechanism such as default"); try globalOnly()
             if args[0].lowercased() != "default" {
-                global.startupWarnings.append("WSGIAcceptMutex \(args[0]): daemon processes here use no cross-process accept mutex, so the mechanism is not used.")
+                global.startupWarnings.append(
+                    "WSGIAcceptMutex \(args[0]): daemon processes here use no cross-process accept mutex, so the mechanism is not used."
+                )
             }
         case WSGI_CMD_TRUSTED_PROXY_HEADERS:
             try count(1...Int.max, "one or more header names such as X-Forwarded-For")
@@ -160,11 +170,14 @@ enum Directives {
             // Apache 2.4 (as mod_wsgi built for it): the auth providers are authoritative
             // by Apache's own rules; Off only mattered to Apache 2.2's auth hooks.
             if try !flag() {
-                let instead = id == WSGI_CMD_USER_AUTHORITATIVE
+                let instead =
+                    id == WSGI_CMD_USER_AUTHORITATIVE
                     ? "list more providers in AuthBasicProvider, or use AuthBasicAuthoritative Off"
                     : "combine Require lines in <RequireAny>"
                 let warning = "\(name) Off has no effect on Apache 2.4 (nor in mod_wsgi built for it): \(instead)."
-                if !servingRequests { global.startupWarnings.append(warning) } else if !warnedInHtaccess {
+                if !servingRequests {
+                    global.startupWarnings.append(warning)
+                } else if !warnedInHtaccess {
                     warnedInHtaccess = true  // once per process, not on every request reading .htaccess
                     Log.server(APLOG_WARNING, .directiveWithoutEffectInHtaccess, warning, cmd.pointee.server)
                 }
@@ -185,14 +198,17 @@ enum Directives {
             global.metricsAllow = TrustedProxyList((global.metricsAllow?.subnets ?? []) + more.subnets)
         case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
             try count(1...1, "one argument"); try globalOnly()
-            global.startupWarnings.append("\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")
+            global.startupWarnings.append(
+                "\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")
         case WSGI_CMD_DAEMON_PROCESS:
             try count(1...Int.max, "a process group name and options")
             // In the main server or a <VirtualHost> (as Debian's site files put it), not in
             // <Directory>/<Location>; the group's name is unique across all of them.
             if let err = wsgi_check_server_context(cmd) { throw DirectiveError(message: String(cString: err)) }
-            var group = try DaemonGroupConfig.parse(args, serverName: str(cmd.pointee.server.pointee.server_hostname) ?? "")
-                .get()
+            var group = try DaemonGroupConfig.parse(
+                args, serverName: str(cmd.pointee.server.pointee.server_hostname) ?? ""
+            )
+            .get()
             if cmd.pointee.server.pointee.is_virtual != 0 {
                 group.virtualHost = UInt(bitPattern: cmd.pointee.server)
             }
@@ -205,8 +221,10 @@ enum Directives {
         }
     }
 
-    static func scriptTarget(_ path: String, options: ArraySlice<String>,
-                             fail: (String) -> DirectiveError) throws -> ScriptTarget {
+    static func scriptTarget(
+        _ path: String, options: ArraySlice<String>,
+        fail: (String) -> DirectiveError
+    ) throws -> ScriptTarget {
         var t = ScriptTarget(path: path)
         for opt in options {
             guard let (k, v) = splitOption(opt) else { throw fail("options are name=value, not '\(opt)'") }
@@ -220,7 +238,9 @@ enum Directives {
                 guard let f = parseFlag(v) else { throw fail("pass-authorization must be On or Off") }
                 t.passAuthorization = f
             default:
-                throw fail("unknown option '\(k)'; allowed: process-group, application-group, callable-object, pass-authorization")
+                throw fail(
+                    "unknown option '\(k)'; allowed: process-group, application-group, callable-object, pass-authorization"
+                )
             }
         }
         return t

@@ -6,7 +6,8 @@ import CModWSGI
 enum VirtualHostGroups {
     static func allows(_ name: String, _ r: UnsafeMutablePointer<request_rec>) -> Bool {
         guard let group = GlobalConfig.current.daemonGroups.first(where: { $0.name == name }),
-              group.virtualHost != 0 else { return true } // unknown groups are reported by the client
+            group.virtualHost != 0
+        else { return true }  // unknown groups are reported by the client
         let here = r.pointee.server!
         if UInt(bitPattern: here) == group.virtualHost { return true }
         guard let owner = UnsafeMutablePointer<server_rec>(bitPattern: group.virtualHost) else { return true }

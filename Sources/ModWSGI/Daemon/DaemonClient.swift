@@ -6,23 +6,31 @@ import SystemCalls
 /// Apache's input filters, the response head and body to Apache's output filters.
 /// Both bodies stream in blocks; no Python here.
 enum DaemonClient {
-    static func forward(_ r: UnsafeMutablePointer<request_rec>, group name: String, scriptPath: String,
-                        errorOverride: Bool = false) -> Int32 {
+    static func forward(
+        _ r: UnsafeMutablePointer<request_rec>, group name: String, scriptPath: String,
+        errorOverride: Bool = false
+    ) -> Int32 {
         guard let group = GlobalConfig.current.daemonGroups.first(where: { $0.name == name }),
-              var path = DaemonManager.socketPaths[name] else {
-            Log.request(APLOG_ERR, .processGroupMissing, "No WSGI daemon process called '\(name)' has been configured: \(scriptPath)", r)
+            var path = DaemonManager.socketPaths[name]
+        else {
+            Log.request(
+                APLOG_ERR, .processGroupMissing,
+                "No WSGI daemon process called '\(name)' has been configured: \(scriptPath)", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let env = r.pointee.subprocess_env
         let queueStart = wsgi_now()
         apr_table_set(env, "mod_wsgi.queue_start", String(queueStart))
         guard var addr = unixAddress(path) else {
-            Log.request(APLOG_ERR, .daemonSocketPathTooLong, "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
+            Log.request(
+                APLOG_ERR, .daemonSocketPathTooLong,
+                "Socket path '\(path)' of daemon process group '\(name)' is too long.", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let connectTimeout = Int64(max(group.connectTimeout, 0)) * 1_000_000
         let started = monotonicMicros()
-        let socketTimeout = group.socketTimeout > 0 ? Int64(group.socketTimeout) * 1_000_000 : Int64(r.pointee.server.pointee.timeout)
+        let socketTimeout =
+            group.socketTimeout > 0 ? Int64(group.socketTimeout) * 1_000_000 : Int64(r.pointee.server.pointee.timeout)
 
         // A connection still queued on a socket whose daemon stopped accepting (a restart) is
         // reset when the daemon closes it: the daemon never read the request, so it is safe to
@@ -42,7 +50,8 @@ enum DaemonClient {
             } else {
                 let fd: Int32
                 do {
-                    fd = try connect(r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
+                    fd = try connect(
+                        r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
                 } catch {
                     return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
                 }
@@ -63,19 +72,29 @@ enum DaemonClient {
             } catch let e as WireError where pooled && e.isNotDelivered(sent: sent) {
                 conn.close()
                 DaemonConnectionPool.drop(path)
-                Log.request(APLOG_DEBUG, .daemonPooledConnectionGone, "A kept connection to daemon process '\(name)' on '\(path)' was closed by the daemon before it took the request (\(e)); sending the request on a new connection.", r)
+                Log.request(
+                    APLOG_DEBUG, .daemonPooledConnectionGone,
+                    "A kept connection to daemon process '\(name)' on '\(path)' was closed by the daemon before it took the request (\(e)); sending the request on a new connection.",
+                    r)
                 continue
-            } catch let e as WireError where e.isNotDelivered(sent: sent) && restarts < maximumRestarts
-                && monotonicMicros() - started < waitLimit(connectTimeout) {
+            } catch let e as WireError
+                where e.isNotDelivered(sent: sent) && restarts < maximumRestarts
+                && monotonicMicros() - started < waitLimit(connectTimeout)
+            {
                 conn.close()
                 restarts += 1
-                Log.request(APLOG_INFO, .daemonRetry, "Daemon process '\(name)' closed the connection on '\(path)' before taking the request (\(e)): it is restarting; sending the request again.", r)
+                Log.request(
+                    APLOG_INFO, .daemonRetry,
+                    "Daemon process '\(name)' closed the connection on '\(path)' before taking the request (\(e)): it is restarting; sending the request again.",
+                    r)
                 sleepMicros(Int64(restarts) * 20_000)
                 continue
             } catch {
                 conn.close()
                 if sent { return lost(r, error, name: name, headersSent: false) }
-                Log.request(APLOG_ERR, .daemonSendFailed, "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
+                Log.request(
+                    APLOG_ERR, .daemonSendFailed,
+                    "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
             let (status, reusable) = relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
@@ -105,8 +124,10 @@ enum DaemonClient {
 
     /// Connects, retrying while the listen queue is full (EAGAIN) or nobody listens yet.
     /// Throws the handler's status (a `Status`) once it has logged why it gave up.
-    private static func connect(_ r: UnsafeMutablePointer<request_rec>, group: DaemonGroupConfig, path: inout String,
-                                addr: inout sockaddr_un, started: Int64, connectTimeout: Int64) throws -> Int32 {
+    private static func connect(
+        _ r: UnsafeMutablePointer<request_rec>, group: DaemonGroupConfig, path: inout String,
+        addr: inout sockaddr_un, started: Int64, connectTimeout: Int64
+    ) throws -> Int32 {
         let name = group.name
         var attempts = 0
         var waited: Int64 = 0
@@ -115,11 +136,16 @@ enum DaemonClient {
             let fd: Int32
             do {
                 fd = try syscall("socket") {
-                    socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+                    socket(
+                        AF_UNIX,
+                        Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
                 }
             } catch {
                 let e = error.errno
-                Log.request(APLOG_ERR, .daemonSocketCreateFailed, "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(e))).", r)
+                Log.request(
+                    APLOG_ERR, .daemonSocketCreateFailed,
+                    "Unable to create socket to connect to WSGI daemon process '\(name)': \(String(cString: strerror(e))).",
+                    r)
                 throw Status(code: HTTP_INTERNAL_SERVER_ERROR)
             }
             var a = addr
@@ -146,7 +172,10 @@ enum DaemonClient {
                     sleepMicros(50_000)
                     continue
                 }
-                Log.request(APLOG_ERR, .daemonSocketGone, "The socket '\(path)' of WSGI daemon process '\(name)' is gone and no newer one appeared within connect-timeout of \(group.connectTimeout) seconds: Apache was restarted while this request was in an old child process (WSGISocketRotation On).", r)
+                Log.request(
+                    APLOG_ERR, .daemonSocketGone,
+                    "The socket '\(path)' of WSGI daemon process '\(name)' is gone and no newer one appeared within connect-timeout of \(group.connectTimeout) seconds: Apache was restarted while this request was in an old child process (WSGISocketRotation On).",
+                    r)
                 throw Status(code: HTTP_SERVICE_UNAVAILABLE)
             }
             if e == EAGAIN || e == ECONNREFUSED || e == ENOENT {
@@ -156,16 +185,24 @@ enum DaemonClient {
                     waited += pause
                     continue
                 }
-                Log.request(APLOG_ERR, .daemonConnect, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' after \(attempts) attempts within connect-timeout of \(group.connectTimeout) seconds, as the listener backlog limit was exceeded or the socket does not exist: \(String(cString: strerror(e))).", r)
+                Log.request(
+                    APLOG_ERR, .daemonConnect,
+                    "Unable to connect to WSGI daemon process '\(name)' on '\(path)' after \(attempts) attempts within connect-timeout of \(group.connectTimeout) seconds, as the listener backlog limit was exceeded or the socket does not exist: \(String(cString: strerror(e))).",
+                    r)
                 throw Status(code: HTTP_SERVICE_UNAVAILABLE)
             }
-            Log.request(APLOG_ERR, .daemonConnectFailed, "Unable to connect to WSGI daemon process '\(name)' on '\(path)' as user with uid=\(geteuid()): \(String(cString: strerror(e))).", r)
+            Log.request(
+                APLOG_ERR, .daemonConnectFailed,
+                "Unable to connect to WSGI daemon process '\(name)' on '\(path)' as user with uid=\(geteuid()): \(String(cString: strerror(e))).",
+                r)
             throw Status(code: HTTP_SERVICE_UNAVAILABLE)
         }
     }
 
     /// The request frame: script, application group, the CGI environment.
-    private static func requestFrame(_ r: UnsafeMutablePointer<request_rec>, scriptPath: String, queueStart: apr_time_t) -> [UInt8] {
+    private static func requestFrame(_ r: UnsafeMutablePointer<request_rec>, scriptPath: String, queueStart: apr_time_t)
+        -> [UInt8]
+    {
         let env = r.pointee.subprocess_env
         var req = DaemonRequest()
         req.scriptPath = scriptPath
@@ -189,8 +226,10 @@ enum DaemonClient {
     /// exchange ended cleanly ('Z' read) so that the connection can carry another request.
     /// With WSGIErrorOverride On an error status (4xx/5xx) from the application is returned to
     /// Apache, which then sends its own error document; the application's body is discarded.
-    private static func relay(_ r: UnsafeMutablePointer<request_rec>, conn: WireConnection, group: DaemonGroupConfig,
-                              first: (Frame, Int), errorOverride: Bool) -> (Int32, Bool) {
+    private static func relay(
+        _ r: UnsafeMutablePointer<request_rec>, conn: WireConnection, group: DaemonGroupConfig,
+        first: (Frame, Int), errorOverride: Bool
+    ) -> (Int32, Bool) {
         let name = group.name
         let apache = ApacheChannel(r)
         var headersSent = false
@@ -236,11 +275,16 @@ enum DaemonClient {
                         }
                         var rv: apr_status_t = 0
                         let more = body.withUnsafeMutableBytes {
-                            wsgi_read_body_ready(r, readyBrigade!, $0.baseAddress!.assumingMemoryBound(to: CChar.self) + got, min(n - got, blockSize), &rv)
+                            wsgi_read_body_ready(
+                                r, readyBrigade!, $0.baseAddress!.assumingMemoryBound(to: CChar.self) + got,
+                                min(n - got, blockSize), &rv)
                         }
                         if more == -1 {
                             // Answered at the daemon's next read, after the bytes read so far.
-                            deferredBodyError = (ap_map_http_request_error(rv, HTTP_BAD_REQUEST), "Apache/mod_wsgi failed reading the request body: " + aprError(rv))
+                            deferredBodyError = (
+                                ap_map_http_request_error(rv, HTTP_BAD_REQUEST),
+                                "Apache/mod_wsgi failed reading the request body: " + aprError(rv)
+                            )
                         }
                         if more <= 0 { break }
                         got += more
@@ -254,7 +298,9 @@ enum DaemonClient {
                         // tell the daemon (the application's read raises) and answer it here.
                         let (status, why) = failure ?? (HTTP_BAD_REQUEST, "")
                         try? conn.send(.bodyEnd, encodeInt32(status) + Array(why.utf8))
-                        Log.request(APLOG_INFO, .requestBodyUnreadable, "Request body from the client could not be read (\(why)); answering \(status).", r)
+                        Log.request(
+                            APLOG_INFO, .requestBodyUnreadable,
+                            "Request body from the client could not be read (\(why)); answering \(status).", r)
                         if headersSent { apache.abort(); return (OK, false) }
                         return (status, false)
                     }
@@ -262,7 +308,10 @@ enum DaemonClient {
                     let head = try DaemonResponseHead.decode(try conn.readPayload(length))
                     for h in head.headers where h.name.count + h.value.count + 2 > group.headerBufferSize {
                         let shown = String(decoding: h.name.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
-                        Log.request(APLOG_ERR, .daemonHeaderTooLarge, "Response header '\(shown)' from daemon process '\(name)' is \(h.name.count + h.value.count) bytes, more than header-buffer-size=\(group.headerBufferSize) allows; returning 500.", r)
+                        Log.request(
+                            APLOG_ERR, .daemonHeaderTooLarge,
+                            "Response header '\(shown)' from daemon process '\(name)' is \(h.name.count + h.value.count) bytes, more than header-buffer-size=\(group.headerBufferSize) allows; returning 500.",
+                            r)
                         return (HTTP_INTERNAL_SERVER_ERROR, false)
                     }
                     if errorOverride && head.status >= 400 {
@@ -278,26 +327,35 @@ enum DaemonClient {
                     while left > 0 {
                         var ok = true
                         var n = conn.takeBuffered(max: left) { chunk in
-                            ok = apache.write(chunk.baseAddress!, chunk.count, flush: type == .flush && left == chunk.count)
+                            ok = apache.write(
+                                chunk.baseAddress!, chunk.count, flush: type == .flush && left == chunk.count)
                         }
                         if n == 0 {
                             if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: blockSize) }
                             n = min(left, buffer.count)
                             try buffer.withUnsafeMutableBytes { try conn.readExactly($0.baseAddress!, n) }
-                            ok = buffer.withUnsafeBytes { apache.write($0.baseAddress!, n, flush: type == .flush && left == n) }
+                            ok = buffer.withUnsafeBytes {
+                                apache.write($0.baseAddress!, n, flush: type == .flush && left == n)
+                            }
                         }
                         left -= n
                         if !ok {
                             // The client went away: keep the application's status, stop relaying;
                             // closing the socket tells the daemon (its write fails, close() is called).
-                            Log.request(APLOG_INFO, .clientGoneDuringRelay, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
+                            Log.request(
+                                APLOG_INFO, .clientGoneDuringRelay,
+                                "Client closed the connection before the response from daemon process '\(name)' was complete.",
+                                r)
                             return (OK, false)
                         }
                     }
                     // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
                     // no block may wait for the next one), as a proxy does.
                     if (type == .flush || !conn.hasPendingInput()) && !apache.write(nothing, 0, flush: true) {
-                        Log.request(APLOG_INFO, .clientGoneAfterFlush, "Client closed the connection before the response from daemon process '\(name)' was complete.", r)
+                        Log.request(
+                            APLOG_INFO, .clientGoneAfterFlush,
+                            "Client closed the connection before the response from daemon process '\(name)' was complete.",
+                            r)
                         return (OK, false)
                     }
                 case .abort:
@@ -318,17 +376,24 @@ enum DaemonClient {
         }
     }
 
-    private static func lost(_ r: UnsafeMutablePointer<request_rec>, _ error: Error, name: String, headersSent: Bool) -> Int32 {
+    private static func lost(_ r: UnsafeMutablePointer<request_rec>, _ error: Error, name: String, headersSent: Bool)
+        -> Int32
+    {
         let timeout = (error as? WireError).map { if case .timeout = $0 { return true } else { return false } } ?? false
         if headersSent {
-            Log.request(APLOG_ERR, .daemonResponseEndedEarly, "Response from daemon process '\(name)' ended early: \(error).", r)
+            Log.request(
+                APLOG_ERR, .daemonResponseEndedEarly, "Response from daemon process '\(name)' ended early: \(error).", r
+            )
             return OK
         }
         if timeout {
-            Log.request(APLOG_ERR, .daemonTimeout, "Timeout when reading response headers from daemon process '\(name)'.", r)
+            Log.request(
+                APLOG_ERR, .daemonTimeout, "Timeout when reading response headers from daemon process '\(name)'.", r)
             return HTTP_GATEWAY_TIME_OUT
         }
-        Log.request(APLOG_ERR, .daemonBadResponseHeaders, "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
+        Log.request(
+            APLOG_ERR, .daemonBadResponseHeaders,
+            "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
         return HTTP_INTERNAL_SERVER_ERROR
     }
 }
@@ -353,7 +418,8 @@ enum RotatedSocket {
     static func newest(after path: String) -> String? {
         var parts = path.split(separator: ".", omittingEmptySubsequences: false)
         guard parts.count >= 5, parts[parts.count - 1] == "sock",
-              let generation = Int(parts[parts.count - 3]) else { return nil }
+            let generation = Int(parts[parts.count - 3])
+        else { return nil }
         var found: String?
         // Generations count restarts one by one; a child outlives only a few of them.
         for later in (generation + 1)...(generation + 32) {

@@ -50,7 +50,9 @@ enum DaemonManager {
         return "\(prefix).\(getpid()).u\(wsgi_apache_uid()).\(groupID).sock"
     }
 
-    static func postConfig(pconf: OpaquePointer?, ptemp: OpaquePointer?, server s: UnsafeMutablePointer<server_rec>) -> Int32 {
+    static func postConfig(pconf: OpaquePointer?, ptemp: OpaquePointer?, server s: UnsafeMutablePointer<server_rec>)
+        -> Int32
+    {
         socketPaths = [:]
         slots = []
         let global = GlobalConfig.current
@@ -63,7 +65,10 @@ enum DaemonManager {
         for (i, g) in groups.enumerated() {
             let path = socketPath(prefix: prefix, groupID: i + 1, rotation: global.socketRotation)
             if path.utf8.count > maximumSocketPath {
-                Log.server(APLOG_CRIT, .daemonSocket, "The socket path '\(path)' for daemon process group '\(g.name)' is \(path.utf8.count) bytes, longer than the \(maximumSocketPath) bytes a UNIX socket path can hold. Set a shorter WSGISocketPrefix (with mod_wsgi-express: --socket-path).", s)
+                Log.server(
+                    APLOG_CRIT, .daemonSocket,
+                    "The socket path '\(path)' for daemon process group '\(g.name)' is \(path.utf8.count) bytes, longer than the \(maximumSocketPath) bytes a UNIX socket path can hold. Set a shorter WSGISocketPrefix (with mod_wsgi-express: --socket-path).",
+                    s)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
             paths.append(path)
@@ -88,20 +93,26 @@ enum DaemonManager {
             do {
                 fd = try listen(path: path, group: g)
             } catch {
-                Log.server(APLOG_CRIT, .daemonSocketFailed, "Couldn't create the socket '\(path)' of daemon process group '\(g.name)': \(error).", s)
+                Log.server(
+                    APLOG_CRIT, .daemonSocketFailed,
+                    "Couldn't create the socket '\(path)' of daemon process group '\(g.name)': \(error).", s)
                 for slot in made { close(slot.listener); unlink(slot.socketPath) }
                 return HTTP_INTERNAL_SERVER_ERROR
             }
             socketPaths[g.name] = path
             for n in 1...max(g.processes, 1) {
-                made.append(DaemonSlot(group: g, groupID: i + 1, instance: n, socketPath: path, listener: fd, generation: generation))
+                made.append(
+                    DaemonSlot(
+                        group: g, groupID: i + 1, instance: n, socketPath: path, listener: fd, generation: generation))
             }
         }
         slots = made
-        apr_pool_cleanup_register(pconf, nil, { _ in
-            DaemonManager.endGeneration()
-            return APR_SUCCESS
-        }, apr_pool_cleanup_null)
+        apr_pool_cleanup_register(
+            pconf, nil,
+            { _ in
+                DaemonManager.endGeneration()
+                return APR_SUCCESS
+            }, apr_pool_cleanup_null)
         // A daemon process that exits is replaced at once, not at the MPM's next
         // once-a-second check (--reload-on-changes restarts in well under a second).
         wsgi_parent_wake_on_child_exit(1)
@@ -125,14 +136,17 @@ enum DaemonManager {
         // The name has the final one's length, so it fits wherever the final one fits.
         let staging = String(path.dropLast()) + (path.hasSuffix("~") ? "+" : "~")
         guard var addr = unixAddress(staging) else { throw SystemError("bind", errno: ENAMETOOLONG) }
-        let fd = try syscall("socket") { socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        let fd = try syscall("socket") {
+            socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        }
         do {
             do {
                 try syscall("unlink of a stale socket") { unlink(staging) }
             } catch let e where e.errno == ENOENT {}
             try syscall("bind") { wsgi_bind_un(fd, &addr) }
             // Accepted sockets inherit these (send-buffer-size=, receive-buffer-size=).
-            for (opt, size) in [(SO_SNDBUF, group.sendBufferSize), (SO_RCVBUF, group.receiveBufferSize)] where size > 0 {
+            for (opt, size) in [(SO_SNDBUF, group.sendBufferSize), (SO_RCVBUF, group.receiveBufferSize)] where size > 0
+            {
                 var v = Int32(clamping: size)
                 try syscall("setsockopt") { setsockopt(fd, SOL_SOCKET, opt, &v, socklen_t(MemoryLayout<Int32>.size)) }
             }
@@ -168,9 +182,11 @@ enum DaemonManager {
             return
         }
         slot.pid = slot.proc.pointee.pid
-        apr_proc_other_child_register(slot.proc, { reason, data, status in
-            DaemonManager.maintenance(reason, data!, status)
-        }, Unmanaged.passUnretained(slot).toOpaque(), nil, processPool)
+        apr_proc_other_child_register(
+            slot.proc,
+            { reason, data, status in
+                DaemonManager.maintenance(reason, data!, status)
+            }, Unmanaged.passUnretained(slot).toOpaque(), nil, processPool)
         slot.registered = true
         // Keep the slot alive while APR holds its pointer.
         _ = Unmanaged.passRetained(slot)
@@ -188,8 +204,11 @@ enum DaemonManager {
             slot.pid = 0
             var how = "vanished"
             if reason == APR_OC_REASON_DEATH {
-                if wsgi_wifsignaled(status) != 0 { how = "was killed by signal \(wsgi_wtermsig(status))" }
-                else if wsgi_wifexited(status) != 0 { how = "exited with status \(wsgi_wexitstatus(status))" }
+                if wsgi_wifsignaled(status) != 0 {
+                    how = "was killed by signal \(wsgi_wtermsig(status))"
+                } else if wsgi_wifexited(status) != 0 {
+                    how = "exited with status \(wsgi_wexitstatus(status))"
+                }
             }
             if reason == APR_OC_REASON_LOST || wsgi_wifsignaled(status) != 0 || wsgi_wexitstatus(status) != 0 {
                 MetricsRecorder.daemonCrashed(group: slot.group.name, instance: slot.instance)
@@ -197,11 +216,14 @@ enum DaemonManager {
             var state: Int32 = 0
             ap_mpm_query(AP_MPMQ_MPM_STATE, &state)
             if slot.retired || state == AP_MPMQ_STOPPING {
-                Log.server(APLOG_INFO, .daemonExited, "Process \(pid) of daemon process group '\(slot.group.name)' \(how).")
+                Log.server(
+                    APLOG_INFO, .daemonExited, "Process \(pid) of daemon process group '\(slot.group.name)' \(how).")
                 Unmanaged.passUnretained(slot).release()
                 return
             }
-            Log.server(APLOG_INFO, .daemonRespawn, "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
+            Log.server(
+                APLOG_INFO, .daemonRespawn,
+                "Process \(pid) of daemon process group '\(slot.group.name)' \(how); starting a new one.")
             start(slot)
             Unmanaged.passUnretained(slot).release()
         case APR_OC_REASON_RESTART:
@@ -279,7 +301,10 @@ enum DaemonManager {
             sleepMicros(20_000)
         }
         for slot in ending where slot.pid > 0 {
-            Log.server(APLOG_WARNING, .daemonKilled, "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL.")
+            Log.server(
+                APLOG_WARNING, .daemonKilled,
+                "Process \(slot.pid) of daemon process group '\(slot.group.name)' did not stop within shutdown-timeout; sending SIGKILL."
+            )
             kill(slot.pid, SIGKILL)
             var st: Int32 = 0
             _ = try? syscall("waitpid") { waitpid(slot.pid, &st, 0) }

@@ -43,7 +43,10 @@ enum DaemonProcess {
 
         var pipeFDs: [Int32] = [0, 0]
         guard pipe2(&pipeFDs, Int32(O_CLOEXEC | O_NONBLOCK)) == 0 else {
-            startupFailed(g, "Couldn't create the wake-up pipe of daemon process '\(g.name)': \(String(cString: strerror(wsgi_errno()))).")
+            startupFailed(
+                g,
+                "Couldn't create the wake-up pipe of daemon process '\(g.name)': \(String(cString: strerror(wsgi_errno())))."
+            )
         }
         let poller: DaemonPoller
         do {
@@ -52,7 +55,8 @@ enum DaemonProcess {
         } catch {
             startupFailed(g, "Couldn't create the connection poller of daemon process '\(g.name)': \(error).")
         }
-        state = DaemonState(group: g, listener: slot.listener, wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1], poller: poller)
+        state = DaemonState(
+            group: g, listener: slot.listener, wakeRead: pipeFDs[0], wakeWrite: pipeFDs[1], poller: poller)
 
         // Threads made from here on inherit a mask without our signals: only the main
         // thread takes them.
@@ -62,7 +66,9 @@ enum DaemonProcess {
         pthread_sigmask(SIG_BLOCK, &mask, &old)
         wsgi_daemon_install_signals(pipeFDs[1], 0)
 
-        Log.server(APLOG_INFO, .daemonStarted, "Starting process '\(g.name)' with uid=\(getuid()), gid=\(getgid()) and threads=\(g.threads).")
+        Log.server(
+            APLOG_INFO, .daemonStarted,
+            "Starting process '\(g.name)' with uid=\(getuid()), gid=\(getgid()) and threads=\(g.threads).")
         var settings = PythonRuntime.settingsFromGlobal(GlobalConfig.current)
         if let home = g.pythonHome { settings.home = home }
         settings.pythonPath = g.pythonPath
@@ -108,7 +114,10 @@ enum DaemonProcess {
             rl.rlim_cur = rlim_t(value)
             if setrlimit(resource, &rl) != 0 {
                 let e = wsgi_errno()
-                Log.server(APLOG_ERR, .daemonLimits, "Couldn't set \(what) of \(value) \(unit) for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e)).")
+                Log.server(
+                    APLOG_ERR, .daemonLimits,
+                    "Couldn't set \(what) of \(value) \(unit) for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e))."
+                )
             }
         }
         limit(RLIMIT_CPU, g.cpuTimeLimit, "CPU time limit", "seconds")
@@ -116,7 +125,10 @@ enum DaemonProcess {
         limit(RLIMIT_AS, g.virtualMemoryLimit, "virtual memory limit", "bytes")
         if g.cpuPriority != 0 && setpriority(PRIO_PROCESS, 0, Int32(g.cpuPriority)) != 0 {
             let e = wsgi_errno()
-            Log.server(APLOG_ERR, .daemonPriority, "Couldn't set CPU priority of \(g.cpuPriority) for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e)).")
+            Log.server(
+                APLOG_ERR, .daemonPriority,
+                "Couldn't set CPU priority of \(g.cpuPriority) for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e))."
+            )
         }
     }
 
@@ -128,7 +140,10 @@ enum DaemonProcess {
         if let home = g.home {
             if chdir(home) != 0 {
                 let e = wsgi_errno()
-                Log.server(APLOG_ERR, .daemonConfig, "Unable to change working directory to home directory '\(home)' for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e)).")
+                Log.server(
+                    APLOG_ERR, .daemonConfig,
+                    "Unable to change working directory to home directory '\(home)' for daemon process '\(g.name)': \(String(cString: strerror(e))) (errno \(e))."
+                )
             }
         } else if g.user != nil {
             _ = chdir(user.home)
@@ -137,7 +152,10 @@ enum DaemonProcess {
         if let loc = g.locale {
             setenv("LC_ALL", loc, 1)
             if setlocale(LC_ALL, loc) == nil {
-                Log.server(APLOG_WARNING, .daemonLocale, "Unsupported locale setting '\(loc)' specified for daemon process group '\(g.name)'; using 'C.UTF-8' instead.")
+                Log.server(
+                    APLOG_WARNING, .daemonLocale,
+                    "Unsupported locale setting '\(loc)' specified for daemon process group '\(g.name)'; using 'C.UTF-8' instead."
+                )
                 setenv("LC_ALL", "C.UTF-8", 1)
                 _ = setlocale(LC_ALL, "C.UTF-8")
             }
@@ -171,8 +189,11 @@ enum DaemonProcess {
         while let cur = s {
             if let cfg = ConfigStore.server(cur) {
                 for a in cfg.aliases where a.regex == nil && a.target.processGroup == g.name {
-                    guard let app = a.target.applicationGroup, !app.hasPrefix("%{") || app == "%{GLOBAL}" else { continue }
-                    if !out.contains(where: { $0.path == a.target.path && ($0.applicationGroup ?? "%{GLOBAL}") == app }) {
+                    guard let app = a.target.applicationGroup, !app.hasPrefix("%{") || app == "%{GLOBAL}" else {
+                        continue
+                    }
+                    if !out.contains(where: { $0.path == a.target.path && ($0.applicationGroup ?? "%{GLOBAL}") == app })
+                    {
                         out.append(ScriptTarget(path: a.target.path, processGroup: g.name, applicationGroup: app))
                     }
                 }

@@ -16,7 +16,9 @@ extension DaemonProcess {
             guard type == .request, length < 64 << 20 else { throw WireError.malformed("expected a request") }
             req = try DaemonRequest.decode(try conn.readPayload(length))
         } catch {
-            Log.server(APLOG_ERR, .daemonRequestUnreadable, "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
+            Log.server(
+                APLOG_ERR, .daemonRequestUnreadable,
+                "Unable to read the request from the Apache child in daemon process '\(g.name)': \(error).")
             return false
         }
         let start = monotonicMicros()
@@ -50,7 +52,10 @@ extension DaemonProcess {
         if let asked = req.value(of: "mod_wsgi.process_group"), asked != g.name {
             // An Apache child of an older configuration followed the socket of the group's
             // number in this one (WSGISocketRotation On): that number is now another group.
-            channel.log(APLOG_ERR, .daemonWrongGroup, "Request for daemon process group '\(asked)' reached daemon process group '\(g.name)' (the configuration changed at a restart); returning 503.")
+            channel.log(
+                APLOG_ERR, .daemonWrongGroup,
+                "Request for daemon process group '\(asked)' reached daemon process group '\(g.name)' (the configuration changed at a restart); returning 503."
+            )
             channel.finish(HTTP_SERVICE_UNAVAILABLE)
             return channel.reusable
         }
@@ -61,14 +66,16 @@ extension DaemonProcess {
             return channel.reusable
         }
         guard let mtime = ScriptLoader.mtime(req.scriptPath) else {
-            channel.log(APLOG_ERR, .daemonScriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
+            channel.log(
+                APLOG_ERR, .daemonScriptNotFound, "Target WSGI script not found or unable to stat: \(req.scriptPath)")
             ScriptLoader.forgetMtime(req.scriptPath)
             channel.finish(HTTP_NOT_FOUND)
             return channel.reusable
         }
-        let spec = ScriptRequest(scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
-                                 applicationGroup: req.applicationGroup, reloading: req.reloading,
-                                 enableSendfile: req.enableSendfile)
+        let spec = ScriptRequest(
+            scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
+            applicationGroup: req.applicationGroup, reloading: req.reloading,
+            enableSendfile: req.enableSendfile)
         let status = WSGIApplication.run(spec, channel: channel) { environ in
             req.forEachEntry { k, v in
                 let key = PyUnicode_DecodeLatin1(k.baseAddress?.assumingMemoryBound(to: CChar.self), k.count, nil)
@@ -82,16 +89,25 @@ extension DaemonProcess {
             Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(apr_time_now()))))
         }
         channel.finish(status)
-        if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(), used >= g.memoryLimit / 10 * 9 {
+        if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(),
+            used >= g.memoryLimit / 10 * 9
+        {
             // The request failed with the application at its memory-limit (MemoryError): every
             // later one would too. Replace the process gracefully (mod_wsgi keeps failing).
-            st.locked { st.restartReason = st.restartReason ?? "uses \(used >> 20) MB of its memory-limit of \(g.memoryLimit >> 20) MB" }
+            st.locked {
+                st.restartReason =
+                    st.restartReason ?? "uses \(used >> 20) MB of its memory-limit of \(g.memoryLimit >> 20) MB"
+            }
             st.wake()
         }
         if channel.scriptLoadFailed {
             if g.startupTimeout > 0 && !st.locked({ st.loadedOnce })
-                && monotonicMicros() - st.started > Int64(g.startupTimeout) * 1_000_000 {
-                st.locked { st.restartReason = st.restartReason ?? "could not load its application within startup-timeout=\(g.startupTimeout)" }
+                && monotonicMicros() - st.started > Int64(g.startupTimeout) * 1_000_000
+            {
+                st.locked {
+                    st.restartReason =
+                        st.restartReason ?? "could not load its application within startup-timeout=\(g.startupTimeout)"
+                }
                 st.wake()
             }
         } else {

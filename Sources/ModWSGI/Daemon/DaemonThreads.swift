@@ -18,13 +18,17 @@ extension DaemonProcess {
         if stackSize > 0 { pthread_attr_setstacksize(&attr, stackSize) }
         var t = pthread_t()
         let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
-        let rc = pthread_create(&t, &attr, { p in
-            Unmanaged<ThreadBody>.fromOpaque(p!).takeRetainedValue().body()
-            return nil
-        }, box)
+        let rc = pthread_create(
+            &t, &attr,
+            { p in
+                Unmanaged<ThreadBody>.fromOpaque(p!).takeRetainedValue().body()
+                return nil
+            }, box)
         pthread_attr_destroy(&attr)
         if rc != 0 {
-            Log.server(APLOG_ALERT, .daemonThreadFailed, "Couldn't create a thread in daemon process: \(String(cString: strerror(rc))).")
+            Log.server(
+                APLOG_ALERT, .daemonThreadFailed,
+                "Couldn't create a thread in daemon process: \(String(cString: strerror(rc))).")
             _exit(1)
         }
         return t
@@ -52,7 +56,9 @@ extension DaemonProcess {
     static func worker(_ index: Int) {
         let st = state!
         let g = st.group
-        let readTimeout = g.socketTimeout > 0 ? Int64(g.socketTimeout) * 1_000_000
+        let readTimeout =
+            g.socketTimeout > 0
+            ? Int64(g.socketTimeout) * 1_000_000
             : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
         let writeTimeout = g.responseSocketTimeout > 0 ? Int64(g.responseSocketTimeout) * 1_000_000 : readTimeout
         while !st.stopAccepting {
@@ -63,7 +69,8 @@ extension DaemonProcess {
                 case .listener:
                     // Another process may have taken the connection: EAGAIN, none for us.
                     if !st.stopAccepting,
-                       let fd = ((try? syscallUnlessWouldBlock("accept4") { wsgi_accept_cloexec(st.listener) }) ?? nil) {
+                        let fd = ((try? syscallUnlessWouldBlock("accept4") { wsgi_accept_cloexec(st.listener) }) ?? nil)
+                    {
                         conn = WireConnection(fd: fd, timeout: readTimeout, writeTimeout: writeTimeout)
                     }
                 case .connection(let c):

@@ -11,11 +11,14 @@ enum Identity {
         var pw: UnsafeMutablePointer<passwd>?
         if spec.hasPrefix("#"), let n = UInt32(spec.dropFirst()) { pw = getpwuid(n) } else { pw = getpwnam(spec) }
         guard let pw else {
-            if spec.hasPrefix("#"), let n = UInt32(spec.dropFirst()) { return User(name: spec, uid: n, gid: gid_t.max, home: "/") }
+            if spec.hasPrefix("#"), let n = UInt32(spec.dropFirst()) {
+                return User(name: spec, uid: n, gid: gid_t.max, home: "/")
+            }
             return nil
         }
-        return User(name: String(cString: pw.pointee.pw_name), uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid,
-                    home: String(cString: pw.pointee.pw_dir))
+        return User(
+            name: String(cString: pw.pointee.pw_name), uid: pw.pointee.pw_uid, gid: pw.pointee.pw_gid,
+            home: String(cString: pw.pointee.pw_dir))
     }
 
     static func lookupGroup(_ spec: String) -> gid_t? {
@@ -29,7 +32,11 @@ enum Identity {
     static func drop(_ g: DaemonGroupConfig) throws -> User {
         let apacheUser = str(wsgi_apache_user_name()) ?? "#\(wsgi_apache_uid())"
         let userSpec = g.user ?? apacheUser
-        guard var user = lookupUser(userSpec) ?? (g.user == nil ? User(name: apacheUser, uid: wsgi_apache_uid(), gid: wsgi_apache_gid(), home: "/") : nil) else {
+        guard
+            var user = lookupUser(userSpec)
+                ?? (g.user == nil
+                    ? User(name: apacheUser, uid: wsgi_apache_uid(), gid: wsgi_apache_gid(), home: "/") : nil)
+        else {
             throw DaemonStartError("user '\(userSpec)' of daemon process group '\(g.name)' does not exist")
         }
         var gid = g.user == nil ? wsgi_apache_gid() : user.gid
@@ -42,12 +49,17 @@ enum Identity {
         if getuid() != 0 {
             // Not root: no switch is possible (nor needed); say so if one was asked for.
             if (g.user != nil && user.uid != getuid()) || (g.group != nil && gid != getgid()) {
-                Log.server(APLOG_WARNING, .daemonIdentity, "Daemon process group '\(g.name)' runs as uid=\(getuid()): Apache is not running as root, so user=/group= cannot be applied.")
+                Log.server(
+                    APLOG_WARNING, .daemonIdentity,
+                    "Daemon process group '\(g.name)' runs as uid=\(getuid()): Apache is not running as root, so user=/group= cannot be applied."
+                )
             }
             return lookupUser("#\(getuid())") ?? user
         }
         if user.uid == 0 || user.uid == uid_t.max {
-            throw DaemonStartError("daemon process group '\(g.name)' would run as root (or as no user): set Apache's User/Group, or user= and group= on WSGIDaemonProcess")
+            throw DaemonStartError(
+                "daemon process group '\(g.name)' would run as root (or as no user): set Apache's User/Group, or user= and group= on WSGIDaemonProcess"
+            )
         }
         try syscall("setgid(\(gid))") { setgid(gid) }
         if initgroups(user.name, gid) != 0 {
@@ -61,7 +73,8 @@ enum Identity {
             list = Array(list[0..<n])
             for name in g.supplementaryGroups {
                 guard let extra = lookupGroup(name) else {
-                    throw DaemonStartError("supplementary group '\(name)' of daemon process group '\(g.name)' does not exist")
+                    throw DaemonStartError(
+                        "supplementary group '\(name)' of daemon process group '\(g.name)' does not exist")
                 }
                 list.append(extra)
             }
@@ -69,7 +82,8 @@ enum Identity {
         }
         try syscall("setuid(\(user.uid))") { setuid(user.uid) }
         if geteuid() == 0 || getuid() == 0 {
-            throw DaemonStartError("daemon process group '\(g.name)' is still root after switching user: refusing to run")
+            throw DaemonStartError(
+                "daemon process group '\(g.name)' is still root after switching user: refusing to run")
         }
         if user.gid == gid_t.max { user = User(name: user.name, uid: user.uid, gid: gid, home: user.home) }
         return user

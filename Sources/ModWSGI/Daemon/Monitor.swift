@@ -28,10 +28,15 @@ enum Monitor {
             if signals & 1 != 0 { shutdown("received SIGTERM") }
             if signals & 2 != 0 { graceful("received a graceful restart signal") }
             if signals & 4 != 0 { graceful("exceeded its CPU time limit") }
-            if signals & 8 != 0 { graceful("received an eviction signal", timeout: g.evictionTimeout > 0 ? g.evictionTimeout : g.gracefulTimeout) }
+            if signals & 8 != 0 {
+                graceful(
+                    "received an eviction signal",
+                    timeout: g.evictionTimeout > 0 ? g.evictionTimeout : g.gracefulTimeout)
+            }
             if getppid() != parent { shutdown("lost its Apache parent process") }
 
-            let (active, requests, lastActivity, lastGIL, totalRunning, restart) = st.locked { () -> (Int, Int, Int64, Int64, Int64, String?) in
+            let (active, requests, lastActivity, lastGIL, totalRunning, restart) = st.locked {
+                () -> (Int, Int, Int64, Int64, Int64, String?) in
                 var n = 0, sum: Int64 = 0
                 for s in st.active where s != 0 { n += 1; sum += now - s }
                 return (n, st.requests, st.lastActivity, st.lastGIL, sum, st.restartReason)
@@ -42,7 +47,9 @@ enum Monitor {
                     graceful("reached maximum-requests=\(g.maximumRequests)")
                 } else if g.restartInterval > 0 && now - st.started > Int64(g.restartInterval) * 1_000_000 {
                     graceful("reached restart-interval=\(g.restartInterval)")
-                } else if g.inactivityTimeout > 0 && active == 0 && now - lastActivity > Int64(g.inactivityTimeout) * 1_000_000 {
+                } else if g.inactivityTimeout > 0 && active == 0
+                    && now - lastActivity > Int64(g.inactivityTimeout) * 1_000_000
+                {
                     graceful("was idle for inactivity-timeout=\(g.inactivityTimeout)")
                 }
             }
@@ -55,20 +62,30 @@ enum Monitor {
                 } else if g.interruptTimeout > 0 && interruptDeadline == 0 {
                     // interrupt-timeout: first try to stop only the request's thread.
                     let n = RequestInterrupt.interrupt(longerThan: Int64(g.requestTimeout) * 1_000_000)
-                    Log.server(APLOG_WARNING, .daemonRequestInterrupting, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)'; interrupted \(n) request thread(s) with mod_wsgi.RequestTimeout, allowing interrupt-timeout=\(g.interruptTimeout) seconds to unwind.")
+                    Log.server(
+                        APLOG_WARNING, .daemonRequestInterrupting,
+                        "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)'; interrupted \(n) request thread(s) with mod_wsgi.RequestTimeout, allowing interrupt-timeout=\(g.interruptTimeout) seconds to unwind."
+                    )
                     interruptDeadline = now + Int64(g.interruptTimeout) * 1_000_000
                 } else if interruptDeadline != 0 && now < interruptDeadline {
                     // still unwinding
                 } else {
-                    Log.server(APLOG_ERR, .daemonRequestTimeout, "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)' (\(active) active requests); stopping the process.")
+                    Log.server(
+                        APLOG_ERR, .daemonRequestTimeout,
+                        "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)' (\(active) active requests); stopping the process."
+                    )
                     dumpStacks()
                     ProcessStopping.note("request-timeout")
                     shutdown(nil)
                 }
             }
             if g.deadlockTimeout > 0 && PythonRuntime.initialized && phase != .shutdown
-                && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000 {
-                Log.server(APLOG_ALERT, .daemonDeadlock, "Daemon process deadlock timer of \(g.deadlockTimeout) seconds expired in '\(g.name)': the Python GIL could not be acquired; stopping the process.")
+                && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000
+            {
+                Log.server(
+                    APLOG_ALERT, .daemonDeadlock,
+                    "Daemon process deadlock timer of \(g.deadlockTimeout) seconds expired in '\(g.name)': the Python GIL could not be acquired; stopping the process."
+                )
                 exitNow(1)
             }
             switch phase {
@@ -79,7 +96,10 @@ enum Monitor {
                 // threads=0: the main thread ends the process once SystemExit unwinds the script.
                 if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
                 if now >= deadline {
-                    Log.server(APLOG_WARNING, .daemonShutdownTimeout, "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting.")
+                    Log.server(
+                        APLOG_WARNING, .daemonShutdownTimeout,
+                        "Daemon process '\(g.name)' still had \(active) active requests after shutdown-timeout=\(g.shutdownTimeout); exiting."
+                    )
                     exitNow(0)
                 }
             }
@@ -90,7 +110,9 @@ enum Monitor {
         guard phase == .running else { return }
         let g = DaemonProcess.state.group
         let t = timeout ?? g.gracefulTimeout
-        Log.server(APLOG_INFO, .daemonRestart, "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
+        Log.server(
+            APLOG_INFO, .daemonRestart,
+            "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         ProcessStopping.note(why)
         MetricsRecorder.daemonStopping(why)
         phase = .graceful
@@ -125,7 +147,9 @@ enum Monitor {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {
                 sleepMicros(limit)
-                Log.server(APLOG_WARNING, .daemonFinalizeTimeout, "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
+                Log.server(
+                    APLOG_WARNING, .daemonFinalizeTimeout,
+                    "Daemon process '\(g.name)' did not finish shutting down within shutdown-timeout; exiting.")
                 _exit(0)
             }
             for t in DaemonProcess.workers { pthread_join(t, nil) }
@@ -154,10 +178,13 @@ enum Monitor {
                         let line = PyFrame_GetLineNumber(cur)
                         wsgi_decref(code)
                         if first {
-                            Log.server(APLOG_ERR, .daemonStackFrame, "Thread \(ts.pointee.thread_id) executing file \"\(file)\", line \(line), in \(name)")
+                            Log.server(
+                                APLOG_ERR, .daemonStackFrame,
+                                "Thread \(ts.pointee.thread_id) executing file \"\(file)\", line \(line), in \(name)")
                             first = false
                         } else {
-                            Log.server(APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")
+                            Log.server(
+                                APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")
                         }
                         let back = PyFrame_GetBack(cur)
                         wsgi_decref(UnsafeMutablePointer<PyObject>(cur))

@@ -19,7 +19,9 @@ extension DaemonProcess {
         let loaded = ScriptLoader.load(interp, path: t.path, mtime: mtime, reload: false) { lines.append(($0, $1, $2)) }
         Interpreters.release()
         if loaded == nil, let last = lines.last?.2, last.hasPrefix("SystemExit") {
-            Log.server(APLOG_INFO, .daemonServiceExit, "Service script '\(t.path)' of daemon process '\(g.name)' ended with \(last).")
+            Log.server(
+                APLOG_INFO, .daemonServiceExit,
+                "Service script '\(t.path)' of daemon process '\(g.name)' ended with \(last).")
             return
         }
         for (level, id, message) in lines { Log.server(level, id, message) }
@@ -29,16 +31,16 @@ extension DaemonProcess {
     static func installSystemExitOnTerm() {
         _ = Interpreters.acquire("")
         let code = """
-import _signal
-_mod_wsgi_stopping = []
-def _mod_wsgi_sigterm(signum, frame):
-    # Once only: a repeated SIGTERM while shutting down must not interrupt the
-    # script's own clean-up (its except/finally blocks).
-    if not _mod_wsgi_stopping:
-        _mod_wsgi_stopping.append(True)
-        raise SystemExit(0)
-_signal.signal(_signal.SIGTERM, _mod_wsgi_sigterm)
-"""
+            import _signal
+            _mod_wsgi_stopping = []
+            def _mod_wsgi_sigterm(signum, frame):
+                # Once only: a repeated SIGTERM while shutting down must not interrupt the
+                # script's own clean-up (its except/finally blocks).
+                if not _mod_wsgi_stopping:
+                    _mod_wsgi_stopping.append(True)
+                    raise SystemExit(0)
+            _signal.signal(_signal.SIGTERM, _mod_wsgi_sigterm)
+            """
         if !Py.run(code) { PyErr_Clear() }
         Interpreters.release()
         // Python replaced our handler: put ours back; it forwards SIGTERM to Python.
@@ -53,18 +55,20 @@ _signal.signal(_signal.SIGTERM, _mod_wsgi_sigterm)
             // Like a Python program's end: wait for the non-daemon threads it started.
             _ = Interpreters.acquire("")
             let code = """
-import threading
-for _t in threading.enumerate():
-    if _t is not threading.current_thread() and not _t.daemon:
-        _t.join()
-"""
+                import threading
+                for _t in threading.enumerate():
+                    if _t is not threading.current_thread() and not _t.daemon:
+                        _t.join()
+                """
             if !Py.run(code) { PyErr_Clear() }
             Interpreters.release()
         }
         let shutting = state.stopAccepting || Monitor.phase != .running || wsgi_daemon_term_received() != 0
         if !shutting {
             let lived = monotonicMicros() - state.started
-            Log.server(APLOG_INFO, .daemonServiceReplaced, "Service script of daemon process '\(g.name)' has exited; the process will be replaced.")
+            Log.server(
+                APLOG_INFO, .daemonServiceReplaced,
+                "Service script of daemon process '\(g.name)' has exited; the process will be replaced.")
             if lived < 1_000_000 { sleepMicros(1_000_000 - lived) }
         }
         state.stopAccepting = true

@@ -18,14 +18,14 @@ import SystemCalls
 /// whole body, and a daemon that answers without reading the body cannot deadlock with a
 /// child still pushing it.
 enum Frame: UInt8 {
-    case request = 0x51   // Q
-    case data = 0x44      // D
-    case flush = 0x46     // F
-    case bodyEnd = 0x45   // E
-    case read = 0x52      // R
-    case headers = 0x48   // H
-    case done = 0x5A      // Z
-    case abort = 0x41     // A: cut the client connection (the response cannot be completed)
+    case request = 0x51  // Q
+    case data = 0x44  // D
+    case flush = 0x46  // F
+    case bodyEnd = 0x45  // E
+    case read = 0x52  // R
+    case headers = 0x48  // H
+    case done = 0x5A  // Z
+    case abort = 0x41  // A: cut the client connection (the response cannot be completed)
 }
 
 enum WireError: Error, CustomStringConvertible {
@@ -81,7 +81,9 @@ struct Decoder {
 
     mutating func u32() throws -> UInt32 {
         guard pos + 4 <= bytes.count else { throw WireError.malformed("short integer") }
-        let v = UInt32(bytes[pos]) | UInt32(bytes[pos + 1]) << 8 | UInt32(bytes[pos + 2]) << 16 | UInt32(bytes[pos + 3]) << 24
+        let v =
+            UInt32(bytes[pos]) | UInt32(bytes[pos + 1]) << 8 | UInt32(bytes[pos + 2]) << 16 | UInt32(bytes[pos + 3])
+            << 24
         pos += 4
         return v
     }
@@ -110,7 +112,9 @@ struct Decoder {
     }
     mutating func string() throws -> String {
         let c = try chars()
-        return c.withUnsafeBufferPointer { String(decoding: UnsafeRawBufferPointer($0).prefix(c.count - 1), as: UTF8.self) }
+        return c.withUnsafeBufferPointer {
+            String(decoding: UnsafeRawBufferPointer($0).prefix(c.count - 1), as: UTF8.self)
+        }
     }
 }
 
@@ -159,7 +163,9 @@ final class WireConnection {
 
     /// Writes every byte of the buffers, in one sendmsg when the socket takes them.
     private func writeAll(_ parts: [UnsafeRawBufferPointer]) throws {
-        var iov = parts.filter { $0.count > 0 }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var iov = parts.filter { $0.count > 0 }.map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
         var first = 0
         while first < iov.count {
             var result: Result<Int, SystemError> = .success(0)
@@ -167,7 +173,9 @@ final class WireConnection {
                 var msg = msghdr()
                 msg.msg_iov = v.baseAddress! + first
                 msg.msg_iovlen = v.count - first
-                result = Result { () throws(SystemError) -> Int in try syscall("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) } }
+                result = Result { () throws(SystemError) -> Int in
+                    try syscall("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) }
+                }
             }
             let sent: Int
             switch result {
@@ -258,7 +266,8 @@ final class WireConnection {
     func hasPendingInput() -> Bool {
         if inStart < inEnd { return true }
         inStart = 0; inEnd = 0
-        let got = inbuf.withUnsafeMutableBytes { b in (try? receive(b.baseAddress!, b.count, Int32(MSG_DONTWAIT))) ?? 0 }
+        let got = inbuf.withUnsafeMutableBytes { b in (try? receive(b.baseAddress!, b.count, Int32(MSG_DONTWAIT))) ?? 0
+        }
         inEnd = got
         return got > 0
     }

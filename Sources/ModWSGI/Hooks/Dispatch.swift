@@ -15,10 +15,13 @@ enum Dispatch {
     }
 
     /// The choice, or nil when the request must fail with 500 (logged).
-    static func run(_ r: UnsafeMutablePointer<request_rec>, _ script: HookScript, dir: DirConfig,
-                    env: OpaquePointer?) -> Choice? {
+    static func run(
+        _ r: UnsafeMutablePointer<request_rec>, _ script: HookScript, dir: DirConfig,
+        env: OpaquePointer?
+    ) -> Choice? {
         let kind = "dispatch"
-        return HookRunner.withModule(r, script, kind: kind, dir: dir, unavailable: { _ in nil }) { context, module -> Choice? in
+        return HookRunner.withModule(r, script, kind: kind, dir: dir, unavailable: { _ in nil }) {
+            context, module -> Choice? in
             // The environ: every CGI variable of the request (SetEnv included), with the
             // dispatch interpreter as mod_wsgi.application_group.
             let environ = PyDict_New()!
@@ -46,16 +49,23 @@ enum Dispatch {
                 if let s = Py.swiftString(result) {
                     value = s
                 } else if wsgi_bytes_check(result) != 0 {
-                    value = String(decoding: UnsafeRawBufferPointer(start: wsgi_bytes_data(result), count: wsgi_bytes_size(result)), as: UTF8.self)
+                    value = String(
+                        decoding: UnsafeRawBufferPointer(
+                            start: wsgi_bytes_data(result), count: wsgi_bytes_size(result)), as: UTF8.self)
                 } else {
-                    Log.request(APLOG_ERR, .dispatchFailed, "Value returned by \(name)() of WSGI dispatch script '\(script.path)' must be a string or None, not \(String(cString: wsgi_type_name(result))).", r)
+                    Log.request(
+                        APLOG_ERR, .dispatchFailed,
+                        "Value returned by \(name)() of WSGI dispatch script '\(script.path)' must be a string or None, not \(String(cString: wsgi_type_name(result))).",
+                        r)
                     return nil
                 }
                 switch name {
                 case "process_group": choice.processGroup = value
                 case "application_group":
                     if let problem = ApplicationGroup.validate(value) {
-                        Log.request(APLOG_ERR, .dispatchBadGroup, "application_group() of WSGI dispatch script '\(script.path)' returned \(problem).", r)
+                        Log.request(
+                            APLOG_ERR, .dispatchBadGroup,
+                            "application_group() of WSGI dispatch script '\(script.path)' returned \(problem).", r)
                         return nil
                     }
                     choice.applicationGroup = value

@@ -100,30 +100,39 @@ final class HookContext {
     static let type = NativeType(
         name: "mod_wsgi.Auth",
         methods: [
-            .init(name: "ssl_is_https", flags: METH_NOARGS, function: { o, _ in
-                guard let r = NativeType.object(o, as: HookContext.self).r else { return expired() }
-                return Py.int(Int(wsgi_ssl_is_https(r)))
-            }),
-            .init(name: "ssl_var_lookup", flags: METH_O, function: { o, arg in
-                guard let r = NativeType.object(o, as: HookContext.self).r else { return expired() }
-                guard let arg else { return nil }
-                var name: [CChar]
-                if wsgi_unicode_check(arg) != 0 {
-                    guard let b = PyUnicode_AsLatin1String(arg) else {
-                        PyErr_Clear()
-                        Py.raise(wsgi_exc_type_error(), "byte string value expected, value containing non 'latin-1' characters found")
+            .init(
+                name: "ssl_is_https", flags: METH_NOARGS,
+                function: { o, _ in
+                    guard let r = NativeType.object(o, as: HookContext.self).r else { return expired() }
+                    return Py.int(Int(wsgi_ssl_is_https(r)))
+                }),
+            .init(
+                name: "ssl_var_lookup", flags: METH_O,
+                function: { o, arg in
+                    guard let r = NativeType.object(o, as: HookContext.self).r else { return expired() }
+                    guard let arg else { return nil }
+                    var name: [CChar]
+                    if wsgi_unicode_check(arg) != 0 {
+                        guard let b = PyUnicode_AsLatin1String(arg) else {
+                            PyErr_Clear()
+                            Py.raise(
+                                wsgi_exc_type_error(),
+                                "byte string value expected, value containing non 'latin-1' characters found")
+                            return nil
+                        }
+                        name = Array(UnsafeBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))) + [0]
+                        wsgi_decref(b)
+                    } else if wsgi_bytes_check(arg) != 0 {
+                        name =
+                            Array(UnsafeBufferPointer(start: wsgi_bytes_data(arg), count: wsgi_bytes_size(arg))) + [0]
+                    } else {
+                        Py.raise(
+                            wsgi_exc_type_error(),
+                            "byte string value expected, value of type \(String(cString: wsgi_type_name(arg))) found")
                         return nil
                     }
-                    name = Array(UnsafeBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))) + [0]
-                    wsgi_decref(b)
-                } else if wsgi_bytes_check(arg) != 0 {
-                    name = Array(UnsafeBufferPointer(start: wsgi_bytes_data(arg), count: wsgi_bytes_size(arg))) + [0]
-                } else {
-                    Py.raise(wsgi_exc_type_error(), "byte string value expected, value of type \(String(cString: wsgi_type_name(arg))) found")
-                    return nil
-                }
-                guard let value = wsgi_ssl_var_lookup(r, name) else { return Py.none }
-                return Py.latin1(value)
-            }),
+                    guard let value = wsgi_ssl_var_lookup(r, name) else { return Py.none }
+                    return Py.latin1(value)
+                }),
         ])
 }

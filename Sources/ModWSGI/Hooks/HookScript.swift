@@ -12,10 +12,13 @@ struct HookScript {
         var script = HookScript(path: args[0])
         for opt in args.dropFirst() {
             guard let (k, v) = splitOption(opt), k == "application-group" else {
-                throw fail("Invalid option to WSGI script definition: '\(opt)'; the only option is application-group=NAME")
+                throw fail(
+                    "Invalid option to WSGI script definition: '\(opt)'; the only option is application-group=NAME")
             }
             if v == "%{RESOURCE}" {
-                throw fail("application-group=%{RESOURCE} needs a WSGI application; use %{GLOBAL}, %{SERVER}, %{ENV:name} or a name")
+                throw fail(
+                    "application-group=%{RESOURCE} needs a WSGI application; use %{GLOBAL}, %{SERVER}, %{ENV:name} or a name"
+                )
             }
             if let problem = ApplicationGroup.validate(v) { throw fail(problem) }
             script.applicationGroup = v
@@ -44,23 +47,33 @@ enum HookRunner {
     /// Runs `body` with the GIL held in the script's interpreter and the script's module
     /// (loaded, or reloaded if it changed); `unavailable` when Python, the script or its
     /// module cannot be had (already logged). The context expires when `body` returns.
-    static func withModule<T>(_ r: UnsafeMutablePointer<request_rec>, _ script: HookScript, kind: String,
-                              dir: DirConfig, unavailable: (HookContext) -> T,
-                              body: (HookContext, PyObj) -> T) -> T {
+    static func withModule<T>(
+        _ r: UnsafeMutablePointer<request_rec>, _ script: HookScript, kind: String,
+        dir: DirConfig, unavailable: (HookContext) -> T,
+        body: (HookContext, PyObj) -> T
+    ) -> T {
         let context = HookContext(r, script: script, dir: dir)
         guard PythonRuntime.initialized else {
-            Log.request(APLOG_ERR, .hookWithoutPython, "Python is not available in this process (\(PythonRuntime.failure ?? "not initialised")); cannot run WSGI \(kind) script '\(script.path)'.", r)
+            Log.request(
+                APLOG_ERR, .hookWithoutPython,
+                "Python is not available in this process (\(PythonRuntime.failure ?? "not initialised")); cannot run WSGI \(kind) script '\(script.path)'.",
+                r)
             return unavailable(context)
         }
         guard let mtime = ScriptLoader.mtime(script.path) else {
-            Log.request(APLOG_ERR, .hookScriptFailed, "Target WSGI \(kind) script not found or unable to stat: \(script.path)", r)
+            Log.request(
+                APLOG_ERR, .hookScriptFailed, "Target WSGI \(kind) script not found or unable to stat: \(script.path)",
+                r)
             return unavailable(context)
         }
         let interp = Interpreters.acquire(context.interpreterName)
         defer { Interpreters.release() }
         context.interp = interp
-        guard let module = ScriptLoader.load(interp, path: script.path, mtime: mtime, reload: context.reloading,
-                                             log: { Log.request($0, $1, $2, r) }) else {
+        guard
+            let module = ScriptLoader.load(
+                interp, path: script.path, mtime: mtime, reload: context.reloading,
+                log: { Log.request($0, $1, $2, r) })
+        else {
             return unavailable(context)
         }
         let answer = body(context, module)
@@ -73,12 +86,16 @@ enum HookRunner {
     /// the hook's answer while the request objects are still valid and the GIL held.
     /// `kind` names the script in messages ("host access", "user authentication"…).
     /// `args` are passed as str decoded as latin-1: raw bytes never fail to decode.
-    static func call<T>(_ r: UnsafeMutablePointer<request_rec>, _ script: HookScript, kind: String,
-                        function: String, args: [UnsafePointer<CChar>], dir: DirConfig,
-                        interpret: (Outcome) -> T) -> T {
+    static func call<T>(
+        _ r: UnsafeMutablePointer<request_rec>, _ script: HookScript, kind: String,
+        function: String, args: [UnsafePointer<CChar>], dir: DirConfig,
+        interpret: (Outcome) -> T
+    ) -> T {
         withModule(r, script, kind: kind, dir: dir, unavailable: { _ in interpret(.unavailable) }) { context, module in
             guard let f = PyDict_GetItemString(PyModule_GetDict(module), function) else {
-                Log.request(APLOG_ERR, .hookFunctionMissing, "Target WSGI \(kind) script '\(script.path)' does not provide '\(function)()'.", r)
+                Log.request(
+                    APLOG_ERR, .hookFunctionMissing,
+                    "Target WSGI \(kind) script '\(script.path)' does not provide '\(function)()'.", r)
                 return interpret(.unavailable)
             }
             wsgi_incref(f)

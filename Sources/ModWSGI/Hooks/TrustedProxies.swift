@@ -7,13 +7,17 @@ final class TrustedProxyList {
 
     init(_ subnets: [OpaquePointer]) { self.subnets = subnets }
 
-    static func parse(_ args: [String], pool: OpaquePointer?, fail: (String) -> DirectiveError) throws -> TrustedProxyList {
+    static func parse(_ args: [String], pool: OpaquePointer?, fail: (String) -> DirectiveError) throws
+        -> TrustedProxyList
+    {
         var subnets: [OpaquePointer] = []
         for arg in args {
             let parts = arg.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
             var sub: OpaquePointer? = nil
-            let rv = parts.count == 2 ? apr_ipsubnet_create(&sub, parts[0], parts[1], pool)
-                                      : apr_ipsubnet_create(&sub, parts[0], nil, pool)
+            let rv =
+                parts.count == 2
+                ? apr_ipsubnet_create(&sub, parts[0], parts[1], pool)
+                : apr_ipsubnet_create(&sub, parts[0], nil, pool)
             guard rv == APR_SUCCESS, let sub else {
                 throw fail("'\(arg)' is not an IP address or network (address/bits)")
             }
@@ -41,14 +45,22 @@ enum TrustedProxies {
     static let schemeHeaders = ["HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_SCHEME", "HTTP_X_SCHEME"]
     static let sslHeaders = ["HTTP_X_FORWARDED_HTTPS", "HTTP_X_FORWARDED_SSL", "HTTP_X_HTTPS"]
     static let otherHeaders = ["HTTP_X_FORWARDED_SERVER", "HTTP_X_FORWARDED_PORT"]
-    static var known: [String] { clientHeaders + hostHeaders + scriptNameHeaders + schemeHeaders + sslHeaders + otherHeaders }
+    static var known: [String] {
+        clientHeaders + hostHeaders + scriptNameHeaders + schemeHeaders + sslHeaders + otherHeaders
+    }
 
     /// "X-Forwarded-For" → "HTTP_X_FORWARDED_FOR", refusing headers this cannot use.
     static func environName(header: String, fail: (String) -> DirectiveError) throws -> String {
         let name = "HTTP_" + String(header.uppercased().map { $0 == "-" ? "_" : $0 })
         guard known.contains(name) else {
-            let list = known.map { "X" + $0.dropFirst(6).lowercased().split(separator: "_").map { "-" + $0.prefix(1).uppercased() + $0.dropFirst() }.joined() }
-            throw fail("'\(header)' is not a proxy header mod_wsgi understands; use one of \(list.joined(separator: ", "))")
+            let list = known.map {
+                "X"
+                    + $0.dropFirst(6).lowercased().split(separator: "_").map {
+                        "-" + $0.prefix(1).uppercased() + $0.dropFirst()
+                    }.joined()
+            }
+            throw fail(
+                "'\(header)' is not a proxy header mod_wsgi understands; use one of \(list.joined(separator: ", "))")
         }
         return name
     }
@@ -109,8 +121,10 @@ enum TrustedProxies {
             }
         }
         // Remove every header of a category asked about except the one used.
-        let groups: [String: [String]] = ["client": clientHeaders, "host": hostHeaders,
-                                          "script": scriptNameHeaders, "scheme": schemeHeaders + sslHeaders]
+        let groups: [String: [String]] = [
+            "client": clientHeaders, "host": hostHeaders,
+            "script": scriptNameHeaders, "scheme": schemeHeaders + sslHeaders,
+        ]
         for (category, names) in groups where matched.contains(category) {
             for n in names where n != used[category] { apr_table_unset(env, n) }
         }
@@ -128,8 +142,10 @@ enum TrustedProxies {
     /// X-Forwarded-For: without a proxy list the first address is the client's; with one,
     /// walk from the right past trusted proxies: the address before the leftmost trusted
     /// one is the client, and the header keeps only the hops from it on.
-    private static func forwardedFor(_ value: String, proxies: TrustedProxyList?,
-                                     r: UnsafeMutablePointer<request_rec>, env: OpaquePointer?) -> String? {
+    private static func forwardedFor(
+        _ value: String, proxies: TrustedProxyList?,
+        r: UnsafeMutablePointer<request_rec>, env: OpaquePointer?
+    ) -> String? {
         let items = value.split(separator: ",").map { String(String($0).trimmingSpaces) }.filter { !$0.isEmpty }
         guard !items.isEmpty else { return nil }
         guard let proxies else { return items[0] }
@@ -138,7 +154,8 @@ enum TrustedProxies {
         while i > 0 {
             i -= 1
             guard let inList = proxies.contains(items[i], pool: r.pointee.pool) else {
-                Log.request(APLOG_DEBUG, .proxyHeaderIgnored, "Forwarded IP of \"\(items[i])\" is not a valid IP address.", r)
+                Log.request(
+                    APLOG_DEBUG, .proxyHeaderIgnored, "Forwarded IP of \"\(items[i])\" is not a valid IP address.", r)
                 break
             }
             if !inList { break }

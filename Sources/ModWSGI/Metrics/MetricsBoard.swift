@@ -40,12 +40,12 @@ struct MetricsBoard {
 
     /// Counter offsets within a slot.
     enum Field {
-        static let requests = 0        // 6: 1xx, 2xx, 3xx, 4xx, 5xx, other
+        static let requests = 0  // 6: 1xx, 2xx, 3xx, 4xx, 5xx, other
         static let active = 6
-        static let duration = 8        // 16 buckets, then the sum in µs
-        static let application = 25    // 16 buckets, sum
-        static let queue = 42          // 16 buckets, sum
-        static let restarts = 59       // one per RestartReason
+        static let duration = 8  // 16 buckets, then the sum in µs
+        static let application = 25  // 16 buckets, sum
+        static let queue = 42  // 16 buckets, sum
+        static let restarts = 59  // one per RestartReason
     }
 
     /// Why a daemon process was replaced, as the `reason` label says it.
@@ -91,7 +91,9 @@ struct MetricsBoard {
         let raw = UnsafeMutableRawPointer(p)
         raw.initializeMemory(as: UInt8.self, repeating: 0, count: nameWords * 8)
         var i = 0
-        for b in name.utf8 where i < nameWords * 8 - 1 { raw.storeBytes(of: b, toByteOffset: i, as: UInt8.self); i += 1 }
+        for b in name.utf8 where i < nameWords * 8 - 1 {
+            raw.storeBytes(of: b, toByteOffset: i, as: UInt8.self); i += 1
+        }
     }
 
     static func readName(_ p: UnsafeMutablePointer<Int64>) -> String {
@@ -106,7 +108,10 @@ struct MetricsBoard {
         for i in 0..<daemonSlots {
             let d = directory(i)
             if wsgi_atomic_load(d + Self.nameWords + 1) != 0 && d[Self.nameWords] == Int64(instance)
-                && Self.readName(d) == group { return i }
+                && Self.readName(d) == group
+            {
+                return i
+            }
         }
         return nil
     }
@@ -131,13 +136,20 @@ extension MetricsBoard {
         let processCapacity = (children + daemonCapacity) * 2 + 2
         let bytes = words(children: children, daemons: daemonCapacity, processes: processCapacity) * 8
         guard let raw = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0),
-              raw != UnsafeMutableRawPointer(bitPattern: -1) else {
-            Log.server(APLOG_ERR, .metricsBoardFailed, "Couldn't map \(bytes) bytes of shared memory for WSGIMetricsURL: \(String(cString: strerror(wsgi_errno()))); the endpoint answers 503.", s)
+            raw != UnsafeMutableRawPointer(bitPattern: -1)
+        else {
+            Log.server(
+                APLOG_ERR, .metricsBoardFailed,
+                "Couldn't map \(bytes) bytes of shared memory for WSGIMetricsURL: \(String(cString: strerror(wsgi_errno()))); the endpoint answers 503.",
+                s)
             current = nil
             return
         }
         if let old = current {
-            Log.server(APLOG_NOTICE, .metricsBoardResized, "The metrics board grew (\(old.childSlots)→\(children) child slots, \(old.daemonSlots)→\(daemonCapacity) daemon slots): the counters of WSGIMetricsURL start again from zero.", s)
+            Log.server(
+                APLOG_NOTICE, .metricsBoardResized,
+                "The metrics board grew (\(old.childSlots)→\(children) child slots, \(old.daemonSlots)→\(daemonCapacity) daemon slots): the counters of WSGIMetricsURL start again from zero.",
+                s)
             // Processes of the ending generation keep their own mapping; the parent lets go.
             munmap(old.base, old.bytes)
         }
@@ -147,8 +159,9 @@ extension MetricsBoard {
         base[3] = Int64(daemonCapacity)
         base[4] = Int64(processCapacity)
         base[0] = magic
-        let board = MetricsBoard(base: base, bytes: bytes, childSlots: children, daemonSlots: daemonCapacity,
-                                 processEntries: processCapacity)
+        let board = MetricsBoard(
+            base: base, bytes: bytes, childSlots: children, daemonSlots: daemonCapacity,
+            processEntries: processCapacity)
         board.assignDaemonSlots(global)
         current = board
         board.register(kind: .parent, group: "", instance: 0)
@@ -170,8 +183,15 @@ extension MetricsBoard {
     func assignDaemonSlots(_ global: GlobalConfig) {
         for g in global.daemonGroups {
             for n in 1...max(g.processes, 1) where daemonSlotIndex(group: g.name, instance: n) == nil {
-                guard let free = (0..<daemonSlots).first(where: { wsgi_atomic_load(directory($0) + Self.nameWords + 1) == 0 }) else {
-                    Log.server(APLOG_WARNING, .metricsBoardFull, "No metrics slot left for process \(n) of daemon process group '\(g.name)': its requests are not in WSGIMetricsURL until Apache is restarted.")
+                guard
+                    let free = (0..<daemonSlots).first(where: {
+                        wsgi_atomic_load(directory($0) + Self.nameWords + 1) == 0
+                    })
+                else {
+                    Log.server(
+                        APLOG_WARNING, .metricsBoardFull,
+                        "No metrics slot left for process \(n) of daemon process group '\(g.name)': its requests are not in WSGIMetricsURL until Apache is restarted."
+                    )
                     continue
                 }
                 let d = directory(free)
@@ -230,13 +250,16 @@ struct ProcStat {
 
     static func read(pid: Int64) -> ProcStat? {
         guard let text = readSmallFile("/proc/\(pid)/stat"),
-              let close = text.utf8.lastIndex(of: UInt8(ascii: ")")) else { return nil }
+            let close = text.utf8.lastIndex(of: UInt8(ascii: ")"))
+        else { return nil }
         // Fields after "(comm)": state is field 3, so field k is at k - 3.
         let fields = text[text.index(after: close)...].split(separator: " ")
         guard fields.count > 21, let utime = Double(fields[11]), let stime = Double(fields[12]),
-              let start = Int64(fields[19]), let rss = Int64(fields[21]) else { return nil }
-        return ProcStat(userSeconds: utime / ticks, systemSeconds: stime / ticks, startTime: start,
-                        rssBytes: rss * pageSize)
+            let start = Int64(fields[19]), let rss = Int64(fields[21])
+        else { return nil }
+        return ProcStat(
+            userSeconds: utime / ticks, systemSeconds: stime / ticks, startTime: start,
+            rssBytes: rss * pageSize)
     }
 
     /// The process is still the one that registered (a reused pid starts later).

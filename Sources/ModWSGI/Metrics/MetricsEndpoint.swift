@@ -28,7 +28,10 @@ enum MetricsEndpoint {
         let url = GlobalConfig.current.metricsURL ?? ""
         guard let addr = r.pointee.useragent_addr, allowed.contains(where: { apr_ipsubnet_test($0, addr) != 0 }) else {
             let ip = r.pointee.useragent_ip.map { String(cString: $0) } ?? "?"
-            Log.request(APLOG_ERR, .metricsDenied, "Client \(ip) denied access to the metrics at '\(url)': only local clients may read them, unless WSGIMetricsAllow (mod_wsgi-express: --metrics-allow) names its network.", r)
+            Log.request(
+                APLOG_ERR, .metricsDenied,
+                "Client \(ip) denied access to the metrics at '\(url)': only local clients may read them, unless WSGIMetricsAllow (mod_wsgi-express: --metrics-allow) names its network.",
+                r)
             return HTTP_FORBIDDEN
         }
         guard r.pointee.method_number == M_GET else {
@@ -60,8 +63,10 @@ struct Exposition {
     init(board: MetricsBoard) { self.board = board }
 
     /// The upper bounds of mod_wsgi's time buckets 0…13 (5 ms doubling); 14 is +Inf.
-    static let bounds = ["0.005", "0.01", "0.02", "0.04", "0.08", "0.16", "0.32", "0.64", "1.28",
-                         "2.56", "5.12", "10.24", "20.48", "40.96"]
+    static let bounds = [
+        "0.005", "0.01", "0.02", "0.04", "0.08", "0.16", "0.32", "0.64", "1.28",
+        "2.56", "5.12", "10.24", "20.48", "40.96",
+    ]
     static let classes = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"]
 
     static func escape(_ v: String) -> String {
@@ -96,7 +101,9 @@ struct Exposition {
     static func load(_ p: UnsafeMutablePointer<Int64>) -> Int64 { wsgi_atomic_load(p) }
 
     /// A histogram from summed slots: 16 bucket counts then the sum in µs.
-    mutating func histogram(_ name: String, _ labels: [(String, String)], slots: [UnsafeMutablePointer<Int64>], field: Int) {
+    mutating func histogram(
+        _ name: String, _ labels: [(String, String)], slots: [UnsafeMutablePointer<Int64>], field: Int
+    ) {
         var buckets = [Int64](repeating: 0, count: 16)
         var sum: Int64 = 0
         for s in slots {
@@ -132,47 +139,63 @@ struct Exposition {
         var groups: [String] = []
         for d in daemons where groups.last != d.group { groups.append(d.group) }
 
-        header("mod_wsgi_requests_total", "counter",
-               "Requests answered by the WSGI handler of Apache's child processes (embedded and daemon mode), by status class.")
+        header(
+            "mod_wsgi_requests_total", "counter",
+            "Requests answered by the WSGI handler of Apache's child processes (embedded and daemon mode), by status class."
+        )
         for (i, c) in Self.classes.enumerated() {
             let n = children.reduce(Int64(0)) { $0 + Self.load($1 + F.requests + i) }
             if i < 5 || n > 0 { sample("mod_wsgi_requests_total", [("status_class", c)], n) }
         }
-        header("mod_wsgi_request_duration_seconds", "histogram",
-               "Time from Apache reading the request line to the WSGI handler finishing, in Apache's child processes.")
+        header(
+            "mod_wsgi_request_duration_seconds", "histogram",
+            "Time from Apache reading the request line to the WSGI handler finishing, in Apache's child processes.")
         histogram("mod_wsgi_request_duration_seconds", [], slots: children, field: F.duration)
-        header("mod_wsgi_server_active_requests", "gauge",
-               "Requests in the WSGI handler of Apache's child processes now (running embedded, or waiting on a daemon process).")
+        header(
+            "mod_wsgi_server_active_requests", "gauge",
+            "Requests in the WSGI handler of Apache's child processes now (running embedded, or waiting on a daemon process)."
+        )
         sample("mod_wsgi_server_active_requests", [], children.reduce(Int64(0)) { $0 + Self.load($1 + F.active) })
 
-        header("mod_wsgi_application_duration_seconds", "histogram",
-               "Time spent in the WSGI application, by process group ('' is embedded mode).")
-        histogram("mod_wsgi_application_duration_seconds", [("process_group", "")], slots: children, field: F.application)
+        header(
+            "mod_wsgi_application_duration_seconds", "histogram",
+            "Time spent in the WSGI application, by process group ('' is embedded mode).")
+        histogram(
+            "mod_wsgi_application_duration_seconds", [("process_group", "")], slots: children, field: F.application)
         for g in groups {
-            histogram("mod_wsgi_application_duration_seconds", [("process_group", g)],
-                      slots: daemons.filter { $0.group == g }.map { $0.slot }, field: F.application)
+            histogram(
+                "mod_wsgi_application_duration_seconds", [("process_group", g)],
+                slots: daemons.filter { $0.group == g }.map { $0.slot }, field: F.application)
         }
 
         if !daemons.isEmpty {
-            header("mod_wsgi_daemon_requests_total", "counter",
-                   "Requests served by each daemon process (by its number in the group, counted across its restarts), by status class.")
+            header(
+                "mod_wsgi_daemon_requests_total", "counter",
+                "Requests served by each daemon process (by its number in the group, counted across its restarts), by status class."
+            )
             for d in daemons {
                 for (i, c) in Self.classes.enumerated() {
                     let n = Self.load(d.slot + F.requests + i)
                     if i < 5 || n > 0 {
-                        sample("mod_wsgi_daemon_requests_total", [("process_group", d.group), ("process_num", "\(d.instance)"), ("status_class", c)], n)
+                        sample(
+                            "mod_wsgi_daemon_requests_total",
+                            [("process_group", d.group), ("process_num", "\(d.instance)"), ("status_class", c)], n)
                     }
                 }
             }
             header("mod_wsgi_daemon_active_requests", "gauge", "Requests running in each daemon process now.")
             for d in daemons {
-                sample("mod_wsgi_daemon_active_requests", [("process_group", d.group), ("process_num", "\(d.instance)")], Self.load(d.slot + F.active))
+                sample(
+                    "mod_wsgi_daemon_active_requests", [("process_group", d.group), ("process_num", "\(d.instance)")],
+                    Self.load(d.slot + F.active))
             }
-            header("mod_wsgi_queue_duration_seconds", "histogram",
-                   "Time a request waited between Apache's child and a daemon process accepting it.")
+            header(
+                "mod_wsgi_queue_duration_seconds", "histogram",
+                "Time a request waited between Apache's child and a daemon process accepting it.")
             for g in groups {
-                histogram("mod_wsgi_queue_duration_seconds", [("process_group", g)],
-                          slots: daemons.filter { $0.group == g }.map { $0.slot }, field: F.queue)
+                histogram(
+                    "mod_wsgi_queue_duration_seconds", [("process_group", g)],
+                    slots: daemons.filter { $0.group == g }.map { $0.slot }, field: F.queue)
             }
             header("mod_wsgi_daemon_restarts_total", "counter", "Daemon processes stopped to be replaced, by reason.")
             for g in groups {
@@ -212,7 +235,8 @@ struct Exposition {
         }
         header("mod_wsgi_process_resident_memory_bytes", "gauge", "Resident memory of each process of the server.")
         for r in rows { sample("mod_wsgi_process_resident_memory_bytes", r.labels, r.stat.rssBytes) }
-        header("mod_wsgi_process_cpu_seconds_total", "counter", "CPU time of each process of the server, user and system.")
+        header(
+            "mod_wsgi_process_cpu_seconds_total", "counter", "CPU time of each process of the server, user and system.")
         for r in rows {
             sample("mod_wsgi_process_cpu_seconds_total", r.labels + [("mode", "user")], r.stat.userSeconds)
             sample("mod_wsgi_process_cpu_seconds_total", r.labels + [("mode", "system")], r.stat.systemSeconds)

@@ -17,10 +17,12 @@ enum MetricsRecorder {
     static func childStarted(pool: OpaquePointer?) {
         guard let board = MetricsBoard.current else { return }
         entry = board.register(kind: .child, group: "", instance: 0)
-        apr_pool_cleanup_register(pool, nil, { _ in
-            MetricsRecorder.processExiting()
-            return APR_SUCCESS
-        }, apr_pool_cleanup_null)
+        apr_pool_cleanup_register(
+            pool, nil,
+            { _ in
+                MetricsRecorder.processExiting()
+                return APR_SUCCESS
+            }, apr_pool_cleanup_null)
     }
 
     /// A daemon process after its fork: its group's slot, and its process entry.
@@ -89,7 +91,8 @@ enum MetricsRecorder {
     /// could not say why itself).
     static func daemonCrashed(group: String, instance: Int) {
         guard let board = MetricsBoard.current,
-              let i = board.daemonSlotIndex(group: group, instance: instance) else { return }
+            let i = board.daemonSlotIndex(group: group, instance: instance)
+        else { return }
         let crashed = MetricsBoard.restartReasons.firstIndex(of: "crashed")!
         wsgi_atomic_add(board.daemonSlot(i) + MetricsBoard.Field.restarts + crashed, 1)
     }

@@ -10,50 +10,50 @@ let modWSGIVersionString = "4.9.4"
 /// threading.main_thread() is that thread, not the first request's).
 enum InterpreterSetup {
     static let bootstrap = """
-import sys, threading, importlib.util, types
+        import sys, threading, importlib.util, types
 
-def _setup(params):
-    sys.stdout = params['stdout']
-    sys.stderr = params['stderr']
-    if params['stdin'] is not None:
-        sys.stdin = params['stdin']
-    sys.argv = ['mod_wsgi']
-    # python-path: like site.addsitedir (.pth files honoured), new entries first.
-    paths = params['python_path']
-    if paths:
-        import site
-        before = list(sys.path)
-        for p in paths:
-            site.addsitedir(p)
-        added = [p for p in sys.path if p not in before]
-        sys.path[:] = added + [p for p in sys.path if p not in added]
-    if params['home']:
-        sys.path.insert(0, '')
-    # The mod_wsgi module: attach to a pure-Python package of that name when one is
-    # importable (the Django app ships mod_wsgi.server), else create it.
-    module = None
-    try:
-        if importlib.util.find_spec('mod_wsgi') is not None:
-            import mod_wsgi as module
-    except Exception:
-        module = None
-    if module is None:
-        module = types.ModuleType('mod_wsgi')
-        sys.modules['mod_wsgi'] = module
-    for k, v in params['module'].items():
-        setattr(module, k, v)
-    apache = types.ModuleType('apache')
-    apache.version = params['apache_version']
-    apache.description = params['apache_description']
-    sys.modules['apache'] = apache
-    if params['restrict_signal']:
-        import signal
-        _real_signal = signal.signal
-        def _restricted_signal(signum, handler, _log=sys.stderr):
-            _log.write('mod_wsgi: callback registration for signal %d ignored.\\n' % signum)
-            return signal.getsignal(signum)
-        signal.signal = _restricted_signal
-"""
+        def _setup(params):
+            sys.stdout = params['stdout']
+            sys.stderr = params['stderr']
+            if params['stdin'] is not None:
+                sys.stdin = params['stdin']
+            sys.argv = ['mod_wsgi']
+            # python-path: like site.addsitedir (.pth files honoured), new entries first.
+            paths = params['python_path']
+            if paths:
+                import site
+                before = list(sys.path)
+                for p in paths:
+                    site.addsitedir(p)
+                added = [p for p in sys.path if p not in before]
+                sys.path[:] = added + [p for p in sys.path if p not in added]
+            if params['home']:
+                sys.path.insert(0, '')
+            # The mod_wsgi module: attach to a pure-Python package of that name when one is
+            # importable (the Django app ships mod_wsgi.server), else create it.
+            module = None
+            try:
+                if importlib.util.find_spec('mod_wsgi') is not None:
+                    import mod_wsgi as module
+            except Exception:
+                module = None
+            if module is None:
+                module = types.ModuleType('mod_wsgi')
+                sys.modules['mod_wsgi'] = module
+            for k, v in params['module'].items():
+                setattr(module, k, v)
+            apache = types.ModuleType('apache')
+            apache.version = params['apache_version']
+            apache.description = params['apache_description']
+            sys.modules['apache'] = apache
+            if params['restrict_signal']:
+                import signal
+                _real_signal = signal.signal
+                def _restricted_signal(signum, handler, _log=sys.stderr):
+                    _log.write('mod_wsgi: callback registration for signal %d ignored.\\n' % signum)
+                    return signal.getsignal(signum)
+                signal.signal = _restricted_signal
+        """
 
     static func prepare(_ interp: Interpreter) {
         let s = PythonRuntime.settings
@@ -64,8 +64,11 @@ def _setup(params):
         interp.modWSGIVersion = Py.tuple([Py.int(modWSGIVersion.0), Py.int(modWSGIVersion.1), Py.int(modWSGIVersion.2)])
 
         let params = PyDict_New()!
-        Py.setItem(params, "stdout", s.restrictStdout ? Restricted.make("sys.stdout")
-            : ErrorLog.type.make(ErrorLog(request: nil, name: "<stdout>"))!)
+        Py.setItem(
+            params, "stdout",
+            s.restrictStdout
+                ? Restricted.make("sys.stdout")
+                : ErrorLog.type.make(ErrorLog(request: nil, name: "<stdout>"))!)
         Py.setItem(params, "stderr", ErrorLog.type.make(ErrorLog(request: nil, name: "<stderr>"))!)
         Py.setItem(params, "stdin", s.restrictStdin ? Restricted.make("sys.stdin") : Py.none)
         let path = PyList_New(0)!
@@ -94,8 +97,9 @@ def _setup(params):
         if PyErr_Occurred() != nil {
             let lines = Py.takeExceptionLines()
             // One message: every traceback line carries the same prefix and ID.
-            Log.server(APLOG_ERR, .interpreterSetupFailed,
-                       (["Setting up interpreter '\(interp.name)' failed."] + lines).joined(separator: "\n"))
+            Log.server(
+                APLOG_ERR, .interpreterSetupFailed,
+                (["Setting up interpreter '\(interp.name)' failed."] + lines).joined(separator: "\n"))
         }
         wsgi_decref(params)
     }

@@ -85,7 +85,9 @@ enum Interpreters {
         if let existing { return existing }
         let mainState = PyThreadState_Get()
         guard let tstate = Py_NewInterpreter() else {
-            Log.server(APLOG_ERR, .interpreterCreateFailed, "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
+            Log.server(
+                APLOG_ERR, .interpreterCreateFailed,
+                "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
             PyThreadState_Swap(mainState)
             return nil
         }
@@ -176,10 +178,12 @@ enum InterpreterFactory {
         // Creating an interpreter runs only its start-up imports: 2 MB, not RLIMIT_STACK's
         // 8 MB, which would count against a daemon's memory-limit (RLIMIT_DATA).
         pthread_attr_setstacksize(&attr, factoryStackSize)
-        pthread_create(&thread, &attr, { _ in
-            InterpreterFactory.loop()
-            return nil
-        }, nil)
+        pthread_create(
+            &thread, &attr,
+            { _ in
+                InterpreterFactory.loop()
+                return nil
+            }, nil)
         pthread_attr_destroy(&attr)
         started = true
     }

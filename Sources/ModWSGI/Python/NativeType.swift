@@ -18,9 +18,11 @@ final class NativeType {
         let function: PyCMethod
     }
 
-    init(name: String, methods: [Method] = [], getters: [(String, PyGetter)] = [],
-         call: PyTernary? = nil, iter: PyUnary? = nil, next: PyUnary? = nil,
-         getattro: PyCMethod? = nil, new: PyNew? = nil) {
+    init(
+        name: String, methods: [Method] = [], getters: [(String, PyGetter)] = [],
+        call: PyTernary? = nil, iter: PyUnary? = nil, next: PyUnary? = nil,
+        getattro: PyCMethod? = nil, new: PyNew? = nil
+    ) {
         func cstr(_ s: String) -> UnsafePointer<CChar> { UnsafePointer(strdup(s)!) }
         let defs = UnsafeMutablePointer<PyMethodDef>.allocate(capacity: methods.count + 1)
         for (i, m) in methods.enumerated() {
@@ -34,20 +36,34 @@ final class NativeType {
         gets[getters.count] = PyGetSetDef(name: nil, get: nil, set: nil, doc: nil, closure: nil)
 
         var slots: [PyType_Slot] = [
-            PyType_Slot(slot: Py_tp_dealloc, pfunc: unsafeBitCast(NativeType.dealloc, to: UnsafeMutableRawPointer.self)),
+            PyType_Slot(
+                slot: Py_tp_dealloc, pfunc: unsafeBitCast(NativeType.dealloc, to: UnsafeMutableRawPointer.self)),
             PyType_Slot(slot: Py_tp_methods, pfunc: UnsafeMutableRawPointer(defs)),
             PyType_Slot(slot: Py_tp_getset, pfunc: UnsafeMutableRawPointer(gets)),
         ]
-        if let call { slots.append(PyType_Slot(slot: Py_tp_call, pfunc: unsafeBitCast(call, to: UnsafeMutableRawPointer.self))) }
-        if let iter { slots.append(PyType_Slot(slot: Py_tp_iter, pfunc: unsafeBitCast(iter, to: UnsafeMutableRawPointer.self))) }
-        if let next { slots.append(PyType_Slot(slot: Py_tp_iternext, pfunc: unsafeBitCast(next, to: UnsafeMutableRawPointer.self))) }
-        if let getattro { slots.append(PyType_Slot(slot: Py_tp_getattro, pfunc: unsafeBitCast(getattro, to: UnsafeMutableRawPointer.self))) }
-        if let new { slots.append(PyType_Slot(slot: Py_tp_new, pfunc: unsafeBitCast(new, to: UnsafeMutableRawPointer.self))) }
+        if let call {
+            slots.append(PyType_Slot(slot: Py_tp_call, pfunc: unsafeBitCast(call, to: UnsafeMutableRawPointer.self)))
+        }
+        if let iter {
+            slots.append(PyType_Slot(slot: Py_tp_iter, pfunc: unsafeBitCast(iter, to: UnsafeMutableRawPointer.self)))
+        }
+        if let next {
+            slots.append(
+                PyType_Slot(slot: Py_tp_iternext, pfunc: unsafeBitCast(next, to: UnsafeMutableRawPointer.self)))
+        }
+        if let getattro {
+            slots.append(
+                PyType_Slot(slot: Py_tp_getattro, pfunc: unsafeBitCast(getattro, to: UnsafeMutableRawPointer.self)))
+        }
+        if let new {
+            slots.append(PyType_Slot(slot: Py_tp_new, pfunc: unsafeBitCast(new, to: UnsafeMutableRawPointer.self)))
+        }
         slots.append(PyType_Slot(slot: 0, pfunc: nil))
         let slotArray = UnsafeMutablePointer<PyType_Slot>.allocate(capacity: slots.count)
         slotArray.initialize(from: slots, count: slots.count)
-        var spec = PyType_Spec(name: cstr(name), basicsize: Int32(MemoryLayout<WSGIObject>.size), itemsize: 0,
-                               flags: UInt32(Py_TPFLAGS_DEFAULT), slots: slotArray)
+        var spec = PyType_Spec(
+            name: cstr(name), basicsize: Int32(MemoryLayout<WSGIObject>.size), itemsize: 0,
+            flags: UInt32(Py_TPFLAGS_DEFAULT), slots: slotArray)
         let t = PyType_FromSpec(&spec)!
         type = UnsafeMutableRawPointer(t).assumingMemoryBound(to: PyTypeObject.self)
     }

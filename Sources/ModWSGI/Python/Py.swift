@@ -114,8 +114,10 @@ enum Py {
         defer { wsgi_xdecref(type); wsgi_xdecref(value); wsgi_xdecref(tb) }
         if let value { PyException_SetTraceback(value, tb ?? wsgi_py_none()) }
         var lines: [String] = []
-        if let formatted = call("traceback", "format_exception",
-                                [wsgi_new_ref(type!), wsgi_new_ref(value ?? wsgi_py_none()), wsgi_new_ref(tb ?? wsgi_py_none())]) {
+        if let formatted = call(
+            "traceback", "format_exception",
+            [wsgi_new_ref(type!), wsgi_new_ref(value ?? wsgi_py_none()), wsgi_new_ref(tb ?? wsgi_py_none())])
+        {
             defer { wsgi_decref(formatted) }
             let n = PyList_Size(formatted)
             for i in 0..<n {

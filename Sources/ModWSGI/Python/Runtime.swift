@@ -24,10 +24,11 @@ enum PythonRuntime {
     nonisolated(unsafe) static var settings = Settings()
 
     static func settingsFromGlobal(_ g: GlobalConfig) -> Settings {
-        Settings(home: g.pythonHome, pythonPath: g.pythonPath, optimize: g.optimize, hashSeed: g.hashSeed,
-                 dontWriteBytecode: g.dontWriteBytecode, warnings: g.warnings,
-                 restrictStdout: g.restrictStdout, restrictStdin: g.restrictStdin,
-                 restrictSignal: g.restrictSignal)
+        Settings(
+            home: g.pythonHome, pythonPath: g.pythonPath, optimize: g.optimize, hashSeed: g.hashSeed,
+            dontWriteBytecode: g.dontWriteBytecode, warnings: g.warnings,
+            restrictStdout: g.restrictStdout, restrictStdin: g.restrictStdin,
+            restrictSignal: g.restrictSignal)
     }
 
     /// The Python version this module was built against, e.g. "3.11".
@@ -46,7 +47,8 @@ enum PythonRuntime {
                 if parts.count == 2, parts[0] == "version" || parts[0] == "version_info" {
                     let v = parts[1].split(separator: ".").prefix(2).joined(separator: ".")
                     if v != version {
-                        return "Python home '\(home)' is a virtual environment of Python \(v), but mod_wsgi was built for Python \(version); create the environment with python\(version)."
+                        return
+                            "Python home '\(home)' is a virtual environment of Python \(v), but mod_wsgi was built for Python \(version); create the environment with python\(version)."
                     }
                 }
             }
@@ -54,13 +56,15 @@ enum PythonRuntime {
                 let base = homeLine.split(separator: "=", maxSplits: 1).last.map { $0.trimmingCharacters(" ") } ?? ""
                 let parent = base.hasSuffix("/bin") ? String(base.dropLast(4)) : base
                 if access(parent + "/lib/python\(version)/encodings", R_OK | X_OK) != 0 {
-                    return "Python home '\(home)' is based on '\(parent)', which has no readable lib/python\(version); the run user must be able to read it."
+                    return
+                        "Python home '\(home)' is based on '\(parent)', which has no readable lib/python\(version); the run user must be able to read it."
                 }
             }
             return nil
         }
         if access(home + "/lib/python\(version)/encodings", R_OK | X_OK) != 0 {
-            return "Python home '\(home)' has no readable lib/python\(version)/encodings: it is not a Python \(version) installation, or the run user cannot read it."
+            return
+                "Python home '\(home)' has no readable lib/python\(version)/encodings: it is not a Python \(version) installation, or the run user cannot read it."
         }
         return nil
     }
@@ -94,9 +98,13 @@ enum PythonRuntime {
                 // site-packages, exactly as running <venv>/bin/python would.
                 let exe = home + "/bin/python" + version
                 let program = access(exe, F_OK) == 0 ? exe : home + "/bin/python"
-                status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.program_name, program) }
+                status = withUnsafeMutablePointer(to: &config) {
+                    PyConfig_SetBytesString($0, &$0.pointee.program_name, program)
+                }
                 if PyStatus_Exception(status) != 0 { return fail(status) }
-                status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.executable, program) }
+                status = withUnsafeMutablePointer(to: &config) {
+                    PyConfig_SetBytesString($0, &$0.pointee.executable, program)
+                }
                 if PyStatus_Exception(status) != 0 { return fail(status) }
             } else {
                 status = withUnsafeMutablePointer(to: &config) { PyConfig_SetBytesString($0, &$0.pointee.home, home) }
@@ -125,7 +133,11 @@ enum PythonRuntime {
         let msg = status.err_msg.map { String(cString: $0) } ?? "unknown error"
         let fn = status.func.map { String(cString: $0) + ": " } ?? ""
         failure = "Python \(version) failed to start: \(fn)\(msg)"
-        Log.server(APLOG_ERR, .pythonInitFailed, failure! + ". Check WSGIPythonHome (python-home): it must be a Python \(version) installation readable by the run user.")
+        Log.server(
+            APLOG_ERR, .pythonInitFailed,
+            failure!
+                + ". Check WSGIPythonHome (python-home): it must be a Python \(version) installation readable by the run user."
+        )
     }
 
     /// At process exit: destroy interpreters (running atexit) unless WSGIDestroyInterpreter Off.

@@ -4,16 +4,18 @@ import CModWSGI
 /// interpreter), reloading one that changed on disk when WSGIScriptReloading is On.
 enum ScriptLoader {
     static func moduleName(_ path: String) -> String {
-        var h: UInt64 = 0xcbf29ce484222325
-        for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100000001b3 }
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
         let hex = String(h, radix: 16)
         return "_mod_wsgi_" + String(repeating: "0", count: 16 - hex.count) + hex
     }
 
     /// The module for `path` (borrowed reference, owned by the interpreter's cache), or
     /// nil with the error logged through `log`. Called with the GIL held.
-    static func load(_ interp: Interpreter, path: String, mtime: Int, reload: Bool,
-                     log: (Int32, LogID, String) -> Void) -> PyObj? {
+    static func load(
+        _ interp: Interpreter, path: String, mtime: Int, reload: Bool,
+        log: (Int32, LogID, String) -> Void
+    ) -> PyObj? {
         // WSGICaseSensitivity Off: paths differing only in case are one script (one module).
         let key = GlobalConfig.current.caseSensitive ? path : path.lowercased()
         // The script's own reload_required(resource) may ask for a reload (mod_wsgi 4.9).
@@ -42,7 +44,10 @@ enum ScriptLoader {
         }
         interp.loadFailureReports[path] = nil  // only this attempt's failure is shown
         guard let source = readSmallFile(path) else {
-            log(APLOG_ERR, .scriptUnreadable, "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno()))).")
+            log(
+                APLOG_ERR, .scriptUnreadable,
+                "Target WSGI script '\(path)' cannot be loaded as Python module: \(String(cString: strerror(wsgi_errno())))."
+            )
             return nil
         }
         let name = moduleName(key)
@@ -60,7 +65,8 @@ enum ScriptLoader {
         if !ok {
             let (target, show) = loaderSettings(dict)
             let lines = Py.takeExceptionLines(droppingLeadingFramesOf: target == nil ? nil : path)
-            let what = target.map { $0.hasPrefix("/") ? "WSGI script '\($0)'" : "WSGI module '\($0)'" }
+            let what =
+                target.map { $0.hasPrefix("/") ? "WSGI script '\($0)'" : "WSGI module '\($0)'" }
                 ?? "WSGI script '\(path)'"
             let header = "Target \(what) cannot be loaded as Python module."
             // One message: the traceback's lines carry the header's prefix and ID.
@@ -80,14 +86,18 @@ enum ScriptLoader {
     /// Calls the module's `reload_required(resource)` if it has one: True asks for a
     /// reload; an exception is logged with its traceback and counts as False.
     static func reloadRequired(_ module: PyObj, resource: String, log: (Int32, LogID, String) -> Void) -> Bool {
-        guard let dict = PyModule_GetDict(module), let f = PyDict_GetItemString(dict, "reload_required") else { return false }
+        guard let dict = PyModule_GetDict(module), let f = PyDict_GetItemString(dict, "reload_required") else {
+            return false
+        }
         wsgi_incref(f)
         defer { wsgi_decref(f) }
         let arg = Py.string(resource)
         defer { wsgi_decref(arg) }
         guard let r = PyObject_CallOneArg(f, arg) else {
             let lines = Py.takeExceptionLines()
-            log(APLOG_ERR, .reloadRequiredFailed, "Exception occurred in reload_required() of WSGI script '\(resource)'.")
+            log(
+                APLOG_ERR, .reloadRequiredFailed,
+                "Exception occurred in reload_required() of WSGI script '\(resource)'.")
             for l in lines { log(APLOG_ERR, .reloadRequiredTraceback, l) }
             return false
         }

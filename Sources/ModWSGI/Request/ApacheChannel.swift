@@ -81,10 +81,12 @@ final class ApacheChannel: RequestChannel {
             close(own)
             return nil
         }
-        apr_pool_cleanup_register(pool, UnsafeRawPointer(f), { file in
-            _ = apr_file_close(OpaquePointer(file))
-            return APR_SUCCESS
-        }, apr_pool_cleanup_null)
+        apr_pool_cleanup_register(
+            pool, UnsafeRawPointer(f),
+            { file in
+                _ = apr_file_close(OpaquePointer(file))
+                return APR_SUCCESS
+            }, apr_pool_cleanup_null)
         let rv = wsgi_pass_file(r, outBrigade, f, apr_off_t(offset), Int(length), 1)
         if rv != APR_SUCCESS {
             lastError = "failed to send file: " + aprError(rv)

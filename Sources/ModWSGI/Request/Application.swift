@@ -16,17 +16,25 @@ struct ScriptRequest {
 enum WSGIApplication {
     /// `fillEnviron` adds the CGI variables (str values) to the dict; called with the GIL.
     /// Returns Apache's handler status.
-    static func run(_ spec: ScriptRequest, channel: RequestChannel,
-                    fillEnviron: (PyObj) -> Void) -> Int32 {
+    static func run(
+        _ spec: ScriptRequest, channel: RequestChannel,
+        fillEnviron: (PyObj) -> Void
+    ) -> Int32 {
         guard PythonRuntime.initialized else {
-            channel.log(APLOG_ERR, .pythonUnavailable, "Python is not available in this process: \(PythonRuntime.failure ?? "not initialised"); cannot run '\(spec.scriptPath)'.")
+            channel.log(
+                APLOG_ERR, .pythonUnavailable,
+                "Python is not available in this process: \(PythonRuntime.failure ?? "not initialised"); cannot run '\(spec.scriptPath)'."
+            )
             return HTTP_INTERNAL_SERVER_ERROR
         }
         let interp = Interpreters.acquire(spec.applicationGroup)
         defer { Interpreters.release() }
 
-        guard let module = ScriptLoader.load(interp, path: spec.scriptPath, mtime: spec.mtime,
-                                             reload: spec.reloading, log: { channel.log($0, $1, $2) }) else {
+        guard
+            let module = ScriptLoader.load(
+                interp, path: spec.scriptPath, mtime: spec.mtime,
+                reload: spec.reloading, log: { channel.log($0, $1, $2) })
+        else {
             if let report = interp.loadFailureReports.removeValue(forKey: spec.scriptPath) {
                 return LoadFailurePage.send(report, channel)
             }
@@ -34,7 +42,9 @@ enum WSGIApplication {
         }
         guard let app = PyObject_GetAttrString(module, spec.callableObject) else {
             PyErr_Clear()
-            channel.log(APLOG_ERR, .callableMissing, "Target WSGI script '\(spec.scriptPath)' does not contain WSGI application '\(spec.callableObject)'.")
+            channel.log(
+                APLOG_ERR, .callableMissing,
+                "Target WSGI script '\(spec.scriptPath)' does not contain WSGI application '\(spec.callableObject)'.")
             return HTTP_NOT_FOUND
         }
         defer { wsgi_decref(app) }
@@ -88,4 +98,3 @@ enum WSGIApplication {
         return status
     }
 }
-

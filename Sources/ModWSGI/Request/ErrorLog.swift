@@ -44,55 +44,71 @@ final class ErrorLog {
     static let type = NativeType(
         name: "mod_wsgi.Log",
         methods: [
-            .init(name: "write", flags: METH_O, function: { o, arg in
-                let log = NativeType.object(o, as: ErrorLog.self)
-                guard log.check() else { return nil }
-                guard let s = Py.swiftString(arg) else {
-                    Py.raise(wsgi_exc_type_error(), "write() argument must be str, not \(String(cString: wsgi_type_name(arg!)))")
-                    return nil
-                }
-                log.write(s)
-                return PyLong_FromLong(s.unicodeScalars.count)
-            }),
-            .init(name: "writelines", flags: METH_O, function: { o, arg in
-                let log = NativeType.object(o, as: ErrorLog.self)
-                guard log.check() else { return nil }
-                guard let it = PyObject_GetIter(arg) else { return nil }
-                defer { wsgi_decref(it) }
-                while let item = PyIter_Next(it) {
-                    defer { wsgi_decref(item) }
-                    guard let s = Py.swiftString(item) else {
-                        Py.raise(wsgi_exc_type_error(), "writelines() items must be str")
+            .init(
+                name: "write", flags: METH_O,
+                function: { o, arg in
+                    let log = NativeType.object(o, as: ErrorLog.self)
+                    guard log.check() else { return nil }
+                    guard let s = Py.swiftString(arg) else {
+                        Py.raise(
+                            wsgi_exc_type_error(),
+                            "write() argument must be str, not \(String(cString: wsgi_type_name(arg!)))")
                         return nil
                     }
                     log.write(s)
-                }
-                if PyErr_Occurred() != nil { return nil }
-                return Py.none
-            }),
-            .init(name: "flush", flags: METH_NOARGS, function: { o, _ in
-                NativeType.object(o, as: ErrorLog.self).flush(); return Py.none
-            }),
-            .init(name: "close", flags: METH_NOARGS, function: { o, _ in
-                NativeType.object(o, as: ErrorLog.self).flush(); return Py.none
-            }),
+                    return PyLong_FromLong(s.unicodeScalars.count)
+                }),
+            .init(
+                name: "writelines", flags: METH_O,
+                function: { o, arg in
+                    let log = NativeType.object(o, as: ErrorLog.self)
+                    guard log.check() else { return nil }
+                    guard let it = PyObject_GetIter(arg) else { return nil }
+                    defer { wsgi_decref(it) }
+                    while let item = PyIter_Next(it) {
+                        defer { wsgi_decref(item) }
+                        guard let s = Py.swiftString(item) else {
+                            Py.raise(wsgi_exc_type_error(), "writelines() items must be str")
+                            return nil
+                        }
+                        log.write(s)
+                    }
+                    if PyErr_Occurred() != nil { return nil }
+                    return Py.none
+                }),
+            .init(
+                name: "flush", flags: METH_NOARGS,
+                function: { o, _ in
+                    NativeType.object(o, as: ErrorLog.self).flush(); return Py.none
+                }),
+            .init(
+                name: "close", flags: METH_NOARGS,
+                function: { o, _ in
+                    NativeType.object(o, as: ErrorLog.self).flush(); return Py.none
+                }),
             .init(name: "isatty", flags: METH_NOARGS, function: { _, _ in Py.bool(false) }),
             .init(name: "readable", flags: METH_NOARGS, function: { _, _ in Py.bool(false) }),
             .init(name: "writable", flags: METH_NOARGS, function: { _, _ in Py.bool(true) }),
             .init(name: "seekable", flags: METH_NOARGS, function: { _, _ in Py.bool(false) }),
-            .init(name: "fileno", flags: METH_NOARGS, function: { _, _ in
-                Py.raise(wsgi_exc_os_error(), "the Apache error log has no file descriptor here"); return nil
-            }),
-            .init(name: "read", flags: METH_VARARGS, function: { o, _ in
-                let log = NativeType.object(o, as: ErrorLog.self)
-                guard log.check() else { return nil }
-                Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
-            }),
-            .init(name: "readline", flags: METH_VARARGS, function: { o, _ in
-                let log = NativeType.object(o, as: ErrorLog.self)
-                guard log.check() else { return nil }
-                Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
-            }),
+            .init(
+                name: "fileno", flags: METH_NOARGS,
+                function: { _, _ in
+                    Py.raise(wsgi_exc_os_error(), "the Apache error log has no file descriptor here"); return nil
+                }),
+            .init(
+                name: "read", flags: METH_VARARGS,
+                function: { o, _ in
+                    let log = NativeType.object(o, as: ErrorLog.self)
+                    guard log.check() else { return nil }
+                    Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
+                }),
+            .init(
+                name: "readline", flags: METH_VARARGS,
+                function: { o, _ in
+                    let log = NativeType.object(o, as: ErrorLog.self)
+                    guard log.check() else { return nil }
+                    Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
+                }),
         ],
         getters: [
             ("closed", { _, _ in Py.bool(false) }),

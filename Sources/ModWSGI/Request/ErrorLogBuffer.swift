@@ -14,11 +14,16 @@ final class ErrorLogBuffer {
         var view = Py_buffer()
         guard PyObject_GetBuffer(o, &view, PyBUF_SIMPLE) == 0 else {
             PyErr_Clear()
-            Py.raise(wsgi_exc_type_error(), "write() argument must be a bytes-like object, not \(String(cString: wsgi_type_name(o)))")
+            Py.raise(
+                wsgi_exc_type_error(),
+                "write() argument must be a bytes-like object, not \(String(cString: wsgi_type_name(o)))")
             return nil
         }
         defer { PyBuffer_Release(&view) }
-        guard let decoded = PyUnicode_DecodeUTF8(view.buf?.assumingMemoryBound(to: CChar.self), view.len, "backslashreplace") else {
+        guard
+            let decoded = PyUnicode_DecodeUTF8(
+                view.buf?.assumingMemoryBound(to: CChar.self), view.len, "backslashreplace")
+        else {
             return nil
         }
         defer { wsgi_decref(decoded) }
@@ -28,30 +33,38 @@ final class ErrorLogBuffer {
     static let type = NativeType(
         name: "mod_wsgi.LogBuffer",
         methods: [
-            .init(name: "write", flags: METH_O, function: { o, arg in
-                let b = NativeType.object(o, as: ErrorLogBuffer.self)
-                guard let s = text(arg!) else { return nil }
-                b.log.write(s)
-                return Py.none
-            }),
-            .init(name: "writelines", flags: METH_O, function: { o, arg in
-                let b = NativeType.object(o, as: ErrorLogBuffer.self)
-                guard let it = PyObject_GetIter(arg) else { return nil }
-                defer { wsgi_decref(it) }
-                while let item = PyIter_Next(it) {
-                    defer { wsgi_decref(item) }
-                    guard let s = text(item) else { return nil }
+            .init(
+                name: "write", flags: METH_O,
+                function: { o, arg in
+                    let b = NativeType.object(o, as: ErrorLogBuffer.self)
+                    guard let s = text(arg!) else { return nil }
                     b.log.write(s)
-                }
-                if PyErr_Occurred() != nil { return nil }
-                return Py.none
-            }),
-            .init(name: "flush", flags: METH_NOARGS, function: { o, _ in
-                NativeType.object(o, as: ErrorLogBuffer.self).log.flush(); return Py.none
-            }),
-            .init(name: "close", flags: METH_NOARGS, function: { o, _ in
-                NativeType.object(o, as: ErrorLogBuffer.self).log.flush(); return Py.none
-            }),
+                    return Py.none
+                }),
+            .init(
+                name: "writelines", flags: METH_O,
+                function: { o, arg in
+                    let b = NativeType.object(o, as: ErrorLogBuffer.self)
+                    guard let it = PyObject_GetIter(arg) else { return nil }
+                    defer { wsgi_decref(it) }
+                    while let item = PyIter_Next(it) {
+                        defer { wsgi_decref(item) }
+                        guard let s = text(item) else { return nil }
+                        b.log.write(s)
+                    }
+                    if PyErr_Occurred() != nil { return nil }
+                    return Py.none
+                }),
+            .init(
+                name: "flush", flags: METH_NOARGS,
+                function: { o, _ in
+                    NativeType.object(o, as: ErrorLogBuffer.self).log.flush(); return Py.none
+                }),
+            .init(
+                name: "close", flags: METH_NOARGS,
+                function: { o, _ in
+                    NativeType.object(o, as: ErrorLogBuffer.self).log.flush(); return Py.none
+                }),
             .init(name: "isatty", flags: METH_NOARGS, function: { _, _ in Py.bool(false) }),
             .init(name: "readable", flags: METH_NOARGS, function: { _, _ in Py.bool(false) }),
             .init(name: "writable", flags: METH_NOARGS, function: { _, _ in Py.bool(true) }),

@@ -121,7 +121,10 @@ final class InputStream {
         guard var result = PyBytes_FromStringAndSize(nil, size) else { return nil }
         let base = UnsafeMutableRawPointer(wsgi_bytes_data(result)!)
         var have = buffered
-        if have > 0 { buffer.withUnsafeBytes { base.copyMemory(from: $0.baseAddress! + start, byteCount: have) }; start = buffer.count }
+        if have > 0 {
+            buffer.withUnsafeBytes { base.copyMemory(from: $0.baseAddress! + start, byteCount: have) };
+            start = buffer.count
+        }
         while have < size {
             let got = fill(base + have, size - have, all: true)
             if got < 0 { wsgi_decref(result); return nil }
@@ -170,21 +173,27 @@ final class InputStream {
     static let type = NativeType(
         name: "mod_wsgi.Input",
         methods: [
-            .init(name: "read", flags: METH_VARARGS, function: { o, args in
-                var size = -1
-                guard parseOptionalSize(args, &size) else { return nil }
-                return NativeType.object(o, as: InputStream.self).read(size)
-            }),
-            .init(name: "readline", flags: METH_VARARGS, function: { o, args in
-                var size = -1
-                guard parseOptionalSize(args, &size) else { return nil }
-                return NativeType.object(o, as: InputStream.self).readline(size)
-            }),
-            .init(name: "readlines", flags: METH_VARARGS, function: { o, args in
-                var hint = -1
-                guard parseOptionalSize(args, &hint) else { return nil }
-                return NativeType.object(o, as: InputStream.self).readlines(hint)
-            }),
+            .init(
+                name: "read", flags: METH_VARARGS,
+                function: { o, args in
+                    var size = -1
+                    guard parseOptionalSize(args, &size) else { return nil }
+                    return NativeType.object(o, as: InputStream.self).read(size)
+                }),
+            .init(
+                name: "readline", flags: METH_VARARGS,
+                function: { o, args in
+                    var size = -1
+                    guard parseOptionalSize(args, &size) else { return nil }
+                    return NativeType.object(o, as: InputStream.self).readline(size)
+                }),
+            .init(
+                name: "readlines", flags: METH_VARARGS,
+                function: { o, args in
+                    var hint = -1
+                    guard parseOptionalSize(args, &hint) else { return nil }
+                    return NativeType.object(o, as: InputStream.self).readlines(hint)
+                }),
             .init(name: "close", flags: METH_NOARGS, function: { _, _ in Py.none }),
         ],
         iter: { o in wsgi_new_ref(o!) },

@@ -11,8 +11,11 @@ enum LoadFailurePage {
             Header(name: cString("Content-Type"), value: cString("text/plain; charset=utf-8")),
             Header(name: cString("Content-Length"), value: cString(String(body.count))),
         ]
-        guard channel.sendHeaders(status: HTTP_INTERNAL_SERVER_ERROR, statusLine: "500 Internal Server Error",
-                                  headers: headers) else { return HTTP_INTERNAL_SERVER_ERROR }
+        guard
+            channel.sendHeaders(
+                status: HTTP_INTERNAL_SERVER_ERROR, statusLine: "500 Internal Server Error",
+                headers: headers)
+        else { return HTTP_INTERNAL_SERVER_ERROR }
         // The channel writes without the GIL.
         let save = PyEval_SaveThread()
         _ = body.withUnsafeMutableBytes { channel.write($0.baseAddress!, $0.count, flush: true) }

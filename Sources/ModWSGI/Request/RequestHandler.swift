@@ -18,7 +18,9 @@ enum RequestHandler {
             if let regex = alias.regex {
                 var m = [ap_regmatch_t](repeating: ap_regmatch_t(), count: Int(AP_MAX_REG_MATCH))
                 guard ap_regexec(regex, uriPtr, Int(AP_MAX_REG_MATCH), &m, 0) == 0 else { continue }
-                guard let sub = ap_pregsub(r.pointee.pool, alias.target.path, uriPtr, Int(AP_MAX_REG_MATCH), &m) else { continue }
+                guard let sub = ap_pregsub(r.pointee.pool, alias.target.path, uriPtr, Int(AP_MAX_REG_MATCH), &m) else {
+                    continue
+                }
                 let end = Int(m[0].rm_eo)
                 filename = String(cString: sub) + String(cString: uriPtr + end)
             } else {
@@ -33,7 +35,9 @@ enum RequestHandler {
             if let g = alias.target.processGroup { apr_table_set(notes, "mod_wsgi.process_group", g) }
             if let g = alias.target.applicationGroup { apr_table_set(notes, "mod_wsgi.application_group", g) }
             if let c = alias.target.callableObject { apr_table_set(notes, "mod_wsgi.callable_object", c) }
-            if let p = alias.target.passAuthorization { apr_table_set(notes, "mod_wsgi.pass_authorization", p ? "On" : "Off") }
+            if let p = alias.target.passAuthorization {
+                apr_table_set(notes, "mod_wsgi.pass_authorization", p ? "On" : "Off")
+            }
             return OK
         }
         return DECLINED
@@ -56,7 +60,9 @@ enum RequestHandler {
         if let h = handlerScript {
             scriptPath = h.path
             guard let m = ScriptLoader.mtime(h.path) else {
-                Log.request(APLOG_ERR, .handlerScriptNotFound, "Target WSGI handler script not found or unable to stat: \(h.path)", r)
+                Log.request(
+                    APLOG_ERR, .handlerScriptNotFound,
+                    "Target WSGI handler script not found or unable to stat: \(h.path)", r)
                 ScriptLoader.forgetMtime(h.path)
                 return HTTP_NOT_FOUND
             }
@@ -65,31 +71,40 @@ enum RequestHandler {
             guard let fn = r.pointee.filename else { return DECLINED }
             scriptPath = String(cString: fn)
             if r.pointee.finfo.filetype == APR_NOFILE {
-                Log.request(APLOG_ERR, .scriptNotFound, "Target WSGI script not found or unable to stat: \(scriptPath)", r)
+                Log.request(
+                    APLOG_ERR, .scriptNotFound, "Target WSGI script not found or unable to stat: \(scriptPath)", r)
                 ScriptLoader.forgetMtime(scriptPath)
                 return HTTP_NOT_FOUND
             }
             if r.pointee.finfo.filetype == APR_DIR {
-                Log.request(APLOG_ERR, .scriptIsDirectory, "Attempt to invoke directory as WSGI application: \(scriptPath)", r)
+                Log.request(
+                    APLOG_ERR, .scriptIsDirectory, "Attempt to invoke directory as WSGI application: \(scriptPath)", r)
                 return HTTP_FORBIDDEN
             }
             mtime = Int(r.pointee.finfo.mtime) * 1000  // µs → ns, as ScriptLoader.mtime
         }
 
         func note(_ k: String) -> String? { str(apr_table_get(notes, k)) }
-        var processGroup = resolveGroup(handlerScript?.processGroup ?? note("mod_wsgi.process_group") ?? dir.processGroup ?? "", r)
+        var processGroup = resolveGroup(
+            handlerScript?.processGroup ?? note("mod_wsgi.process_group") ?? dir.processGroup ?? "", r)
         var applicationGroup = applicationGroupName(
-            handlerScript?.applicationGroup ?? note("mod_wsgi.application_group") ?? dir.applicationGroup ?? "%{RESOURCE}", r)
+            handlerScript?.applicationGroup ?? note("mod_wsgi.application_group") ?? dir.applicationGroup
+                ?? "%{RESOURCE}", r)
         // Handler scripts' object is `handle_request` unless named, as in mod_wsgi.
-        var callable = handlerScript.map { $0.callableObject ?? "handle_request" }
+        var callable =
+            handlerScript.map { $0.callableObject ?? "handle_request" }
             ?? note("mod_wsgi.callable_object") ?? dir.callableObject ?? "application"
-        let passAuth = handlerScript?.passAuthorization ?? note("mod_wsgi.pass_authorization").map { $0 == "On" }
+        let passAuth =
+            handlerScript?.passAuthorization ?? note("mod_wsgi.pass_authorization").map { $0 == "On" }
             ?? dir.passAuthorization ?? false
 
         // Request body: chunked bodies only with WSGIChunkedRequest On.
         if let te = apr_table_get(r.pointee.headers_in, "Transfer-Encoding"), isChunked(String(cString: te)),
-           !(dir.chunkedRequest ?? false) {
-            Log.request(APLOG_INFO, .chunkedRefused, "Chunked request body refused (411 Length Required); enable it with WSGIChunkedRequest On.", r)
+            !(dir.chunkedRequest ?? false)
+        {
+            Log.request(
+                APLOG_INFO, .chunkedRefused,
+                "Chunked request body refused (411 Length Required); enable it with WSGIChunkedRequest On.", r)
             return HTTP_LENGTH_REQUIRED
         }
 
@@ -162,25 +177,34 @@ enum RequestHandler {
         }
 
         if let allowed = dir.restrictProcess, !allowed.contains(processGroup) {
-            Log.request(APLOG_ERR, .processGroupRestricted, "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application: \(scriptPath)", r)
+            Log.request(
+                APLOG_ERR, .processGroupRestricted,
+                "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application: \(scriptPath)", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
 
         if !processGroup.isEmpty, !VirtualHostGroups.allows(processGroup, r) {
-            Log.request(APLOG_ERR, .processGroupOtherHost, "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application (it is defined in another virtual host): \(scriptPath)", r)
+            Log.request(
+                APLOG_ERR, .processGroupOtherHost,
+                "Daemon process called '\(processGroup)' cannot be accessed by this WSGI application (it is defined in another virtual host): \(scriptPath)",
+                r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
         if !processGroup.isEmpty {
-            return DaemonClient.forward(r, group: processGroup, scriptPath: scriptPath,
-                                        errorOverride: dir.errorOverride ?? false)
+            return DaemonClient.forward(
+                r, group: processGroup, scriptPath: scriptPath,
+                errorOverride: dir.errorOverride ?? false)
         }
         if GlobalConfig.current.restrictEmbedded {
-            Log.request(APLOG_ERR, .embeddedRestricted, "Embedded mode of mod_wsgi disabled by runtime configuration: \(scriptPath)", r)
+            Log.request(
+                APLOG_ERR, .embeddedRestricted,
+                "Embedded mode of mod_wsgi disabled by runtime configuration: \(scriptPath)", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
 
-        let spec = ScriptRequest(scriptPath: scriptPath, mtime: mtime, callableObject: callable,
-                                 applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile)
+        let spec = ScriptRequest(
+            scriptPath: scriptPath, mtime: mtime, callableObject: callable,
+            applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile)
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
         return WSGIApplication.run(spec, channel: channel) { environ in

@@ -5,11 +5,13 @@ enum StartResponse {
     static let type = NativeType(
         name: "mod_wsgi.StartResponse",
         methods: [
-            .init(name: "write", flags: METH_O, function: { o, data in
-                let request = NativeType.object(o, as: WSGIRequest.self)
-                guard request.write(data!, flush: true) else { return nil }
-                return Py.none
-            }),
+            .init(
+                name: "write", flags: METH_O,
+                function: { o, data in
+                    let request = NativeType.object(o, as: WSGIRequest.self)
+                    guard request.write(data!, flush: true) else { return nil }
+                    return Py.none
+                })
         ],
         call: { o, args, kwargs in
             let request = NativeType.object(o, as: WSGIRequest.self)
@@ -35,12 +37,14 @@ final class FileWrapper {
     static let type = NativeType(
         name: "mod_wsgi.FileWrapper",
         methods: [
-            .init(name: "close", flags: METH_NOARGS, function: { o, _ in
-                let w = NativeType.object(o, as: FileWrapper.self)
-                guard let close = PyObject_GetAttrString(w.filelike, "close") else { PyErr_Clear(); return Py.none }
-                defer { wsgi_decref(close) }
-                return PyObject_CallNoArgs(close)
-            }),
+            .init(
+                name: "close", flags: METH_NOARGS,
+                function: { o, _ in
+                    let w = NativeType.object(o, as: FileWrapper.self)
+                    guard let close = PyObject_GetAttrString(w.filelike, "close") else { PyErr_Clear(); return Py.none }
+                    defer { wsgi_decref(close) }
+                    return PyObject_CallNoArgs(close)
+                })
         ],
         getters: [
             ("filelike", { o, _ in wsgi_new_ref(NativeType.object(o, as: FileWrapper.self).filelike) }),

@@ -37,7 +37,9 @@ final class WSGIRequest {
 
     /// Returns false with a Python exception set.
     func startResponse(_ args: PyObj?, _ kwargs: PyObj?) -> Bool {
-        if finished { Py.raise(wsgi_exc_runtime_error(), "start_response() called after the request completed"); return false }
+        if finished {
+            Py.raise(wsgi_exc_runtime_error(), "start_response() called after the request completed"); return false
+        }
         var statusObj: PyObj?, headersObj: PyObj?, excInfo: PyObj?
         let n = args.map { wsgi_tuple_size($0) } ?? 0
         if n >= 1 { statusObj = wsgi_tuple_get(args, 0) }
@@ -60,8 +62,9 @@ final class WSGIRequest {
                 // PEP 3333: re-raise the original exception.
                 // Checked: CPython trusts what PyErr_Restore is given (anything else crashes).
                 guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3,
-                      wsgi_exception_class_check(wsgi_tuple_get(e, 0)) != 0,
-                      wsgi_tuple_get(e, 2) == wsgi_py_none() || wsgi_traceback_check(wsgi_tuple_get(e, 2)) != 0 else {
+                    wsgi_exception_class_check(wsgi_tuple_get(e, 0)) != 0,
+                    wsgi_tuple_get(e, 2) == wsgi_py_none() || wsgi_traceback_check(wsgi_tuple_get(e, 2)) != 0
+                else {
                     Py.raise(wsgi_exc_type_error(), "exc_info must be a (type, value, traceback) tuple"); return false
                 }
                 let t = wsgi_tuple_get(e, 0)!, v = wsgi_tuple_get(e, 1)!, tb = wsgi_tuple_get(e, 2)!
@@ -76,7 +79,9 @@ final class WSGIRequest {
             return false
         }
         guard let s = Py.swiftString(statusObj) else {
-            Py.raise(wsgi_exc_type_error(), "expected unicode object, value of type \(String(cString: wsgi_type_name(statusObj))) found")
+            Py.raise(
+                wsgi_exc_type_error(),
+                "expected unicode object, value of type \(String(cString: wsgi_type_name(statusObj))) found")
             return false
         }
         guard let code = Self.parseStatus(s) else {
@@ -106,7 +111,10 @@ final class WSGIRequest {
     /// space in names. Raises on the first bad one.
     static func parseHeaders(_ obj: PyObj) -> (headers: [Header], contentLength: Int64)? {
         guard wsgi_list_check(obj) != 0 else {
-            Py.raise(wsgi_exc_type_error(), "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(obj))) found")
+            Py.raise(
+                wsgi_exc_type_error(),
+                "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(obj))) found"
+            )
             return nil
         }
         var out: [Header] = []
@@ -116,20 +124,32 @@ final class WSGIRequest {
         for i in 0..<n {
             let item = wsgi_list_get(obj, i)!
             guard wsgi_tuple_check(item) != 0, wsgi_tuple_size(item) == 2 else {
-                Py.raise(wsgi_exc_type_error(), wsgi_tuple_check(item) != 0
-                    ? "tuple of 2 values expected for header, value of type tuple with \(wsgi_tuple_size(item)) items found"
-                    : "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(item))) found")
+                Py.raise(
+                    wsgi_exc_type_error(),
+                    wsgi_tuple_check(item) != 0
+                        ? "tuple of 2 values expected for header, value of type tuple with \(wsgi_tuple_size(item)) items found"
+                        : "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(item))) found"
+                )
                 return nil
             }
             guard let name = latin1Header(wsgi_tuple_get(item, 0)!, what: "name"),
-                  let value = latin1Header(wsgi_tuple_get(item, 1)!, what: "value") else { return nil }
-            if name.count <= 1 || name.dropLast().contains(where: { $0 == 58 || $0 == 32 || $0 == 9 || ($0 > 0 && $0 < 32) || $0 == 127 }) {
-                Py.raise(wsgi_exc_value_error(), "control character present in header name: \(Py.repr(wsgi_tuple_get(item, 0)))")
+                let value = latin1Header(wsgi_tuple_get(item, 1)!, what: "value")
+            else { return nil }
+            if name.count <= 1
+                || name.dropLast().contains(where: {
+                    $0 == 58 || $0 == 32 || $0 == 9 || ($0 > 0 && $0 < 32) || $0 == 127
+                })
+            {
+                Py.raise(
+                    wsgi_exc_value_error(),
+                    "control character present in header name: \(Py.repr(wsgi_tuple_get(item, 0)))")
                 return nil
             }
             if Header.same(name, "content-length") {
                 guard let l = Int64(String(cString: value).trimmingSpaces), l >= 0 else {
-                    Py.raise(wsgi_exc_value_error(), "invalid Content-Length response header value \(Py.repr(wsgi_tuple_get(item, 1)))")
+                    Py.raise(
+                        wsgi_exc_value_error(),
+                        "invalid Content-Length response header value \(Py.repr(wsgi_tuple_get(item, 1)))")
                     return nil
                 }
                 length = l
@@ -142,7 +162,9 @@ final class WSGIRequest {
     /// A header name or value: a str of latin-1 characters without CR or LF.
     private static func latin1Header(_ o: PyObj, what: String) -> [CChar]? {
         guard wsgi_unicode_check(o) != 0 else {
-            Py.raise(wsgi_exc_type_error(), "expected unicode object for header \(what), value of type \(String(cString: wsgi_type_name(o))) found")
+            Py.raise(
+                wsgi_exc_type_error(),
+                "expected unicode object for header \(what), value of type \(String(cString: wsgi_type_name(o))) found")
             return nil
         }
         guard let b = PyUnicode_AsLatin1String(o) else {
@@ -153,8 +175,11 @@ final class WSGIRequest {
         defer { wsgi_decref(b) }
         let p = UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
         if p.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) {
-            Py.raise(wsgi_exc_value_error(), (what == "name" ? "control character present in header name: "
-                     : "carriage return/line feed character present in header value: ") + Py.repr(o))
+            Py.raise(
+                wsgi_exc_value_error(),
+                (what == "name"
+                    ? "control character present in header name: "
+                    : "carriage return/line feed character present in header value: ") + Py.repr(o))
             return nil
         }
         var bytes = [CChar](repeating: 0, count: p.count + 1)
@@ -168,7 +193,9 @@ final class WSGIRequest {
     private func sendHeadersIfNeeded() -> Bool {
         if headersSent { return true }
         guard started else {
-            Py.raise(wsgi_exc_runtime_error(), "response has not been started: the application did not call start_response()")
+            Py.raise(
+                wsgi_exc_runtime_error(), "response has not been started: the application did not call start_response()"
+            )
             return false
         }
         headersSent = true
@@ -182,7 +209,9 @@ final class WSGIRequest {
     /// Takes the channel for one I/O, or raises if another thread is using it.
     private func claimChannel(_ what: String) -> Bool {
         if channelBusy {
-            Py.raise(wsgi_exc_runtime_error(), "\(what) called while another thread of the application is writing this response")
+            Py.raise(
+                wsgi_exc_runtime_error(),
+                "\(what) called while another thread of the application is writing this response")
             return false
         }
         channelBusy = true
@@ -204,7 +233,9 @@ final class WSGIRequest {
     func write(_ data: PyObj, flush: Bool = false) -> Bool {
         if finished { Py.raise(wsgi_exc_runtime_error(), "write() called after the request completed"); return false }
         guard wsgi_bytes_check(data) != 0 else {
-            Py.raise(wsgi_exc_type_error(), "sequence of byte string values expected, value of type \(String(cString: wsgi_type_name(data))) found")
+            Py.raise(
+                wsgi_exc_type_error(),
+                "sequence of byte string values expected, value of type \(String(cString: wsgi_type_name(data))) found")
             return false
         }
         var n = Int64(wsgi_bytes_size(data))
@@ -287,21 +318,29 @@ final class WSGIRequest {
                 }
                 if ok && PyErr_Occurred() != nil { ok = false }
                 wsgi_decref(it)
-            } else { ok = false }
+            } else {
+                ok = false
+            }
         }
         if ok { ok = sendHeadersIfNeeded() }
         var code: Int32 = OK
         if !ok { code = failed("Exception occurred processing WSGI script") }
         // PEP 3333: close() is always called, whatever happened.
         if let close = PyObject_GetAttrString(result, "close") {
-            if let r = PyObject_CallNoArgs(close) { wsgi_decref(r) } else {
+            if let r = PyObject_CallNoArgs(close) {
+                wsgi_decref(r)
+            } else {
                 _ = failed("Exception occurred closing the response of WSGI script", alreadyFailed: !ok)
             }
             wsgi_decref(close)
-        } else { PyErr_Clear() }
+        } else {
+            PyErr_Clear()
+        }
         if ok && !clientGone && contentLength >= 0 && bytesSent < contentLength && !channel.isHEAD {
-            channel.log(APLOG_ERR, .truncatedResponse,
-                        "Response body of \(bytesSent) bytes is shorter than its Content-Length of \(contentLength); the client will see a truncated response.")
+            channel.log(
+                APLOG_ERR, .truncatedResponse,
+                "Response body of \(bytesSent) bytes is shorter than its Content-Length of \(contentLength); the client will see a truncated response."
+            )
         }
         return code
     }
@@ -317,14 +356,18 @@ final class WSGIRequest {
         if let status = channel.bodyFailureStatus {
             // Reading the body failed through the client: its fault, not the application's.
             PyErr_Clear()
-            channel.log(APLOG_INFO, .requestBodyFailed, "Request body from the client could not be read (\(channel.lastError)); answering \(status).")
+            channel.log(
+                APLOG_INFO, .requestBodyFailed,
+                "Request body from the client could not be read (\(channel.lastError)); answering \(status).")
             if headersSent { channel.abort(); return OK }
             return status
         }
         if let life, RequestInterrupt.enabled, RequestInterrupt.isPending(life.api) {
             // interrupt-timeout: the supervisor stopped this request; 504, no traceback.
             PyErr_Clear()
-            channel.log(APLOG_INFO, .requestInterrupted, "Request exceeded request-timeout and was interrupted (mod_wsgi.RequestTimeout) in '\(scriptPath)'.")
+            channel.log(
+                APLOG_INFO, .requestInterrupted,
+                "Request exceeded request-timeout and was interrupted (mod_wsgi.RequestTimeout) in '\(scriptPath)'.")
             if headersSent { channel.abort(); return OK }
             return HTTP_GATEWAY_TIME_OUT
         }
@@ -360,7 +403,9 @@ final class WSGIRequest {
         if let pos = Py.callMethod(filelike, "tell") {
             offset = Int64(PyLong_AsLongLong(pos)); wsgi_decref(pos)
             if PyErr_Occurred() != nil { PyErr_Clear(); offset = 0 }
-        } else { PyErr_Clear() }
+        } else {
+            PyErr_Clear()
+        }
         if offset < 0 { return false }  // a filelike with a strange tell(): iterate it instead
         var length = Int64(st.st_size) - offset
         if contentLength >= 0 && length > contentLength { length = contentLength }

@@ -119,16 +119,20 @@ enum LogID: Int {
 /// of several lines (a traceback) is written line by line, each with the same prefix, so
 /// that `grep MW1106` finds all of it and no line of it is anonymous.
 enum Log {
-    static func server(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
-                       _ s: UnsafePointer<server_rec>? = nil) {
+    static func server(
+        _ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
+        _ s: UnsafePointer<server_rec>? = nil
+    ) {
         let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
         for line in lines(message) {
             wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), prefix + line)
         }
     }
 
-    static func request(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
-                        _ r: UnsafeMutablePointer<request_rec>) {
+    static func request(
+        _ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
+        _ r: UnsafeMutablePointer<request_rec>
+    ) {
         let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
         for line in lines(message) { wsgi_log_rerror(level, status, r, prefix + line) }
     }
@@ -142,7 +146,9 @@ enum Log {
     /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
     /// written as the application wrote it, as mod_wsgi does.
     static func raw(_ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil) {
-        if let r { wsgi_log_rerror(level, 0, r, message) } else {
+        if let r {
+            wsgi_log_rerror(level, 0, r, message)
+        } else {
             wsgi_log_error(level, 0, ModuleState.mainServer, message)
         }
     }

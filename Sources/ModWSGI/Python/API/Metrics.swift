@@ -86,9 +86,11 @@ enum Metrics {
     static func cpuTimes() -> (user: Double, system: Double, maxRSS: Int) {
         var ru = rusage()
         getrusage(RUSAGE_SELF, &ru)
-        return (Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6,
-                Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6,
-                Int(ru.ru_maxrss) * 1024)
+        return (
+            Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6,
+            Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6,
+            Int(ru.ru_maxrss) * 1024
+        )
     }
 
     static func currentRSS() -> Int {

@@ -64,7 +64,9 @@ enum ModuleFunctions {
 
     /// The `apache` module's attributes besides version and description: the MPM's.
     static func addApacheAttributes() {
-        guard let modules = PyImport_GetModuleDict(), let apache = PyDict_GetItemString(modules, "apache") else { return }
+        guard let modules = PyImport_GetModuleDict(), let apache = PyDict_GetItemString(modules, "apache") else {
+            return
+        }
         let threaded = mpmQuery(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
         var maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMON_USED))
         if maxDaemons == -1 { maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMONS)) }

@@ -17,12 +17,19 @@ enum ProcessStopping {
             guard b.count <= a.count else { return false }
             return (0...(a.count - b.count)).contains { a[$0..<($0 + b.count)].elementsEqual(b) }
         }
-        if has(why, "CPU time limit") { reason = "cpu_time_limit" }
-        else if has(why, "graceful restart signal") { reason = "graceful_signal" }
-        else if has(why, "restart-interval") { reason = "restart_interval" }
-        else if has(why, "inactivity-timeout") { reason = "inactivity_timeout" }
-        else if has(why, "startup-timeout") { reason = "startup_timeout" }
-        else if has(why, "request-timeout") || has(why, "request time limit") { reason = "request_timeout" }
+        if has(why, "CPU time limit") {
+            reason = "cpu_time_limit"
+        } else if has(why, "graceful restart signal") {
+            reason = "graceful_signal"
+        } else if has(why, "restart-interval") {
+            reason = "restart_interval"
+        } else if has(why, "inactivity-timeout") {
+            reason = "inactivity_timeout"
+        } else if has(why, "startup-timeout") {
+            reason = "startup_timeout"
+        } else if has(why, "request-timeout") || has(why, "request time limit") {
+            reason = "request_timeout"
+        }
     }
 
     /// From the daemon supervisor, as it starts stopping: delivered on a thread of its
@@ -55,8 +62,8 @@ enum ProcessStopping {
     }
 }
 
-private extension Int32 {
-    var boolValue: Bool { self != 0 }
+extension Int32 {
+    fileprivate var boolValue: Bool { self != 0 }
 }
 
 extension InterpreterAPI {

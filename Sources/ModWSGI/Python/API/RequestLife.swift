@@ -59,8 +59,10 @@ final class RequestLife {
     static func threadCPU() -> (Double, Double) {
         var ru = rusage()
         guard getrusage(RUSAGE_THREAD, &ru) == 0 else { return (0, 0) }
-        return (Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6,
-                Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6)
+        return (
+            Double(ru.ru_utime.tv_sec) + Double(ru.ru_utime.tv_usec) / 1e6,
+            Double(ru.ru_stime.tv_sec) + Double(ru.ru_stime.tv_usec) / 1e6
+        )
     }
 
     private func newEvent() -> PyObj {
@@ -113,8 +115,12 @@ final class RequestLife {
         PyErr_NormalizeException(&type, &value, &tb)
         if let tb, let value { PyException_SetTraceback(value, tb) }
         let e = newEvent()
-        Py.setItem(e, "exception_info", Py.tuple([wsgi_new_ref(type!), wsgi_new_ref(value ?? wsgi_py_none()),
-                                                  wsgi_new_ref(tb ?? wsgi_py_none())]))
+        Py.setItem(
+            e, "exception_info",
+            Py.tuple([
+                wsgi_new_ref(type!), wsgi_new_ref(value ?? wsgi_py_none()),
+                wsgi_new_ref(tb ?? wsgi_py_none()),
+            ]))
         publish("request_exception", e)
         wsgi_decref(e)
         PyErr_Restore(type, value, tb)

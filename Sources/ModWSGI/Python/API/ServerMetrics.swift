@@ -14,7 +14,8 @@ enum ServerMetrics {
         withUnsafeBytes(of: tuple) { raw in
             let bytes = raw.bindMemory(to: UInt8.self)
             let n = bytes.firstIndex(of: 0) ?? bytes.count
-            return PyUnicode_DecodeLatin1(UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), n, nil) ?? Py.string("")
+            return PyUnicode_DecodeLatin1(
+                UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self), n, nil) ?? Py.string("")
         }
     }
 
