@@ -61,6 +61,17 @@ final class SystemCallsTests: XCTestCase {
         XCTAssertNil(readFile("/nonexistent/x"))
     }
 
+    func testReadFileOfAKnownSizeDoesNotGrowItsBuffer() throws {
+        // setup-server reads the 12 MB module; growing the buffer to find the end doubled it.
+        let path = NSTemporaryDirectory() + "readfile-\(getpid())"
+        let size = 4 << 20
+        try Data(repeating: 7, count: size).write(to: URL(fileURLWithPath: path))
+        defer { unlink(path) }
+        let bytes = try XCTUnwrap(readFile(path))
+        XCTAssertEqual(bytes.count, size)
+        XCTAssertLessThan(bytes.capacity, size + size / 4)
+    }
+
     func testUnixAddressRefusesAPathLongerThanSunPath() {
         XCTAssertNotNil(unixAddress(String(repeating: "a", count: maximumSocketPath)))
         XCTAssertNil(unixAddress(String(repeating: "a", count: maximumSocketPath + 1)))
