@@ -46,6 +46,17 @@ def connected_sockets(pid):
     return held & connected
 
 
+def send_and_read_response(s, data):
+    """Sends one request on a kept connection and reads up to its end frame ('Z')."""
+    s.sendall(data)
+    got = b""
+    while not got.endswith(b"Z\x04\x00\x00\x00\x00\x00\x00\x00"):
+        chunk = s.recv(65536)
+        assert chunk, got
+        got += chunk
+    return got
+
+
 def test_one_connection_carries_successive_requests(apache_factory):
     a = apache_factory(conf(), mpm_conf=ONE_CHILD)
     pid = a.wait_daemons(1)[0]
@@ -66,24 +77,14 @@ def test_an_idle_kept_connection_occupies_no_daemon_thread(apache_factory):
     with socket.socket(socket.AF_UNIX) as s:
         s.settimeout(10)
         s.connect(path)
-        s.sendall(request(a))
-        got = b""
-        while not got.endswith(b"Z\x04\x00\x00\x00\x00\x00\x00\x00"):
-            chunk = s.recv(65536)
-            assert chunk, got
-            got += chunk
+        send_and_read_response(s, request(a))
         # The connection stays open and idle; Apache's own requests are served meanwhile.
         t0 = time.time()
         r = a.get("/p/pid", timeout=10)
         assert r.status == 200 and int(r.body) == pid
         assert time.time() - t0 < 5
         # And the idle connection carries a second request.
-        s.sendall(request(a))
-        got = b""
-        while not got.endswith(b"Z\x04\x00\x00\x00\x00\x00\x00\x00"):
-            chunk = s.recv(65536)
-            assert chunk, got
-            got += chunk
+        got = send_and_read_response(s, request(a))
         assert str(pid).encode() in got
 
 
