@@ -241,8 +241,22 @@ public struct ModuleInfo: Equatable {
 
 /// Just enough ELF (64-bit, little-endian) to read a shared library's DT_NEEDED and DT_RUNPATH.
 enum ELF {
+    /// The file is mapped, not read: only the pages of the headers and the dynamic section are
+    /// touched (setup-server looks at the 12 MB module on every run).
     static func dynamicInfo(_ path: String) -> (needed: [String], runpath: [String])? {
-        guard let b = Sys.readFile(path), b.count > 64, b[0] == 0x7F, b[1] == 0x45, b[2] == 0x4C, b[3] == 0x46,
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = Glibc.stat()
+        guard fstat(fd, &st) == 0, st.st_size > 64 else { return nil }
+        let size = Int(st.st_size)
+        guard let p = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), p != MAP_FAILED else { return nil }
+        defer { munmap(p, size) }
+        return dynamicInfo(of: UnsafeRawBufferPointer(start: p, count: size))
+    }
+
+    static func dynamicInfo(of b: UnsafeRawBufferPointer) -> (needed: [String], runpath: [String])? {
+        guard b.count > 64, b[0] == 0x7F, b[1] == 0x45, b[2] == 0x4C, b[3] == 0x46,
             b[4] == 2, b[5] == 1
         else { return nil }
         func u16(_ o: Int) -> Int { o + 2 <= b.count ? Int(b[o]) | Int(b[o + 1]) << 8 : 0 }
