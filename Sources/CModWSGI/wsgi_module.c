@@ -189,6 +189,16 @@ apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char 
     return rv;
 }
 
+apr_status_t wsgi_pass_owned(request_rec *r, apr_bucket_brigade *bb, char *data, apr_size_t len, int flush) {
+    apr_bucket *b = apr_bucket_heap_create(data, len, free, r->connection->bucket_alloc);
+    APR_BRIGADE_INSERT_TAIL(bb, b);
+    if (flush) APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(r->connection->bucket_alloc));
+    apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
+    apr_brigade_cleanup(bb);
+    if (rv == APR_SUCCESS && r->connection->aborted) rv = APR_ECONNABORTED;
+    return rv;
+}
+
 apr_size_t wsgi_flush_max_threshold(request_rec *r) {
     core_server_config *conf = ap_get_core_module_config(r->connection->base_server->module_config);
     return conf ? conf->flush_max_threshold : 0;

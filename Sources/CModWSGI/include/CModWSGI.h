@@ -170,6 +170,9 @@ static inline const apr_table_entry_t *wsgi_table_entries(const apr_table_t *t) 
 }
 /* Write a block of bytes and optionally a flush to the output filters. */
 apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char *data, apr_size_t len, int flush);
+/* As wsgi_pass_bytes, for malloc'd memory that Apache then owns: a heap bucket freed with free()
+   when Apache is done with it (no copy, even when a filter sets the bucket aside). */
+apr_status_t wsgi_pass_owned(request_rec *r, apr_bucket_brigade *bb, char *data, apr_size_t len, int flush);
 /* FlushMaxThreshold: bytes the core output filter holds before it writes blocking. */
 apr_size_t wsgi_flush_max_threshold(request_rec *r);
 /* Mark the response as broken (an error bucket, as mod_proxy does for a failed

@@ -235,10 +235,12 @@ enum DaemonClient {
         var headersSent = false
         var overridden: Int32?
         let blockSize = max(4096, min(group.responseBufferSize, 1 << 20))
-        // Blocks that are not already in the connection's buffer go through this one,
-        // allocated when first needed (a small response is written to Apache from the
-        // connection's buffer, without a copy).
-        var buffer: [UInt8] = []
+        // A response block already in the connection's buffer goes to Apache from there (a
+        // transient bucket); a larger one is read into memory that Apache's heap bucket then
+        // owns, up to this many bytes per bucket: one pass through the output filters and one
+        // write to the client per block, no zeroed buffer, and no copy but of the few bytes
+        // that came with the frame's header.
+        let maximumResponseBlock = max(blockSize, 256 * 1024)
         let nothing: [UInt8] = [0]
         // The request body's blocks: as large as the daemon asks for, up to 256 KB.
         var body: [UInt8] = []
@@ -325,18 +327,20 @@ enum DaemonClient {
                 case .data, .flush:
                     var left = length
                     while left > 0 {
+                        let n = min(left, maximumResponseBlock)
+                        let flush = type == .flush && left == n
                         var ok = true
-                        var n = conn.takeBuffered(max: left) { chunk in
-                            ok = apache.write(
-                                chunk.baseAddress!, chunk.count, flush: type == .flush && left == chunk.count)
-                        }
-                        if n == 0 {
-                            if buffer.isEmpty { buffer = [UInt8](repeating: 0, count: blockSize) }
-                            n = min(left, buffer.count)
-                            try buffer.withUnsafeMutableBytes { try conn.readExactly($0.baseAddress!, n) }
-                            ok = buffer.withUnsafeBytes {
-                                apache.write($0.baseAddress!, n, flush: type == .flush && left == n)
+                        if conn.bufferedCount >= n {
+                            _ = conn.takeBuffered(max: n) { chunk in
+                                ok = apache.write(chunk.baseAddress!, chunk.count, flush: flush)
                             }
+                        } else {
+                            guard let block = malloc(n) else { throw WireError.malformed("no memory for \(n) bytes") }
+                            let had = conn.takeBuffered(max: n) { chunk in
+                                block.copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+                            }
+                            do { try conn.readExactly(block + had, n - had) } catch { free(block); throw error }
+                            ok = apache.write(owned: block, n, flush: flush)
                         }
                         left -= n
                         if !ok {

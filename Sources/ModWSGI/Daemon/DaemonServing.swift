@@ -77,14 +77,15 @@ extension DaemonProcess {
             applicationGroup: req.applicationGroup, reloading: req.reloading,
             enableSendfile: req.enableSendfile)
         let status = WSGIApplication.run(spec, channel: channel) { environ in
+            // The keys from the interpreter's cache (made once, interned), as in embedded mode.
+            let keys = EnvironKeys.current
             req.forEachEntry { k, v in
-                let key = PyUnicode_DecodeLatin1(k.baseAddress?.assumingMemoryBound(to: CChar.self), k.count, nil)
                 let value = PyUnicode_DecodeLatin1(v.baseAddress?.assumingMemoryBound(to: CChar.self), v.count, nil)
-                if let key, let value { PyDict_SetItem(environ, key, value) }
-                wsgi_xdecref(key); wsgi_xdecref(value)
+                if let key = keys.key(latin1: k), let value { PyDict_SetItem(environ, key, value) }
+                wsgi_xdecref(value)
                 PyErr_Clear()
             }
-            Py.setItem(environ, "wsgi.url_scheme", Py.string(req.scheme))
+            keys.set(environ, "wsgi.url_scheme", Py.string(req.scheme))
             Py.setItem(environ, "mod_wsgi.daemon_start", Py.string(String(daemonStart)))
             Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(apr_time_now()))))
         }

@@ -260,6 +260,7 @@ final class WireConnection {
 
     /// Bytes of the peer already read and not yet taken.
     var hasBufferedInput: Bool { inStart < inEnd }
+    var bufferedCount: Int { inEnd - inStart }
 
     /// Whether more bytes from the peer are ready now (buffered, or readable at once; what is
     /// readable is read into the buffer).

@@ -67,6 +67,17 @@ final class ApacheChannel: RequestChannel {
         return true
     }
 
+    /// As `write`, for `malloc`'d memory that Apache owns from here on (a heap bucket, freed
+    /// when Apache has sent it): no copy, even when the core output filter sets it aside.
+    func write(owned bytes: UnsafeMutableRawPointer, _ count: Int, flush: Bool) -> Bool {
+        let rv = wsgi_pass_owned(r, outBrigade, bytes.assumingMemoryBound(to: CChar.self), count, flush ? 1 : 0)
+        if rv != APR_SUCCESS {
+            lastError = "failed to write response data: " + aprError(rv)
+            return false
+        }
+        return true
+    }
+
     /// Hands the file to Apache as a file bucket (sendfile when Apache's EnableSendfile is On).
     /// Apache may keep the bucket after this returns (a filter or the core output filter sets
     /// it aside for a slow client) while the application closes its file as soon as the

@@ -22,7 +22,21 @@ final class EnvironKeys {
     /// when it is not valid UTF-8 (the caller falls back to PyDict_SetItemString, which
     /// raises as before).
     func key(_ p: UnsafePointer<CChar>) -> PyObj? {
-        let n = strlen(p)
+        cached(p, strlen(p)) { PyUnicode_InternFromString(p) }
+    }
+
+    /// The interned str for a key given as latin-1 bytes (not NUL-terminated: a daemon's
+    /// request frame), as PyUnicode_DecodeLatin1 would make it.
+    func key(latin1 b: UnsafeRawBufferPointer) -> PyObj? {
+        guard let p = b.baseAddress?.assumingMemoryBound(to: CChar.self) else { return nil }
+        return cached(p, b.count) {
+            var k: PyObj? = PyUnicode_DecodeLatin1(p, b.count, nil)
+            if k != nil { PyUnicode_InternInPlace(&k) }
+            return k
+        }
+    }
+
+    private func cached(_ p: UnsafePointer<CChar>, _ n: Int, _ make: () -> PyObj?) -> PyObj? {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for i in 0..<n { h = (h ^ UInt64(UInt8(bitPattern: p[i]))) &* 0x100_0000_01b3 }
         let i = Int(truncatingIfNeeded: h ^ (h >> 32)) & (Self.slotCount - 1)
@@ -31,7 +45,7 @@ final class EnvironKeys {
         {
             return s.key
         }
-        guard let k = PyUnicode_InternFromString(p) else { PyErr_Clear(); return nil }
+        guard let k = make() else { PyErr_Clear(); return nil }
         if let old = slots[i] { wsgi_decref(old.key) }
         slots[i] = Slot(bytes: Array(UnsafeBufferPointer(start: p, count: n)), key: k)
         return k
