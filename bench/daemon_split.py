@@ -39,7 +39,7 @@ def cpu_by_side(root):
             continue
         fields = data[data.rfind(")") + 2:].split()
         used = int(fields[11]) + int(fields[12])
-        if b"wsgi:" in cmd:
+        if cmd.startswith(b"(wsgi:"):
             daemon += used
         else:
             front += used

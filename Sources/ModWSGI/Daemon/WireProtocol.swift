@@ -162,11 +162,19 @@ final class WireConnection {
     // MARK: writing
 
     /// Writes every byte of the buffers, in one sendmsg when the socket takes them.
-    private func writeAll(_ parts: [UnsafeRawBufferPointer]) throws {
+    ///
+    /// `gilHeld`: the caller holds the GIL (a daemon thread writing a response that is still
+    /// small). The first sendmsg then does not wait (MSG_DONTWAIT): a socket with room takes
+    /// the bytes with no GIL hand-over. If the Apache child is slow to read and the socket
+    /// is full, the GIL is released for the rest of the write, as for any other wait.
+    private func writeAll(_ parts: [UnsafeRawBufferPointer], gilHeld: Bool = false) throws {
         var iov = parts.filter { $0.count > 0 }.map {
             iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
         }
         var first = 0
+        var flags = Int32(MSG_NOSIGNAL) | (gilHeld ? Int32(MSG_DONTWAIT) : 0)
+        var released: UnsafeMutablePointer<PyThreadState>?
+        defer { if let released { PyEval_RestoreThread(released) } }
         while first < iov.count {
             var result: Result<Int, SystemError> = .success(0)
             iov.withUnsafeMutableBufferPointer { v in
@@ -174,11 +182,16 @@ final class WireConnection {
                 msg.msg_iov = v.baseAddress! + first
                 msg.msg_iovlen = v.count - first
                 result = Result { () throws(SystemError) -> Int in
-                    try syscall("sendmsg") { sendmsg(fd, &msg, Int32(MSG_NOSIGNAL)) }
+                    try syscall("sendmsg") { sendmsg(fd, &msg, flags) }
                 }
             }
             let sent: Int
             switch result {
+            case .failure(let e) where e.wouldBlock && flags & Int32(MSG_DONTWAIT) != 0:
+                // Full: wait for the Apache child without the GIL (and with SO_SNDTIMEO).
+                flags = Int32(MSG_NOSIGNAL)
+                released = PyEval_SaveThread()
+                continue
             case .success(let n): sent = n
             case .failure(let e) where e.errno == EPIPE || e.errno == ECONNRESET: throw WireError.closed
             case .failure(let e) where e.wouldBlock: throw WireError.timeout
@@ -199,10 +212,10 @@ final class WireConnection {
     }
 
     /// Sends a frame, with the held frames before it, in one write.
-    func send(_ type: Frame, _ payload: UnsafeRawBufferPointer) throws {
+    func send(_ type: Frame, _ payload: UnsafeRawBufferPointer, gilHeld: Bool = false) throws {
         var head = Self.head(type, payload.count)
         try withUnsafeBytes(of: &head) { h in
-            try pending.withUnsafeBytes { held in try writeAll([held, h, payload]) }
+            try pending.withUnsafeBytes { held in try writeAll([held, h, payload], gilHeld: gilHeld) }
         }
         dropPending()
     }
@@ -225,13 +238,14 @@ final class WireConnection {
     }
 
     /// Body bytes, split into frames of at most 1 MiB.
-    func sendData(_ p: UnsafeRawPointer, _ n: Int, flush: Bool) throws {
+    func sendData(_ p: UnsafeRawPointer, _ n: Int, flush: Bool, gilHeld: Bool = false) throws {
         var off = 0
         let limit = 1 << 20
         repeat {
             let len = min(limit, n - off)
             let last = off + len >= n
-            try send(flush && last ? .flush : .data, UnsafeRawBufferPointer(start: p + off, count: len))
+            try send(
+                flush && last ? .flush : .data, UnsafeRawBufferPointer(start: p + off, count: len), gilHeld: gilHeld)
             off += len
         } while off < n
     }
