@@ -16,6 +16,7 @@ import argparse
 import os
 import statistics
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,6 +55,10 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=3)
     p.add_argument("--no-peers", action="store_true", help="only ours (and the baseline)")
+    p.add_argument("--together", action="store_true",
+                   help="load every server at the same moments, each with its own wrk (as "
+                        "bench/concurrent_ab.py), instead of one after the other: steadier under "
+                        "other work on the machine")
     a = p.parse_args()
     argv = ["--no-build", "--warmup", "2", "--duration", str(a.duration)]
     if a.ours:
@@ -80,14 +85,25 @@ def main():
             bench.warm_up(running[sd.name][0].port, wl, path)
         res = {n: [] for n in running}
         for _ in range(a.rounds):
+            if a.together:
+                before = {name: cpu_by_side(run.popen.pid) for name, (run, _) in running.items()}
+                with ThreadPoolExecutor(len(running)) as pool:
+                    results = dict(zip(running, pool.map(
+                        lambda item: bench.wrk(item[0].port, wl, item[1], a.duration), running.values())))
+                for name, (run, path) in running.items():
+                    (f0, d0), (f1, d1) = before[name], cpu_by_side(run.popen.pid)
+                    r = results[name]
+                    n = max(r["requests"], 1)
+                    res[name].append((r["rps"], (f1 - f0) * 1e6 / n, (d1 - d0) * 1e6 / n, r["errors"]))
+                continue
             for name, (run, path) in running.items():
                 f0, d0 = cpu_by_side(run.popen.pid)
                 r = bench.wrk(run.port, wl, path, a.duration)
                 f1, d1 = cpu_by_side(run.popen.pid)
                 n = max(r["requests"], 1)
                 res[name].append((r["rps"], (f1 - f0) * 1e6 / n, (d1 - d0) * 1e6 / n, r["errors"]))
-        print("%s: %d rounds of %d s, %d connections, servers alternated; CPU µs per request"
-              % (wl.name, a.rounds, a.duration, wl.conns))
+        print("%s: %d rounds of %d s, %d connections, servers %s; CPU µs per request"
+              % (wl.name, a.rounds, a.duration, wl.conns, "loaded together" if a.together else "alternated"))
         for name, v in res.items():
             med = lambda i: statistics.median(x[i] for x in v)  # noqa: E731
             split = "  (Apache children %4.0f + daemons %4.0f)" % (med(1), med(2)) if med(2) else ""

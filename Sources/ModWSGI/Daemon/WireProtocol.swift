@@ -119,7 +119,8 @@ struct Decoder {
 }
 
 /// One end of a daemon connection: framed, with a timeout on every wait. Blocking
-/// calls here are made WITHOUT the GIL.
+/// calls here are made WITHOUT the GIL (a write that comes with it waits only after
+/// releasing it: see `writeAll`).
 ///
 /// The socket is blocking, with the timeouts set on it (SO_RCVTIMEO / SO_SNDTIMEO) once per
 /// connection: a wait is one recv or sendmsg, not a poll plus a retry. Connections live for
