@@ -1,4 +1,5 @@
-"""Apache children keep one glibc malloc arena per core (at least 2), set at child_init.
+"""Apache children keep one glibc malloc arena per core (at least 2), set at child_init;
+daemon processes two.
 
 glibc's default is up to 8 arenas per core, one per thread that mallocs; each keeps the free
 memory at its top (up to 512 KB once the relay's 256 KB request-body blocks were freed). An
@@ -88,3 +89,8 @@ WSGIScriptAlias /echo @APPS@/arena_echo.wsgi %s
         n = arena_heaps(pid)
         assert 1 <= n + 1 <= limit, "Apache child %d has %d malloc arenas besides the main one " \
             "(limit %d in all)" % (pid, n, limit)
+    # Daemon processes: 2 in all, whatever the cores (their threads take turns at the GIL;
+    # mod_wsgi's daemon of 5 threads had 6).
+    for pid in a.daemon_pids() if mode == "daemon" else []:
+        n = arena_heaps(pid)
+        assert n + 1 <= 2, "daemon process %d has %d malloc arenas besides the main one" % (pid, n)
