@@ -83,14 +83,14 @@ def main():
                 sys.exit("%s did not answer 200" % name)
         res = {n: [] for n in procs}
         for rnd in range(a.rounds + 1):          # round 0 warms up
-            cpu0 = {n: tree_cpu_seconds(pr.pid) for n, (pr, _) in procs.items()}
+            cpu0 = {n: tree_cpu_seconds(pr.pid)[0] for n, (pr, _) in procs.items()}
             runs = {n: subprocess.Popen(["wrk", "-t1", "-c%d" % a.connections, "-d%ds" % a.duration, "--latency",
                                          "-s", lua, "http://127.0.0.1:%d%s" % (port, path)],
                                         stdout=subprocess.PIPE, text=True) for n, (_, port) in procs.items()}
             outs = {n: r.communicate(timeout=a.duration + 60)[0] for n, r in runs.items()}
             for n, (pr, _) in procs.items():
                 j = json.loads(next(l for l in outs[n].splitlines() if l.startswith("BENCHJSON "))[10:])
-                cpu = tree_cpu_seconds(pr.pid) - cpu0[n]
+                cpu = tree_cpu_seconds(pr.pid)[0] - cpu0[n]
                 if rnd and j["requests"]:
                     res[n].append((j["requests"] * 1e6 / j["duration_us"], cpu * 1e6 / j["requests"], j["p99_us"] / 1000))
         print("%s, %s, %d rounds of %d s, %d connections per server, all servers at once"

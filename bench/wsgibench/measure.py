@@ -77,10 +77,12 @@ class Measure:
                 self.runs.append(rec)
                 return
             rec["warmup"] = self.warm_up(running.port, wl, path)
-            cpu0 = tree_cpu_seconds(running.popen.pid)
+            cpu0, daemon0 = tree_cpu_seconds(running.popen.pid)
             res = self.wrk(running.port, wl, path, self.args.duration)
-            cpu = tree_cpu_seconds(running.popen.pid) - cpu0
-            res["cpu_us_per_req"] = cpu * 1e6 / res["requests"] if res["requests"] else 0.0
+            cpu1, daemon1 = tree_cpu_seconds(running.popen.pid)
+            per_req = 1e6 / res["requests"] if res["requests"] else 0.0
+            res["cpu_us_per_req"] = (cpu1 - cpu0) * per_req
+            res["daemon_cpu_us_per_req"] = (daemon1 - daemon0) * per_req
             mem = tree_memory(running.popen.pid)
             rec.update(res)
             rec.update({"ok": True, "rss_kb": mem["rss_kb"], "pss_kb": mem["pss_kb"],

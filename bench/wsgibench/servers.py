@@ -80,8 +80,9 @@ def pair_target(a, b, target, workload):
         return None         # the 64-connection workloads are about p99 latency
     if workload == "post1m" and a == "ours daemon 2x8" and b.startswith("gunicorn"):
         return 1.0          # "daemon 2x8 >= 1.0x gunicorn gthread on the 1 MB POST"
-    if workload == "django" and a.startswith("ours daemon") and b.startswith("mod_wsgi daemon"):
-        return 1.2          # "Django through our daemon >= 1.2x mod_wsgi's"
+    if workload == "django" and a == "ours daemon 2x8" and b == "mod_wsgi daemon 2x8":
+        return 1.2          # "Django through our daemon >= 1.2x mod_wsgi's"; the default pair keeps
+                            # issue 16's 1.5x "on every CPU-bound workload"
     return target
 
 
