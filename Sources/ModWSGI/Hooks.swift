@@ -54,6 +54,8 @@ func wsgi_swift_pre_mpm(_ p: OpaquePointer?) -> Int32 {
 func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) {
     ModuleState.childPool = p
     ModuleState.mainServer = s
+    // Before Apache starts the child's threads, which would each get an arena.
+    MallocArenas.limitInApacheChild()
     DaemonManager.closeListenersInChild()
     // The parent's SIGCHLD wake-up (DaemonManager) is not for Apache's children.
     if DaemonManager.parentPid != 0 { wsgi_parent_wake_on_child_exit(0) }

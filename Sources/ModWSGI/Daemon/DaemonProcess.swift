@@ -36,10 +36,7 @@ enum DaemonProcess {
         if getppid() != DaemonManager.parentPid { _exit(0) }
         applyLimits(g)
         setupEnvironment(g, user: user, slot: slot)
-        // The worker threads run Python one at a time (the GIL): glibc's arena per thread
-        // (up to 8 per core) only adds memory here. Two arenas: the I/O done without the
-        // GIL still has one of its own. About 1 MB less per daemon process.
-        _ = mallopt(M_ARENA_MAX, 2)
+        MallocArenas.limitInDaemon()
 
         var pipeFDs: [Int32] = [0, 0]
         guard pipe2(&pipeFDs, Int32(O_CLOEXEC | O_NONBLOCK)) == 0 else {
