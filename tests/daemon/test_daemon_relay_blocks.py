@@ -7,6 +7,7 @@ requests on both sides, and when the client or the daemon goes away mid-response
 import hashlib
 import http.client
 import socket
+import threading
 import time
 
 import pytest
@@ -119,3 +120,61 @@ def test_daemon_killed_mid_response(relay):
         finally:
             conn.close()
     assert status == 200 and body == pattern(300000, 9)
+
+
+def slow_get(port, path, pause=0.3):
+    """GET with a client that waits before reading: the response backs up into the Apache
+    child and the daemon's socket to it fills."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=60)
+    s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
+    time.sleep(pause)
+    got = []
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got.append(b)
+        time.sleep(0.001)
+    s.close()
+    head, _, body = b"".join(got).partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_large_responses_to_slow_clients_while_other_threads_run_python(relay):
+    """Large writes find the socket to the Apache child full while another daemon thread
+    holds the GIL. A writing thread that does not hold the GIL must not release it: Python
+    3.11's current thread state is the GIL holder's, so deciding from it made a writer
+    release another thread's GIL (daemon crashes: 'PyEval_SaveThread: the function must be
+    called with the GIL held', segmentation faults)."""
+    old = relay.wait_daemons(1)
+    since = relay.log_size()
+    stop = time.time() + 5
+    spins, bodies, errors = [], [], []
+
+    def spin():
+        conn = http.client.HTTPConnection("127.0.0.1", relay.port, timeout=30)
+        while time.time() < stop:
+            status, _, _ = fetch(conn, "/r/spin?ms=50")
+            spins.append(status)
+        conn.close()
+
+    def download(seed):
+        size = 2 * 1048576 + seed
+        while time.time() < stop:
+            try:
+                head, body = slow_get(relay.port, "/r/one?size=%d&seed=%d" % (size, seed), pause=0.05)
+            except OSError as e:
+                errors.append(repr(e))
+                continue
+            bodies.append(head.startswith(b"HTTP/1.1 200") and body == pattern(size, seed))
+
+    threads = [threading.Thread(target=spin) for _ in range(2)]
+    threads += [threading.Thread(target=download, args=(seed,)) for seed in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert "Fatal Python error" not in relay.log(since)
+    assert relay.wait_daemons(1) == old, "the daemon process was replaced:\n" + relay.log(since)[-3000:]
+    assert not errors and bodies and all(bodies), (errors, bodies)
+    assert spins and set(spins) == {200}

@@ -332,7 +332,7 @@ enum DaemonClient {
                         var ok = true
                         if conn.bufferedCount >= n {
                             _ = conn.takeBuffered(max: n) { chunk in
-                                ok = apache.write(chunk.baseAddress!, chunk.count, flush: flush)
+                                ok = apache.write(chunk.baseAddress!, chunk.count, flush: flush, gilHeld: false)
                             }
                         } else {
                             guard let block = malloc(n) else { throw WireError.malformed("no memory for \(n) bytes") }
@@ -355,7 +355,9 @@ enum DaemonClient {
                     }
                     // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
                     // no block may wait for the next one), as a proxy does.
-                    if (type == .flush || !conn.hasPendingInput()) && !apache.write(nothing, 0, flush: true) {
+                    if (type == .flush || !conn.hasPendingInput())
+                        && !apache.write(nothing, 0, flush: true, gilHeld: false)
+                    {
                         Log.request(
                             APLOG_INFO, .clientGoneAfterFlush,
                             "Client closed the connection before the response from daemon process '\(name)' was complete.",
@@ -364,7 +366,7 @@ enum DaemonClient {
                     }
                 case .abort:
                     _ = try conn.readPayload(length)
-                    _ = apache.write(nothing, 0, flush: true)
+                    _ = apache.write(nothing, 0, flush: true, gilHeld: false)
                     apache.abort()
                 case .done:
                     let status = try decodeInt32(try conn.readPayload(length))

@@ -78,10 +78,10 @@ final class SocketChannel: RequestChannel {
         return true
     }
 
-    /// Socket I/O never holds the GIL (the Apache child may be slow to read).
+    /// Socket I/O never holds the GIL (the Apache child may be slow to read). Called with
+    /// the GIL held, as RequestChannel's methods other than read/write/sendFile are.
     private func withoutGIL<T>(_ body: () throws -> T) rethrows -> T {
-        guard let ts = _PyThreadState_UncheckedGet() else { return try body() }
-        _ = PyEval_SaveThread()
+        let ts = PyEval_SaveThread()
         defer { PyEval_RestoreThread(ts) }
         return try body()
     }
@@ -89,14 +89,14 @@ final class SocketChannel: RequestChannel {
     /// The block that completes the Content-Length is held (when small) to go out with 'Z':
     /// nothing of the application runs between the two but close(), and a small response
     /// is one write to the Apache child.
-    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool) -> Bool {
+    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool, gilHeld: Bool) -> Bool {
         written += Int64(count)
         if !flush && contentLength >= 0 && written >= contentLength && count <= Self.heldBlockLimit {
             conn.hold(.data, UnsafeRawBufferPointer(start: bytes, count: count))
             return true
         }
         do {
-            try conn.sendData(bytes, count, flush: flush, gilHeld: _PyThreadState_UncheckedGet() != nil)
+            try conn.sendData(bytes, count, flush: flush, gilHeld: gilHeld)
             return true
         } catch {
             broken = true

@@ -58,7 +58,7 @@ final class ApacheChannel: RequestChannel {
         return true
     }
 
-    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool) -> Bool {
+    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool, gilHeld: Bool) -> Bool {
         let rv = wsgi_pass_bytes(r, outBrigade, bytes.assumingMemoryBound(to: CChar.self), count, flush ? 1 : 0)
         if rv != APR_SUCCESS {
             lastError = "failed to write response data: " + aprError(rv)

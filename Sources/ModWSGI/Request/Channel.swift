@@ -13,7 +13,10 @@ protocol RequestChannel: AnyObject {
     /// Sends the status line and headers (already validated). False: the request failed.
     func sendHeaders(status: Int32, statusLine: String, headers: [Header]) -> Bool
     /// Writes body bytes. False: the client went away (or the link to it broke).
-    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool) -> Bool
+    /// `gilHeld`: the caller holds the GIL (see `bufferedWriteLimit`). The caller says so:
+    /// Python 3.11's current thread state is the GIL holder's, whichever thread that is,
+    /// so a channel cannot tell from it whether its own thread holds the GIL.
+    func write(_ bytes: UnsafeRawPointer, _ count: Int, flush: Bool, gilHeld: Bool) -> Bool
     /// Sends `length` bytes of an open file from `offset`, with sendfile where possible.
     /// nil: not supported here, the caller reads and writes the file itself.
     func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool?

@@ -18,7 +18,7 @@ enum LoadFailurePage {
         else { return HTTP_INTERNAL_SERVER_ERROR }
         // The channel writes without the GIL.
         let save = PyEval_SaveThread()
-        _ = body.withUnsafeMutableBytes { channel.write($0.baseAddress!, $0.count, flush: true) }
+        _ = body.withUnsafeMutableBytes { channel.write($0.baseAddress!, $0.count, flush: true, gilHeld: false) }
         PyEval_RestoreThread(save)
         return OK
     }

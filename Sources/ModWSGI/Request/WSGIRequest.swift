@@ -255,7 +255,7 @@ final class WSGIRequest {
             // A small response the server side buffers: no wait for the client, so the GIL
             // stays (releasing it hands it to a waiting thread and queues us behind it).
             let t0 = life != nil ? wsgi_now() : 0
-            ok = channel.write(p, Int(n), flush: false)
+            ok = channel.write(p, Int(n), flush: false, gilHeld: true)
             if let life {
                 life.outputWrites += 1
                 life.outputTime += Int64(wsgi_now() - t0)
@@ -266,7 +266,7 @@ final class WSGIRequest {
             wsgi_incref(data)
             let t0 = wsgi_now()
             let save = PyEval_SaveThread()
-            ok = channel.write(p, Int(n), flush: flush)
+            ok = channel.write(p, Int(n), flush: flush, gilHeld: false)
             let t1 = wsgi_now()
             PyEval_RestoreThread(save)
             wsgi_decref(data)

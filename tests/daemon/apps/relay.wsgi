@@ -65,5 +65,14 @@ def application(environ, start_response):
             os.kill(os.getpid(), signal.SIGKILL)
             yield body[size // 2:]
         return gen()
+    if path == "/spin":
+        # Pure Python for a while: this thread holds the GIL most of the time.
+        import time
+        end = time.monotonic() + int(query.get("ms", 100)) / 1000.0
+        n = 0
+        while time.monotonic() < end:
+            n += 1
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d" % n]
     start_response("404 Not Found", [("Content-Type", "text/plain")])
     return [b"no such route"]
