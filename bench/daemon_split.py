@@ -21,30 +21,15 @@ from concurrent.futures import ThreadPoolExecutor
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from wsgibench.cli import Bench, parse_args  # noqa: E402
-from wsgibench.procs import process_tree, stop_all  # noqa: E402
+from wsgibench.procs import stop_all, tree_cpu_seconds  # noqa: E402
 from wsgibench.servers import SERVER_BY_NAME, ServerDef  # noqa: E402
 from wsgibench.workloads import WORKLOAD_BY_NAME  # noqa: E402
 
 
 def cpu_by_side(root):
     """(Apache side, daemon side) CPU seconds of a server's process tree so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    front = daemon = 0
-    for pid in process_tree(root):
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                data = f.read()
-            with open("/proc/%d/cmdline" % pid, "rb") as f:
-                cmd = f.read()
-        except OSError:
-            continue
-        fields = data[data.rfind(")") + 2:].split()
-        used = int(fields[11]) + int(fields[12])
-        if cmd.startswith(b"(wsgi:"):
-            daemon += used
-        else:
-            front += used
-    return front / tick, daemon / tick
+    total, daemons = tree_cpu_seconds(root)
+    return total - daemons, daemons
 
 
 def main():
