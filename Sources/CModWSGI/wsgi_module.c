@@ -255,24 +255,28 @@ static long wsgi_drain_brigade(apr_bucket_brigade *bb, char *buf, apr_size_t len
     return (long)total;
 }
 
-long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status) {
-    apr_size_t total = 0, step = WSGI_READ_STEP;
-    int eos = 0;
+/* Up to len bytes of the body, asked for WSGI_READ_STEP at a time (see above); stops at the
+ * body's end (*eos), and in non-blocking mode when nothing more is ready. */
+static long wsgi_read_body_steps(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len,
+                                 apr_read_type_e mode, int *eos, apr_status_t *status) {
+    apr_size_t total = 0;
     *status = APR_SUCCESS;
-    while (total < len && !eos) {
-        apr_size_t want = len - total < step ? len - total : step;
-        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, want);
-        if (rv != APR_SUCCESS) {
-            apr_brigade_cleanup(bb);
-            *status = rv;
-            return -1;
-        }
-        long n = wsgi_drain_brigade(bb, buf + total, len - total, &eos, status);
+    while (total < len && !*eos) {
+        apr_size_t want = len - total < WSGI_READ_STEP ? len - total : WSGI_READ_STEP;
+        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, mode, want);
+        if (mode == APR_NONBLOCK_READ && APR_STATUS_IS_EAGAIN(rv)) { apr_brigade_cleanup(bb); break; }
+        if (rv != APR_SUCCESS) { apr_brigade_cleanup(bb); *status = rv; return -1; }
+        long n = wsgi_drain_brigade(bb, buf + total, len - total, eos, status);
         if (n < 0) return -1;
-        if (n == 0) break; /* the end of the body */
+        if (n == 0) break; /* the end of the body, or nothing ready */
         total += (apr_size_t)n;
     }
     return (long)total;
+}
+
+long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status) {
+    int eos = 0;
+    return wsgi_read_body_steps(r, bb, buf, len, APR_BLOCK_READ, &eos, status);
 }
 
 /* Daemon mode: more of the request body, only what the client has already sent (a
@@ -280,19 +284,8 @@ long wsgi_read_body(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_
  * -1 on an error (*status says which). Asks for one bucket's worth per ap_get_brigade(), as
  * wsgi_read_body does. */
 long wsgi_read_body_ready(request_rec *r, apr_bucket_brigade *bb, char *buf, apr_size_t len, apr_status_t *status) {
-    apr_size_t total = 0, step = WSGI_READ_STEP;
     int eos = 0;
-    *status = APR_SUCCESS;
-    while (total < len && !eos) {
-        apr_size_t want = len - total < step ? len - total : step;
-        apr_status_t rv = ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_NONBLOCK_READ, want);
-        if (APR_STATUS_IS_EAGAIN(rv)) { apr_brigade_cleanup(bb); break; }
-        if (rv != APR_SUCCESS) { apr_brigade_cleanup(bb); *status = rv; return -1; }
-        long n = wsgi_drain_brigade(bb, buf + total, len - total, &eos, status);
-        if (n < 0) return -1;
-        if (n == 0 && !eos) break;
-        total += (apr_size_t)n;
-    }
-    if (total > 0) return (long)total;
+    long n = wsgi_read_body_steps(r, bb, buf, len, APR_NONBLOCK_READ, &eos, status);
+    if (n != 0) return n;
     return eos ? 0 : -2;
 }
