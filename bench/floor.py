@@ -11,9 +11,9 @@ static file of the same response + the application alone), next to the target an
 ratio. A target above that bound cannot be met by making the WSGI layer or the relay cheaper.
 
 Called in a loop, the application runs with hot caches and alone on a core; inside a loaded
-server the same work costs more. The second bound takes the application's cost inside a
-server from the run itself: gunicorn gthread's CPU per request on the workload minus on hello
-(its own HTTP handling is the same for both).
+server the same work costs more. For Django a second bound takes the application's cost
+inside a server from the run itself: gunicorn gthread's CPU per request on Django minus on
+hello (two small responses: its own HTTP handling is the same for both).
 
     python3 bench/floor.py                       # application CPU per call, per workload
     python3 bench/floor.py --json bench.json     # and the bounds for that run's pairs
@@ -112,18 +112,13 @@ def measure_apps(work_dir, calls):
 
 
 def in_server_app_cost(cpu):
-    """The application's own work as it costs inside a loaded server (cold caches, other threads
-    and processes on the same cores): gunicorn gthread's CPU per request on a workload minus on
-    hello, whose own HTTP handling is the same for both. None where the run lacks them."""
+    """Django's own work as it costs inside a loaded server (cold caches, other threads and
+    processes on the same cores): gunicorn gthread's CPU per request on Django minus on hello,
+    two small responses whose HTTP handling is the same (not so for 100k or post1m, whose
+    bodies gunicorn itself moves). Empty where the run lacks them."""
     hello = cpu.get("hello|gunicorn gthread 2x8")
-    out = {}
-    for workload in ("100k", "post1m", "django"):
-        there = cpu.get(f"{workload}|gunicorn gthread 2x8")
-        if hello and there:
-            out[workload] = there - hello
-    if hello:
-        out["hello"] = 0.0
-    return out
+    django = cpu.get("django|gunicorn gthread 2x8")
+    return {"django": django - hello} if hello and django else {}
 
 
 def bounds(run, apps):
