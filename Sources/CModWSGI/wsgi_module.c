@@ -173,30 +173,23 @@ void wsgi_log_rerror(int level, apr_status_t status, const request_rec *r, const
 
 /* ---- bucket brigade helpers (APR_BRIGADE_* are macros) --------------------------- */
 
-apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char *data, apr_size_t len, int flush) {
-    apr_bucket *b;
-    if (len) {
-        b = apr_bucket_transient_create(data, len, r->connection->bucket_alloc);
-        APR_BRIGADE_INSERT_TAIL(bb, b);
-    }
-    if (flush) {
-        b = apr_bucket_flush_create(r->connection->bucket_alloc);
-        APR_BRIGADE_INSERT_TAIL(bb, b);
-    }
+/* Passes a data bucket (none: NULL), and a flush when asked, down the output filters. */
+static apr_status_t wsgi_pass_bucket(request_rec *r, apr_bucket_brigade *bb, apr_bucket *b, int flush) {
+    if (b) APR_BRIGADE_INSERT_TAIL(bb, b);
+    if (flush) APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(r->connection->bucket_alloc));
     apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
     apr_brigade_cleanup(bb);
     if (rv == APR_SUCCESS && r->connection->aborted) rv = APR_ECONNABORTED;
     return rv;
 }
 
+apr_status_t wsgi_pass_bytes(request_rec *r, apr_bucket_brigade *bb, const char *data, apr_size_t len, int flush) {
+    apr_bucket *b = len ? apr_bucket_transient_create(data, len, r->connection->bucket_alloc) : NULL;
+    return wsgi_pass_bucket(r, bb, b, flush);
+}
+
 apr_status_t wsgi_pass_owned(request_rec *r, apr_bucket_brigade *bb, char *data, apr_size_t len, int flush) {
-    apr_bucket *b = apr_bucket_heap_create(data, len, free, r->connection->bucket_alloc);
-    APR_BRIGADE_INSERT_TAIL(bb, b);
-    if (flush) APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(r->connection->bucket_alloc));
-    apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_cleanup(bb);
-    if (rv == APR_SUCCESS && r->connection->aborted) rv = APR_ECONNABORTED;
-    return rv;
+    return wsgi_pass_bucket(r, bb, apr_bucket_heap_create(data, len, free, r->connection->bucket_alloc), flush);
 }
 
 apr_size_t wsgi_flush_max_threshold(request_rec *r) {
@@ -215,13 +208,7 @@ apr_status_t wsgi_pass_broken(request_rec *r, apr_bucket_brigade *bb) {
 }
 
 apr_status_t wsgi_pass_file(request_rec *r, apr_bucket_brigade *bb, apr_file_t *f, apr_off_t off, apr_size_t len, int flush) {
-    apr_bucket *b = apr_bucket_file_create(f, off, len, r->pool, r->connection->bucket_alloc);
-    APR_BRIGADE_INSERT_TAIL(bb, b);
-    if (flush) APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_flush_create(r->connection->bucket_alloc));
-    apr_status_t rv = ap_pass_brigade(r->output_filters, bb);
-    apr_brigade_cleanup(bb);
-    if (rv == APR_SUCCESS && r->connection->aborted) rv = APR_ECONNABORTED;
-    return rv;
+    return wsgi_pass_bucket(r, bb, apr_bucket_file_create(f, off, len, r->pool, r->connection->bucket_alloc), flush);
 }
 
 /* How much of the body one ap_get_brigade() asks for. The core input filter reads the
