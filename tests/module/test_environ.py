@@ -278,6 +278,13 @@ def test_wsgi_errors_go_to_error_log(env):
     env.wait_log(r"wsgi\.errors writelines err-tok-1", since=mark)
 
 
+def test_wsgi_errors_is_not_readable(env):
+    r = env.get("/b/errors_read")
+    assert r.status == 200
+    assert r.text.splitlines() == ["read OSError: wsgi.errors is not readable",
+                                   "readline OSError: wsgi.errors is not readable"]
+
+
 def test_file_wrapper(env):
     path = os.path.join(env.apps, "behave.wsgi")
     data = open(path, "rb").read()

@@ -41,6 +41,13 @@ final class ErrorLog {
         return true
     }
 
+    /// read() and readline(): the log is write-only.
+    private static let notReadable: PyCMethod = { o, _ in
+        let log = NativeType.object(o, as: ErrorLog.self)
+        guard log.check() else { return nil }
+        Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
+    }
+
     static let type = NativeType(
         name: "mod_wsgi.Log",
         methods: [
@@ -95,20 +102,8 @@ final class ErrorLog {
                 function: { _, _ in
                     Py.raise(wsgi_exc_os_error(), "the Apache error log has no file descriptor here"); return nil
                 }),
-            .init(
-                name: "read", flags: METH_VARARGS,
-                function: { o, _ in
-                    let log = NativeType.object(o, as: ErrorLog.self)
-                    guard log.check() else { return nil }
-                    Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
-                }),
-            .init(
-                name: "readline", flags: METH_VARARGS,
-                function: { o, _ in
-                    let log = NativeType.object(o, as: ErrorLog.self)
-                    guard log.check() else { return nil }
-                    Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
-                }),
+            .init(name: "read", flags: METH_VARARGS, function: notReadable),
+            .init(name: "readline", flags: METH_VARARGS, function: notReadable),
         ],
         getters: [
             ("closed", { _, _ in Py.bool(false) }),

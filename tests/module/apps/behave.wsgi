@@ -143,6 +143,16 @@ def application(environ, start_response):
         err.flush()
         start_response("200 OK", ok)
         return [b"logged"]
+    if path == "/errors_read":
+        results = []
+        for name in ("read", "readline"):
+            try:
+                getattr(environ["wsgi.errors"], name)()
+                results.append("%s returned" % name)
+            except OSError as e:
+                results.append("%s OSError: %s" % (name, e))
+        start_response("200 OK", ok)
+        return ["\n".join(results).encode()]
     if path == "/print":
         print("print() output " + token)
         sys.stdout.flush()
