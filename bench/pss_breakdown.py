@@ -15,21 +15,13 @@ import argparse
 import json
 import os
 import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wsgibench.procs import process_tree  # noqa: E402
 
 HEAP_MAX = 64 << 20
 KINDS = ("module", "libpython", "files", "heap", "arenas", "stacks", "anon", "shm")
-
-
-def tree(pid):
-    out = [pid]
-    try:
-        for t in os.listdir("/proc/%d/task" % pid):
-            with open("/proc/%d/task/%s/children" % (pid, t)) as f:
-                for c in f.read().split():
-                    out += tree(int(c))
-    except OSError:
-        pass
-    return out
 
 
 def mappings(pid):
@@ -107,7 +99,7 @@ def main():
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args()
     procs = []
-    for pid in tree(a.pid):
+    for pid in process_tree(a.pid):
         try:
             p = process(pid)
         except (OSError, AttributeError):

@@ -13,7 +13,6 @@ Uses only the standard library; run as root (Apache's children run as www-data).
 import argparse
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,6 +20,9 @@ import time
 import urllib.request
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "bench"))
+from wsgibench.procs import free_port  # noqa: E402
+
 WORK = "/var/tmp/mod_wsgi-bench/reload"
 REAL = "/var/tmp/mod_wsgi-bench/venv/bin/mod_wsgi-express"
 
@@ -31,12 +33,6 @@ def application(environ, start_response):
     start_response('200 OK', [('Content-Type', 'text/plain')])
     return [('%s %d' % (mymod.VALUE, os.getpid())).encode()]
 """
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url):
