@@ -3,9 +3,12 @@ import SystemCalls
 
 /// What a daemon process waits on between requests: the group's listening socket and the
 /// Apache children's connections kept open across requests (DaemonConnectionPool), in one
-/// epoll set. An idle connection occupies no worker thread and counts as no activity: the
-/// worker thread that leads (holds the accept lock) waits here, takes the first ready
-/// connection and serves one request on it, and the connection comes back here afterwards.
+/// epoll set. An idle connection occupies no worker thread and counts as no activity. Every
+/// idle worker thread waits here itself (the kernel wakes one waiter per event), takes the
+/// ready connection, serves one request on it, and the connection comes back here
+/// afterwards. No thread hands the wait over to another, so a request costs no lock
+/// hand-off and no wake-up of a second thread; and a process has a thread waiting here
+/// only when it has a free one (another process of the group takes the connection then).
 ///
 /// Each idle connection is registered EPOLLONESHOT with a token of its own (a serial number
 /// in the upper bits): an event for a connection closed meanwhile (a graceful stop closes
@@ -16,10 +19,18 @@ final class DaemonPoller {
     private var idle: [UInt64: WireConnection] = [:]
     private var serial: UInt64 = 0
     private var closed = false
+    /// A pipe whose read end, once written and never read, stays ready: `stop()` wakes
+    /// every waiting thread with it (level-triggered, each wake-up passes it on).
+    private let stopPipe: (read: Int32, write: Int32)
     static let listenerToken = UInt64.max
+    static let stopToken = UInt64.max - 1
 
     init() throws {
         epoll = try syscall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        var fds: [Int32] = [-1, -1]
+        try syscall("pipe2") { pipe2(&fds, Int32(O_CLOEXEC | O_NONBLOCK)) }
+        stopPipe = (fds[0], fds[1])
+        try syscall("epoll_ctl") { wsgi_epoll_add(epoll, stopPipe.read, Self.stopToken, 0, 0) }
     }
 
     /// The listening socket: every process of the group has it in its own set; EPOLLEXCLUSIVE
@@ -33,14 +44,16 @@ final class DaemonPoller {
     enum Ready {
         case listener
         case connection(WireConnection)
+        /// A timeout, a connection closed meanwhile, or `stop()`.
         case nothing
     }
 
-    /// Waits up to `timeoutMillis` for the listener or an idle connection to be ready.
+    /// Waits up to `timeoutMillis` for the listener or an idle connection to be ready. Any
+    /// number of threads may wait at once; each ready connection goes to one of them.
     func next(timeoutMillis: Int32) -> Ready {
         var token: UInt64 = 0
         let n = (try? syscall("epoll_wait") { wsgi_epoll_wait_one(epoll, timeoutMillis, &token) }) ?? 0
-        guard n > 0 else { return .nothing }
+        guard n > 0, token != Self.stopToken else { return .nothing }
         if token == Self.listenerToken { return .listener }
         return lock.withLock { idle.removeValue(forKey: token) }.map { .connection($0) } ?? .nothing
     }
@@ -76,5 +89,12 @@ final class DaemonPoller {
             return all
         }
         for c in all { c.close() }
+    }
+
+    /// Wakes every thread waiting in `next` now and any that waits later (they find the
+    /// process stopping).
+    func stop() {
+        var c: UInt8 = 1
+        _ = try? syscallUnlessWouldBlock("write") { CModWSGI.write(stopPipe.write, &c, 1) }
     }
 }

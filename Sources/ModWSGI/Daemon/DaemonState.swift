@@ -21,7 +21,7 @@ final class DaemonState {
     var restartReason: String?
     /// An application script has loaded in this process (startup-timeout).
     var loadedOnce = false
-    /// One worker thread at a time waits for a connection.
+    /// Held around `accept` on the listener and around closing it.
     let acceptLock = Lock()
     /// The listener and the idle connections from Apache children (DaemonPoller.swift).
     let poller: DaemonPoller
@@ -48,7 +48,7 @@ final class DaemonState {
     var activeCount: Int { locked { active.filter { $0 != 0 }.count } }
 
     /// Takes no more connections and closes this process's hold on the listening socket, once
-    /// no worker waits on it. When a restart has ended the socket's generation, nobody else
+    /// no worker is accepting on it; wakes the workers waiting in the poller. When a restart has ended the socket's generation, nobody else
     /// holds it: connections still queued there are reset at once, and the Apache child sends
     /// the request again to the new daemon instead of waiting for a reply that never comes.
     /// The idle connections of the children's pools are closed too (the same story).
@@ -62,6 +62,7 @@ final class DaemonState {
                 listener = -1
             }
         }
+        poller.stop()
     }
 
     func wake() {

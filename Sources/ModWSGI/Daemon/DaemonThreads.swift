@@ -49,10 +49,10 @@ extension DaemonProcess {
         }
     }
 
-    /// One worker. Leader/followers: the thread holding the accept lock waits in the poller
-    /// for a new connection or a pooled one with a request, takes it, lets the next thread
-    /// lead, serves the request, and parks the connection again. A process takes a new
-    /// connection only when it has a free thread (another process of the group may then).
+    /// One worker: waits in the poller (with every other idle worker) for a new connection or
+    /// a pooled one with a request, serves one request on it, and parks the connection again.
+    /// Only the `accept` of a new connection is under the accept lock, which closing the
+    /// listener takes too, so no thread accepts on a descriptor closed (or reused) meanwhile.
     static func worker(_ index: Int) {
         let st = state!
         let g = st.group
@@ -62,24 +62,21 @@ extension DaemonProcess {
             : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
         let writeTimeout = g.responseSocketTimeout > 0 ? Int64(g.responseSocketTimeout) * 1_000_000 : readTimeout
         while !st.stopAccepting {
-            st.acceptLock.lock()
             var conn: WireConnection?
-            if !st.stopAccepting && st.listener >= 0 {
-                switch st.poller.next(timeoutMillis: 200) {
-                case .listener:
-                    // Another process may have taken the connection: EAGAIN, none for us.
-                    if !st.stopAccepting,
+            switch st.poller.next(timeoutMillis: 5_000) {
+            case .listener:
+                // Another thread or process may have taken the connection: EAGAIN, none for us.
+                conn = st.acceptLock.withLock {
+                    guard !st.stopAccepting, st.listener >= 0,
                         let fd = ((try? syscallUnlessWouldBlock("accept4") { wsgi_accept_cloexec(st.listener) }) ?? nil)
-                    {
-                        conn = WireConnection(fd: fd, timeout: readTimeout, writeTimeout: writeTimeout)
-                    }
-                case .connection(let c):
-                    conn = c
-                case .nothing:
-                    break
+                    else { return nil }
+                    return WireConnection(fd: fd, timeout: readTimeout, writeTimeout: writeTimeout)
                 }
+            case .connection(let c):
+                conn = c
+            case .nothing:
+                break
             }
-            st.acceptLock.unlock()
             guard let conn else { continue }
             if st.stopAccepting {
                 // Stopping: a request unread is reset; the Apache child sends it again.
