@@ -36,7 +36,7 @@ class Launch:
                 cmd += ["--max-clients", str(DAEMON_2X8_MAX_CLIENTS)]
         if sd.impl == "ours":
             cmd += ["--python-home", self.venv]
-        return cmd
+        return cmd + sd.flags
 
     def server_command(self, sd, app, port):
         """-> (argv, cwd, env, server_root)"""

@@ -6,9 +6,10 @@ from .common import STATIC_THREADS, SYSTEM_APACHE_THREADS
 class ServerDef:
     """One configuration of one implementation."""
 
-    def __init__(self, name, impl, mode, shape, note="", exe=None):
+    def __init__(self, name, impl, mode, shape, note="", exe=None, flags=()):
         self.name, self.impl, self.mode, self.shape, self.note = name, impl, mode, shape, note
         self.exe = exe      # ours: another build of mod_wsgi-express (--baseline)
+        self.flags = list(flags)    # more mod_wsgi-express options
 
     def processes_threads(self):
         if self.impl == "static":
@@ -48,6 +49,8 @@ SERVERS = [
     ServerDef("mod_wsgi daemon default", "mod_wsgi", "daemon", "default"),
     ServerDef("ours daemon 2x8", "ours", "daemon", "2x8"),
     ServerDef("mod_wsgi daemon 2x8", "mod_wsgi", "daemon", "2x8"),
+    ServerDef("ours daemon 2x8 worker MPM", "ours", "daemon", "2x8", flags=["--server-mpm", "worker"],
+              note="--server-mpm worker: each connection keeps its Apache thread between requests"),
     ServerDef("gunicorn sync -w16", "gunicorn", "sync", "2x8",
               note="sync workers: 16 processes = 2x8 concurrency; no keep-alive"),
     ServerDef("gunicorn gthread 2x8", "gunicorn", "gthread", "2x8"),
@@ -68,6 +71,8 @@ PAIRS = [
     ("ours daemon default", "mod_wsgi daemon default", 1.5),
     ("ours daemon 2x8", "mod_wsgi daemon 2x8", 1.5),
     ("ours daemon 2x8", "gunicorn gthread 2x8", 1.2),
+    ("ours daemon 2x8 worker MPM", "gunicorn gthread 2x8", 1.2),
+    ("ours daemon 2x8 worker MPM", "ours daemon 2x8", None),
     ("mod_wsgi daemon 2x8", "gunicorn gthread 2x8", None),
     ("ours embedded 2x8", "gunicorn gthread 2x8", None),
     ("mod_wsgi embedded 2x8", "apache static file", None),
@@ -78,7 +83,7 @@ def pair_target(a, b, target, workload):
     """The requests/s target of A/B on this workload (None: for reference only)."""
     if target is None or workload.endswith("-c64"):
         return None         # the 64-connection workloads are about p99 latency
-    if workload == "post1m" and a == "ours daemon 2x8" and b.startswith("gunicorn"):
+    if workload == "post1m" and a.startswith("ours daemon 2x8") and b.startswith("gunicorn"):
         return 1.0          # "daemon 2x8 >= 1.0x gunicorn gthread on the 1 MB POST"
     if workload == "django" and a == "ours daemon 2x8" and b == "mod_wsgi daemon 2x8":
         return 1.2          # "Django through our daemon >= 1.2x mod_wsgi's"; the default pair keeps
