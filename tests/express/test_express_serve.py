@@ -164,3 +164,29 @@ def application(environ, start_response):
     sr.apachectl("start")
     status, body, _ = wait_for(sr.url + "/")
     assert (status, body) == (200, b"nobody True True"), sr.error_log()
+
+
+@pytest.mark.parametrize("mpm", ["event", "worker"])
+def test_server_mpm_chooses_apaches_mpm_in_daemon_mode(setup_server, workdir, mpm):
+    """--server-mpm decides the MPM of the front end (README: the worker MPM saves the event
+    MPM's hand-off of each keep-alive request between threads); requests on one kept
+    connection are served by it."""
+    import http.client
+    app = write(os.path.join(workdir, "mpm.py"), b"""
+import apache
+def application(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [apache.mpm_name.encode()]
+""")
+    sr = setup_server([app, "--server-mpm", mpm])
+    sr.apachectl("start")
+    status, body, _ = wait_for(sr.url + "/")
+    assert status == 200, sr.error_log()
+    conn = http.client.HTTPConnection("127.0.0.1", sr.port, timeout=10)
+    try:
+        for _ in range(3):
+            conn.request("GET", "/")
+            r = conn.getresponse()
+            assert (r.status, r.read()) == (200, mpm.encode()), sr.error_log()
+    finally:
+        conn.close()
