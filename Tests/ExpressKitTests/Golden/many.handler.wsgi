@@ -227,8 +227,15 @@ if debugger_startup:
         return traced
     application = _with_breakpoints(application)
 
+# The module's own stat keeps the GIL: os.stat releases it around a call that takes a
+# microsecond, which under load hands the GIL to another thread and back on every request.
 try:
-    _mtime = os.path.getmtime(_target) if _target else None
+    from mod_wsgi import _mtime as _getmtime
+except ImportError:
+    _getmtime = os.path.getmtime
+
+try:
+    _mtime = _getmtime(_target) if _target else None
 except OSError:
     _mtime = None
 
@@ -238,7 +245,7 @@ def reload_required(resource):
     if not reloading or debug_mode or not _target:
         return False
     try:
-        return os.path.getmtime(_target) != _mtime
+        return _getmtime(_target) != _mtime
     except OSError:
         return True
 
