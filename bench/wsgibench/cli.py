@@ -10,6 +10,7 @@ import time
 from .common import DEFAULT_WORK, REPO, RUN_USER, log
 from .environment import Environment
 from .launch import Launch
+from .machine import OtherWork
 from .measure import Measure
 from .procs import _on_signal, stop_all
 from .report import Report
@@ -30,6 +31,7 @@ class Bench(Environment, Launch, Measure, Report):
         self.static = os.path.join(self.work, "static")
         self.ours = os.path.abspath(args.ours) if args.ours else os.path.join(REPO, ".build", "release", "mod_wsgi-express")
         self.unavailable = {}       # server name -> reason (ours only)
+        self.other_work = OtherWork()   # CPU used by other processes during the run
         self.failed = {}            # (server, workload) -> reason
         self.runs = []
         self.meta = {}
@@ -144,6 +146,8 @@ def main(argv=None):
             log("interrupted: reporting what was measured so far")
     finally:
         stop_all()
+    if hasattr(bench.other_work, "busy0"):
+        bench.meta["other_cpu_share"] = bench.other_work.share()
     bench.summarize()
     md = bench.report()
     print(md)

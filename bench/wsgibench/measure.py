@@ -189,6 +189,7 @@ class Measure:
     def run(self):
         a = self.args
         t_start = self.t_start = time.monotonic()
+        self.other_work.start()
 
         log("probing our implementation (%s) ..." % os.path.relpath(self.ours, REPO))
         self.probe_ours()

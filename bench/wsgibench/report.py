@@ -97,10 +97,21 @@ class Report:
                  "server per run, warmed up with 1 s wrk slices until two agree within 10%% (at most "
                  "%d), then wrk -t2 for %d s; medians; ratios are the median of per-round A/B ratios. "
                  "wrk shares the %s cores with the server." % (a.rounds, a.warmup, a.duration, m["cores"]))
-        busy = max(m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0])
-        if busy > 0.5 * (m["cores"] or 1):
-            L.append("- **warning: other work was running** (load average %.1f at start, %.1f at end, "
-                     "on %s cores): absolute figures are noisy; the alternated ratios less so."
+        other = m.get("other_cpu_share")
+        if other is not None:
+            # CPU time of processes the benchmark did not start (machine.py); the load
+            # average at the end would count the benchmark's own last wrk runs.
+            what = ("processes outside the benchmark used %.1f%% of the machine's CPU during the run "
+                    "(load average %.1f at start)" % (100 * other, m["loadavg_at_start"][0]))
+            if other > 0.05:
+                L.append("- **warning: other work was running**: %s: absolute figures are noisy; the "
+                         "alternated ratios less so." % what)
+            else:
+                L.append("- other work: %s." % what)
+        elif max(m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0]) > 0.5 * (m["cores"] or 1):
+            L.append("- **warning: other work may have been running** (load average %.1f at start, %.1f "
+                     "at end, on %s cores; the end counts the benchmark's own last runs): absolute "
+                     "figures are noisy; the alternated ratios less so."
                      % (m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0], m["cores"]))
         L.append("- RSS / PSS: sums over the server's whole process tree (Apache parent, workers, daemon "
                  "processes / gunicorn master and workers) from /proc/PID/status and "
