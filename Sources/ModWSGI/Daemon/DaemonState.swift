@@ -47,10 +47,11 @@ final class DaemonState {
 
     var activeCount: Int { locked { active.filter { $0 != 0 }.count } }
 
-    /// Takes no more connections and closes this process's hold on the listening socket, once
-    /// no worker is accepting on it; wakes the workers waiting in the poller. When a restart has ended the socket's generation, nobody else
-    /// holds it: connections still queued there are reset at once, and the Apache child sends
-    /// the request again to the new daemon instead of waiting for a reply that never comes.
+    /// Takes no more connections, closes this process's hold on the listening socket once no
+    /// worker is accepting on it, and wakes the workers waiting in the poller. When a restart
+    /// has ended the socket's generation, nobody else holds it: connections still queued there
+    /// are reset at once, and the Apache child sends the request again to the new daemon
+    /// instead of waiting for a reply that never comes.
     /// The idle connections of the children's pools are closed too (the same story).
     func closeListener() {
         stopAccepting = true

@@ -229,10 +229,7 @@ if debugger_startup:
 
 # The module's own stat keeps the GIL: os.stat releases it around a call that takes a
 # microsecond, which under load hands the GIL to another thread and back on every request.
-try:
-    from mod_wsgi import _mtime as _getmtime
-except ImportError:
-    _getmtime = os.path.getmtime
+from mod_wsgi import _mtime as _getmtime
 
 try:
     _mtime = _getmtime(_target) if _target else None
