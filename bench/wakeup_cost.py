@@ -22,15 +22,14 @@ import argparse
 import os
 import resource
 import socket
+import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from wsgibench.machine import cpu_seconds  # noqa: E402
 
 REQUEST = b"q" * 1400
 RESPONSE = b"r" * 110
-
-
-def cpu_seconds(who):
-    r = resource.getrusage(who)
-    return r.ru_utime + r.ru_stime
 
 
 def ping_pong(n, cpu=None):

@@ -146,8 +146,7 @@ def main(argv=None):
             log("interrupted: reporting what was measured so far")
     finally:
         stop_all()
-    if hasattr(bench.other_work, "busy0"):
-        bench.meta["other_cpu_share"] = bench.other_work.share()
+    bench.meta["other_cpu_share"] = bench.other_work.share()
     bench.summarize()
     md = bench.report()
     print(md)

@@ -13,29 +13,34 @@ import resource
 def machine_busy_seconds():
     """CPU seconds all CPUs have spent busy since boot (user, nice, system, irq, softirq)."""
     with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:8]]
-    user, nice, system, _idle, _iowait, irq, softirq = (fields + [0] * 7)[:7]
+        user, nice, system, _idle, _iowait, irq, softirq = [int(x) for x in f.readline().split()[1:8]]
     return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(who):
+    """User + system CPU seconds of resource.RUSAGE_SELF or RUSAGE_CHILDREN (those waited for)."""
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
 
 
 def own_seconds():
     """CPU seconds of this process and of the children it has waited for."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        r = resource.getrusage(who)
-        total += r.ru_utime + r.ru_stime
-    return total
+    return cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
 
 
 class OtherWork:
     """start() before the run; share() after every server is stopped: the fraction of the
-    machine's CPU capacity used by other processes meanwhile."""
+    machine's CPU capacity used by other processes meanwhile (None if the run never started)."""
+
+    t0 = None
 
     def start(self):
         self.busy0, self.own0 = machine_busy_seconds(), own_seconds()
         self.t0 = os.times().elapsed
 
     def share(self):
+        if self.t0 is None:
+            return None
         elapsed = os.times().elapsed - self.t0
         if elapsed <= 0:
             return None

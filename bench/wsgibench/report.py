@@ -108,11 +108,6 @@ class Report:
                          "alternated ratios less so." % what)
             else:
                 L.append("- other work: %s." % what)
-        elif max(m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0]) > 0.5 * (m["cores"] or 1):
-            L.append("- **warning: other work may have been running** (load average %.1f at start, %.1f "
-                     "at end, on %s cores; the end counts the benchmark's own last runs): absolute "
-                     "figures are noisy; the alternated ratios less so."
-                     % (m["loadavg_at_start"][0], m.get("loadavg_at_end", (0,))[0], m["cores"]))
         L.append("- RSS / PSS: sums over the server's whole process tree (Apache parent, workers, daemon "
                  "processes / gunicorn master and workers) from /proc/PID/status and "
                  "/proc/PID/smaps_rollup, right after the run; PSS counts a page shared by n "
