@@ -1,15 +1,12 @@
 /*
- * Daemon mode: what Swift cannot do safely. C globals of Apache, and the daemon
- * process's signal handlers (they must be async-signal-safe: set a flag, write a byte).
- * All the logic is in Swift (Sources/ModWSGI/Daemon).
+ * Daemon mode: what Swift cannot do safely, the daemon process's signal handlers (they
+ * must be async-signal-safe: set a flag, write a byte). Part of WSGICore: the same
+ * handlers run in a daemon forked from Apache and in one that runs the application's own
+ * Python executable. All the logic is in Swift (Sources/WSGICore/Daemon).
  */
-#include "CModWSGI.h"
+#include "CWSGICore.h"
 
 #include <stdatomic.h>
-
-uid_t wsgi_apache_uid(void) { return ap_unixd_config.user_id; }
-gid_t wsgi_apache_gid(void) { return ap_unixd_config.group_id; }
-const char *wsgi_apache_user_name(void) { return ap_unixd_config.user_name; }
 
 /* Set by the handlers, taken by the supervisor: an atomic exchange, so that a signal
  * arriving between reading and clearing the flags is never lost. */

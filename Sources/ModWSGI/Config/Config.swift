@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// How a HEAD request reaches the application (WSGIMapHEADToGET).
 enum MapHEAD: Sendable { case off, on, auto }
@@ -51,16 +52,6 @@ final class DirConfig {
         m.trustedProxies = trustedProxies ?? base.trustedProxies
         return m
     }
-}
-
-/// A script with the options mod_wsgi allows on WSGIScriptAlias, WSGIHandlerScript and
-/// WSGIImportScript: process-group=, application-group=, callable-object=, pass-authorization=.
-struct ScriptTarget {
-    var path: String
-    var processGroup: String?
-    var applicationGroup: String?
-    var callableObject: String?
-    var passAuthorization: Bool?
 }
 
 /// One WSGIScriptAlias / WSGIScriptAliasMatch.

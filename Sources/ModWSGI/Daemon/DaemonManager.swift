@@ -1,5 +1,6 @@
 import CModWSGI
 import SystemCalls
+import WSGICore
 
 /// One daemon process of a group, as the Apache parent supervises it.
 final class DaemonSlot {
@@ -85,6 +86,7 @@ enum DaemonManager {
         processPool = process.pointee.pool
         server = s
         generation += 1
+        DaemonLaunch.configure(global, server: s, pool: ptemp)
 
         var made: [DaemonSlot] = []
         for (i, g) in groups.enumerated() {
@@ -175,7 +177,7 @@ enum DaemonManager {
         slot.starts += 1
         let rv = apr_proc_fork(slot.proc, processPool)
         if rv == APR_INCHILD {
-            DaemonProcess.run(slot, allSlots: slots)
+            DaemonLaunch.run(slot, allSlots: slots)
         }
         if rv != APR_INPARENT {
             Log.server(APLOG_ALERT, .daemonForkFailed, "Couldn't spawn process '\(slot.group.name)': \(aprError(rv)).")

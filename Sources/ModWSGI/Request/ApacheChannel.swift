@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// The embedded-mode channel: the request body and the response go through Apache's
 /// filters for this request_rec.
@@ -113,13 +114,4 @@ final class ApacheChannel: RequestChannel {
     func logError(_ message: String) { wsgi_log_rerror(APLOG_ERR, 0, r, message) }
 
     func log(_ level: Int32, _ id: LogID, _ message: String) { Log.request(level, id, message, r) }
-}
-
-extension String {
-    var trimmingSpaces: Substring {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return s
-    }
 }

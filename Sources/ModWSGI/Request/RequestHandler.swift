@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// The Apache side of a request: URL mapping (translate_name) and the content handler.
 /// In embedded mode the application runs right here; with a process group the request

@@ -1,59 +1,64 @@
-import CModWSGI
+import CWSGICore
 
 /// One `WSGIDaemonProcess name option=value ...`, with mod_wsgi's option names and
 /// defaults. Timeouts are in seconds; 0 means "none" as in mod_wsgi.
-struct DaemonGroupConfig {
-    var name: String
-    var processes = 1
+package struct DaemonGroupConfig: Codable {
+    package var name: String
+    package var processes = 1
     /// True when `processes=` was given: wsgi.multiprocess is then True even for 1.
-    var multiprocess = false
-    var threads = 15
-    var displayName: String?
-    var home: String?
-    var pythonHome: String?
-    var pythonPath: [String] = []
-    var pythonEggs: String?
-    var lang: String?
-    var locale: String?
-    var user: String?
-    var group: String?
-    var supplementaryGroups: [String] = []
-    var umask: mode_t?
-    var maximumRequests = 0
-    var inactivityTimeout = 0
-    var requestTimeout = 0
-    var queueTimeout = 0
-    var connectTimeout = 15
-    var socketTimeout = 0  // 0: Apache's Timeout
-    var responseSocketTimeout = 0
-    var gracefulTimeout = 15
-    var shutdownTimeout = 5
-    var startupTimeout = 0
-    var deadlockTimeout = 300
-    var evictionTimeout = 0
-    var restartInterval = 0
-    var listenBacklog = 100
-    var headerBufferSize = 32768
-    var responseBufferSize = 65536
-    var receiveBufferSize = 0
-    var sendBufferSize = 0
-    var stackSize = 0
-    var cpuTimeLimit = 0
-    var memoryLimit = 0
-    var virtualMemoryLimit = 0
-    var cpuPriority = 0
-    var socketUser: String?
+    package var multiprocess = false
+    package var threads = 15
+    package var displayName: String?
+    package var home: String?
+    package var pythonHome: String?
+    package var pythonPath: [String] = []
+    package var pythonEggs: String?
+    package var lang: String?
+    package var locale: String?
+    package var user: String?
+    package var group: String?
+    package var supplementaryGroups: [String] = []
+    package var umask: mode_t?
+    package var maximumRequests = 0
+    package var inactivityTimeout = 0
+    package var requestTimeout = 0
+    package var queueTimeout = 0
+    package var connectTimeout = 15
+    package var socketTimeout = 0  // 0: Apache's Timeout
+    package var responseSocketTimeout = 0
+    package var gracefulTimeout = 15
+    package var shutdownTimeout = 5
+    package var startupTimeout = 0
+    package var deadlockTimeout = 300
+    package var evictionTimeout = 0
+    package var restartInterval = 0
+    package var listenBacklog = 100
+    package var headerBufferSize = 32768
+    package var responseBufferSize = 65536
+    package var receiveBufferSize = 0
+    package var sendBufferSize = 0
+    package var stackSize = 0
+    package var cpuTimeLimit = 0
+    package var memoryLimit = 0
+    package var virtualMemoryLimit = 0
+    package var cpuPriority = 0
+    package var socketUser: String?
     /// server-metrics=On: mod_wsgi.server_metrics() returns the scoreboard in this group.
-    var serverMetrics = false
+    package var serverMetrics = false
     /// interrupt-timeout=N (mod_wsgi 6.0): past request-timeout, raise mod_wsgi.RequestTimeout in
     /// the request's thread and give it N seconds to unwind before replacing the process.
-    var interruptTimeout = 0
-    var serverName = ""
+    package var interruptTimeout = 0
+    package var serverName = ""
     /// The <VirtualHost> the group was defined in (its server_rec's address), 0 for the main
     /// server: such a group serves only that virtual host and those with its ServerName.
-    var virtualHost: UInt = 0
+    package var virtualHost: UInt = 0
+    /// python-executable= (ours, issue 29): nil or "auto" runs the group's Python in the
+    /// executable of its Python home when that is faster than libpython (Daemon/DaemonLaunch.swift
+    /// in ModWSGI decides); "off" embeds libpython in the process Apache forked, as mod_wsgi
+    /// does; a path names the executable.
+    package var pythonExecutable: String?
 
-    static let options: Set<String> = [
+    package static let options: Set<String> = [
         "processes", "threads", "display-name", "home", "python-home", "python-path", "python-eggs",
         "lang", "locale", "user", "group", "supplementary-groups", "umask", "maximum-requests",
         "inactivity-timeout", "request-timeout", "queue-timeout", "connect-timeout", "socket-timeout",
@@ -62,9 +67,10 @@ struct DaemonGroupConfig {
         "header-buffer-size", "response-buffer-size", "receive-buffer-size", "send-buffer-size",
         "stack-size", "cpu-time-limit", "memory-limit", "virtual-memory-limit", "cpu-priority",
         "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests", "interrupt-timeout",
+        "python-executable",
     ]
 
-    static func parse(_ args: [String], serverName: String) -> Result<DaemonGroupConfig, DirectiveError> {
+    package static func parse(_ args: [String], serverName: String) -> Result<DaemonGroupConfig, DirectiveError> {
         func fail(_ m: String) -> Result<DaemonGroupConfig, DirectiveError> {
             .failure(DirectiveError(message: "WSGIDaemonProcess: \(m)"))
         }
@@ -136,6 +142,11 @@ struct DaemonGroupConfig {
                 g.cpuPriority = n
             case "socket-user": g.socketUser = v
             case "interrupt-timeout": guard let n = int() else { return bad("seconds") }; g.interruptTimeout = n
+            case "python-executable":
+                guard v == "auto" || v == "off" || v.hasPrefix("/") else {
+                    return bad("auto, off or the absolute path of a Python executable")
+                }
+                g.pythonExecutable = v == "auto" ? nil : v
             case "server-metrics":
                 switch v.lowercased() {
                 case "on": g.serverMetrics = true

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// What a daemon process waits on between requests: the group's listening socket and the
@@ -95,6 +95,6 @@ final class DaemonPoller {
     /// process stopping).
     func stop() {
         var c: UInt8 = 1
-        _ = try? syscallUnlessWouldBlock("write") { CModWSGI.write(stopPipe.write, &c, 1) }
+        _ = try? syscallUnlessWouldBlock("write") { CWSGICore.write(stopPipe.write, &c, 1) }
     }
 }

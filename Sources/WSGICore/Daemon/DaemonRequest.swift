@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// What the Apache child sends a daemon process for one request ('Q' frame): what to run,
 /// and the CGI environment (raw bytes of every subprocess_env entry, in order).
@@ -6,51 +6,22 @@ import CModWSGI
 /// The child encodes straight from Apache's table, and the daemon keeps the frame's bytes and
 /// where each key and value lies in them: the environ dict is built from those bytes (latin-1)
 /// with no intermediate string per entry, under the GIL.
-struct DaemonRequest {
-    var scriptPath = ""
-    var callableObject = "application"
-    var applicationGroup = ""
-    var scheme = "http"
-    var client = ""
-    var reloading = true
-    var enableSendfile = false
-    var hasBody = false
-    var isHEAD = false
-    var queueStart: Int64 = 0
+package struct DaemonRequest {
+    package var scriptPath = ""
+    package var callableObject = "application"
+    package var applicationGroup = ""
+    package var scheme = "http"
+    package var client = ""
+    package var reloading = true
+    package var enableSendfile = false
+    package var hasBody = false
+    package var isHEAD = false
+    package var queueStart: Int64 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
     private(set) var raw: [UInt8] = []
     private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
 
-    /// The request frame's payload, with the environ entries of an APR table.
-    func encode(environ table: OpaquePointer?) -> [UInt8] {
-        var e = Encoder()
-        e.bytes.reserveCapacity(2048)
-        e.u32(1)  // version of this layout
-        e.string(scriptPath); e.string(callableObject); e.string(applicationGroup)
-        e.string(scheme); e.string(client)
-        var flags: UInt32 = 0
-        if reloading { flags |= 1 }
-        if enableSendfile { flags |= 2 }
-        if hasBody { flags |= 4 }
-        if isHEAD { flags |= 8 }
-        e.u32(flags)
-        e.i64(queueStart)
-        let n = Int(wsgi_table_count(table))
-        guard n > 0, let items = wsgi_table_entries(table) else { e.u32(0); return e.bytes }
-        let countAt = e.bytes.count
-        e.u32(0)
-        var count: UInt32 = 0
-        for i in 0..<n {
-            guard let k = items[i].key else { continue }
-            e.cstring(k)
-            if let v = items[i].val { e.cstring(v) } else { e.u32(0) }
-            count += 1
-        }
-        e.bytes.withUnsafeMutableBytes { b in
-            for j in 0..<4 { b[countAt + j] = UInt8((count >> (8 * UInt32(j))) & 0xff) }
-        }
-        return e.bytes
-    }
+    package init() {}
 
     /// Whether an environment entry has exactly this value.
     func has(_ key: StaticString, _ value: StaticString) -> Bool {
@@ -83,7 +54,7 @@ struct DaemonRequest {
         }
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
+    package static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
         var d = Decoder(bytes)
         guard try d.u32() == 1 else { throw WireError.malformed("request layout version") }
         var r = DaemonRequest()
@@ -105,12 +76,12 @@ struct DaemonRequest {
 }
 
 /// The response head ('H' frame).
-struct DaemonResponseHead {
-    var status: Int32
-    var statusLine: String
-    var headers: [Header]
+package struct DaemonResponseHead {
+    package var status: Int32
+    package var statusLine: String
+    package var headers: [Header]
 
-    func encode() -> [UInt8] {
+    package func encode() -> [UInt8] {
         var e = Encoder()
         e.u32(UInt32(bitPattern: status))
         e.string(statusLine)
@@ -119,7 +90,7 @@ struct DaemonResponseHead {
         return e.bytes
     }
 
-    static func decode(_ bytes: [UInt8]) throws -> DaemonResponseHead {
+    package static func decode(_ bytes: [UInt8]) throws -> DaemonResponseHead {
         var d = Decoder(bytes)
         let status = Int32(bitPattern: try d.u32())
         let line = try d.string()
@@ -132,5 +103,5 @@ struct DaemonResponseHead {
     }
 }
 
-func encodeInt32(_ v: Int32) -> [UInt8] { var e = Encoder(); e.u32(UInt32(bitPattern: v)); return e.bytes }
-func decodeInt32(_ b: [UInt8]) throws -> Int32 { var d = Decoder(b); return Int32(bitPattern: try d.u32()) }
+package func encodeInt32(_ v: Int32) -> [UInt8] { var e = Encoder(); e.u32(UInt32(bitPattern: v)); return e.bytes }
+package func decodeInt32(_ b: [UInt8]) throws -> Int32 { var d = Decoder(b); return Int32(bitPattern: try d.u32()) }

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// One connection from an Apache child, on a worker thread: read the request frame, run
@@ -59,7 +59,7 @@ extension DaemonProcess {
             channel.finish(HTTP_SERVICE_UNAVAILABLE)
             return channel.reusable
         }
-        let daemonStart = Int64(apr_time_now())
+        let daemonStart = Int64(wsgi_now())
         if g.queueTimeout > 0 && daemonStart - req.queueStart > Int64(g.queueTimeout) * 1_000_000 {
             channel.log(APLOG_INFO, .daemonQueueTimeout, "Queue timeout expired for WSGI daemon process '\(g.name)'.")
             channel.finish(HTTP_SERVICE_UNAVAILABLE)
@@ -87,7 +87,7 @@ extension DaemonProcess {
             }
             keys.set(environ, "wsgi.url_scheme", Py.string(req.scheme))
             Py.setItem(environ, "mod_wsgi.daemon_start", Py.string(String(daemonStart)))
-            Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(apr_time_now()))))
+            Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(wsgi_now()))))
         }
         channel.finish(status)
         if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(),

@@ -1,8 +1,8 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// State shared by the threads of one daemon process. Guarded by `lock`.
-final class DaemonState {
+package final class DaemonState {
     private let lock = Lock()
     let group: DaemonGroupConfig
     /// Read under `acceptLock`; -1 once closed.
@@ -59,7 +59,7 @@ final class DaemonState {
         acceptLock.withLock {
             if listener >= 0 {
                 poller.removeListener(listener)
-                _ = CModWSGI.close(listener)
+                _ = CWSGICore.close(listener)
                 listener = -1
             }
         }
@@ -68,6 +68,6 @@ final class DaemonState {
 
     func wake() {
         var c: UInt8 = 0x77
-        _ = try? syscallUnlessWouldBlock("write") { CModWSGI.write(wakeWrite, &c, 1) }  // full: already woken
+        _ = try? syscallUnlessWouldBlock("write") { CWSGICore.write(wakeWrite, &c, 1) }  // full: already woken
     }
 }

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// The threads of a daemon process: worker threads that take connections from the
@@ -59,7 +59,7 @@ extension DaemonProcess {
         let readTimeout =
             g.socketTimeout > 0
             ? Int64(g.socketTimeout) * 1_000_000
-            : Int64(ModuleState.mainServer?.pointee.timeout ?? 60_000_000)
+            : DaemonProcess.start.facts.timeoutMicros
         let writeTimeout = g.responseSocketTimeout > 0 ? Int64(g.responseSocketTimeout) * 1_000_000 : readTimeout
         while !st.stopAccepting {
             var conn: WireConnection?

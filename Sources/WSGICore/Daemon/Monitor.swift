@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// The supervisor of a daemon process: signals, request-timeout (with a stack dump of
@@ -15,13 +15,13 @@ enum Monitor {
     static func supervise() -> Never {
         let st = DaemonProcess.state!
         let g = st.group
-        let parent = DaemonManager.parentPid
+        let parent = DaemonProcess.start.parentPid
         var drain = [UInt8](repeating: 0, count: 64)
         while true {
             var p = pollfd(fd: st.wakeRead, events: Int16(POLLIN), revents: 0)
             _ = try? syscall("poll") { poll(&p, 1, 100) }
             while let n = try? drain.withUnsafeMutableBytes({ buf in
-                try syscallUnlessWouldBlock("read") { CModWSGI.read(st.wakeRead, buf.baseAddress, buf.count) }
+                try syscallUnlessWouldBlock("read") { CWSGICore.read(st.wakeRead, buf.baseAddress, buf.count) }
             }), n > 0 {}
             let now = monotonicMicros()
             let signals = wsgi_daemon_take_signals()
@@ -143,7 +143,7 @@ enum Monitor {
     /// unless WSGIDestroyInterpreter Off), bounded by shutdown-timeout.
     static func exitProcess(finalize: Bool) -> Never {
         let g = DaemonProcess.state.group
-        if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
+        if finalize && PythonRuntime.initialized && PythonRuntime.settings.destroyInterpreter {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {
                 sleepMicros(limit)

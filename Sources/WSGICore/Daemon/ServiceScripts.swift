@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// threads=0 (a managed task, mod_wsgi-express --service-script): the preloaded scripts run
@@ -50,7 +50,7 @@ extension DaemonProcess {
     /// Runs the service scripts in the main thread, then exits: a script that ends is
     /// replaced by a new process (unless the process is shutting down).
     static func runServiceScripts(_ g: DaemonGroupConfig) -> Never {
-        for t in preloadScripts(g) { runServiceScript(t, g) }
+        for t in start.preload { runServiceScript(t, g) }
         if PythonRuntime.initialized {
             // Like a Python program's end: wait for the non-daemon threads it started.
             _ = Interpreters.acquire("")

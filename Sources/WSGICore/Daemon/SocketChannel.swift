@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The daemon-mode channel: the request body and the response travel over the socket
 /// to the Apache child (see WireProtocol.swift). Called without the GIL for I/O.

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// The framing between an Apache child and a daemon process over the UNIX socket.
@@ -17,7 +17,7 @@ import SystemCalls
 /// The body is pulled by the daemon ('R') rather than pushed: neither side ever buffers a
 /// whole body, and a daemon that answers without reading the body cannot deadlock with a
 /// child still pushing it.
-enum Frame: UInt8 {
+package enum Frame: UInt8 {
     case request = 0x51  // Q
     case data = 0x44  // D
     case flush = 0x46  // F
@@ -28,7 +28,7 @@ enum Frame: UInt8 {
     case abort = 0x41  // A: cut the client connection (the response cannot be completed)
 }
 
-enum WireError: Error, CustomStringConvertible {
+package enum WireError: Error, CustomStringConvertible {
     case closed
     /// The peer's socket went away with our data unread (ECONNRESET): for the Apache child
     /// before any frame, the daemon never took the request (see DaemonClient).
@@ -37,7 +37,7 @@ enum WireError: Error, CustomStringConvertible {
     case system(SystemError)
     case malformed(String)
 
-    var description: String {
+    package var description: String {
         switch self {
         case .closed: return "connection closed by peer"
         case .reset: return "connection reset by peer"
@@ -49,18 +49,19 @@ enum WireError: Error, CustomStringConvertible {
 }
 
 /// Builds a payload.
-struct Encoder {
-    var bytes: [UInt8] = []
-    mutating func u32(_ v: UInt32) {
+package struct Encoder {
+    package var bytes: [UInt8] = []
+    package init() {}
+    package mutating func u32(_ v: UInt32) {
         bytes.append(UInt8(v & 0xff)); bytes.append(UInt8((v >> 8) & 0xff))
         bytes.append(UInt8((v >> 16) & 0xff)); bytes.append(UInt8(v >> 24))
     }
-    mutating func i64(_ v: Int64) {
+    package mutating func i64(_ v: Int64) {
         let u = UInt64(bitPattern: v)
         for i in 0..<8 { bytes.append(UInt8((u >> (8 * UInt64(i))) & 0xff)) }
     }
-    mutating func string(_ s: String) { let u = Array(s.utf8); u32(UInt32(u.count)); bytes += u }
-    mutating func cstring(_ p: UnsafePointer<CChar>) {
+    package mutating func string(_ s: String) { let u = Array(s.utf8); u32(UInt32(u.count)); bytes += u }
+    package mutating func cstring(_ p: UnsafePointer<CChar>) {
         let n = strlen(p)
         u32(UInt32(n))
         bytes.append(contentsOf: UnsafeRawBufferPointer(start: p, count: n))
@@ -74,12 +75,12 @@ struct Encoder {
 }
 
 /// Reads a payload.
-struct Decoder {
+package struct Decoder {
     let bytes: [UInt8]
     var pos = 0
     init(_ b: [UInt8]) { bytes = b }
 
-    mutating func u32() throws -> UInt32 {
+    package mutating func u32() throws -> UInt32 {
         guard pos + 4 <= bytes.count else { throw WireError.malformed("short integer") }
         let v =
             UInt32(bytes[pos]) | UInt32(bytes[pos + 1]) << 8 | UInt32(bytes[pos + 2]) << 16 | UInt32(bytes[pos + 3])
@@ -87,7 +88,7 @@ struct Decoder {
         pos += 4
         return v
     }
-    mutating func i64() throws -> Int64 {
+    package mutating func i64() throws -> Int64 {
         guard pos + 8 <= bytes.count else { throw WireError.malformed("short integer") }
         var u: UInt64 = 0
         for i in 0..<8 { u |= UInt64(bytes[pos + i]) << (8 * UInt64(i)) }
@@ -110,7 +111,7 @@ struct Decoder {
         defer { pos += n }
         return pos..<(pos + n)
     }
-    mutating func string() throws -> String {
+    package mutating func string() throws -> String {
         let c = try chars()
         return c.withUnsafeBufferPointer {
             String(decoding: UnsafeRawBufferPointer($0).prefix(c.count - 1), as: UTF8.self)
@@ -126,7 +127,7 @@ struct Decoder {
 /// connection: a wait is one recv or sendmsg, not a poll plus a retry. Connections live for
 /// many requests (DaemonConnectionPool in the Apache child, DaemonPoller in the daemon), so
 /// the set-up is paid once.
-final class WireConnection {
+package final class WireConnection {
     let fd: Int32
     /// Microseconds to wait for the peer on each read (<= 0: forever).
     private(set) var timeout: Int64 = -1
@@ -142,16 +143,16 @@ final class WireConnection {
     var token: UInt64 = 0
     var registered = false
 
-    init(fd: Int32, timeout: Int64, writeTimeout: Int64? = nil) {
+    package init(fd: Int32, timeout: Int64, writeTimeout: Int64? = nil) {
         self.fd = fd
         setTimeouts(read: timeout, write: writeTimeout ?? timeout)
     }
 
-    func close() { _ = CModWSGI.close(fd) }
+    package func close() { _ = CWSGICore.close(fd) }
 
     /// Sets the socket's timeouts where they changed (a pooled connection serves requests of
     /// virtual hosts with different Timeouts).
-    func setTimeouts(read: Int64, write: Int64) {
+    package func setTimeouts(read: Int64, write: Int64) {
         func apply(_ option: Int32, _ micros: Int64) {
             var tv = timeval(tv_sec: Int(max(micros, 0) / 1_000_000), tv_usec: Int(max(micros, 0) % 1_000_000))
             _ = setsockopt(fd, SOL_SOCKET, option, &tv, socklen_t(MemoryLayout<timeval>.size))
@@ -213,7 +214,7 @@ final class WireConnection {
     }
 
     /// Sends a frame, with the held frames before it, in one write.
-    func send(_ type: Frame, _ payload: UnsafeRawBufferPointer, gilHeld: Bool = false) throws {
+    package func send(_ type: Frame, _ payload: UnsafeRawBufferPointer, gilHeld: Bool = false) throws {
         var head = Self.head(type, payload.count)
         try withUnsafeBytes(of: &head) { h in
             try pending.withUnsafeBytes { held in try writeAll([held, h, payload], gilHeld: gilHeld) }
@@ -221,7 +222,7 @@ final class WireConnection {
         dropPending()
     }
 
-    func send(_ type: Frame, _ bytes: [UInt8] = []) throws {
+    package func send(_ type: Frame, _ bytes: [UInt8] = []) throws {
         try bytes.withUnsafeBytes { try send(type, $0) }
     }
 
@@ -274,12 +275,12 @@ final class WireConnection {
     }
 
     /// Bytes of the peer already read and not yet taken.
-    var hasBufferedInput: Bool { inStart < inEnd }
-    var bufferedCount: Int { inEnd - inStart }
+    package var hasBufferedInput: Bool { inStart < inEnd }
+    package var bufferedCount: Int { inEnd - inStart }
 
     /// Whether more bytes from the peer are ready now (buffered, or readable at once; what is
     /// readable is read into the buffer).
-    func hasPendingInput() -> Bool {
+    package func hasPendingInput() -> Bool {
         if inStart < inEnd { return true }
         inStart = 0; inEnd = 0
         let got = inbuf.withUnsafeMutableBytes { b in (try? receive(b.baseAddress!, b.count, Int32(MSG_DONTWAIT))) ?? 0
@@ -288,7 +289,7 @@ final class WireConnection {
         return got > 0
     }
 
-    func readExactly(_ p: UnsafeMutableRawPointer, _ n: Int) throws {
+    package func readExactly(_ p: UnsafeMutableRawPointer, _ n: Int) throws {
         var got = 0
         while got < n {
             if inStart == inEnd && n - got >= inbuf.count {
@@ -306,7 +307,7 @@ final class WireConnection {
 
     /// Hands `body` up to `max` bytes already read into the buffer (valid only during the call)
     /// and consumes them; 0 when nothing is buffered.
-    func takeBuffered(max: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
+    package func takeBuffered(max: Int, _ body: (UnsafeRawBufferPointer) -> Void) -> Int {
         let n = min(max, inEnd - inStart)
         guard n > 0 else { return 0 }
         inbuf.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[inStart..<(inStart + n)])) }
@@ -315,7 +316,7 @@ final class WireConnection {
     }
 
     /// The next frame's type and payload length.
-    func readHeader() throws -> (Frame, Int) {
+    package func readHeader() throws -> (Frame, Int) {
         var head: (UInt8, UInt8, UInt8, UInt8, UInt8) = (0, 0, 0, 0, 0)
         try withUnsafeMutableBytes(of: &head) { try readExactly($0.baseAddress!, 5) }
         guard let t = Frame(rawValue: head.0) else { throw WireError.malformed("unknown frame type \(head.0)") }
@@ -332,7 +333,7 @@ final class WireConnection {
         return try readHeader()
     }
 
-    func readPayload(_ n: Int) throws -> [UInt8] {
+    package func readPayload(_ n: Int) throws -> [UInt8] {
         var out = [UInt8](repeating: 0, count: n)
         if n > 0 { try out.withUnsafeMutableBytes { try readExactly($0.baseAddress!, n) } }
         return out

@@ -1,74 +1,43 @@
-import CModWSGI
+import CWSGICore
 
-/// What each process adds to the metrics board, called from the request paths. Without a
+/// What each process adds to the metrics board, called from the request paths (what only
+/// Apache's child does is in ModWSGI, Metrics/MetricsChild.swift). Without a
 /// board (no WSGIMetricsURL) every call is one test of a global; with one, a request costs a
 /// few relaxed atomic adds to this process's own slot.
-enum MetricsRecorder {
+package enum MetricsRecorder {
     /// This process's counter slot: Apache's child, by its scoreboard number (found at its
     /// first request), or the daemon process's group and instance.
-    nonisolated(unsafe) static var slot: UnsafeMutablePointer<Int64>?
-    nonisolated(unsafe) static var isDaemon = false
-    nonisolated(unsafe) private static var entry: Int?
+    nonisolated(unsafe) package static var slot: UnsafeMutablePointer<Int64>?
+    nonisolated(unsafe) package static var isDaemon = false
+    nonisolated(unsafe) package static var entry: Int?
     nonisolated(unsafe) private static var stopCounted = false
 
     // MARK: process life
 
-    /// child_init: the child appears in the board's process list until its pool goes.
-    static func childStarted(pool: OpaquePointer?) {
-        guard let board = MetricsBoard.current else { return }
-        entry = board.register(kind: .child, group: "", instance: 0)
-        apr_pool_cleanup_register(
-            pool, nil,
-            { _ in
-                MetricsRecorder.processExiting()
-                return APR_SUCCESS
-            }, apr_pool_cleanup_null)
-    }
-
     /// A daemon process after its fork: its group's slot, and its process entry.
-    static func daemonStarted(group: String, instance: Int) {
+    package static func daemonStarted(group: String, instance: Int) {
         guard let board = MetricsBoard.current else { return }
         isDaemon = true
         slot = board.daemonSlotIndex(group: group, instance: instance).map { board.daemonSlot($0) }
         entry = board.register(kind: .daemon, group: group, instance: instance)
     }
 
-    static func processExiting() {
+    package static func processExiting() {
         guard let board = MetricsBoard.current, let e = entry else { return }
         board.unregister(e)
         entry = nil
     }
 
-    // MARK: Apache's child: every request of the WSGI handler (embedded or relayed)
-
-    @inline(__always)
-    static func handlerBegin(_ r: UnsafeMutablePointer<request_rec>) -> UnsafeMutablePointer<Int64>? {
-        guard let board = MetricsBoard.current else { return nil }
-        if slot == nil {
-            slot = board.childSlot(Int(wsgi_child_number(r))) ?? board.childSlot(0)
-        }
-        if let s = slot { wsgi_atomic_add(s + MetricsBoard.Field.active, 1) }
-        return slot
-    }
-
-    static func handlerEnd(_ r: UnsafeMutablePointer<request_rec>, slot s: UnsafeMutablePointer<Int64>, result: Int32) {
-        wsgi_atomic_add(s + MetricsBoard.Field.active, -1)
-        guard result != DECLINED else { return }
-        let status = result == OK || result == DONE ? Int(r.pointee.status) : Int(result)
-        wsgi_atomic_add(s + MetricsBoard.Field.requests + statusClass(status), 1)
-        observe(s + MetricsBoard.Field.duration, micros: Int64(apr_time_now() - r.pointee.request_time))
-    }
-
     // MARK: the process running the application (Apache's child or a daemon process)
 
     @inline(__always)
-    static func applicationStarted() {
+    package static func applicationStarted() {
         guard isDaemon, let s = slot else { return }
         wsgi_atomic_add(s + MetricsBoard.Field.active, 1)
     }
 
     /// `queueMicros` < 0: not known (embedded mode).
-    static func applicationFinished(status: Int, appMicros: Int64, queueMicros: Int64) {
+    package static func applicationFinished(status: Int, appMicros: Int64, queueMicros: Int64) {
         guard let s = slot else { return }
         observe(s + MetricsBoard.Field.application, micros: appMicros)
         guard isDaemon else { return }
@@ -81,7 +50,7 @@ enum MetricsRecorder {
 
     /// The daemon's supervisor decided to stop (once per process): the reason, from the
     /// supervisor's words (`why`) or the process_stopping reason already noted.
-    static func daemonStopping(_ why: String) {
+    package static func daemonStopping(_ why: String) {
         guard isDaemon, let s = slot, !stopCounted else { return }
         stopCounted = true
         wsgi_atomic_add(s + MetricsBoard.Field.restarts + restartReason(why), 1)
@@ -89,7 +58,7 @@ enum MetricsRecorder {
 
     /// The parent saw a daemon process die by a signal or with a failure status (it
     /// could not say why itself).
-    static func daemonCrashed(group: String, instance: Int) {
+    package static func daemonCrashed(group: String, instance: Int) {
         guard let board = MetricsBoard.current,
             let i = board.daemonSlotIndex(group: group, instance: instance)
         else { return }
@@ -97,7 +66,7 @@ enum MetricsRecorder {
         wsgi_atomic_add(board.daemonSlot(i) + MetricsBoard.Field.restarts + crashed, 1)
     }
 
-    static func restartReason(_ why: String) -> Int {
+    package static func restartReason(_ why: String) -> Int {
         let reasons = MetricsBoard.restartReasons
         let words: [(String, String)] = [
             ("maximum-requests", "maximum_requests"), ("restart-interval", "restart_interval"),
@@ -120,13 +89,13 @@ enum MetricsRecorder {
     // MARK: helpers
 
     @inline(__always)
-    static func statusClass(_ status: Int) -> Int {
+    package static func statusClass(_ status: Int) -> Int {
         status >= 100 && status < 600 ? status / 100 - 1 : 5
     }
 
     /// One duration into a histogram: its bucket (mod_wsgi's 16 time buckets) and the sum.
     @inline(__always)
-    static func observe(_ h: UnsafeMutablePointer<Int64>, micros: Int64) {
+    package static func observe(_ h: UnsafeMutablePointer<Int64>, micros: Int64) {
         let us = max(micros, 0)
         wsgi_atomic_add(h + Metrics.bucket(Double(us) / 1e6), 1)
         wsgi_atomic_add(h + 16, us)

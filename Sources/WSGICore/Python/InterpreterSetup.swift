@@ -1,8 +1,8 @@
-import CModWSGI
+import CWSGICore
 
 /// The version mod_wsgi applications see (mod_wsgi.version): we are a drop-in for 4.9.
 let modWSGIVersion = (4, 9, 4)
-let modWSGIVersionString = "4.9.4"
+package let modWSGIVersionString = "4.9.4"
 
 /// What every new interpreter gets before it runs application code: sys.stdout and
 /// sys.stderr to the error log, sys.stdin per WSGIRestrictStdin, the python-path, the
@@ -58,9 +58,8 @@ enum InterpreterSetup {
     static func prepare(_ interp: Interpreter) {
         let s = PythonRuntime.settings
         interp.wsgiVersion = Py.tuple([Py.int(1), Py.int(0)])
-        var v = ap_version_t()
-        ap_get_server_revision(&v)
-        interp.apacheVersion = Py.tuple([Py.int(Int(v.major)), Py.int(Int(v.minor)), Py.int(Int(v.patch))])
+        let facts = HostFacts.current
+        interp.apacheVersion = Py.tuple(facts.apacheVersion.map { Py.int($0) })
         interp.modWSGIVersion = Py.tuple([Py.int(modWSGIVersion.0), Py.int(modWSGIVersion.1), Py.int(modWSGIVersion.2)])
 
         let params = PyDict_New()!
@@ -77,7 +76,7 @@ enum InterpreterSetup {
         Py.setItem(params, "home", Py.bool(ModuleState.daemonHome != nil))
         Py.setItem(params, "restrict_signal", Py.bool(s.restrictSignal))
         Py.setItem(params, "apache_version", wsgi_new_ref(interp.apacheVersion))
-        Py.setItem(params, "apache_description", Py.string(String(cString: ap_get_server_description())))
+        Py.setItem(params, "apache_description", Py.string(facts.serverDescription))
         let module = PyDict_New()!
         Py.setItem(module, "version", wsgi_new_ref(interp.modWSGIVersion))
         Py.setItem(module, "process_group", Py.string(ModuleState.processGroup))

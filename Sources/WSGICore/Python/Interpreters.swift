@@ -1,8 +1,8 @@
-import CModWSGI
+import CWSGICore
 
 /// One Python interpreter: the main one (%{GLOBAL}) or a sub-interpreter per
 /// application group. Holds what the module caches per interpreter.
-final class Interpreter {
+package final class Interpreter {
     let name: String
     let state: OpaquePointer  // PyInterpreterState*
     let isMain: Bool
@@ -12,8 +12,8 @@ final class Interpreter {
     var scripts: [String: (module: PyObj, mtime: Int)] = [:]
     /// Cached Python objects for building environ.
     var wsgiVersion: PyObj!
-    var apacheVersion: PyObj!
-    var modWSGIVersion: PyObj!
+    package var apacheVersion: PyObj!
+    package var modWSGIVersion: PyObj!
     /// The mod_wsgi module's per-interpreter state (subscribers, active requests).
     var api: InterpreterAPI?
     /// Why a script failed to load, kept for the next response when its loader asked for it
@@ -38,7 +38,7 @@ final class ThreadStates {
     init(threadID: Int) { self.threadID = threadID }
 }
 
-enum Interpreters {
+package enum Interpreters {
     nonisolated(unsafe) private static var table: [String: Interpreter] = [:]
     private static let lock = Lock()
     nonisolated(unsafe) private static var key = pthread_key_t()
@@ -71,7 +71,7 @@ enum Interpreters {
 
     /// Takes the GIL in the named interpreter ("" is the main one), creating it on first
     /// use. Balanced by `release()`. Called without the GIL.
-    static func acquire(_ name: String) -> Interpreter {
+    package static func acquire(_ name: String) -> Interpreter {
         let ts = threadStates()
         let found = lock.withLock { table[name] }
         let interp = found ?? InterpreterFactory.create(name) ?? main!
@@ -116,7 +116,7 @@ enum Interpreters {
         PyEval_RestoreThread(t)
     }
 
-    static func release() {
+    package static func release() {
         _ = PyEval_SaveThread()
     }
 

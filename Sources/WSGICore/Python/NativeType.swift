@@ -1,24 +1,30 @@
-import CModWSGI
+import CWSGICore
 
-typealias PyCMethod = @convention(c) (PyObj?, PyObj?) -> PyObj?
-typealias PyTernary = @convention(c) (PyObj?, PyObj?, PyObj?) -> PyObj?
-typealias PyUnary = @convention(c) (PyObj?) -> PyObj?
-typealias PyNew = @convention(c) (UnsafeMutablePointer<PyTypeObject>?, PyObj?, PyObj?) -> PyObj?
-typealias PyGetter = @convention(c) (PyObj?, UnsafeMutableRawPointer?) -> PyObj?
+package typealias PyCMethod = @convention(c) (PyObj?, PyObj?) -> PyObj?
+package typealias PyTernary = @convention(c) (PyObj?, PyObj?, PyObj?) -> PyObj?
+package typealias PyUnary = @convention(c) (PyObj?) -> PyObj?
+package typealias PyNew = @convention(c) (UnsafeMutablePointer<PyTypeObject>?, PyObj?, PyObj?) -> PyObj?
+package typealias PyGetter = @convention(c) (PyObj?, UnsafeMutableRawPointer?) -> PyObj?
 
 /// A Python type whose instances carry a retained Swift object (`WSGIObject.swift`).
 /// Built once per process with PyType_FromSpec; the same type serves every interpreter
 /// (they share one GIL in CPython 3.11).
-final class NativeType {
+package final class NativeType {
     let type: UnsafeMutablePointer<PyTypeObject>
 
-    struct Method {
+    package struct Method {
         let name: String
         let flags: Int32
         let function: PyCMethod
+
+        package init(name: String, flags: Int32, function: PyCMethod) {
+            self.name = name
+            self.flags = flags
+            self.function = function
+        }
     }
 
-    init(
+    package init(
         name: String, methods: [Method] = [], getters: [(String, PyGetter)] = [],
         call: PyTernary? = nil, iter: PyUnary? = nil, next: PyUnary? = nil,
         getattro: PyCMethod? = nil, new: PyNew? = nil
@@ -69,7 +75,7 @@ final class NativeType {
     }
 
     /// A new instance holding `object` (retained until the instance is freed).
-    func make(_ object: AnyObject) -> PyObj? {
+    package func make(_ object: AnyObject) -> PyObj? {
         guard let o = PyType_GenericAlloc(type, 0) else { return nil }
         UnsafeMutableRawPointer(o).assumingMemoryBound(to: WSGIObject.self).pointee.swift =
             Unmanaged.passRetained(object).toOpaque()
@@ -77,7 +83,7 @@ final class NativeType {
     }
 
     @inline(__always)
-    static func object<T: AnyObject>(_ o: PyObj?, as: T.Type) -> T {
+    package static func object<T: AnyObject>(_ o: PyObj?, as: T.Type) -> T {
         let raw = UnsafeMutableRawPointer(o!).assumingMemoryBound(to: WSGIObject.self).pointee.swift!
         return Unmanaged<T>.fromOpaque(raw).takeUnretainedValue()
     }

@@ -1,13 +1,13 @@
-import CModWSGI
+import CWSGICore
 
-typealias PyObj = UnsafeMutablePointer<PyObject>
+package typealias PyObj = UnsafeMutablePointer<PyObject>
 
 /// Small conveniences over CPython's C API. All of them require the GIL.
-enum Py {
-    @inline(__always) static var none: PyObj { wsgi_new_ref(wsgi_py_none()) }
+package enum Py {
+    @inline(__always) package static var none: PyObj { wsgi_new_ref(wsgi_py_none()) }
     @inline(__always) static func bool(_ b: Bool) -> PyObj { wsgi_new_ref(b ? wsgi_py_true() : wsgi_py_false()) }
 
-    static func string(_ s: String) -> PyObj {
+    package static func string(_ s: String) -> PyObj {
         var s = s
         return s.withUTF8 { buf in
             buf.withMemoryRebound(to: CChar.self) {
@@ -18,20 +18,20 @@ enum Py {
 
     /// Bytes from the request (headers, URLs) are latin-1, per PEP 3333.
     @inline(__always)
-    static func latin1(_ p: UnsafePointer<CChar>) -> PyObj {
+    package static func latin1(_ p: UnsafePointer<CChar>) -> PyObj {
         PyUnicode_DecodeLatin1(p, strlen(p), nil) ?? none
     }
 
-    static func int(_ v: Int) -> PyObj { PyLong_FromLong(v) }
+    package static func int(_ v: Int) -> PyObj { PyLong_FromLong(v) }
 
-    static func tuple(_ items: [PyObj]) -> PyObj {
+    package static func tuple(_ items: [PyObj]) -> PyObj {
         let t = PyTuple_New(items.count)!
         for (i, o) in items.enumerated() { PyTuple_SetItem(t, i, o) }  // steals
         return t
     }
 
     /// A Python str as a Swift String (UTF-8), or nil if not a str.
-    static func swiftString(_ o: PyObj?) -> String? {
+    package static func swiftString(_ o: PyObj?) -> String? {
         guard let o, wsgi_unicode_check(o) != 0 else { return nil }
         var size: Py_ssize_t = 0
         guard let p = PyUnicode_AsUTF8AndSize(o, &size) else { PyErr_Clear(); return nil }
@@ -51,12 +51,12 @@ enum Py {
         return swiftString(s) ?? "?"
     }
 
-    static func setItem(_ dict: PyObj, _ key: UnsafePointer<CChar>, _ value: PyObj) {
+    package static func setItem(_ dict: PyObj, _ key: UnsafePointer<CChar>, _ value: PyObj) {
         PyDict_SetItemString(dict, key, value)
         wsgi_decref(value)
     }
 
-    static func raise(_ type: PyObj, _ message: String) {
+    package static func raise(_ type: PyObj, _ message: String) {
         PyErr_SetString(type, message)
     }
 
@@ -74,7 +74,7 @@ enum Py {
     }
 
     /// o.name(): a new reference, or nil with the exception set.
-    static func callMethod(_ o: PyObj, _ name: String) -> PyObj? {
+    package static func callMethod(_ o: PyObj, _ name: String) -> PyObj? {
         let n = string(name)
         defer { wsgi_decref(n) }
         return PyObject_CallMethodNoArgs(o, n)
@@ -98,7 +98,7 @@ enum Py {
     /// The pending exception formatted as traceback lines (clears it). With `file`, the
     /// traceback's leading frames in that file are left out: it starts where the code
     /// that file was loading failed.
-    static func takeExceptionLines(droppingLeadingFramesOf file: String? = nil) -> [String] {
+    package static func takeExceptionLines(droppingLeadingFramesOf file: String? = nil) -> [String] {
         var type: PyObj?, value: PyObj?, tb: PyObj?
         PyErr_Fetch(&type, &value, &tb)
         guard type != nil else { return [] }

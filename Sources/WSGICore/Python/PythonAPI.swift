@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// Functions of the `mod_wsgi` Python module (subscribe_events, active_requests,
 /// metrics …: Python/API/). Attributes set per interpreter are in InterpreterSetup.

@@ -1,41 +1,45 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// Starting and stopping CPython in a process (an Apache child or a daemon process).
 /// Never called in the Apache parent.
-enum PythonRuntime {
-    nonisolated(unsafe) static var initialized = false
+package enum PythonRuntime {
+    nonisolated(unsafe) package static var initialized = false
     /// Why Python could not start (requests then fail with this).
-    nonisolated(unsafe) static var failure: String?
-    nonisolated(unsafe) static var mainThreadState: UnsafeMutablePointer<PyThreadState>?
+    nonisolated(unsafe) package static var failure: String?
+    nonisolated(unsafe) package static var mainThreadState: UnsafeMutablePointer<PyThreadState>?
 
-    struct Settings {
-        var home: String?
-        var pythonPath: [String] = []
-        var optimize = 0
-        var hashSeed: UInt32?
-        var dontWriteBytecode = false
-        var warnings: [String] = []
-        var restrictStdout = false
-        var restrictStdin = false
-        var restrictSignal = true
+    /// What the process's Python is started and run with, from the server's configuration
+    /// (WSGIPythonHome, WSGIPythonPath & co.; a daemon group's python-home= and python-path=).
+    /// Codable: a daemon process that runs the application's Python executable gets it from
+    /// the Apache parent in its start record (Daemon/DaemonStart.swift), field for field.
+    package struct Settings: Codable {
+        package var home: String?
+        package var pythonPath: [String] = []
+        package var optimize = 0
+        package var hashSeed: UInt32?
+        package var dontWriteBytecode = false
+        package var warnings: [String] = []
+        package var restrictStdout = false
+        package var restrictStdin = false
+        package var restrictSignal = true
+        /// WSGICaseSensitivity Off: script paths differing only in case name one script.
+        package var caseSensitive = true
+        /// WSGIDestroyInterpreter: interpreters are destroyed (atexit runs) at process exit.
+        package var destroyInterpreter = true
+        /// WSGIServerMetrics (nil when absent: embedded mode then still answers server_metrics()).
+        package var serverMetrics: Bool? = nil
+
+        package init() {}
     }
 
-    nonisolated(unsafe) static var settings = Settings()
-
-    static func settingsFromGlobal(_ g: GlobalConfig) -> Settings {
-        Settings(
-            home: g.pythonHome, pythonPath: g.pythonPath, optimize: g.optimize, hashSeed: g.hashSeed,
-            dontWriteBytecode: g.dontWriteBytecode, warnings: g.warnings,
-            restrictStdout: g.restrictStdout, restrictStdin: g.restrictStdin,
-            restrictSignal: g.restrictSignal)
-    }
+    nonisolated(unsafe) package static var settings = Settings()
 
     /// The Python version this module was built against, e.g. "3.11".
-    static let version = "\(PY_MAJOR_VERSION).\(PY_MINOR_VERSION)"
+    package static let version = "\(PY_MAJOR_VERSION).\(PY_MINOR_VERSION)"
 
     /// Checks a Python home without starting Python: one clear line instead of a crash.
-    static func checkHome(_ home: String) -> String? {
+    package static func checkHome(_ home: String) -> String? {
         var st = stat()
         if stat(home, &st) != 0 {
             return "WSGIPythonHome/python-home '\(home)' does not exist (\(String(cString: strerror(wsgi_errno()))))."
@@ -69,7 +73,7 @@ enum PythonRuntime {
         return nil
     }
 
-    static func initialize(processName: String) {
+    package static func initialize(processName: String) {
         if initialized { return }
         if let home = settings.home, let problem = checkHome(home) {
             // Already reported once by the Apache parent; say it again only at debug level.
@@ -129,6 +133,19 @@ enum PythonRuntime {
         InterpreterFactory.start()
     }
 
+    /// A daemon process running the application's Python executable: Python is already
+    /// started (by that executable, from the flags the Apache parent gave it), and this runs on
+    /// its main thread with the GIL, called from the daemon runtime's `run()`. Sets the process
+    /// up as `initialize` does, and releases the GIL as it does.
+    package static func adopt(processName: String) {
+        initialized = true
+        mainThreadState = PyThreadState_Get()
+        Interpreters.registerMain(PyThreadState_Get()!)
+        Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
+        _ = PyEval_SaveThread()
+        InterpreterFactory.start()
+    }
+
     private static func fail(_ status: PyStatus) {
         let msg = status.err_msg.map { String(cString: $0) } ?? "unknown error"
         let fn = status.func.map { String(cString: $0) + ": " } ?? ""
@@ -141,7 +158,7 @@ enum PythonRuntime {
     }
 
     /// At process exit: destroy interpreters (running atexit) unless WSGIDestroyInterpreter Off.
-    static func finalize(destroy: Bool) {
+    package static func finalize(destroy: Bool) {
         guard initialized else { return }
         ProcessStopping.publishAll()
         guard destroy else { return }
@@ -151,7 +168,7 @@ enum PythonRuntime {
 }
 
 /// A text file of at most 1 MiB (more is cut off); nil when it cannot be read.
-func readSmallFile(_ path: String) -> String? {
+package func readSmallFile(_ path: String) -> String? {
     readFile(path, limit: 1 << 20).map { String(decoding: $0, as: UTF8.self) }
 }
 

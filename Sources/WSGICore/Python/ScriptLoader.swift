@@ -1,8 +1,8 @@
-import CModWSGI
+import CWSGICore
 
 /// Loads WSGI script files as modules named `_mod_wsgi_<hash>` (one per path and
 /// interpreter), reloading one that changed on disk when WSGIScriptReloading is On.
-enum ScriptLoader {
+package enum ScriptLoader {
     static func moduleName(_ path: String) -> String {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
         for b in path.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
@@ -12,12 +12,12 @@ enum ScriptLoader {
 
     /// The module for `path` (borrowed reference, owned by the interpreter's cache), or
     /// nil with the error logged through `log`. Called with the GIL held.
-    static func load(
+    package static func load(
         _ interp: Interpreter, path: String, mtime: Int, reload: Bool,
         log: (Int32, LogID, String) -> Void
     ) -> PyObj? {
         // WSGICaseSensitivity Off: paths differing only in case are one script (one module).
-        let key = GlobalConfig.current.caseSensitive ? path : path.lowercased()
+        let key = PythonRuntime.settings.caseSensitive ? path : path.lowercased()
         // The script's own reload_required(resource) may ask for a reload (mod_wsgi 4.9).
         var forced = false
         if let cached = interp.scripts[key] {
@@ -122,7 +122,7 @@ enum ScriptLoader {
         return (target, show)
     }
 
-    static func mtime(_ path: String) -> Int? {
+    package static func mtime(_ path: String) -> Int? {
         var st = stat()
         guard stat(path, &st) == 0 else { return nil }
         return Int(st.st_mtim.tv_sec) * 1_000_000_000 + Int(st.st_mtim.tv_nsec)

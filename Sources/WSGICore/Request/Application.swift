@@ -1,22 +1,34 @@
-import CModWSGI
+import CWSGICore
 
 /// What a WSGI request needs besides its CGI variables: which script, which object in
 /// it, which interpreter. The same on both sides of the daemon socket.
-struct ScriptRequest {
-    var scriptPath: String
-    var mtime: Int
-    var callableObject: String
-    var applicationGroup: String
-    var reloading: Bool
-    var enableSendfile: Bool
+package struct ScriptRequest {
+    package var scriptPath: String
+    package var mtime: Int
+    package var callableObject: String
+    package var applicationGroup: String
+    package var reloading: Bool
+    package var enableSendfile: Bool
+
+    package init(
+        scriptPath: String, mtime: Int, callableObject: String, applicationGroup: String, reloading: Bool,
+        enableSendfile: Bool
+    ) {
+        self.scriptPath = scriptPath
+        self.mtime = mtime
+        self.callableObject = callableObject
+        self.applicationGroup = applicationGroup
+        self.reloading = reloading
+        self.enableSendfile = enableSendfile
+    }
 }
 
 /// Runs one WSGI request in this process: embedded mode (Apache's child) and daemon
 /// mode (a daemon process) both end here.
-enum WSGIApplication {
+package enum WSGIApplication {
     /// `fillEnviron` adds the CGI variables (str values) to the dict; called with the GIL.
     /// Returns Apache's handler status.
-    static func run(
+    package static func run(
         _ spec: ScriptRequest, channel: RequestChannel,
         fillEnviron: (PyObj) -> Void
     ) -> Int32 {

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The server side of one WSGI request: where the body comes from and where the
 /// response goes. Embedded mode talks to Apache's request_rec (`ApacheChannel`);
@@ -6,7 +6,7 @@ import CModWSGI
 /// (environ, wsgi.input, start_response, the response iterable) is the same for both.
 ///
 /// `read`, `write` and `sendFile` are called WITHOUT the GIL; the rest with it.
-protocol RequestChannel: AnyObject {
+package protocol RequestChannel: AnyObject {
     /// Reads up to `count` bytes of the request body: > 0 bytes read, 0 at its end,
     /// -1 on an error (then `lastError` says what).
     func read(_ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The environ's keys as Python strings, made once per interpreter and reused by every
 /// request. `PyDict_SetItemString` makes a new str for every key, hashes it and looks it
@@ -9,7 +9,7 @@ import CModWSGI
 /// A small direct-mapped cache on the key's bytes (a CGI environ has a stable set of keys;
 /// a new header name only replaces a slot). Used only with the GIL held, in the interpreter
 /// that owns the strings.
-final class EnvironKeys {
+package final class EnvironKeys {
     private struct Slot {
         let bytes: [CChar]  // without the NUL
         let key: PyObj  // interned str, our reference
@@ -52,7 +52,7 @@ final class EnvironKeys {
     }
 
     /// environ[key] = value, stealing `value` (as Py.setItem).
-    func set(_ dict: PyObj, _ key: UnsafePointer<CChar>, _ value: PyObj) {
+    package func set(_ dict: PyObj, _ key: UnsafePointer<CChar>, _ value: PyObj) {
         if let k = self.key(key) { PyDict_SetItem(dict, k, value) } else { PyDict_SetItemString(dict, key, value) }
         wsgi_decref(value)
     }
@@ -62,7 +62,7 @@ final class EnvironKeys {
     nonisolated(unsafe) private static var byInterpreter: [OpaquePointer: EnvironKeys] = [:]
 
     /// The cache of the interpreter the calling thread is in (GIL held).
-    static var current: EnvironKeys {
+    package static var current: EnvironKeys {
         let state = PyThreadState_GetInterpreter(PyThreadState_Get())!
         if let c = byInterpreter[state] { return c }
         let c = EnvironKeys()

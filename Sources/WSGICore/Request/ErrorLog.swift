@@ -1,8 +1,8 @@
-import CModWSGI
+import CWSGICore
 
 /// A file-like object that writes whole lines to Apache's error log: wsgi.errors (per
 /// request, with the client's address) and sys.stdout / sys.stderr (per process).
-final class ErrorLog {
+package final class ErrorLog {
     weak var request: WSGIRequest?
     let perRequest: Bool
     let name: String
@@ -10,7 +10,7 @@ final class ErrorLog {
     let restricted: String?
     private var pending = ""
 
-    init(request: WSGIRequest?, name: String, restricted: String? = nil) {
+    package init(request: WSGIRequest?, name: String, restricted: String? = nil) {
         self.request = request
         self.perRequest = request != nil
         self.name = name
@@ -48,7 +48,7 @@ final class ErrorLog {
         Py.raise(wsgi_exc_os_error(), "\(log.name) is not readable"); return nil
     }
 
-    static let type = NativeType(
+    package static let type = NativeType(
         name: "mod_wsgi.Log",
         methods: [
             .init(

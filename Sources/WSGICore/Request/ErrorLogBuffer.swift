@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// `wsgi.errors.buffer` (and sys.stdout/sys.stderr's): the binary side of an ErrorLog,
 /// as io.TextIOWrapper's `.buffer` in mod_wsgi. Takes bytes and any bytes-like object

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// wsgi.input: read(n), read(), readline(n), readlines(hint), iteration. Never reads
 /// past the request body (the channel ends it), and releases the GIL while waiting.

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The 500 response that shows why the application could not be loaded, for a loader that
 /// asks for it (mod_wsgi-express's handler in debug mode, a developer's own machine): the

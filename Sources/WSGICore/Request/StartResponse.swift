@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The start_response callable given to the application, and its write() method.
 enum StartResponse {

@@ -1,14 +1,14 @@
-import CModWSGI
+import CWSGICore
 import SystemCalls
 
 /// One WSGI request on either side of the daemon socket: start_response, write(),
 /// and the response iterable, per PEP 3333. The `channel` is the server side.
-final class WSGIRequest {
+package final class WSGIRequest {
     let channel: RequestChannel
     let enableSendfile: Bool
     /// Set when the request is over: objects the app kept (wsgi.input, wsgi.errors,
     /// start_response) refuse to touch a finished request.
-    var finished = false
+    package var finished = false
     var bytesRead = 0
     /// The mod_wsgi API's view of this request (events, request_data, metrics).
     var life: RequestLife?
@@ -27,7 +27,7 @@ final class WSGIRequest {
     /// channel.bufferedWriteLimit, asked once.
     private let writeLimit: Int
 
-    init(channel: RequestChannel, enableSendfile: Bool) {
+    package init(channel: RequestChannel, enableSendfile: Bool) {
         self.channel = channel
         self.enableSendfile = enableSendfile
         writeLimit = channel.bufferedWriteLimit
@@ -425,12 +425,12 @@ final class WSGIRequest {
 }
 
 /// A response header as the bytes sent (latin-1, NUL-terminated).
-struct Header {
-    let name: [CChar]
-    let value: [CChar]
+package struct Header {
+    package let name: [CChar]
+    package let value: [CChar]
 
     /// Case-insensitive comparison of a NUL-terminated name with an ASCII lowercase name.
-    static func same(_ name: [CChar], _ lower: StaticString) -> Bool {
+    package static func same(_ name: [CChar], _ lower: StaticString) -> Bool {
         guard name.count == lower.utf8CodeUnitCount + 1 else { return false }
         let l = lower.utf8Start
         for i in 0..<lower.utf8CodeUnitCount {

@@ -1,12 +1,12 @@
-import CModWSGI
+import CWSGICore
 
 /// A mutex. Swift gives a `pthread_mutex_t` stored in a `var` no stable address (passing it
 /// with `&` may hand pthreads a temporary copy), so the mutex is allocated once on the heap
 /// and never moves, as swift-nio's `Lock` does.
-final class Lock {
+package final class Lock {
     fileprivate let mutex: UnsafeMutablePointer<pthread_mutex_t>
 
-    init() {
+    package init() {
         mutex = .allocate(capacity: 1)
         mutex.initialize(to: pthread_mutex_t())
         let rc = pthread_mutex_init(mutex, nil)
@@ -24,7 +24,7 @@ final class Lock {
     func unlock() { pthread_mutex_unlock(mutex) }
 
     @inline(__always)
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    package func withLock<T>(_ body: () throws -> T) rethrows -> T {
         lock()
         defer { unlock() }
         return try body()
@@ -35,7 +35,7 @@ final class Lock {
 final class Condition {
     private let cond: UnsafeMutablePointer<pthread_cond_t>
 
-    init() {
+    package init() {
         cond = .allocate(capacity: 1)
         cond.initialize(to: pthread_cond_t())
         let rc = pthread_cond_init(cond, nil)

@@ -1,8 +1,8 @@
-import CModWSGI
+import CWSGICore
 
 /// Every line the module writes carries a message identifier, like Apache's AH01234,
 /// so users can search for it and tests can match it. Numbers are stable once released.
-enum LogID: Int {
+package enum LogID: Int {
     // Python in a process (10xx).
     case pythonInitFailed = 1001
     case pythonHomeUnreadable = 1002
@@ -108,48 +108,51 @@ enum LogID: Int {
     case metricsBoardFull = 1502
     case metricsDenied = 1503
     case metricsBoardResized = 1504
+    // A daemon process in the application's Python executable (issue 29: 2000-2099).
+    case daemonPythonPlan = 2001
+    case daemonPythonFallback = 2002
+    case metricsBoardAttachFailed = 2003
+    case daemonRuntimeFailed = 2004
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
-    var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
+    package var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
 
-    var tag: String { "MW\(rawValue): " }
+    package var tag: String { "MW\(rawValue): " }
 }
 
 /// One format for every line the module writes: `MWnnnn: mod_wsgi (pid=N): text`. A message
 /// of several lines (a traceback) is written line by line, each with the same prefix, so
 /// that `grep MW1106` finds all of it and no line of it is anonymous.
-enum Log {
-    static func server(
-        _ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
-        _ s: UnsafePointer<server_rec>? = nil
-    ) {
-        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
-        for line in lines(message) {
-            wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), prefix + line)
-        }
+///
+/// Where the lines go is the process's `sink`: in Apache's processes (and a daemon process
+/// Apache forked) the Apache module's, ap_log_error on the main server; in a daemon process
+/// that runs the application's Python executable, the daemon runtime's, which writes the
+/// error log Apache opened, formatted as Apache formats it. The Apache module adds the
+/// variants for a given server_rec or request_rec (ModWSGI, Support/ApacheLog.swift).
+package enum Log {
+    /// Writes one line (no newline) at a level (APLOG_*), with an errno-like status or 0.
+    package typealias Sink = (_ level: Int32, _ status: Int32, _ line: String) -> Void
+
+    /// Until a host sets its own: stderr, which is Apache's error log in its processes.
+    nonisolated(unsafe) package static var sink: Sink = { _, _, line in
+        let text = line + "\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
     }
 
-    static func request(
-        _ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
-        _ r: UnsafeMutablePointer<request_rec>
-    ) {
+    package static func server(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0) {
         let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
-        for line in lines(message) { wsgi_log_rerror(level, status, r, prefix + line) }
+        for line in lines(message) { sink(level, status, prefix + line) }
     }
 
     /// The lines of a message; one line (the common case) without copying.
-    static func lines(_ message: String) -> [Substring] {
+    package static func lines(_ message: String) -> [Substring] {
         guard message.utf8.contains(UInt8(ascii: "\n")) else { return [message[...]] }
         return message.split(separator: "\n", omittingEmptySubsequences: true)
     }
 
     /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
     /// written as the application wrote it, as mod_wsgi does.
-    static func raw(_ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil) {
-        if let r {
-            wsgi_log_rerror(level, 0, r, message)
-        } else {
-            wsgi_log_error(level, 0, ModuleState.mainServer, message)
-        }
+    package static func raw(_ level: Int32, _ message: String) {
+        sink(level, 0, message)
     }
 }

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// glibc's malloc arenas in the processes the module owns the settings of.
 ///
@@ -9,9 +9,9 @@ import CModWSGI
 /// of its 15 arenas held about 430 KB: 6.5 MB of the child's 10 MB PSS (smaps, 2 cores).
 /// Arenas beyond the cores that can run at once only save waiting for a lock held by a thread
 /// that was preempted; with one arena per core (at least 2) the same load left 1.3 MB.
-enum MallocArenas {
+package enum MallocArenas {
     /// Apache's children (child_init, before Apache starts their threads): one arena per core.
-    static func limitInApacheChild() {
+    package static func limitInApacheChild() {
         let cores = Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
         _ = mallopt(M_ARENA_MAX, Int32(apacheChildArenas(cores: cores)))
     }

@@ -1,20 +1,13 @@
-import CModWSGI
-
-extension String {
-    /// A copy of the string in an APR pool (lives as long as the pool).
-    func pooled(_ pool: OpaquePointer?) -> UnsafeMutablePointer<CChar> {
-        withCString { apr_pstrdup(pool, $0) }
-    }
-}
+import CWSGICore
 
 @inline(__always)
-func str(_ p: UnsafePointer<CChar>?) -> String? {
+package func str(_ p: UnsafePointer<CChar>?) -> String? {
     guard let p else { return nil }
     return String(cString: p)
 }
 
 /// Parses On/Off (case-insensitive) for a directive.
-func parseFlag(_ value: String) -> Bool? {
+package func parseFlag(_ value: String) -> Bool? {
     switch value.lowercased() {
     case "on": return true
     case "off": return false
@@ -23,7 +16,7 @@ func parseFlag(_ value: String) -> Bool? {
 }
 
 /// Whether a Transfer-Encoding header value names the chunked coding.
-func isChunked(_ transferEncoding: String) -> Bool {
+package func isChunked(_ transferEncoding: String) -> Bool {
     transferEncoding.split(separator: ",").contains { part in
         var p = part[...]
         while p.first == " " || p.first == "\t" { p.removeFirst() }
@@ -33,7 +26,7 @@ func isChunked(_ transferEncoding: String) -> Bool {
 }
 
 /// Splits `name=value` options of WSGIScriptAlias, WSGIDaemonProcess & co.
-func splitOption(_ arg: String) -> (String, String)? {
+package func splitOption(_ arg: String) -> (String, String)? {
     guard let eq = arg.firstIndex(of: "=") else { return nil }
     var value = arg[arg.index(after: eq)...]
     // name='value' / name="value": Apache keeps quotes inside a word; mod_wsgi strips them
@@ -42,4 +35,13 @@ func splitOption(_ arg: String) -> (String, String)? {
         value = value.dropFirst().dropLast()
     }
     return (String(arg[..<eq]), String(value))
+}
+
+extension String {
+    package var trimmingSpaces: Substring {
+        var s = Substring(self)
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return s
+    }
 }

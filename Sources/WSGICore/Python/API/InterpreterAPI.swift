@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// What the `mod_wsgi` module holds per interpreter, as mod_wsgi 4.9 does: the
 /// subscribers of `subscribe_events` / `subscribe_shutdown` (plain lists) and

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The counters behind mod_wsgi.process_metrics() and request_metrics(), per process
 /// (every interpreter of the process shares them). Written and read with the GIL held.

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The functions of the `mod_wsgi` module (mod_wsgi 4.9's, plus 6.x's
 /// start_recording_metrics, and `_mtime` for the express handler script). Each interpreter gets its own function objects whose
@@ -86,15 +86,15 @@ enum ModuleFunctions {
         guard let modules = PyImport_GetModuleDict(), let apache = PyDict_GetItemString(modules, "apache") else {
             return
         }
-        let threaded = mpmQuery(AP_MPMQ_IS_THREADED) != AP_MPMQ_NOT_SUPPORTED
-        var maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMON_USED))
-        if maxDaemons == -1 { maxDaemons = Int(mpmQuery(AP_MPMQ_MAX_DAEMONS)) }
-        let maxThreads = threaded ? Int(mpmQuery(AP_MPMQ_MAX_THREADS)) : 1
+        let facts = HostFacts.current
+        var maxDaemons = facts.maxDaemonsUsed
+        if maxDaemons == -1 { maxDaemons = facts.maxDaemons }
+        let maxThreads = facts.threaded ? facts.maxThreads : 1
         func set(_ name: String, _ v: PyObj) { PyObject_SetAttrString(apache, name, v); wsgi_decref(v) }
         set("maximum_processes", Py.int(max(maxDaemons, 1)))
         set("threads_per_process", Py.int(max(maxThreads, 1)))
-        set("mpm_name", Py.string(String(cString: ap_show_mpm())))
-        set("build_date", Py.string(String(cString: ap_get_server_built())))
+        set("mpm_name", Py.string(facts.mpmName))
+        set("build_date", Py.string(facts.serverBuilt))
         PyErr_Clear()
     }
 }

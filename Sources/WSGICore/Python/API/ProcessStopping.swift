@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// The process_stopping event, once per interpreter when the process ends, with
 /// mod_wsgi's `shutdown_reason`: request_timeout, startup_timeout, restart_interval,

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// interrupt-timeout (mod_wsgi 6.0): when a daemon request passes request-timeout, the
 /// supervisor raises `mod_wsgi.RequestTimeout` (a BaseException) in the thread running it

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// One request as the mod_wsgi API sees it: its `request_data()` dict (also in
 /// `active_requests`), the events delivered about it, and what request_finished and

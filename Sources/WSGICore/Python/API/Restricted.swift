@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// WSGIRestrictStdin / WSGIRestrictStdout: `sys.stdin` / `sys.stdout` become a
 /// `mod_wsgi.Restricted` object whose every use raises

@@ -1,4 +1,4 @@
-import CModWSGI
+import CWSGICore
 
 /// mod_wsgi.server_metrics(): Apache's scoreboard (every child process and worker) as
 /// mod_wsgi 4.9 reports it. None where mod_wsgi returns None: no scoreboard; embedded
@@ -7,7 +7,7 @@ import CModWSGI
 enum ServerMetrics {
     static var enabled: Bool {
         if !ModuleState.processGroup.isEmpty { return DaemonProcess.state?.group.serverMetrics ?? false }
-        return GlobalConfig.current.serverMetrics != false
+        return PythonRuntime.settings.serverMetrics != false
     }
 
     private static func text<T>(_ tuple: T) -> PyObj {
@@ -30,7 +30,8 @@ enum ServerMetrics {
     ]
 
     static func snapshot() -> PyObj {
-        guard enabled, let sb = wsgi_scoreboard(), let global = sb.pointee.global else { return Py.none }
+        guard enabled, let sb = ScoreboardView.provider() else { return Py.none }
+        let global = sb.global
         let d = PyDict_New()!
         let g = global.pointee
         let now = wsgi_now()
@@ -42,7 +43,7 @@ enum ServerMetrics {
         Py.setItem(d, "running_time", Py.int(Int((now - g.restart_time) / 1_000_000)))
         let processes = PyList_New(0)!
         for i in 0..<Int32(g.server_limit) {
-            guard let ps = ap_get_scoreboard_process(i) else { continue }
+            let ps = sb.processes + Int(i)
             let p = PyDict_New()!
             Py.setItem(p, "process_num", Py.int(Int(i)))
             Py.setItem(p, "pid", Py.int(Int(ps.pointee.pid)))
@@ -50,7 +51,7 @@ enum ServerMetrics {
             Py.setItem(p, "quiescing", Py.int(Int(ps.pointee.quiescing)))
             let workers = PyList_New(0)!
             for j in 0..<Int32(g.thread_limit) {
-                guard let ws = ap_get_scoreboard_worker_from_indexes(i, j) else { continue }
+                let ws = sb.workers[Int(i)] + Int(j)
                 let w = ws.pointee
                 let t = PyDict_New()!
                 Py.setItem(t, "thread_num", Py.int(Int(w.thread_num)))
