@@ -16,7 +16,7 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference bench warnings lint format reliability clean
+.PHONY: deps build start test unit integration module-test module-test-reference daemon-test-fork bench warnings lint format reliability clean
 
 deps:
 	@SWIFT=$(SWIFT) bash scripts/install-deps test
@@ -52,6 +52,12 @@ module-test-reference: $(DEPS)/test
 	MOD_WSGI_MODULE=/usr/lib/apache2/modules/mod_wsgi.so $(PYTHON) -m pytest -q -ra tests/module tests/hooks
 
 test: unit integration
+
+# The daemon suite with every group's Python from libpython in the process Apache forks
+# (python-executable=off, as mod_wsgi), the path interpreters linked to libpython take;
+# `make test` runs it with the default, the application's Python executable.
+daemon-test-fork: build $(DEPS)/test
+	MOD_WSGI_BUILD=$(BIN) MOD_WSGI_DAEMON_PYTHON_EXECUTABLE=off $(PYTHON) -m pytest -q -ra tests/daemon
 
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the

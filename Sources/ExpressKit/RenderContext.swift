@@ -155,6 +155,7 @@ extension ResolvedConfig {
                 "connectTimeout": d.connectTimeout,
                 "requestTimeout": d.requestTimeout,
                 "interruptTimeout": nonZero(d.interruptTimeout),
+                "pythonExecutable": d.pythonExecutable.map(ov) ?? "",
                 "serverMetrics": metrics.serverMetrics,
                 "inactivityTimeout": d.inactivityTimeout,
                 "startupTimeout": d.startupTimeout,

@@ -58,7 +58,7 @@ enum DaemonRuntime {
             p != UnsafeMutableRawPointer(bitPattern: -1)
         else {
             Log.server(
-                APLOG_ERR, .daemonRuntimeFailed,
+                APLOG_ERR, .daemonScoreboardMapFailed,
                 "Couldn't map Apache's scoreboard: \(String(cString: strerror(wsgi_errno()))); mod_wsgi.server_metrics() returns None."
             )
             return

@@ -58,12 +58,13 @@ final class ErrorLogWriter {
 
     // MARK: ErrorLogFormat
 
-    /// One element of a format: text, a field separator ("% "), or an item (%X with its
-    /// modifiers: '-' logs a hyphen when empty, '+' drops the line when empty, a digit is the
-    /// least severe level the item is logged at, {arg}).
+    /// One element of a format: text, a field separator (a space, which it writes, or "% ",
+    /// which writes nothing; "\\ " is a space within a field), or an item (%X with its modifiers:
+    /// '-' writes a hyphen when empty, '+' drops the line when empty, a digit is the least
+    /// severe level the item is written at, {arg}).
     enum Item {
         case text(String)
-        case separator
+        case separator(String)
         case item(code: Character, arg: String?, hyphen: Bool, required: Bool, minLevel: Int32?)
     }
 
@@ -74,7 +75,10 @@ final class ErrorLogWriter {
         chars.append("\u{0}")
         var i = 0
         func flush() {
-            if !text.isEmpty { out.append(.text(text)); text = "" }
+            if !text.isEmpty {
+                out.append(.text(text))
+                text = ""
+            }
         }
         while chars[i] != "\u{0}" {
             let c = chars[i]
@@ -84,19 +88,51 @@ final class ErrorLogWriter {
                 i += 2
                 continue
             }
-            guard c == "%" else { text.append(c); i += 1; continue }
+            if c == " " {
+                flush()
+                out.append(.separator(" "))
+                i += 1
+                continue
+            }
+            guard c == "%" else {
+                text.append(c)
+                i += 1
+                continue
+            }
             i += 1
-            if chars[i] == "%" { text.append("%"); i += 1; continue }
-            if chars[i] == " " { flush(); out.append(.separator); i += 1; continue }
-            var hyphen = false, required = false
+            if chars[i] == "%" {
+                text.append("%")
+                i += 1
+                continue
+            }
+            if chars[i] == " " {
+                flush()
+                out.append(.separator(""))
+                i += 1
+                continue
+            }
+            var hyphen = false
+            var required = false
             var minLevel: Int32?
             var arg: String?
-            if chars[i] == "-" { hyphen = true; i += 1 } else if chars[i] == "+" { required = true; i += 1 }
-            if let d = chars[i].wholeNumberValue { minLevel = Int32(d); i += 1 }
+            if chars[i] == "-" {
+                hyphen = true
+                i += 1
+            } else if chars[i] == "+" {
+                required = true
+                i += 1
+            }
+            if let d = chars[i].wholeNumberValue {
+                minLevel = Int32(d)
+                i += 1
+            }
             if chars[i] == "{" {
                 var a = ""
                 i += 1
-                while chars[i] != "}" && chars[i] != "\u{0}" { a.append(chars[i]); i += 1 }
+                while chars[i] != "}" && chars[i] != "\u{0}" {
+                    a.append(chars[i])
+                    i += 1
+                }
                 if chars[i] == "}" { i += 1 }
                 arg = a
             }
@@ -109,33 +145,41 @@ final class ErrorLogWriter {
         return out
     }
 
-    /// A line in the configured format; nil when a required ('+') item is empty. A field
-    /// (between separators) with an empty item is left out, as Apache leaves it out.
+    /// A line in the configured format, as do_errorlog_format writes it: an item that is empty
+    /// (or below its level) takes its whole field out, with the separator before it; nil when a
+    /// required ('+') item is empty.
     private func formatted(_ level: Int32, _ status: Int32, _ message: String) -> String? {
-        var line = ""
-        var field = ""
+        var line: [UInt8] = []
+        var fieldStart = 0
         var skipping = false
         for item in items ?? [] {
             switch item {
-            case .separator:
-                if !skipping { line += field }
-                field = ""
-                skipping = false
+            case .separator(let out):
+                if skipping { skipping = false } else { fieldStart = line.count }
+                line += Array(out.utf8)
             case .text(let t):
-                field += t
+                if !skipping { line += Array(t.utf8) }
             case .item(let code, let arg, let hyphen, let required, let minLevel):
-                if let minLevel, minLevel > level { skipping = true; continue }
+                if skipping { continue }
+                if let minLevel, level < minLevel {
+                    skipping = true
+                    line.removeSubrange(fieldStart...)
+                    continue
+                }
                 let value = self.value(code, arg, level, status, message)
-                if value.isEmpty {
-                    if required { return nil }
-                    if hyphen { field += "-" } else { skipping = true }
+                if !value.isEmpty {
+                    line += Array(value.utf8)
+                } else if required {
+                    return nil
+                } else if hyphen {
+                    line.append(UInt8(ascii: "-"))
                 } else {
-                    field += value
+                    skipping = true
+                    line.removeSubrange(fieldStart...)
                 }
             }
         }
-        if !skipping { line += field }
-        return line
+        return String(decoding: line, as: UTF8.self)
     }
 
     private func value(_ code: Character, _ arg: String?, _ level: Int32, _ status: Int32, _ message: String)

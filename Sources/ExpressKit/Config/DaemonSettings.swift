@@ -11,6 +11,7 @@ public struct DaemonSettings: Equatable {
     public var inactivityTimeout: Int
     public var requestTimeout: Int
     public var interruptTimeout: Int = 0
+    public var pythonExecutable: String? = nil
     public var connectTimeout: Int
     public var socketTimeout: Int
     public var queueTimeout: Int
@@ -37,6 +38,7 @@ extension DaemonSettings {
         inactivityTimeout = o.inactivityTimeout
         requestTimeout = o.requestTimeout
         interruptTimeout = o.interruptTimeout
+        pythonExecutable = o.pythonExecutable
         connectTimeout = o.connectTimeout
         socketTimeout = o.socketTimeout
         queueTimeout = o.queueTimeout

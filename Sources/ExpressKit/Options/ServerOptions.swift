@@ -125,6 +125,8 @@ public struct ServerOptions: Equatable, Sendable {
     public var ignoreActivity: [String] = []
     public var requestTimeout: Int = 60
     public var interruptTimeout: Int = 0
+    /// --python-executable (ours): auto, off or a path; nil is auto.
+    public var pythonExecutable: String?
     public var connectTimeout: Int = 15
     public var socketTimeout: Int = 60
     public var queueTimeout: Int = 45

@@ -82,7 +82,7 @@ enum DaemonLaunch {
         guard access(exe, X_OK) == 0 else {
             return Plan(reason: "\(exe) is not an executable file (\(String(cString: strerror(wsgi_errno()))))")
         }
-        switch ElfImage.needsLibpython(exe) {
+        switch g.pythonExecutable == nil ? ElfImage.needsLibpython(exe) : false {
         case .some(true):
             return Plan(
                 reason:
@@ -170,7 +170,7 @@ enum DaemonLaunch {
         if let scoreboard { close(scoreboard.fd) }
         if let name = g.displayName {
             let title = name == "%{GROUP}" ? "(wsgi:\(g.name))" : name
-            if let area = apacheArgumentArea() { ProcessTitle.set([title], area: area, threadName: title) }
+            if let area = ProcessTitle.ownArgumentArea() { ProcessTitle.set([title], area: area, threadName: title) }
         }
         DaemonProcess.run(start)
     }
@@ -212,7 +212,7 @@ enum DaemonLaunch {
             _ = lseek(fd, 0, SEEK_SET)
         } catch {
             Log.server(
-                APLOG_WARNING, .daemonPythonFallback,
+                APLOG_WARNING, .daemonStartRecordFailed,
                 "Couldn't write the start record of daemon process '\(g.name)' for \(exe): \(error); running Python from libpython in this process."
             )
             return
@@ -241,7 +241,7 @@ enum DaemonLaunch {
         for k in keep where k != start.listener { _ = wsgi_set_cloexec(k, 1) }
         close(fd)
         Log.server(
-            APLOG_WARNING, .daemonPythonFallback,
+            APLOG_WARNING, .daemonExecFailed,
             "Couldn't run \(exe) for daemon process '\(g.name)' as uid=\(getuid()): \(String(cString: strerror(e))); running Python from libpython in this process instead."
         )
     }
@@ -272,16 +272,14 @@ enum DaemonLaunch {
     }
 
     /// What ps shows for the process: display-name (%{GROUP}: "(wsgi:NAME)"), else Apache's own
-    /// command line, as a forked daemon shows it.
+    /// command line as this forked process has it (/proc/self/cmdline), as a forked daemon shows it.
     static func processTitle(_ g: DaemonGroupConfig) -> [String] {
         if let name = g.displayName { return [name == "%{GROUP}" ? "(wsgi:\(g.name))" : name] }
-        guard let s = ModuleState.mainServer, let argv = s.pointee.process.pointee.argv else { return ["httpd"] }
-        var out: [String] = []
-        for i in 0..<Int(s.pointee.process.pointee.argc) {
-            guard let a = argv[i] else { break }
-            out.append(String(cString: a))
+        guard var bytes = readFile("/proc/self/cmdline", limit: 64 << 10), !bytes.isEmpty else { return ["httpd"] }
+        if bytes.last == 0 { bytes.removeLast() }
+        return bytes.split(separator: 0, omittingEmptySubsequences: false).map {
+            String(decoding: $0, as: UTF8.self)
         }
-        return out
     }
 
     /// The main thread's name: display-name's, else Apache's (what a forked daemon inherits).
@@ -289,18 +287,6 @@ enum DaemonLaunch {
         if let name = g.displayName { return name == "%{GROUP}" ? "(wsgi:\(g.name))" : name }
         let comm = readSmallFile("/proc/self/comm") ?? "httpd"
         return comm.hasSuffix("\n") ? String(comm.dropLast()) : comm
-    }
-
-    /// Apache's argument strings, which lie end to end from argv[0] (Apache may have rebuilt
-    /// the argv array itself, so follow the strings, not the array).
-    static func apacheArgumentArea() -> UnsafeMutableRawBufferPointer? {
-        guard let s = ModuleState.mainServer else { return nil }
-        let argc = Int(s.pointee.process.pointee.argc)
-        guard argc > 0, let argv = s.pointee.process.pointee.argv, let first = argv[0] else { return nil }
-        var end = UnsafeMutablePointer(mutating: first)
-        for _ in 0..<argc { end += strlen(end) + 1 }
-        return UnsafeMutableRawBufferPointer(
-            start: UnsafeMutableRawPointer(mutating: first), count: end - UnsafeMutablePointer(mutating: first))
     }
 
     /// A descriptor of the scoreboard's shared memory, through /proc/self/map_files (root

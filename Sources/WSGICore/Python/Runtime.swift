@@ -141,7 +141,11 @@ package enum PythonRuntime {
         initialized = true
         mainThreadState = PyThreadState_Get()
         Interpreters.registerMain(PyThreadState_Get()!)
-        Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
+        var exe = [CChar](repeating: 0, count: 4096)
+        let n = readlink("/proc/self/exe", &exe, exe.count - 1)
+        let path = n > 0 ? String(decoding: exe[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+        Log.server(
+            APLOG_INFO, .pythonAdopted, "Initialized Python \(version) in \(processName), in the executable \(path).")
         _ = PyEval_SaveThread()
         InterpreterFactory.start()
     }

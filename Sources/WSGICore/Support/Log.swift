@@ -113,6 +113,10 @@ package enum LogID: Int {
     case daemonPythonFallback = 2002
     case metricsBoardAttachFailed = 2003
     case daemonRuntimeFailed = 2004
+    case daemonStartRecordFailed = 2005
+    case daemonExecFailed = 2006
+    case daemonScoreboardMapFailed = 2007
+    case pythonAdopted = 2008
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     package var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
