@@ -188,7 +188,7 @@ def swift_build(tc, scratch):
         _fail("`swift build -c release` failed (exit %d, output above): check that apache2-dev and "
               "python3-dev are installed (Debian: apt-get install apache2-dev python3-dev)" % r.returncode)
     out = os.path.join(scratch, "build", "release")
-    for name in ("mod_wsgi-express", "libmod_wsgi.so"):
+    for name in ("mod_wsgi-express", "libmod_wsgi.so", "libmod_wsgi-daemon.so"):
         if not os.path.isfile(os.path.join(out, name)):
             _fail("swift build finished but %s is missing in %s" % (name, out))
     return out
@@ -257,6 +257,10 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for rel, path in _tree(os.path.join(ROOT, "python", "mod_wsgi")):
             w.add_file("mod_wsgi/" + rel, path)
         w.add_file("mod_wsgi/server/" + tc.module_name, os.path.join(out, "libmod_wsgi.so"))
+        # The daemon runtime, beside the module under the module's name with -daemon before the
+        # first dot: what a daemon process loads into the application's Python executable.
+        stem, dot, rest = tc.module_name.partition(".")
+        w.add_file("mod_wsgi/server/%s-daemon%s%s" % (stem, dot, rest), os.path.join(out, "libmod_wsgi-daemon.so"))
         w.add_file(data + "/scripts/mod_wsgi-express", os.path.join(out, "mod_wsgi-express"))
         for rel, path in _tree(os.path.join(ROOT, "templates")):
             w.add_file(data + "/data/share/mod_wsgi-express/templates/" + rel, path)

@@ -80,6 +80,10 @@ public struct InstallModule: ParsableCommand {
         let target = Path.join(dir, name)
         guard let bytes = Sys.readFile(module.path) else { throw ExpressError.moduleNotBuilt(looked: module.path) }
         try FileCopy.write(bytes, to: target)
+        // The daemon runtime beside it, named as the module finds it: -daemon before the first dot.
+        if let runtime = Sys.readFile(DaemonRuntimeFile.beside(module.path)) {
+            try FileCopy.write(runtime, to: DaemonRuntimeFile.beside(target))
+        }
         Output.out("LoadModule wsgi_module \"\(target)\"\n")
         Output.out("WSGIPythonHome \"\(home)\"\n")
     }
@@ -99,5 +103,15 @@ enum FileCopy {
             unlink(tmp)
             throw error
         }
+    }
+}
+
+/// The daemon runtime (libmod_wsgi-daemon.so) of a module file: beside it, the module's name
+/// with `-daemon` before its first dot (ModWSGI's DaemonLaunch.runtimePath finds it so).
+enum DaemonRuntimeFile {
+    static func beside(_ module: String) -> String {
+        let slash = module.lastIndex(of: "/").map { module.index(after: $0) } ?? module.startIndex
+        guard let dot = module[slash...].firstIndex(of: ".") else { return module + "-daemon" }
+        return String(module[..<dot]) + "-daemon" + String(module[dot...])
     }
 }
