@@ -23,8 +23,11 @@ extension TelemetryRecorder {
             if let colon = r.hostname.lastIndex(of: ":"), !r.hostname.hasSuffix("]") {
                 r.hostname = String(r.hostname[..<colon])
             }
-            r.scriptName = get("SCRIPT_NAME")
-            r.pathInfo = get("PATH_INFO")
+            // As mod_wsgi: the URL as Apache split it (mod_wsgi.script_name/path_info) when known.
+            r.scriptName = get("mod_wsgi.script_name")
+            if r.scriptName.isEmpty { r.scriptName = get("SCRIPT_NAME") }
+            r.pathInfo = get("mod_wsgi.path_info")
+            if r.pathInfo.isEmpty { r.pathInfo = get("PATH_INFO") }
             r.protocolName = get("SERVER_PROTOCOL")
             r.peerIP = get("REMOTE_ADDR")
             r.logID = get("mod_wsgi.request_id")
