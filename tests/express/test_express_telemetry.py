@@ -94,8 +94,10 @@ class Dump:
             if predicate(s):
                 return s
             time.sleep(0.3)
-        raise AssertionError("telemetry never showed what was expected: %s\n%s"
-                             % (self.samples()[-5:], open(self.err).read()))
+        s = self.samples()
+        summary = [(x["kind"], x["pid"], x["fields"].get("request_count"), x["fields"].get("slow_record_state"))
+                   for x in s]
+        raise AssertionError("telemetry never showed what was expected: %s\n%s" % (summary, open(self.err).read()))
 
     def stop(self):
         if self.proc.poll() is None:

@@ -77,7 +77,6 @@ final class TelemetryRecorder {
     var inputBytes = 0, inputReads = 0, outputBytes = 0, outputWrites = 0
     var statusClasses = [UInt64](repeating: 0, count: 5)
     var threads: [ThreadStats]
-    var threadsSeen = Set<Int>()
     var completedSlow: [SlowRecord] = []
     var droppedSlow = 0
 
@@ -89,9 +88,14 @@ final class TelemetryRecorder {
         threads = [ThreadStats](repeating: ThreadStats(), count: min(self.threadsMaximum, 128))
     }
 
+    /// Request threads get a slot each, in the order they first run a request (our thread ids
+    /// also count threads that never serve requests). Lock held.
+    private var slots: [Int: Int] = [:]
     private func slot(_ threadID: Int) -> Int? {
-        let i = threadID - 1
-        return i >= 0 && i < threads.count ? i : nil
+        if let i = slots[threadID] { return i }
+        guard slots.count < threads.count else { return nil }
+        slots[threadID] = slots.count
+        return slots.count - 1
     }
 
     // MARK: the request path (GIL held; the lock is only contended by the reporter's tick)
@@ -100,7 +104,6 @@ final class TelemetryRecorder {
     func begin(_ req: RunningRequest) {
         lock.withLock {
             active += 1
-            threadsSeen.insert(req.threadID)
             guard let i = slot(req.threadID) else { return }
             var r = req
             r.activeAtStart = active
@@ -211,7 +214,7 @@ final class TelemetryRecorder {
             s.inputBytes = inputBytes; s.inputReads = inputReads
             s.outputBytes = outputBytes; s.outputWrites = outputWrites
             s.statusClasses = statusClasses
-            s.threadsStarted = threadsSeen.count
+            s.threadsStarted = slots.count
             for i in threads.indices {
                 var t = threads[i]
                 var tail: Int64 = 0, elapsed: Int64 = 0

@@ -136,14 +136,24 @@ enum TelemetryReporter {
         return seq
     }
 
-    /// Sends the encoder's datagram (sendLock held).
+    /// Sends the encoder's datagram (sendLock held). Only this process's reporter (or its
+    /// stopping path) waits: when the ingester's queue is full (EAGAIN) it tries again for up to
+    /// 100 ms, then drops; no ingester (ENOENT, ECONNREFUSED) drops at once.
     private static func send() {
-        let n = encoder.bytes.withUnsafeBytes { b in
-            withUnsafePointer(to: &address) { a in
-                a.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    sendto(fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), __CONST_SOCKADDR_ARG(__sockaddr__: $0), socklen_t(MemoryLayout<sockaddr_un>.size))
+        var n = -1
+        for _ in 0..<20 {
+            n = encoder.bytes.withUnsafeBytes { b in
+                withUnsafePointer(to: &address) { a in
+                    a.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        sendto(
+                            fd, b.baseAddress, b.count, Int32(MSG_DONTWAIT), __CONST_SOCKADDR_ARG(__sockaddr__: $0),
+                            socklen_t(MemoryLayout<sockaddr_un>.size))
+                    }
                 }
             }
+            let e = wsgi_errno()
+            if n >= 0 || (e != EAGAIN && e != EINTR) { break }
+            sleepMicros(5000)
         }
         if n < 0 {
             dropped += 1
