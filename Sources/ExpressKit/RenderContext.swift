@@ -143,7 +143,8 @@ extension ResolvedConfig {
         ctx["daemon"] =
             [
                 "socketPrefix": sq(d.socketPrefix),
-                "displayName": ov(interpreter.processGroup.map { "(wsgi:\($0))" } ?? "(wsgi:\(host):\(port):\(account.uid))"),
+                "displayName": ov(
+                    interpreter.processGroup.map { "(wsgi:\($0))" } ?? "(wsgi:\(host):\(port):\(account.uid))"),
                 "home": ov(workingDirectory),
                 "multiprocess": multiprocess,
                 "processes": processes,

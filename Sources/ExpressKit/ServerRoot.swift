@@ -132,7 +132,11 @@ public enum ServerRoot {
                 try root.write("telemetry-service.py", source)
                 let d = try directory(dir, owners: runUser)
                 if let uid = runUser.first {
-                    if let d { try d.chown(uid: uid, gid: c.account.gid) } else { try Sys.chown(dir, uid: uid, gid: c.account.gid) }
+                    if let d {
+                        try d.chown(uid: uid, gid: c.account.gid)
+                    } else {
+                        try Sys.chown(dir, uid: uid, gid: c.account.gid)
+                    }
                 }
             }
             for s in c.serviceScripts {

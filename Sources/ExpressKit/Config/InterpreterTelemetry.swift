@@ -35,7 +35,8 @@ public struct InterpreterTelemetrySettings: Equatable {
         var t = InterpreterTelemetrySettings()
         func plain(_ option: String, _ v: String) throws -> String {
             guard !v.isEmpty, !v.contains(where: { $0 == "'" || $0 == "\\" || $0.isNewline }) else {
-                throw ExpressError.badOption("\(option) takes a name without quotes, backslashes or new lines, not '\(v)'")
+                throw ExpressError.badOption(
+                    "\(option) takes a name without quotes, backslashes or new lines, not '\(v)'")
             }
             return v
         }
@@ -67,7 +68,8 @@ public struct InterpreterTelemetrySettings: Equatable {
             t.freeThreading = true
         }
         guard o.telemetryInterval >= 0.5, o.telemetryInterval.isFinite else {
-            throw ExpressError.badOption("--telemetry-interval must be at least 0.5 seconds, not \(o.telemetryInterval)")
+            throw ExpressError.badOption(
+                "--telemetry-interval must be at least 0.5 seconds, not \(o.telemetryInterval)")
         }
         t.telemetryInterval = o.telemetryInterval
         guard (1...65535).contains(o.telemetryUIPort) else {
@@ -105,12 +107,15 @@ public struct InterpreterTelemetrySettings: Equatable {
             guard target.utf8.count - 5 <= 107, !target.contains(where: { $0 == "'" || $0.isNewline || $0 == " " })
             else {
                 throw ExpressError.badOption(
-                    "--telemetry-service: '\(target)' is not a usable socket path (at most 107 bytes, no spaces or quotes)")
+                    "--telemetry-service: '\(target)' is not a usable socket path (at most 107 bytes, no spaces or quotes)"
+                )
             }
             t.telemetryService = target
         }
         if let s = o.slowRequests {
-            guard s >= 0, s.isFinite else { throw ExpressError.badOption("--slow-requests threshold must be non-negative") }
+            guard s >= 0, s.isFinite else {
+                throw ExpressError.badOption("--slow-requests threshold must be non-negative")
+            }
             guard t.telemetryService != nil else {
                 throw ExpressError.badOption("--slow-requests requires --telemetry-service (or --enable-telemetry)")
             }

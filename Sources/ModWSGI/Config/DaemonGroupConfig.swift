@@ -154,12 +154,14 @@ struct DaemonGroupConfig {
                 )
             case "switch-interval":
                 guard let d = Double(v), d.isFinite, d > 0 else {
-                    return fail("Invalid switch interval for WSGI daemon process: '\(v)' (a positive number of seconds).")
+                    return fail(
+                        "Invalid switch interval for WSGI daemon process: '\(v)' (a positive number of seconds).")
                 }
                 g.switchInterval = d
             case "response-flush-delay":
                 guard let n = int() else {
-                    return fail("Invalid response flush delay for WSGI daemon process: '\(v)' (milliseconds, 0 or more).")
+                    return fail(
+                        "Invalid response flush delay for WSGI daemon process: '\(v)' (milliseconds, 0 or more).")
                 }
                 g.responseFlushDelay = n
             case "script-group":

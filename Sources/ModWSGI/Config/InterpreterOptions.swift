@@ -118,8 +118,12 @@ enum InterpreterOptions {
                 best.switchInterval = specificity
             }
             if let v = b.restrictStdin, specificity >= best.stdin { out.restrictStdin = v; best.stdin = specificity }
-            if let v = b.restrictStdout, specificity >= best.stdout { out.restrictStdout = v; best.stdout = specificity }
-            if let v = b.restrictSignal, specificity >= best.signal { out.restrictSignal = v; best.signal = specificity }
+            if let v = b.restrictStdout, specificity >= best.stdout {
+                out.restrictStdout = v; best.stdout = specificity
+            }
+            if let v = b.restrictSignal, specificity >= best.signal {
+                out.restrictSignal = v; best.signal = specificity
+            }
             if !b.pythonPath.isEmpty { layers.append((specificity, index, b.pythonPath)) }
         }
         out.pythonPath = layers.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.flatMap { $0.2 }

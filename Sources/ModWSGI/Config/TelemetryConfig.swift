@@ -23,7 +23,8 @@ struct TelemetryConfig {
         let path = String(target.dropFirst(5))
         if path.isEmpty { return "WSGITelemetryService target required" }
         if path.utf8.count > 107 {
-            return "WSGITelemetryService: the socket path '\(path)' is longer than a UNIX socket address allows (107 bytes); use a shorter path"
+            return
+                "WSGITelemetryService: the socket path '\(path)' is longer than a UNIX socket address allows (107 bytes); use a shorter path"
         }
         if args.count > 1 {
             guard args[1].hasPrefix("interval=") else {

@@ -56,7 +56,8 @@ final class Condition {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         let ns = Int64(now.tv_nsec) + (micros % 1_000_000) * 1000
-        var deadline = timespec(tv_sec: now.tv_sec + Int(micros / 1_000_000) + Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        var deadline = timespec(
+            tv_sec: now.tv_sec + Int(micros / 1_000_000) + Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
         _ = pthread_cond_timedwait(cond, lock.mutex, &deadline)
     }
 

@@ -83,7 +83,8 @@ enum TelemetryReporter {
         if rc != 0 {
             Log.server(
                 APLOG_WARNING, .telemetryThreadFailed,
-                "Unable to create telemetry reporter thread (\(String(cString: strerror(rc)))); metrics will not be sent.")
+                "Unable to create telemetry reporter thread (\(String(cString: strerror(rc)))); metrics will not be sent."
+            )
             TelemetryRecorder.enabled = false
             close(fd)
             fd = -1
