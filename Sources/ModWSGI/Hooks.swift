@@ -31,6 +31,7 @@ func wsgi_swift_post_config(
     ModuleState.daemonHome = nil
     let global = GlobalConfig.current
     PythonRuntime.settings = global.pythonSettings
+    TelemetryConfig.current = global.telemetry
     // Report an unusable Python home once, here, instead of once per child.
     if let home = global.pythonHome, let problem = PythonRuntime.checkHome(home),
         ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG
@@ -69,9 +70,15 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     PythonRuntime.initialize(processName: "Apache child process")
     guard PythonRuntime.initialized else { return }
     ImportScripts.run(global.importScripts.filter { ($0.processGroup ?? "").isEmpty || $0.processGroup == "%{GLOBAL}" })
+    // WSGITelemetryService: Apache's children report only where applications run in them.
+    if !global.restrictEmbedded {
+        TelemetryReporter.start(processGroup: "", daemonMode: false, threadsMaximum: ModuleState.threadsPerProcess)
+    }
     apr_pool_cleanup_register(
         p, nil,
         { _ in
+            TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+            TelemetryReporter.finish(ProcessStopping.reason)
             PythonRuntime.finalize(destroy: GlobalConfig.current.destroyInterpreter)
             return APR_SUCCESS
         }, apr_pool_cleanup_null)

@@ -220,3 +220,18 @@ def test_interpreter_linked_to_libpython_keeps_the_fork(apache_factory, shared_p
     info = _info(b)
     assert _exe(info["pid"]) == os.path.realpath(exe)
     assert info["process_group"] == "g"
+
+
+def test_the_daemon_runtime_loads_into_the_python_executable(module_file):
+    """libmod_wsgi-daemon.so links neither libpython nor httpd nor APR: Python loads it with every
+    symbol bound at once (RTLD_NOW), which fails on one that only Apache's binary defines."""
+    runtime = os.path.join(os.path.dirname(module_file), "libmod_wsgi-daemon.so")
+    undefined = subprocess.run(["nm", "-D", "--undefined-only", runtime], capture_output=True, text=True).stdout
+    assert not re.findall(r"\b(?:ap|apr|apu)_\w+", undefined), re.findall(r"\b(?:ap|apr|apu)_\w+", undefined)
+    needed = subprocess.run(["readelf", "-d", runtime], capture_output=True, text=True).stdout
+    assert "libpython" not in needed, needed
+    code = ("import importlib.util as u, os, sys; sys.setdlopenflags(os.RTLD_NOW);"
+            "s = u.spec_from_file_location('_mod_wsgi_daemon', %r); m = u.module_from_spec(s);"
+            "s.loader.exec_module(m); print(callable(m.run))" % runtime)
+    r = subprocess.run([SYSTEM_PYTHON, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr

@@ -90,11 +90,22 @@ typedef enum {
     WSGI_CMD_NEW_RELIC_ENVIRONMENT,
     WSGI_CMD_METRICS_URL,
     WSGI_CMD_METRICS_ALLOW,
+    /* mod_wsgi 6.1: interpreter options and telemetry (Config/InterpreterOptions.swift,
+       Config/TelemetryConfig.swift). */
+    WSGI_CMD_SWITCH_INTERVAL,
+    WSGI_CMD_PER_INTERPRETER_GIL,
+    WSGI_CMD_FREE_THREADING,
+    WSGI_CMD_SLOW_REQUESTS,
+    WSGI_CMD_TELEMETRY_SERVICE,
+    WSGI_CMD_TELEMETRY_OPTIONS,
     WSGI_CMD_SCRIPT_ALIAS_END_
 } wsgi_cmd_id;
 
 /* Implemented in Swift (@_cdecl). */
 extern const char *wsgi_swift_directive(cmd_parms *cmd, void *mconfig, int id, int argc, char *const argv[]);
+/* <WSGIInterpreterOptions ...>: opens a block the contained directives fill; NULL or an error. */
+extern const char *wsgi_swift_interpreter_options_begin(cmd_parms *cmd, const char *args);
+extern void wsgi_swift_interpreter_options_end(void);
 extern void *wsgi_swift_create_server_config(apr_pool_t *p, server_rec *s);
 extern void *wsgi_swift_merge_server_config(apr_pool_t *p, void *base, void *add);
 extern void *wsgi_swift_create_dir_config(apr_pool_t *p, char *dir);

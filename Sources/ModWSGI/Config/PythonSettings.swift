@@ -18,6 +18,10 @@ extension GlobalConfig {
         s.caseSensitive = caseSensitive
         s.destroyInterpreter = destroyInterpreter
         s.serverMetrics = serverMetrics
+        s.interpreterOptions.switchInterval = switchInterval
+        s.interpreterOptions.perInterpreterGIL = perInterpreterGIL
+        s.interpreterOptions.freeThreading = freeThreading
+        s.interpreterOptions.interpreterOptions = interpreterOptions
         return s
     }
 }

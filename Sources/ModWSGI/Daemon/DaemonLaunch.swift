@@ -161,7 +161,7 @@ enum DaemonLaunch {
         settings.pythonPath = g.pythonPath
         let start = DaemonStart(
             group: g, instance: slot.instance, listener: slot.listener, parentPid: parent, settings: settings,
-            preload: preloadScripts(g), facts: ApacheHost.facts())
+            preload: preloadScripts(g), facts: ApacheHost.facts(), telemetry: GlobalConfig.current.telemetry)
 
         if let exe = plan.executable, let runtime = plan.runtime {
             execPython(exe, runtime: runtime, start: start, scoreboard: scoreboard)

@@ -64,6 +64,8 @@ package enum DaemonProcess {
             APLOG_INFO, .daemonStarted,
             "Starting process '\(g.name)' with uid=\(getuid()), gid=\(getgid()) and threads=\(g.threads).")
         PythonRuntime.settings = start.settings
+        PythonRuntime.startGroup = g
+        TelemetryConfig.current = start.telemetry
         if pythonStarted {
             PythonRuntime.adopt(processName: "daemon process group '\(g.name)'")
         } else {
@@ -80,6 +82,10 @@ package enum DaemonProcess {
             runServiceScripts(g)
         }
 
+        // WSGITelemetryService: not from service daemons (threads=0), which serve no requests.
+        if PythonRuntime.initialized && g.threads > 0 {
+            TelemetryReporter.start(processGroup: g.name, daemonMode: true, threadsMaximum: g.threads)
+        }
         // Preload, then serve.
         ImportScripts.run(start.preload)
         for i in 0..<g.threads {

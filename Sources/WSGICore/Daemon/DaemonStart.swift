@@ -14,10 +14,12 @@ package struct DaemonStart: Codable {
     package var settings: PythonRuntime.Settings
     package var preload: [ScriptTarget]
     package var facts: HostFacts
+    /// WSGITelemetryService & co.: where the process sends its telemetry.
+    package var telemetry: TelemetryConfig
 
     package init(
         group: DaemonGroupConfig, instance: Int, listener: Int32, parentPid: Int32,
-        settings: PythonRuntime.Settings, preload: [ScriptTarget], facts: HostFacts
+        settings: PythonRuntime.Settings, preload: [ScriptTarget], facts: HostFacts, telemetry: TelemetryConfig
     ) {
         self.group = group
         self.instance = instance
@@ -26,6 +28,7 @@ package struct DaemonStart: Codable {
         self.settings = settings
         self.preload = preload
         self.facts = facts
+        self.telemetry = telemetry
     }
 }
 

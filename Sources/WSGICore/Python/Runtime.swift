@@ -29,6 +29,8 @@ package enum PythonRuntime {
         package var destroyInterpreter = true
         /// WSGIServerMetrics (nil when absent: embedded mode then still answers server_metrics()).
         package var serverMetrics: Bool? = nil
+        /// WSGISwitchInterval, WSGIPerInterpreterGIL, WSGIFreeThreading, <WSGIInterpreterOptions>.
+        package var interpreterOptions = InterpreterOptionsSettings()
 
         package init() {}
     }
@@ -72,6 +74,9 @@ package enum PythonRuntime {
         }
         return nil
     }
+
+    /// The daemon process group this process serves (its switch-interval=), nil when embedded.
+    nonisolated(unsafe) package static var startGroup: DaemonGroupConfig?
 
     package static func initialize(processName: String) {
         if initialized { return }
@@ -122,12 +127,17 @@ package enum PythonRuntime {
                 if PyStatus_Exception(status) != 0 { return fail(status) }
             }
         }
+        if InterpreterOptions.freeThreadingHere {
+            // WSGIFreeThreading On (refused at start-up unless Python is a free-threaded build).
+            withUnsafeMutablePointer(to: &config) { wsgi_config_disable_gil($0) }
+        }
         status = Py_InitializeFromConfig(&config)
         if PyStatus_Exception(status) != 0 { return fail(status) }
         initialized = true
         mainThreadState = PyThreadState_Get()
         Interpreters.registerMain(PyThreadState_Get()!)
         Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
+        InterpreterOptions.applyAtStart(group: startGroup)
         // Release the GIL: requests acquire it with their own thread states.
         _ = PyEval_SaveThread()
         InterpreterFactory.start()
@@ -146,6 +156,7 @@ package enum PythonRuntime {
         let path = n > 0 ? String(decoding: exe[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
         Log.server(
             APLOG_INFO, .pythonAdopted, "Initialized Python \(version) in \(processName), in the executable \(path).")
+        InterpreterOptions.applyAtStart(group: startGroup)
         _ = PyEval_SaveThread()
         InterpreterFactory.start()
     }

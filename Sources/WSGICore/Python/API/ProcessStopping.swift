@@ -4,9 +4,9 @@ import CWSGICore
 /// mod_wsgi's `shutdown_reason`: request_timeout, startup_timeout, restart_interval,
 /// inactivity_timeout, cpu_time_limit, graceful_signal, or '' (normal stop,
 /// maximum-requests, reload). Event subscribers run first, then subscribe_shutdown's.
-enum ProcessStopping {
+package enum ProcessStopping {
     /// Set by the daemon supervisor when it decides to stop the process.
-    nonisolated(unsafe) static var reason = ""
+    nonisolated(unsafe) package static var reason = ""
     nonisolated(unsafe) private static var publisher: pthread_t?
 
     /// The supervisor's wording of why a daemon process stops → mod_wsgi's reason.
