@@ -127,6 +127,8 @@ package enum LogID: Int {
     case daemonExecFailed = 2006
     case daemonScoreboardMapFailed = 2007
     case pythonAdopted = 2008
+    /// The second call site of what was MW1702 (each call site has its own ID).
+    case switchIntervalSharedGIL = 2009
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     package var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
