@@ -6,10 +6,12 @@
     python3 bench/request_profile.py --baseline /var/tmp/old/mod_wsgi-express   # before/after
 
 Apache runs in one process (-X) under valgrind --tool=callgrind (the daemon process too: it is
-forked from Apache, and its exec of the application's Python is traced). After --warmup
-requests on one keep-alive connection the counters are zeroed, --requests more are sent one at
-a time (no contention: pure work), and every traced process is dumped. Instruction counts do
-not depend on what else runs on the machine, so before/after figures from a busy machine hold.
+forked from Apache, and its exec of the application's Python is traced). Each configuration runs
+twice, with --warmup and with --warmup + --requests requests on one keep-alive connection (one
+at a time: no contention, pure work); callgrind writes its counts when the processes exit, and
+the difference of the two runs divided by --requests is the cost of a request, start-up and
+shutdown cancelled out. Instruction counts do not depend on what else runs on the machine, so
+before/after figures from a busy machine hold.
 
 Parts (inclusive instructions of the functions that enter them, per request):
 - Apache core: everything in the Apache process that is not under one of our hooks
@@ -100,9 +102,11 @@ def keepalive_requests(port, path, n):
         conn.close()
 
 
-def wait_port(port, timeout):
+def wait_port(port, timeout, proc):
     deadline = time.time() + timeout
     while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError("Apache under valgrind exited with status %s" % proc.returncode)
         try:
             c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             c.request("GET", "/__nothing__")
@@ -163,7 +167,8 @@ def part_cost(incl, pattern):
     return best
 
 
-def profile(mode, args, express):
+def profile_run(mode, args, express, requests):
+    """One run of `requests` requests; {process kind: callgrind file} once every process exited."""
     root = tempfile.mkdtemp(prefix="mwx-profile-%s-" % mode, dir=args.work_dir)
     os.chmod(root, 0o755)
     os.makedirs(os.path.join(root, "htdocs"))
@@ -172,7 +177,14 @@ def profile(mode, args, express):
     with open(os.path.join(root, "htdocs", "hello.txt"), "wb") as f:
         f.write(b"Hello, World!\n")
     port = free_port()
-    module = os.path.join(os.path.dirname(os.path.abspath(express)), "libmod_wsgi.so")
+    # Valgrind 3.19 cannot read Swift's debug information ("possibly corrupted debuginfo file"):
+    # the module and its daemon runtime are loaded from copies without it (symbols kept).
+    build = os.path.dirname(os.path.abspath(express))
+    for name in ("libmod_wsgi.so", "libmod_wsgi-daemon.so"):
+        if os.path.exists(os.path.join(build, name)):
+            subprocess.run(["objcopy", "--strip-debug", os.path.join(build, name), os.path.join(root, name)],
+                           check=True)
+    module = os.path.join(root, "libmod_wsgi.so")
     load = wsgi = ""
     path = "/hello.txt"
     if mode != "static":
@@ -197,65 +209,94 @@ def profile(mode, args, express):
     with open(conf, "w") as f:
         f.write(CONF % {"root": root, "port": port, "load": load, "wsgi": wsgi})
     subprocess.run(["chmod", "-R", "a+rX", root], check=True)
-    cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--collect-atstart=yes",
-           "--callgrind-out-file=%s/cg/cg.%%p" % root, "/usr/sbin/apache2", "-X", "-f", conf]
+    # Only the work of requests is counted: in Apache, its connection processing (reading and
+    # handling the requests of a connection); in a daemon process, its worker threads' loop.
+    # Start-up and shutdown, which need not be the same in two runs, are left out.
+    cmd = ["valgrind", "--tool=callgrind", "--trace-children=yes", "--callgrind-out-file=%s/cg/cg.%%p" % root,
+           "--collect-atstart=no", "--toggle-collect=ap_run_process_connection",
+           "--toggle-collect=*13DaemonProcessO6worker*", "/usr/sbin/apache2", "-X", "-f", conf]
     log = open(os.path.join(root, "valgrind.log"), "w")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        wait_port(port, 300)
-        keepalive_requests(port, path, args.warmup)
-        pids = traced_pids(root) or [proc.pid]
-        for pid in pids:
-            run(["callgrind_control", "-z", str(pid)], timeout=120)
-        keepalive_requests(port, path, args.requests)
-        for pid in pids:
-            run(["callgrind_control", "-d", str(pid)], timeout=300)
-        time.sleep(1)
-        dumps = {}
-        for pid in pids:
-            files = sorted(glob.glob(os.path.join(root, "cg", "cg.%d.*" % pid)))
-            if files:
-                dumps[pid] = files[-1]
-        return root, dumps, path
+        wait_port(port, 600, proc)
+        # valgrind made the output files as root; Apache writes them as its user at exit.
+        for f in glob.glob(os.path.join(root, "cg", "cg.*")):
+            os.chmod(f, 0o666)
+        keepalive_requests(port, path, requests)
     finally:
+        # Apache stops its daemon processes, and every process writes its counts as it exits.
         os.killpg(proc.pid, signal.SIGTERM)
         try:
-            proc.wait(60)
+            proc.wait(300)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
+    deadline = time.time() + 120
+    while time.time() < deadline and any(os.path.exists("/proc/%d" % pid) for pid in traced_pids(root)):
+        time.sleep(0.5)
+    return root, {pid: f for pid in traced_pids(root) for f in [os.path.join(root, "cg", "cg.%d" % pid)]
+                  if os.path.getsize(f) > 0}
 
 
-def analyse(mode, dumps, n):
+def kinds(dumps):
+    """{kind: inclusive counts}: the Apache process, and the daemon process (if any)."""
+    out = {}
+    for pid, f in sorted(dumps.items()):
+        incl, total = inclusive(f)
+        incl["(total)"] = total
+        if any(re.search(r"^ap_(run_process_connection|process_request)", fn) for fn in incl):
+            out["apache"] = incl
+        elif any(re.search(r"DaemonProcess\.(worker|serve)", fn) for fn in incl):
+            out["daemon"] = incl
+    return out
+
+
+def profile(mode, args, express):
+    """{kind: {function: inclusive instructions per request}}: the difference of two runs."""
+    roots = []
+    try:
+        r1, d1 = profile_run(mode, args, express, args.warmup)
+        roots.append(r1)
+        r2, d2 = profile_run(mode, args, express, args.warmup + args.requests)
+        roots.append(r2)
+        a, b = kinds(d1), kinds(d2)
+        out = {}
+        for kind in b:
+            if kind not in a:
+                continue
+            out[kind] = {fn: (b[kind][fn] - a[kind].get(fn, 0)) / args.requests for fn in b[kind]}
+        return out
+    finally:
+        if not args.keep:
+            for r in roots:
+                shutil.rmtree(r, ignore_errors=True)
+
+
+def analyse(mode, per_kind):
     """{process kind: {part: instructions per request}}"""
     out = {}
-    for pid, f in dumps.items():
-        incl, total = inclusive(f)
-        is_apache = any(re.search(r"^(ap_run_handler|ap_process_request|wsgi_swift_handler|ap_read_request)$", fn)
-                        for fn in incl) or mode == "static"
+    for kind, incl in per_kind.items():
         parts = collections.OrderedDict()
-        parts["total"] = total / n
-        if is_apache:
-            ours = 0
+        parts["total"] = incl.get("(total)", 0)
+        if kind == "apache":
             for name, pattern in PARTS_CHILD:
-                parts[name] = part_cost(incl, pattern) / n
+                parts[name] = part_cost(incl, pattern)
             ours = parts["translate_name"] + parts["access checker"] + parts["handler (all)"]
             parts["Apache core"] = parts["total"] - ours
             if mode.startswith("daemon"):
                 parts["our hooks (besides the hop)"] = ours - parts["daemon hop: forward"]
-            else:
-                parts["our hooks (besides the parts)"] = ours - parts["environ"] - parts["application call"] \
-                    - parts["start_response"] - parts["response to Apache"]
-            out["apache"] = parts
+            elif mode == "embedded":
+                parts["our hooks (besides the parts)"] = (ours - parts["environ"] - parts["application call"]
+                                                          - parts["start_response"] - parts["response to Apache"])
         else:
-            parts["serve (a request, inclusive)"] = part_cost(incl, r"DaemonProcess\.serve") / n
-            parts["environ"] = part_cost(incl, r"DaemonRequest\.forEachEntry|closure.*DaemonProcess\.serve") / n
-            parts["application call"] = part_cost(incl, r"^_?PyObject_(Vectorcall|Call)$|^PyObject_CallOneArg$") / n
-            parts["start_response"] = part_cost(incl, r"StartResponse\.\w*call|start_response") / n
-            parts["response (socket)"] = part_cost(incl, r"SocketChannel\.(write|sendHeaders|finish)") / n
-            parts["waiting for requests (poller, accept)"] = part_cost(incl, r"DaemonPoller\.next") / n
-            out["daemon %d" % pid] = parts
+            parts["serve (a request, inclusive)"] = part_cost(incl, r"DaemonProcess\.serve")
+            parts["environ"] = part_cost(incl, r"DaemonRequest\.forEachEntry")
+            parts["application call"] = part_cost(incl, r"^_?PyObject_(Vectorcall|Call)$|^PyObject_CallOneArg$")
+            parts["start_response"] = part_cost(incl, r"StartResponse\.\w*call|start_response")
+            parts["response (socket)"] = part_cost(incl, r"SocketChannel\.(write|sendHeaders|finish)")
+            parts["waiting for requests (poller, accept)"] = part_cost(incl, r"DaemonPoller\.next")
+        out[kind] = parts
     return out
 
 
@@ -263,8 +304,8 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--modes", default="static,embedded,daemon,daemon-libpython")
     p.add_argument("--app", default="hello", choices=["hello", "django", "django-admin", "django-sqlite"])
-    p.add_argument("--requests", type=int, default=300)
-    p.add_argument("--warmup", type=int, default=100)
+    p.add_argument("--requests", type=int, default=200)
+    p.add_argument("--warmup", type=int, default=50)
     p.add_argument("--ours", default=os.path.join(REPO, ".build", "release", "mod_wsgi-express"))
     p.add_argument("--baseline", metavar="PATH", help="another build's mod_wsgi-express: profiled too, as 'before'")
     p.add_argument("--work-dir", default="/var/tmp/mod_wsgi-bench",
@@ -282,10 +323,7 @@ def main():
             if mode == "static" and label == "before":
                 continue
             print("profiling %s %s (%s) ..." % (label, mode, args.app), file=sys.stderr, flush=True)
-            root, dumps, path = profile(mode, args, express)
-            results[(label, mode)] = analyse(mode, dumps, args.requests)
-            if not args.keep:
-                shutil.rmtree(root, ignore_errors=True)
+            results[(label, mode)] = analyse(mode, profile(mode, args, express))
     print("## Instructions per request (callgrind, %d requests on one keep-alive connection, %s)\n"
           % (args.requests, args.app))
     for (label, mode), kinds in results.items():
