@@ -146,6 +146,10 @@ static inline const char *wsgi_check_global(cmd_parms *cmd) {
 static inline const char *wsgi_check_server_context(cmd_parms *cmd) {
     return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
 }
+/* apr_pstrcat is variadic: two strings joined in the pool. */
+static inline char *wsgi_pstrcat2(apr_pool_t *p, const char *a, const char *b) {
+    return apr_pstrcat(p, a, b, NULL);
+}
 static inline int wsgi_table_count(const apr_table_t *t) {
     return apr_table_elts(t)->nelts;
 }

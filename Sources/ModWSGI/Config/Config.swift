@@ -60,6 +60,8 @@ final class ScriptAlias {
     let target: ScriptTarget
     /// Compiled pattern of WSGIScriptAliasMatch (nil for WSGIScriptAlias).
     let regex: UnsafeMutablePointer<ap_regex_t>?
+    /// What translate_name needs on every request, ready in C form (Request/ScriptAliasMapping.swift).
+    let mapping: ScriptAliasMapping
 
     init(location: String, target: ScriptTarget, regex: UnsafeMutablePointer<ap_regex_t>?) {
         // "/app/" and "/app" mount the same way; "/" mounts at the root ("").
@@ -68,6 +70,7 @@ final class ScriptAlias {
         self.location = loc
         self.target = target
         self.regex = regex
+        mapping = ScriptAliasMapping(location: loc, target: target)
     }
 }
 
