@@ -77,7 +77,7 @@ package struct Encoder {
 /// Reads a payload.
 package struct Decoder {
     let bytes: [UInt8]
-    var pos = 0
+    package private(set) var pos = 0
     init(_ b: [UInt8]) { bytes = b }
 
     package mutating func u32() throws -> UInt32 {

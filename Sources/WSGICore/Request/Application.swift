@@ -67,7 +67,7 @@ package enum WSGIApplication {
 
         let request = WSGIRequest(channel: channel, enableSendfile: spec.enableSendfile)
         request.scriptPath = spec.scriptPath
-        let environ = PyDict_New()!
+        let environ = wsgi_dict_presized(64)!  // about 55 keys: no resizing while it is filled
         fillEnviron(environ)
         let stream = InputStream(request)
         if let cl = PyDict_GetItemString(environ, "CONTENT_LENGTH"), let n = Py.swiftString(cl).flatMap({ Int($0) }) {

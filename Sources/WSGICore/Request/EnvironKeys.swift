@@ -10,44 +10,73 @@ import CWSGICore
 /// a new header name only replaces a slot). Used only with the GIL held, in the interpreter
 /// that owns the strings.
 package final class EnvironKeys {
+    /// One slot: the key's bytes (inline up to 48, the longest CGI keys included; a longer
+    /// one in memory of its own), their length, and the interned str. Plain memory, no
+    /// reference counting: this is looked up some fifty times per request.
     private struct Slot {
-        let bytes: [CChar]  // without the NUL
-        let key: PyObj  // interned str, our reference
+        var length = -1
+        var bytes: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0)
+        var long: UnsafeMutableRawPointer? = nil
+        var key: PyObj? = nil
     }
 
     private static let slotCount = 256
-    private var slots = [Slot?](repeating: nil, count: EnvironKeys.slotCount)
+    private static let inlineLength = 48
+    private let slots: UnsafeMutablePointer<Slot> = {
+        let p = UnsafeMutablePointer<Slot>.allocate(capacity: EnvironKeys.slotCount)
+        p.initialize(repeating: Slot(), count: EnvironKeys.slotCount)
+        return p
+    }()
 
     /// The interned str for a NUL-terminated key (borrowed: the cache keeps it), or nil
     /// when it is not valid UTF-8 (the caller falls back to PyDict_SetItemString, which
     /// raises as before).
     func key(_ p: UnsafePointer<CChar>) -> PyObj? {
-        cached(p, strlen(p)) { PyUnicode_InternFromString(p) }
+        cached(UnsafeRawPointer(p), strlen(p)) { PyUnicode_InternFromString(p) }
     }
 
     /// The interned str for a key given as latin-1 bytes (not NUL-terminated: a daemon's
     /// request frame), as PyUnicode_DecodeLatin1 would make it.
     func key(latin1 b: UnsafeRawBufferPointer) -> PyObj? {
-        guard let p = b.baseAddress?.assumingMemoryBound(to: CChar.self) else { return nil }
+        guard let p = b.baseAddress else { return nil }
         return cached(p, b.count) {
-            var k: PyObj? = PyUnicode_DecodeLatin1(p, b.count, nil)
+            var k: PyObj? = PyUnicode_DecodeLatin1(p.assumingMemoryBound(to: CChar.self), b.count, nil)
             if k != nil { PyUnicode_InternInPlace(&k) }
             return k
         }
     }
 
-    private func cached(_ p: UnsafePointer<CChar>, _ n: Int, _ make: () -> PyObj?) -> PyObj? {
+    @inline(__always)
+    private func cached(_ p: UnsafeRawPointer, _ n: Int, _ make: () -> PyObj?) -> PyObj? {
         var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for i in 0..<n { h = (h ^ UInt64(UInt8(bitPattern: p[i]))) &* 0x100_0000_01b3 }
-        let i = Int(truncatingIfNeeded: h ^ (h >> 32)) & (Self.slotCount - 1)
-        if let s = slots[i], s.bytes.count == n,
-            s.bytes.withUnsafeBufferPointer({ memcmp($0.baseAddress!, p, n) == 0 })
-        {
-            return s.key
+        let bytes = p.assumingMemoryBound(to: UInt8.self)
+        for i in 0..<n { h = (h ^ UInt64(bytes[i])) &* 0x100_0000_01b3 }
+        let slot = slots + (Int(truncatingIfNeeded: h ^ (h >> 32)) & (Self.slotCount - 1))
+        if slot.pointee.length == n, let key = slot.pointee.key {
+            let same: Bool
+            if let long = slot.pointee.long {
+                same = memcmp(long, p, n) == 0
+            } else {
+                same = withUnsafeBytes(of: &slot.pointee.bytes) { memcmp($0.baseAddress!, p, n) == 0 }
+            }
+            if same { return key }
         }
-        guard let k = make() else { PyErr_Clear(); return nil }
-        if let old = slots[i] { wsgi_decref(old.key) }
-        slots[i] = Slot(bytes: Array(UnsafeBufferPointer(start: p, count: n)), key: k)
+        guard let k = make() else {
+            PyErr_Clear()
+            return nil
+        }
+        if let old = slot.pointee.key { wsgi_decref(old) }
+        slot.pointee.long?.deallocate()
+        slot.pointee.long = nil
+        slot.pointee.length = n
+        if n <= Self.inlineLength {
+            withUnsafeMutableBytes(of: &slot.pointee.bytes) { $0.baseAddress!.copyMemory(from: p, byteCount: n) }
+        } else {
+            let long = UnsafeMutableRawPointer.allocate(byteCount: n, alignment: 1)
+            long.copyMemory(from: p, byteCount: n)
+            slot.pointee.long = long
+        }
+        slot.pointee.key = k
         return k
     }
 
