@@ -160,6 +160,7 @@ extension ResolvedConfig {
                 "requestTimeout": d.requestTimeout,
                 "interruptTimeout": nonZero(d.interruptTimeout),
                 "pythonExecutable": d.pythonExecutable.map(ov) ?? "",
+                "pythonThreads": d.pythonThreads.map(String.init) ?? "",
                 "serverMetrics": metrics.serverMetrics,
                 "inactivityTimeout": d.inactivityTimeout,
                 "startupTimeout": d.startupTimeout,

@@ -209,3 +209,18 @@ def test_python_executable(setup_server, workdir):
     assert r.stderr.strip().splitlines() == [
         "mod_wsgi-express: error: --python-executable must be auto, off or the absolute path of a Python "
         "executable, not 'python3'"], r.stderr
+
+
+def test_python_threads(setup_server, workdir):
+    """--python-threads N renders python-threads=N (tests/daemon/test_daemon_python_threads.py
+    shows its effect); a number over 1000 is refused in one line."""
+    script = write(os.path.join(workdir, "app.py"), PID_APP)
+    sr = setup_server([script, "--python-threads", "2"])
+    with open(os.path.join(sr.root, "httpd.conf")) as f:
+        assert "python-threads=2" in f.read()
+    assert sr.apachectl("start").returncode == 0
+    assert wait_for(sr.url + "/")[0] == 200, sr.error_log()
+    r = run(["setup-server", script, "--python-threads", "1001", "--server-root", os.path.join(workdir, "bad")])
+    assert r.returncode != 0
+    assert r.stderr.strip().splitlines() == [
+        "mod_wsgi-express: error: --python-threads must be from 0 (every thread) to 1000, not 1001"], r.stderr

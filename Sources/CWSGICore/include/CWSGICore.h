@@ -97,6 +97,8 @@ static inline PyThreadState *wsgi_new_interpreter(int own_gil) {
 #endif
 }
 
+/* A dict with room for n items (an environ: no resizing while it is filled). */
+static inline PyObject *wsgi_dict_presized(Py_ssize_t n) { return _PyDict_NewPresized(n); }
 static inline PyObject *wsgi_py_none(void) { return Py_None; }
 static inline PyObject *wsgi_py_true(void) { return Py_True; }
 static inline PyObject *wsgi_py_false(void) { return Py_False; }

@@ -12,6 +12,7 @@ public struct DaemonSettings: Equatable {
     public var requestTimeout: Int
     public var interruptTimeout: Int = 0
     public var pythonExecutable: String? = nil
+    public var pythonThreads: Int? = nil
     public var connectTimeout: Int
     public var socketTimeout: Int
     public var queueTimeout: Int
@@ -39,6 +40,7 @@ extension DaemonSettings {
         requestTimeout = o.requestTimeout
         interruptTimeout = o.interruptTimeout
         pythonExecutable = o.pythonExecutable
+        pythonThreads = o.pythonThreads
         connectTimeout = o.connectTimeout
         socketTimeout = o.socketTimeout
         queueTimeout = o.queueTimeout

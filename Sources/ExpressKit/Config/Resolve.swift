@@ -39,6 +39,9 @@ extension ResolvedConfig {
             throw ExpressError.badOption(
                 "--python-executable must be auto, off or the absolute path of a Python executable, not '\(exe)'")
         }
+        if let n = o.pythonThreads, n < 0 || n > 1000 {
+            throw ExpressError.badOption("--python-threads must be from 0 (every thread) to 1000, not \(n)")
+        }
         for (name, v) in [
             ("--initial-workers", o.initialWorkers),
             ("--minimum-spare-workers", o.minimumSpareWorkers),

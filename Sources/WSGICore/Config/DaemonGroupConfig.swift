@@ -57,6 +57,9 @@ package struct DaemonGroupConfig: Codable {
     /// in ModWSGI decides); "off" embeds libpython in the process Apache forked, as mod_wsgi
     /// does; a path names the executable.
     package var pythonExecutable: String?
+    /// python-threads=N (ours, issue 29): at most N of the threads run a request at once, the
+    /// others wait for a turn (without the GIL) before taking it; 0: as many as threads=.
+    package var pythonThreads = 0
     /// switch-interval=SECONDS (mod_wsgi 6.1): sys.setswitchinterval in the group's processes.
     package var switchInterval: Double?
     /// response-flush-delay=MS (mod_wsgi 6.1): how long the Apache child waits for more of a
@@ -72,7 +75,7 @@ package struct DaemonGroupConfig: Codable {
         "header-buffer-size", "response-buffer-size", "receive-buffer-size", "send-buffer-size",
         "stack-size", "cpu-time-limit", "memory-limit", "virtual-memory-limit", "cpu-priority",
         "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests", "interrupt-timeout",
-        "switch-interval", "response-flush-delay", "script-group", "python-executable",
+        "switch-interval", "response-flush-delay", "script-group", "python-executable", "python-threads",
     ]
 
     package static func parse(_ args: [String], serverName: String) -> Result<DaemonGroupConfig, DirectiveError> {
@@ -147,6 +150,9 @@ package struct DaemonGroupConfig: Codable {
                 g.cpuPriority = n
             case "socket-user": g.socketUser = v
             case "interrupt-timeout": guard let n = int() else { return bad("seconds") }; g.interruptTimeout = n
+            case "python-threads":
+                guard let n = int(0...1000) else { return bad("a number from 0 (no limit) to 1000") }
+                g.pythonThreads = n
             case "python-executable":
                 guard v == "auto" || v == "off" || v.hasPrefix("/") else {
                     return bad("auto, off or the absolute path of a Python executable")

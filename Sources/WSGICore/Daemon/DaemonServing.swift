@@ -76,6 +76,11 @@ extension DaemonProcess {
             scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
             applicationGroup: req.applicationGroup, reloading: req.reloading,
             enableSendfile: req.enableSendfile)
+        // python-threads=: wait for a turn (without the GIL) before taking the GIL.
+        if let turns = st.turns {
+            while sem_wait(turns) != 0 && wsgi_errno() == EINTR {}
+        }
+        defer { if let turns = st.turns { sem_post(turns) } }
         let status = WSGIApplication.run(spec, channel: channel) { environ in
             // The keys from the interpreter's cache (made once, interned), as in embedded mode.
             let keys = EnvironKeys.current

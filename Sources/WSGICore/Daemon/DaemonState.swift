@@ -25,6 +25,8 @@ package final class DaemonState {
     let acceptLock = Lock()
     /// The listener and the idle connections from Apache children (DaemonPoller.swift).
     let poller: DaemonPoller
+    /// python-threads=: the turns to run a request (nil: every thread may at once).
+    let turns: UnsafeMutablePointer<sem_t>?
 
     init(group: DaemonGroupConfig, listener: Int32, wakeRead: Int32, wakeWrite: Int32, poller: DaemonPoller) {
         self.group = group
@@ -33,6 +35,13 @@ package final class DaemonState {
         self.wakeRead = wakeRead
         self.wakeWrite = wakeWrite
         active = [Int64](repeating: 0, count: max(group.threads, 1))
+        if group.pythonThreads > 0 && group.pythonThreads < group.threads {
+            let t = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
+            sem_init(t, 0, UInt32(group.pythonThreads))
+            turns = t
+        } else {
+            turns = nil
+        }
         started = monotonicMicros()
         lastActivity = started
         lastGIL = started
