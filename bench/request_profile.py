@@ -53,7 +53,7 @@ ServerRoot "%(root)s"
 DefaultRuntimeDir "%(root)s"
 PidFile "%(root)s/httpd.pid"
 ErrorLog "%(root)s/error_log"
-LogLevel warn
+LogLevel info
 LoadModule mpm_event_module /usr/lib/apache2/modules/mod_mpm_event.so
 LoadModule authz_core_module /usr/lib/apache2/modules/mod_authz_core.so
 %(load)s
@@ -116,6 +116,21 @@ def wait_port(port, timeout, proc):
         except OSError:
             time.sleep(0.5)
     raise RuntimeError("Apache did not answer on port %d" % port)
+
+
+def session_members(sid):
+    """Processes still alive in the session the server was started in."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                if int(fields[3]) == sid and fields[0] != "Z":
+                    out.append(int(d))
+            except (OSError, IndexError, ValueError):
+                pass
+    return out
 
 
 def traced_pids(root):
@@ -202,9 +217,9 @@ def profile_run(mode, args, express, requests):
             wsgi = home + "WSGIScriptAlias / %s\nWSGIApplicationGroup %%{GLOBAL}\n" % script
         else:
             exe = "python-executable=off" if mode == "daemon-libpython" else ""
-            wsgi = home + ("WSGIDaemonProcess g threads=2 python-home=%s %s\n"
+            wsgi = home + ("WSGIDaemonProcess g threads=2 shutdown-timeout=120 python-home=%s python-path=%s %s\n"
                            "WSGIScriptAlias / %s process-group=g application-group=%%{GLOBAL}\n"
-                           % (args.venv, exe, script))
+                           % (args.venv, args.django_dir or root, exe, script))
     conf = os.path.join(root, "httpd.conf")
     with open(conf, "w") as f:
         f.write(CONF % {"root": root, "port": port, "load": load, "wsgi": wsgi})
@@ -232,23 +247,22 @@ def profile_run(mode, args, express, requests):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         log.close()
-    deadline = time.time() + 120
-    while time.time() < deadline and any(os.path.exists("/proc/%d" % pid) for pid in traced_pids(root)):
+    # The daemon process writes its counts when it has finished Python's shutdown, after Apache.
+    deadline = time.time() + 300
+    while time.time() < deadline and session_members(proc.pid):
         time.sleep(0.5)
-    return root, {pid: f for pid in traced_pids(root) for f in [os.path.join(root, "cg", "cg.%d" % pid)]
+    return root, {("apache" if pid == proc.pid else "daemon"): f
+                  for pid in traced_pids(root) for f in [os.path.join(root, "cg", "cg.%d" % pid)]
                   if os.path.getsize(f) > 0}
 
 
 def kinds(dumps):
-    """{kind: inclusive counts}: the Apache process, and the daemon process (if any)."""
+    """{kind: inclusive counts}: the Apache process (valgrind's own pid), and the daemon process."""
     out = {}
-    for pid, f in sorted(dumps.items()):
+    for kind, f in sorted(dumps.items()):
         incl, total = inclusive(f)
         incl["(total)"] = total
-        if any(re.search(r"^ap_(run_process_connection|process_request)", fn) for fn in incl):
-            out["apache"] = incl
-        elif any(re.search(r"DaemonProcess\.(worker|serve)", fn) for fn in incl):
-            out["daemon"] = incl
+        out[kind] = incl
     return out
 
 
