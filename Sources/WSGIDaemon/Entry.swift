@@ -40,6 +40,11 @@ enum DaemonRuntime {
                 "The daemon runtime could not read its start record (descriptor \(fd)): \(error); exiting.")
             _exit(1)
         }
+        // Inherited across the exec only to be found here: a program the application runs
+        // must not inherit the group's socket or the metrics board (close-on-exec, as in a
+        // forked daemon).
+        _ = wsgi_set_cloexec(record.start.listener, 1)
+        if record.metricsBoard >= 0 { _ = wsgi_set_cloexec(record.metricsBoard, 1) }
         let writer = ErrorLogWriter(record.log)
         Log.sink = { writer.write(level: $0, status: $1, $2) }
         HostFacts.provider = { record.start.facts }

@@ -139,6 +139,20 @@ def test_error_log_format_and_level(apache_factory, mode):
     assert not [l for l in b.log().splitlines() if "MW1202" in l], b.log()
 
 
+def test_only_the_standard_descriptors_pass_to_programs_the_application_runs(apache_factory):
+    """The exec keeps the group's socket, the metrics board and the start record open; once
+    running, the runtime makes them close-on-exec again (as a forked daemon has them) and
+    closed the rest: nothing of Apache's leaks into the executable or its children."""
+    a = apache_factory(_app("", extra="WSGIMetricsURL /metrics\n"))
+    pid = _info(a)["pid"]
+    assert _exe(pid) == SYSTEM_PYTHON
+    fds = _info(a, "/x/fds")
+    inherited = {fd: what for fd, (what, cloexec) in fds.items() if int(fd) > 2 and not cloexec}
+    assert inherited == {}, fds
+    assert any(what.startswith("socket:") for what, _ in fds.values()), fds
+    assert any("mod_wsgi-metrics" in what for what, _ in fds.values()), fds
+
+
 def test_server_metrics_in_the_executable(apache_factory):
     """server-metrics=On: the scoreboard, mapped again after the exec, shows Apache's children."""
     if os.getuid() != 0:

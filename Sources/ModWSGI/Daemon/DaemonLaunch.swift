@@ -238,7 +238,7 @@ enum DaemonLaunch {
         execv(exe, &cargs)
         let e = wsgi_errno()
         pthread_sigmask(SIG_SETMASK, &old, nil)
-        for k in keep where k != start.listener { _ = wsgi_set_cloexec(k, 1) }
+        for k in keep { _ = wsgi_set_cloexec(k, 1) }
         close(fd)
         Log.server(
             APLOG_WARNING, .daemonExecFailed,

@@ -15,6 +15,16 @@ def application(environ, start_response):
             body["pids"] = [p["pid"] for p in m["processes"] if p["pid"]]
             body["server_limit"] = m["server_limit"]
             body["workers"] = len(m["processes"][0]["workers"])
+    elif path == "/fds":
+        import fcntl
+        body = {}
+        for name in os.listdir("/proc/self/fd"):
+            fd = int(name)
+            try:
+                body[name] = [os.readlink("/proc/self/fd/" + name),
+                              bool(fcntl.fcntl(fd, fcntl.F_GETFD) & fcntl.FD_CLOEXEC)]
+            except OSError:
+                pass
     elif path == "/log":
         environ["wsgi.errors"].write("pyexec wsgi.errors line\n")
         environ["wsgi.errors"].flush()
