@@ -72,8 +72,8 @@ DocumentRoot "%(root)s/htdocs"
 %(wsgi)s
 '''
 
-# (part, regex on the demangled name of a function whose inclusive cost is the part's)
-PARTS_CHILD = [
+# (not used: kept for reference below)
+_PARTS_CHILD = [
     ("translate_name", r"^wsgi_swift_translate_name$"),
     ("access checker", r"^wsgi_swift_access_checker$"),
     ("handler (all)", r"^wsgi_swift_handler$"),
@@ -147,9 +147,17 @@ def demangle(names):
     return dict(zip(names, out)) if len(out) == len(names) else dict(zip(names, names))
 
 
-def inclusive(path):
-    """{function: inclusive Ir} and the total Ir of one dump."""
-    p = run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", "--auto=no", path])
+OWNERS = [
+    ("Apache (httpd, its modules, APR)", r"/usr/sbin/apache2|/apache2/modules/|libapr"),
+    ("ours (libmod_wsgi, the daemon runtime)", r"libmod_wsgi"),
+    ("Python", r"python3\.\d+|libpython"),
+    ("libc, the loader, libstdc++", r"libc\.so|ld-linux|libm\.so|libstdc|libgcc"),
+]
+
+
+def annotate(path, inclusive):
+    """[(function, object, Ir)] of one dump, and its total."""
+    p = run(["callgrind_annotate", "--threshold=100", "--auto=no"] + (["--inclusive=yes"] if inclusive else []) + [path])
     total = 0
     rows = []
     for line in p.stdout.splitlines():
@@ -162,13 +170,25 @@ def inclusive(path):
             total = ir
             continue
         # "file:function [object]"
+        obj = re.search(r"\[([^\]]*)\]$", name)
         fn = name.split(":", 1)[1] if ":" in name else name
         fn = re.sub(r"\s+\[[^\]]*\]$", "", fn)
-        rows.append((fn, ir))
-    names = demangle([fn for fn, _ in rows])
+        rows.append((fn, obj.group(1) if obj else "", ir))
+    return rows, total
+
+
+def inclusive(path):
+    """{function: inclusive Ir}, with "(total)" and "(owner) NAME": the exclusive Ir of each
+    owner's code (they add up to the total, as inclusive costs of recursive code need not)."""
+    rows, total = annotate(path, True)
+    names = demangle([fn for fn, _, _ in rows])
     incl = collections.defaultdict(int)
-    for fn, ir in rows:
+    for fn, _, ir in rows:
         incl[names.get(fn, fn)] = max(incl[names.get(fn, fn)], ir)
+    excl, _ = annotate(path, False)
+    for _, obj, ir in excl:
+        owner = next((o for o, pattern in OWNERS if re.search(pattern, obj)), "other")
+        incl["(owner) " + owner] += ir
     return incl, total
 
 
@@ -289,29 +309,30 @@ def profile(mode, args, express):
                 shutil.rmtree(r, ignore_errors=True)
 
 
+# (part, regex on the demangled name of the function whose inclusive cost is the part's)
+PARTS = [
+    ("translate_name (ours)", r"^wsgi_swift_translate_name$"),
+    ("handler (ours, inclusive)", r"^wsgi_swift_handler$"),
+    ("daemon hop, Apache's side: DaemonClient.forward", r"DaemonClient\.forward"),
+    ("request in the daemon: DaemonProcess.serve", r"DaemonProcess\.serve"),
+    ("the application call", r"^_?PyObject_(Vectorcall|Call)$"),
+    ("start_response", r"closure #2 in variable initialization expression of static StartResponse\.type"),
+    ("writing the response: WSGIRequest.write", r"WSGIRequest\.write"),
+]
+
+
 def analyse(mode, per_kind):
-    """{process kind: {part: instructions per request}}"""
+    """{process kind: {row: instructions per request}}"""
     out = {}
     for kind, incl in per_kind.items():
         parts = collections.OrderedDict()
         parts["total"] = incl.get("(total)", 0)
-        if kind == "apache":
-            for name, pattern in PARTS_CHILD:
-                parts[name] = part_cost(incl, pattern)
-            ours = parts["translate_name"] + parts["access checker"] + parts["handler (all)"]
-            parts["Apache core"] = parts["total"] - ours
-            if mode.startswith("daemon"):
-                parts["our hooks (besides the hop)"] = ours - parts["daemon hop: forward"]
-            elif mode == "embedded":
-                parts["our hooks (besides the parts)"] = (ours - parts["environ"] - parts["application call"]
-                                                          - parts["start_response"] - parts["response to Apache"])
-        else:
-            parts["serve (a request, inclusive)"] = part_cost(incl, r"DaemonProcess\.serve")
-            parts["environ"] = part_cost(incl, r"DaemonRequest\.forEachEntry")
-            parts["application call"] = part_cost(incl, r"^_?PyObject_(Vectorcall|Call)$|^PyObject_CallOneArg$")
-            parts["start_response"] = part_cost(incl, r"StartResponse\.\w*call|start_response")
-            parts["response (socket)"] = part_cost(incl, r"SocketChannel\.(write|sendHeaders|finish)")
-            parts["waiting for requests (poller, accept)"] = part_cost(incl, r"DaemonPoller\.next")
+        for owner, _ in OWNERS + [("other", "")]:
+            parts["by owner: " + owner] = incl.get("(owner) " + owner, 0)
+        for name, pattern in PARTS:
+            v = part_cost(incl, pattern)
+            if v:
+                parts[name] = v
         out[kind] = parts
     return out
 
