@@ -133,7 +133,6 @@ let package = Package(
             name: "ExpressKit",
             dependencies: [
                 "SystemCalls",
-                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -143,23 +142,32 @@ let package = Package(
                 "ExpressKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // setup-server must start in milliseconds: a static Swift runtime and Foundation
-            // halve the dynamic loader's work (22 ms -> 11 ms measured).
-            // (What `swift build --static-swift-stdlib` does; the static Foundation's own
-            // dependencies must be named because dependencies are compiled for the shared one.)
+            // setup-server must start in milliseconds: a static Swift runtime halves the dynamic
+            // loader's work (22 ms -> 11 ms measured). No Foundation: the command is 12 MB, not the
+            // 77 MB that Foundation and ICU's data made it. swift-argument-parser imports
+            // FoundationEssentials (JSONEncoder for --experimental-dump-help, LocalizedError),
+            // which has no ICU; linked statically, its own static dependencies must be named
+            // (what `swift build --static-swift-stdlib` does).
             linkerSettings: [
                 .unsafeFlags(
                     ["-static-stdlib", "-Xlinker", "--start-group"]
                         + [
-                            "Foundation", "FoundationInternationalization", "FoundationEssentials", "CoreFoundation",
-                            "_FoundationICU", "_FoundationCShims", "_FoundationCollections", "swiftSynchronization",
-                            "swiftDispatch", "dispatch", "BlocksRuntime",
+                            "FoundationEssentials", "_FoundationCShims", "_FoundationCollections",
+                            "swiftSynchronization",
                         ].flatMap { ["-Xlinker", "-l" + $0] }
-                        + ["-Xlinker", "--end-group"])
+                        + ["-Xlinker", "--end-group"]),
+                // Without its symbol table (8 MB: the names of every Swift function linked in),
+                // a release build is what a wheel ships; a debug build keeps it for debuggers.
+                .unsafeFlags(["-Xlinker", "--strip-all"], .when(configuration: .release)),
             ]
         ),
         // Golden/ holds the expected rendered files, read by path at test time.
-        .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit", "SystemCalls"], exclude: ["Golden"]),
+        // swift-mustache renders every template in the tests too: the reference the command's own
+        // Mustache renderer (ExpressKit/Support/Template.swift) is checked against.
+        .testTarget(
+            name: "ExpressKitTests",
+            dependencies: ["ExpressKit", "SystemCalls", .product(name: "Mustache", package: "swift-mustache")],
+            exclude: ["Golden"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
     ]
 )
