@@ -11,6 +11,10 @@ import Foundation
 // way apxs-based builds do it: `apxs -q INCLUDEDIR`, `apr-1-config --includes` and
 // `python3-config --includes / --embed --ldflags`. Override with the environment:
 //   APXS=/path/to/apxs  PYTHON_CONFIG=/path/to/python3.X-config
+// MOD_WSGI_LINK_LIBPYTHON=0 (what the wheel build sets) leaves libpython out of the module's
+// DT_NEEDED: the Python it embeds is then loaded first, with `LoadFile`, from wherever the
+// machine that installs the wheel has it (the command writes that line), as a Python
+// extension module gets Python from the interpreter that imports it.
 // PYTHON_CONFIG defaults to the system Python (/usr/bin/python3-config) rather than the
 // first one on PATH, because Apache's unprivileged user must be able to read the Python
 // home (a pyenv build under /root is not readable).
@@ -70,7 +74,10 @@ var includeFlags = ["-I" + apacheInclude]
 for f in (aprInclude + " " + pyIncludes).split(separator: " ") where f.hasPrefix("-I") {
     if !includeFlags.contains(String(f)) { includeFlags.append(String(f)) }
 }
-let linkFlags = pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") }
+let linkLibpython = env["MOD_WSGI_LINK_LIBPYTHON"] != "0"
+let linkFlags = pyLdflags.split(separator: " ").map(String.init).filter {
+    ($0.hasPrefix("-L") || $0.hasPrefix("-l")) && (linkLibpython || !$0.hasPrefix("-lpython"))
+}
 
 let package = Package(
     name: "mod_wsgi-express",

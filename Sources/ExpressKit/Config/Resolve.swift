@@ -161,6 +161,7 @@ extension ResolvedConfig {
             url: url)
         try config.resolveSite(o, cwd: cwd)
         config.metrics = try MetricsSettings.resolve(o)
+        config.pythonLibrary = try PythonLibrary.locate(module: module, pythonHome: pythonHome)
         return config
     }
 
