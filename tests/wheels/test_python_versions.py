@@ -29,14 +29,31 @@ def application(environ, start_response):
 """
 
 
+class Wheels:
+    """The wheel of each version, built on first use from the first Python found of it (a
+    failed build fails that version's tests only, once)."""
+
+    def __init__(self, dist):
+        self.dist, self.done = dist, {}
+        self.python = {}
+        for python, info in builder.find_pythons(GIVEN or None)[0]:
+            self.python.setdefault(info["version"], python)
+
+    def __getitem__(self, version):
+        if version not in self.done:
+            try:
+                self.done[version] = builder.build(self.python[version], self.dist)
+            except BaseException as e:  # SystemExit from the builder included
+                self.done[version] = e
+        if isinstance(self.done[version], BaseException):
+            pytest.fail("the wheel for Python %s did not build: %s" % (version, self.done[version]))
+        return self.done[version]
+
+
 @pytest.fixture(scope="session")
 def built_wheels():
-    """{"3.12": wheel path}: one wheel per version found, built once."""
     dist = readable_dir("mwe-wheels-")
-    out = {}
-    for python, info in builder.find_pythons(GIVEN or None)[0]:
-        out[info["version"]] = builder.build(python, dist)
-    yield out
+    yield Wheels(dist)
     shutil.rmtree(dist, ignore_errors=True)
 
 
