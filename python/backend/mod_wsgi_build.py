@@ -12,7 +12,8 @@ mod_wsgi's setup.py builds mod_wsgi.so for its Python:
   templates under share/mod_wsgi-express/templates (where the executable looks for them
   beside its bin/), and the pure-Python package `mod_wsgi` (python/mod_wsgi): see
   `built_files` to add a file the build makes.
-- the module is linked without libpython (MOD_WSGI_LINK_LIBPYTHON=0): the command loads the
+- the module is linked without libpython (MOD_WSGI_LINK_LIBPYTHON=0) and without its symbol
+  table (MOD_WSGI_STRIP_MODULE=1, as the command is in any release build): the command loads the
   Python of the environment it serves with `LoadFile` before the module, wherever that Python
   is on the machine that installs the wheel. Both are linked with the Swift runtime
   statically, so the wheel needs no Swift, no compiler and no apache2-dev where it is
@@ -197,7 +198,8 @@ def swift_build(tc, scratch):
             _sync(os.path.join(ROOT, name), os.path.join(package, name))
     cmd = [tc.swift, "build", "-c", "release", "--package-path", package,
            "--scratch-path", os.path.join(scratch, "build"), "--manifest-cache", "none"]
-    env = dict(os.environ, PYTHON_CONFIG=tc.python_config, APXS=tc.apxs, MOD_WSGI_LINK_LIBPYTHON="0")
+    env = dict(os.environ, PYTHON_CONFIG=tc.python_config, APXS=tc.apxs, MOD_WSGI_LINK_LIBPYTHON="0",
+               MOD_WSGI_STRIP_MODULE="1")
     sys.stderr.write("mod_wsgi: building for Python %s (%s) with %s\n" % (tc.version, tc.python_config, " ".join(cmd)))
     sys.stderr.flush()
     r = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)
