@@ -55,7 +55,7 @@ test: unit integration
 
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
-# static Foundation brings (its use of mktemp) is not ours either.
+# static FoundationEssentials brings (swift-argument-parser's; its use of mktemp) is not ours either.
 warnings: $(DEPS)/build
 	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build)
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
