@@ -78,9 +78,10 @@ for f in (aprInclude + " " + pyIncludes).split(separator: " ") where f.hasPrefix
 }
 let linkLibpython = env["MOD_WSGI_LINK_LIBPYTHON"] != "0"
 let stripModule = env["MOD_WSGI_STRIP_MODULE"] == "1" ? ["-Xlinker", "--strip-all"] : []
-let linkFlags = pyLdflags.split(separator: " ").map(String.init).filter {
-    ($0.hasPrefix("-L") || $0.hasPrefix("-l")) && (linkLibpython || !$0.hasPrefix("-lpython"))
-}
+// Without libpython, none of the libraries it needs either (-lcrypt, -lutil … of a pyenv build).
+let linkFlags =
+    linkLibpython
+    ? pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") } : []
 
 let package = Package(
     name: "mod_wsgi-express",
@@ -124,6 +125,11 @@ let package = Package(
                     includeFlags.flatMap { ["-Xcc", $0] } + [
                         "-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE",
                         "-Xcc", "-D_FILE_OFFSET_BITS=64",
+                        // CModWSGI's Clang module (Python.h inside) is cached by a hash of the
+                        // flags that, by default, leaves out the include paths: a build directory
+                        // reused for another Python would import the first one's headers (its
+                        // struct layouts, its functions). The strict hash keeps one per Python.
+                        "-Xcc", "-Xclang", "-Xcc", "-fmodules-strict-context-hash",
                         // Only the Swift core library in every Apache process, not the regex and
                         // concurrency runtimes nobody here uses.
                         "-Xfrontend", "-disable-implicit-string-processing-module-import",

@@ -215,13 +215,13 @@ def swift_build(tc, scratch):
 
 # --- the platform tag ------------------------------------------------------------------------
 
-# What a manylinux wheel may take from the system (PEP 600, auditwheel's policies): glibc's
-# libraries, libgcc_s and libstdc++; anything else must be in the wheel.
-MANYLINUX_LIBS = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-                  "libcrypt.so.1", "libnsl.so.1", "libgcc_s.so.1", "libstdc++.so.6",
-                  "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
-GLIBC_LIBS = {"libc.so.6", "libm.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1",
-              "libcrypt.so.1", "libnsl.so.1", "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+# What a manylinux wheel may take from the system (PEP 600; auditwheel's manylinux_2_28+
+# policies, less the X11 and GLib libraries): glibc's libraries (not libcrypt, which is
+# libxcrypt now), libgcc_s, libstdc++, libatomic, zlib; anything else must be in the wheel.
+GLIBC_LIBS = {"libc.so.6", "libm.so.6", "libmvec.so.1", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+              "libutil.so.1", "libnsl.so.1", "libresolv.so.2", "libanl.so.1",
+              "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+MANYLINUX_LIBS = GLIBC_LIBS | {"libgcc_s.so.1", "libstdc++.so.6", "libatomic.so.1", "libz.so.1"}
 
 
 def elf_needs(path):
