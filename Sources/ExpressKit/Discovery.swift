@@ -187,6 +187,8 @@ public struct ModuleInfo: Equatable {
     /// DT_NEEDED, so that it works with the Python wherever the installing machine has it. nil
     /// when the module names libpython itself (a build tree, or unknown).
     public var pythonLibrary: String? = nil
+    /// The libpython is a free-threaded build's (libpython3.13t): PEP 703, no GIL.
+    public var freeThreaded = false
 
     /// $MOD_WSGI_MODULE, else libmod_wsgi.so next to the running executable (a build tree),
     /// else the module pip installed with it (see `installed`).
@@ -202,12 +204,14 @@ public struct ModuleInfo: Equatable {
         guard Sys.isFile(path) else { throw ExpressError.moduleNotBuilt(looked: path) }
         let elf = ELF.dynamicInfo(path)
         var version: String?
+        var freeThreaded = false
         for lib in elf?.needed ?? [] where lib.hasPrefix("libpython") {
             // libpython3.11.so.1.0 -> 3.11
             let rest = lib.dropFirst("libpython".count)
             let v = rest.prefix { $0.isNumber || $0 == "." }
             let parts = v.split(separator: ".")
             if parts.count >= 2 { version = "\(parts[0]).\(parts[1])" }
+            freeThreaded = rest.dropFirst(v.count).hasPrefix("t")
         }
         // A wheel's module (mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so) links no libpython:
         // its name says which Python it is built for.
@@ -215,6 +219,7 @@ public struct ModuleInfo: Equatable {
         if version == nil, elf != nil, let named = pythonBuild(moduleName: Path.basename(path)) {
             version = named.version
             library = "libpython\(named.version)\(named.abiflags).so.1.0"
+            freeThreaded = named.abiflags.contains("t")
         }
         var prefix: String?
         if let v = version {
@@ -235,7 +240,9 @@ public struct ModuleInfo: Equatable {
             let root = Path.dirname(Path.dirname(exe))
             if Sys.isFile(Path.join(root, "pyvenv.cfg")) { venv = root }
         }
-        return ModuleInfo(path: path, pythonVersion: version, pythonPrefix: prefix, venv: venv, pythonLibrary: library)
+        return ModuleInfo(
+            path: path, pythonVersion: version, pythonPrefix: prefix, venv: venv, pythonLibrary: library,
+            freeThreaded: freeThreaded)
     }
 
     /// "mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so" -> ("3.11", ""); "…cpython-311d-…" -> ("3.11", "d").

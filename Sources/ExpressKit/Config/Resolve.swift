@@ -162,6 +162,16 @@ extension ResolvedConfig {
         try config.resolveSite(o, cwd: cwd)
         config.metrics = try MetricsSettings.resolve(o)
         config.pythonLibrary = try PythonLibrary.locate(module: module, pythonHome: pythonHome)
+        config.interpreter = try InterpreterTelemetrySettings.resolve(
+            o, serverRoot: serverRoot, services: services, embedded: embedded || debugMode, module: module,
+            pythonHome: config.pythonHome, pythonPaths: pythonPaths)
+        if let socket = config.interpreter.telemetrySocket {
+            config.serviceScripts.append(
+                ServiceScript(
+                    name: InterpreterTelemetrySettings.serviceName,
+                    script: Path.join(Path.dirname(Path.dirname(socket)), "telemetry-service.py"),
+                    user: account.user, group: account.group))
+        }
         return config
     }
 
