@@ -135,6 +135,7 @@ extension ResolvedConfig {
         // mod_wsgi-express's AuthName, host:port.
         ctx["accessHooks"] = accessHooks.context(realm: "\(host):\(port)")
         ctx["metrics"] = metrics.context()
+        ctx["lifecycle"] = lifecycle.context()
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] =

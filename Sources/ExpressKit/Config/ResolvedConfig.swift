@@ -62,6 +62,8 @@ public struct ResolvedConfig {
     public var accessHooks: AccessHooks
     /// --server-metrics, --server-status, --metrics-url, --metrics-allow.
     public var metrics = MetricsSettings()
+    /// --drain-timeout, --drain-delay, --health-url, --health-allow.
+    public var lifecycle = LifecycleSettings()
 
     // processes
     public var embeddedMode: Bool
