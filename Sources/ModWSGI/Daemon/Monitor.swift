@@ -123,6 +123,7 @@ enum Monitor {
             "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         ProcessStopping.note(why)
         MetricsRecorder.daemonStopping(why)
+        TelemetryReporter.stoppingDecided(ProcessStopping.reason)
         LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
         phase = .graceful
         DaemonProcess.state.closeListener()
@@ -135,6 +136,7 @@ enum Monitor {
         if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
         ProcessStopping.note(why ?? "")
         MetricsRecorder.daemonStopping(why ?? "")
+        TelemetryReporter.stoppingDecided(ProcessStopping.reason)
         ProcessStopping.publishSoon()
         phase = .shutdown
         LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
@@ -148,6 +150,7 @@ enum Monitor {
     static func exitNow(_ code: Int32) -> Never {
         Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         MetricsRecorder.processExiting()
+        TelemetryReporter.stopped(ProcessStopping.reason)
         _exit(code)
     }
 
@@ -155,6 +158,7 @@ enum Monitor {
     /// unless WSGIDestroyInterpreter Off), bounded by shutdown-timeout.
     static func exitProcess(finalize: Bool) -> Never {
         let g = DaemonProcess.state.group
+        TelemetryReporter.finish(ProcessStopping.reason)
         if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {
