@@ -212,6 +212,10 @@ def test_drain_delay_keeps_serving_with_health_503(app, workdir, port, procs):
     assert fetch(url + "/healthz")[:2] == (200, b"OK\n")
     t0 = time.time()
     os.kill(httpd, signal.SIGTERM)
+    # From the moment Apache's parent has taken the signal (kill(2) returns before that).
+    while fetch(url + "/healthz")[0] != 503:
+        assert time.time() - t0 < 1.0
+        time.sleep(0.02)
     seen = []
     while time.time() - t0 < 2.5:
         status, body, headers = fetch(url + "/healthz")
@@ -250,6 +254,22 @@ def test_drain_timeout_cuts_and_logs(app, workdir, port, procs, mode):
     else:
         # Apache's child busy in Python is killed past the timeout, not 9 s later.
         assert "MW1807" in out, out
+
+
+def test_sigterm_right_after_a_graceful_restart_drains(app, workdir, port, procs):
+    """A graceful restart (SIGUSR1) makes Apache install its own handlers again; a SIGTERM in
+    the second before ours are back is held, not taken as Apache's immediate stop."""
+    p, httpd = start_exec(app, workdir, port, procs, "--drain-timeout", "20")
+    slow = InFlight(port, "/sleep/2")
+    time.sleep(0.3)
+    os.kill(httpd, signal.SIGUSR1)
+    time.sleep(0.02)
+    os.kill(httpd, signal.SIGTERM)
+    status, _, body = slow.get()
+    assert status == 200 and body.startswith(b"/sleep/2 ")
+    assert p.wait(timeout=30) == 0
+    out = output(p)
+    assert "AH00493" in out and "MW1800" in out and "MW1802" in out and "AH00491" not in out, out
 
 
 def test_second_sigterm_stops_at_once(app, workdir, port, procs):

@@ -66,8 +66,11 @@ struct LifecycleBoard {
         if let board = current, board.daemonWords >= needed {
             // A restart: every process of the configuration is forked again.
             for i in 0..<board.daemonWords { wsgi_atomic_store(board.daemonWord(i), 0) }
-            wsgi_atomic_store(board.draining, 0)
-            wsgi_atomic_store(board.cut, 0)
+            // A SIGTERM taken while the configuration was read again still drains.
+            if wsgi_lifecycle_phase() == 0 {
+                wsgi_atomic_store(board.draining, 0)
+                wsgi_atomic_store(board.cut, 0)
+            }
             return
         }
         let words = headerWords + max(needed * 2, 16)
