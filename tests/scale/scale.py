@@ -136,6 +136,8 @@ def ensure_mod_wsgi(work, args):
         return None
     log("pip install mod_wsgi==%s into %s (it compiles against this Apache; a minute or so) ..."
         % (MOD_WSGI_VERSION, venv))
+    os.makedirs(work, exist_ok=True)
+    os.chmod(work, 0o755)
     if not os.path.exists(os.path.join(venv, "bin", "python")):
         subprocess.run([SYSTEM_PYTHON, "-m", "venv", venv], check=True, timeout=300)
     env = dict(os.environ, APXS="/usr/bin/apxs")
@@ -605,8 +607,6 @@ def main(argv=None):
     os.makedirs(work, exist_ok=True)
     os.chmod(work, 0o755)
     venv_home = work if keep else "/var/tmp/mod_wsgi-scale"
-    os.makedirs(venv_home, exist_ok=True)
-    os.chmod(venv_home, 0o755)
     app = os.path.join(work, "app.py")
     with open(app, "wb") as f:
         f.write(APP)
