@@ -111,6 +111,7 @@ enum LogID: Int {
     // mod_wsgi 6.1's interpreter options and telemetry (17xx).
     case switchIntervalSet = 1701
     case switchIntervalSkipped = 1702
+    case subInterpreterSwitchIntervalSkipped = 1790
     case switchIntervalFailed = 1703
     case freeThreadingActive = 1704
     case perInterpreterGILSkipped = 1705
