@@ -19,6 +19,8 @@ final class Interpreter {
     /// Why a script failed to load, kept for the next response when its loader asked for it
     /// (mod_wsgi-express's handler in debug mode): the lines of the log report, by path.
     var loadFailureReports: [String: [String]] = [:]
+    /// Its GC telemetry (WSGITelemetryService), once the reporter runs in this process.
+    var gcTelemetry: TelemetryGC?
 
     init(name: String, state: OpaquePointer, isMain: Bool) {
         self.name = name
@@ -40,6 +42,8 @@ final class ThreadStates {
 
 enum Interpreters {
     nonisolated(unsafe) private static var table: [String: Interpreter] = [:]
+    /// The same, in the order they were made (the main one first).
+    nonisolated(unsafe) private static var made: [Interpreter] = []
     private static let lock = Lock()
     nonisolated(unsafe) private static var key = pthread_key_t()
     nonisolated(unsafe) private static var nextThreadID = 0
@@ -51,6 +55,7 @@ enum Interpreters {
         let interp = Interpreter(name: "", state: PyThreadState_GetInterpreter(tstate), isMain: true)
         main = interp
         table[""] = interp
+        made = [interp]
         let ts = threadStates()
         ts.states.append((interp.state, tstate))
         InterpreterSetup.prepare(interp)
@@ -97,7 +102,10 @@ enum Interpreters {
         InterpreterSetup.prepare(interp)
         InterpreterOptions.applyToSubInterpreter(name, ownGIL: ownGIL)
         PyThreadState_Swap(mainState)
-        lock.withLock { table[name] = interp }
+        lock.withLock {
+            table[name] = interp
+            made.append(interp)
+        }
         Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'.")
         return interp
     }
@@ -124,6 +132,16 @@ enum Interpreters {
 
     /// The names of the interpreters made so far ("" is the main one).
     static func names() -> [String] { lock.withLock { Array(table.keys) } }
+
+    /// The interpreters made so far, the main one first.
+    static func all() -> [Interpreter] { lock.withLock { made } }
+
+    /// Runs `body` with the GIL of an interpreter that exists (from a thread that holds no GIL).
+    static func with<T>(_ interp: Interpreter, _ body: () -> T) -> T {
+        enter(interp, threadStates())
+        defer { release() }
+        return body()
+    }
 
     /// At process exit, on the thread that initialised Python: end the sub-interpreters
     /// (running their atexit functions), then finalize the main interpreter.
@@ -155,7 +173,10 @@ enum Interpreters {
         Py_FinalizeEx()
         EnvironKeys.forget()
         Log.server(APLOG_INFO, .pythonFinalized, "Python has shutdown.")
-        lock.withLock { table = [:] }
+        lock.withLock {
+            table = [:]
+            made = []
+        }
         Self.main = nil
     }
 }

@@ -33,12 +33,14 @@ final class TelemetryRecorder {
     /// A request that is running (for the slow-request scan) or has just finished.
     struct RunningRequest {
         var threadID = 0
-        var start: Int64 = 0  // µs since the epoch: when Apache read the request
+        var start: Int64 = 0  // µs since the epoch: when the thread took the request up (mod_wsgi's slot claim)
         var requestStart: Int64 = 0, queueStart: Int64 = 0, daemonStart: Int64 = 0, applicationStart: Int64 = 0
         var serverPid: UInt32 = 0
         var activeAtStart = 0
-        var method = "", scheme = "", hostname = "", scriptName = "", pathInfo = "", protocolName = ""
-        var peerIP = "", userAgent = "", logID = ""
+        /// The URL and identity, as the bytes mod_wsgi sends (each cut to its bound, with "...").
+        var method: [UInt8] = [], scheme: [UInt8] = [], hostname: [UInt8] = [], scriptName: [UInt8] = []
+        var pathInfo: [UInt8] = [], protocolName: [UInt8] = [], peerIP: [UInt8] = [], userAgent: [UInt8] = []
+        var logID: [UInt8] = []
     }
 
     /// A finished slow request, as it goes on the wire (state 1).
@@ -107,13 +109,14 @@ final class TelemetryRecorder {
             guard let i = slot(req.threadID) else { return }
             var r = req
             r.activeAtStart = active
-            threads[i].busySince = req.applicationStart
+            threads[i].busySince = req.start
             threads[i].running = r
         }
     }
 
     struct Finished {
         var threadID: Int
+        var claimed: Int64
         var requestStart: Int64, queueStart: Int64, daemonStart: Int64
         var applicationStart: Int64, applicationFinish: Int64
         var status: Int
@@ -169,7 +172,8 @@ final class TelemetryRecorder {
             threads[i].busyMicros += since > 0 ? max(f.applicationFinish - since, 0) : 0
             threads[i].busySince = 0
             threads[i].cpuMicros += f.cpuMicros
-            let duration = Int64(request)
+            // As mod_wsgi: a thread's durations and the slow threshold count from the slot claim.
+            let duration = max(f.applicationFinish - (threads[i].running?.start ?? f.claimed), 0)
             threads[i].maxDurationMicros = max(threads[i].maxDurationMicros, duration)
             if let running = threads[i].running, slowThresholdMicros > 0, duration >= slowThresholdMicros {
                 if completedSlow.count < 1024 {

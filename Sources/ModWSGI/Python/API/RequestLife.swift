@@ -11,6 +11,9 @@ final class RequestLife {
     let requestID: PyObj?
     let events: Bool
     let threadID: Int
+    /// The Apache child that accepted the request, and when this thread took it up (µs).
+    let serverPid: UInt32
+    let claimed: Int64
     /// When the application was called (µs since the epoch).
     let appStart: Int64
     private var cpuStart: (Double, Double) = (0, 0)
@@ -26,9 +29,11 @@ final class RequestLife {
         var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
     }
 
-    init(api: InterpreterAPI, environ: PyObj, threadID: Int) {
+    init(api: InterpreterAPI, environ: PyObj, threadID: Int, serverPid: UInt32, claimed: Int64) {
         self.api = api
         self.threadID = threadID
+        self.serverPid = serverPid
+        self.claimed = claimed
         data = PyDict_New()!
         requestID = PyDict_GetItemString(environ, "mod_wsgi.request_id").map { wsgi_new_ref($0) }
         events = api.hasSubscribers
