@@ -21,6 +21,8 @@ final class Interpreter {
     var loadFailureReports: [String: [String]] = [:]
     /// Its GC telemetry (WSGITelemetryService), once the reporter runs in this process.
     var gcTelemetry: TelemetryGC?
+    /// It has a GIL of its own (WSGIPerInterpreterGIL On).
+    var ownGIL = false
 
     init(name: String, state: OpaquePointer, isMain: Bool) {
         self.name = name
@@ -48,6 +50,29 @@ enum Interpreters {
     nonisolated(unsafe) private static var key = pthread_key_t()
     nonisolated(unsafe) private static var nextThreadID = 0
     nonisolated(unsafe) static var main: Interpreter?
+
+    // MARK: interpreters with a GIL of their own (WSGIPerInterpreterGIL On)
+
+    /// Some interpreter of this process may get a GIL of its own: set before Python starts,
+    /// never changed after. Then two interpreters run Python at the same time, and what the
+    /// module keeps for the whole process (counters, caches, its Python types) is no longer
+    /// serialised by one GIL: see `shared` and NativeType.
+    nonisolated(unsafe) static var parallel = false
+    nonisolated(unsafe) private static var ownGIL: Set<OpaquePointer> = []
+    private static let sharedLock = Lock()
+
+    /// Whether the interpreter (a PyInterpreterState) has a GIL of its own.
+    static func hasOwnGIL(_ state: OpaquePointer) -> Bool {
+        parallel && lock.withLock { ownGIL.contains(state) }
+    }
+
+    /// Runs `body` on state the whole process shares: under a lock when interpreters run in
+    /// parallel, as it is without one (the one GIL serialises it) otherwise.
+    @inline(__always)
+    static func shared<T>(_ body: () -> T) -> T {
+        guard parallel else { return body() }
+        return sharedLock.withLock(body)
+    }
 
     /// Called right after Py_InitializeFromConfig, on the initialising thread.
     static func registerMain(_ tstate: UnsafeMutablePointer<PyThreadState>) {
@@ -98,15 +123,23 @@ enum Interpreters {
             return nil
         }
         let interp = Interpreter(name: name, state: PyThreadState_GetInterpreter(tstate), isMain: false)
+        interp.ownGIL = ownGIL
+        if ownGIL { lock.withLock { _ = Self.ownGIL.insert(interp.state) } }
         // The factory thread's state stays alive: it is this interpreter's main thread.
         InterpreterSetup.prepare(interp)
         InterpreterOptions.applyToSubInterpreter(name, ownGIL: ownGIL)
-        PyThreadState_Swap(mainState)
+        if ownGIL {
+            // Its GIL is not the main interpreter's: let go of it and take the main one back.
+            _ = PyEval_SaveThread()
+            PyEval_RestoreThread(mainState!)
+        } else {
+            PyThreadState_Swap(mainState)
+        }
         lock.withLock {
             table[name] = interp
             made.append(interp)
         }
-        Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'.")
+        Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'\(ownGIL ? " with its own GIL" : "").")
         return interp
     }
 
@@ -151,7 +184,13 @@ enum Interpreters {
         PyEval_RestoreThread(mainState)
         for interp in subs {
             let mine = PyThreadState_New(interp.state)!
-            PyThreadState_Swap(mine)
+            if interp.ownGIL {
+                // Its GIL is its own: let go of the main one and take it.
+                _ = PyEval_SaveThread()
+                PyEval_RestoreThread(mine)
+            } else {
+                PyThreadState_Swap(mine)
+            }
             // Py_EndInterpreter wants to be the last thread state of the interpreter.
             var t = PyInterpreterState_ThreadHead(interp.state)
             while let cur = t {
@@ -160,8 +199,13 @@ enum Interpreters {
             }
             InterpreterSetup.shutdown(interp)
             Py_EndInterpreter(mine)
-            // The GIL is still ours: carry on in the main interpreter.
-            PyThreadState_Swap(mainState)
+            if interp.ownGIL {
+                // Its GIL went with it: take the main interpreter's again.
+                PyEval_RestoreThread(mainState)
+            } else {
+                // The GIL is still ours: carry on in the main interpreter.
+                PyThreadState_Swap(mainState)
+            }
             Log.server(APLOG_INFO, .interpreterDestroyed, "Destroy interpreter '\(interp.name)'.")
         }
         InterpreterSetup.shutdown(main)

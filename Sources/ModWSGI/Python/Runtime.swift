@@ -125,6 +125,13 @@ enum PythonRuntime {
             // WSGIFreeThreading On (refused at start-up unless Python is a free-threaded build).
             withUnsafeMutablePointer(to: &config) { wsgi_config_disable_gil($0) }
         }
+        // WSGIPerInterpreterGIL On anywhere (or no GIL at all): Python may run on two threads
+        // of this process at once, so the module guards what the whole process shares.
+        let global = GlobalConfig.current
+        Interpreters.parallel =
+            (wsgi_python_per_interpreter_gil_build() != 0
+                && (global.perInterpreterGIL == true || global.interpreterOptions.contains { $0.perInterpreterGIL == true }))
+            || (wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere)
         status = Py_InitializeFromConfig(&config)
         if PyStatus_Exception(status) != 0 { return fail(status) }
         initialized = true

@@ -56,7 +56,10 @@ enum WSGIApplication {
 
         let ts = Interpreters.threadStates()
         ts.requests += 1
-        ModuleState.totalRequests += 1
+        let totalRequests = Interpreters.shared {
+            ModuleState.totalRequests += 1
+            return ModuleState.totalRequests
+        }
 
         let request = WSGIRequest(channel: channel, enableSendfile: spec.enableSendfile)
         request.scriptPath = spec.scriptPath
@@ -81,7 +84,7 @@ enum WSGIApplication {
         keys.set(environ, "apache.version", wsgi_new_ref(interp.apacheVersion))
         keys.set(environ, "mod_wsgi.thread_id", Py.int(ts.threadID))
         keys.set(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
-        keys.set(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
+        keys.set(environ, "mod_wsgi.total_requests", Py.int(totalRequests))
 
         // The mod_wsgi API: request_data(), active_requests, events, metrics.
         let life = RequestLife(

@@ -45,12 +45,14 @@ final class RequestLife {
             times.daemonStart = Self.seconds(environ, "mod_wsgi.daemon_start")
         }
         if events { cpuStart = Self.threadCPU() }
-        Metrics.activeRequests += 1
+        Interpreters.shared {
+            Metrics.activeRequests += 1
+            // As mod_wsgi: a thread's count includes its running request; request_count does not.
+            Metrics.threadRequests[threadID, default: 0] += 1
+        }
         MetricsRecorder.applicationStarted()
         if TelemetryRecorder.enabled { TelemetryRecorder.requestBegan(self, environ: environ) }
         if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
-        // As mod_wsgi: a thread's count includes its running request; request_count does not.
-        Metrics.threadRequests[threadID, default: 0] += 1
     }
 
     /// An environ timestamp (µs, as a str) in seconds; 0.0 when absent.
@@ -157,7 +159,6 @@ final class RequestLife {
             publish("request_finished", e)
             wsgi_decref(e)
         }
-        Metrics.activeRequests -= 1
         if MetricsRecorder.slot != nil {
             MetricsRecorder.applicationFinished(
                 status: Int(request.status != 0 ? request.status : status), appMicros: finish - appStart,
@@ -167,7 +168,10 @@ final class RequestLife {
         if TelemetryRecorder.enabled {
             TelemetryRecorder.requestFinished(self, request: request, status: status, finish: finish)
         }
-        Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
+        Interpreters.shared {
+            Metrics.activeRequests -= 1
+            Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
+        }
         if let requestID {
             if PyDict_DelItem(api.activeRequests, requestID) != 0 { PyErr_Clear() }
             wsgi_decref(requestID)
