@@ -93,7 +93,7 @@ def gil_module():
 
 
 SPIN = b"""
-import json, os, sys, time
+import io, json, os, sys, time
 import mod_wsgi
 
 def application(environ, start_response):
@@ -109,6 +109,13 @@ def application(environ, start_response):
             out['singlephase'] = 'ImportError: %s' % e
         import _testmultiphase  # noqa: F401
         out['multiphase'] = 'imported'
+    elif environ['PATH_INFO'].endswith('/busy'):
+        # The module's shared counters and its types (file_wrapper, wsgi.input, start_response)
+        # from both interpreters at once.
+        metrics = mod_wsgi.process_metrics()
+        environ['wsgi.input'].read()
+        start_response('200 OK', [('Content-Type', 'text/plain')])
+        return environ['wsgi.file_wrapper'](io.BytesIO(b'%d' % metrics['request_count']))
     elif 'barrier' in q:
         # Both requests meet here first (sleeping: no GIL held), then each runs pure Python for
         # 1.5 s and says when: with one GIL and a 10 s switch interval, the second cannot run a
@@ -174,6 +181,24 @@ def test_per_interpreter_gil(gil_module, setup_server, workdir, case):
         assert ("Create interpreter '%s' with its own GIL." % group in log) == own, log
     if not expected["beta"][0]:
         assert "Skipping per-interpreter switch interval 0.007s for interpreter 'beta'" in log
+    # Many short requests to both groups at once: served, and the process survives them.
+    codes = []
+
+    def busy(i):
+        for k in range(40):
+            group = "alpha" if (i + k) % 2 else "beta"
+            req = urllib.request.Request("%s/%s/busy" % (sr.url, group), data=b"x" * 100)
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                codes.append((resp.status, int(resp.read())))
+
+    workers = [threading.Thread(target=busy, args=(i,)) for i in range(6)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join()
+    assert len(codes) == 240 and {c for c, _ in codes} == {200}
+    log = sr.error_log()
+    assert "exit signal" not in log and "Fatal Python error" not in log, log[-3000:]
     # The two groups' CPU-bound loops at the same time.
     barrier = tempfile.mkdtemp(prefix="mwe-gil-", dir="/tmp")
     os.chmod(barrier, 0o777)
