@@ -659,3 +659,40 @@ def test_gc_telemetry_per_interpreter(setup_server, workdir, dump):
     for a, b in zip(ticks, ticks[1:]):
         snaps = [x[2] for x in seqs[a:b] if x[1] == "gc_snapshot"]
         assert sorted(snaps, key=str) == sorted([None, "gcgroup"], key=str), seqs[a:b]
+
+
+def test_enable_telemetry_embedded_mode(setup_server, workdir, telemetry_venv):
+    """As mod_wsgi-express 6.1.1: --enable-telemetry with --embedded-mode runs the ingester as a
+    service daemon process, and the Apache children that run the application report to it."""
+    app = write(os.path.join(workdir, "app.py"), APP)
+    ui = free_port()
+    sr = started(setup_server([app, "--embedded-mode", "--python-home", telemetry_venv, "--enable-telemetry",
+                               "--telemetry-ui-port", str(ui), "--telemetry-interval", "0.5"]))
+    conf = open(os.path.join(sr.root, "httpd.conf")).read()
+    assert "WSGIDaemonProcess service:telemetry " in conf and "WSGITelemetryService unix:" in conf
+    served = set()
+    deadline = time.time() + 30
+    state = None
+    while time.time() < deadline:
+        for _ in range(3):
+            fetch(sr.url + "/")
+        try:
+            state = json.loads(fetch("http://127.0.0.1:%d/api/state" % ui)[1])
+            reporting = {p["pid"]: p for p in state["processes"] if p.get("samples")}
+            if reporting and all(p["gc_snapshots"] for p in reporting.values()):
+                break
+        except Exception:
+            pass
+        time.sleep(0.5)
+    assert state is not None, "the telemetry UI never answered on 127.0.0.1:%d" % ui
+    reporting = {p["pid"]: p for p in state["processes"] if p.get("samples")}
+    children = {int(p) for p in subprocess.run(["pgrep", "-P", str(sr.pid())], capture_output=True,
+                                                text=True).stdout.split()}
+    service = {int(p) for p in subprocess.run(["pgrep", "-f", "service:telemetry"], capture_output=True,
+                                               text=True).stdout.split()}
+    assert service and reporting, (service, state)
+    # Every reporter is an Apache child (embedded, no process group); the service reports nothing.
+    assert set(reporting) <= children - service, (reporting.keys(), children, service)
+    assert all(not p["process_group"] for p in reporting.values())
+    assert sum(s["fields"]["request_count"] for p in reporting.values() for s in p["samples"]) >= 3
+    assert all(p["gc_snapshots"] for p in reporting.values())
