@@ -35,6 +35,9 @@ def application(environ, start_response):
             body = b'no error'
         except DeprecationWarning as e:
             body = ('error:%s' % e).encode()
+    elif path == '/collect':
+        import gc
+        body = b'%d' % gc.collect()
     elif path == '/missing':
         start_response('404 Not Found', [('Content-Type', 'text/plain')])
         return [b'missing']
@@ -696,3 +699,106 @@ def test_enable_telemetry_embedded_mode(setup_server, workdir, telemetry_venv):
     assert all(not p["process_group"] for p in reporting.values())
     assert sum(s["fields"]["request_count"] for p in reporting.values() for s in p["samples"]) >= 3
     assert all(p["gc_snapshots"] for p in reporting.values())
+
+
+def expected_layout(kind, fields, daemon):
+    """mod_wsgi 6.1.1's encoders (wsgi_telemetry.c), as (field id, type) in order, for a datagram
+    of `kind` whose decoded `fields` say which optional parts are there."""
+    identity = [(i, 4) for i in (1, 2, 3, 4, 5)] + ([(6, 4)] if daemon else [])
+    reason = [(130, 4)] if fields.get("shutdown_reason") else []
+    if kind == 5:
+        return identity + [(7, 1)] + ([(13, 2)] if "switch_interval" in fields else [])
+    if kind == 6:
+        return identity[4:] + reason + [(133, 1)]
+    if kind == 7:
+        return identity[4:] + reason + [(131, 2), (132, 1), (134, 1), (135, 1)]
+    if kind == 2:
+        timing = daemon and fields["request_count"] > 0
+        out = identity + [(7, 1), (10, 2), (11, 2), (12, 2), (13, 2), (20, 1), (21, 2), (22, 2), (30, 2), (31, 2),
+                          (32, 2), (40, 1), (41, 1), (50, 1), (51, 1), (52, 1)]
+        out += [(i, 2) for i in (60, 63, 64, 65, 66, 67) + ((61, 62) if timing else ())]
+        if fields["request_count"] > 0:
+            out += [(i, 2) for p in (0, 3, 4, 5, 6, 7) + ((1, 2) if timing else ()) for i in (70 + p, 80 + p)]
+        out += [(i, 5) for i in (90, 93) + ((91, 92) if timing else ()) + (94, 95, 96, 97)]
+        out += [(i, 1) for i in (100, 101, 102, 103, 120, 121, 122, 123, 124)]
+        return out + [(110, 5), (111, 6), (112, 6), (113, 6), (114, 6)]
+    if kind == 4:
+        names = {204: "slow_log_id", 210: "slow_method", 211: "slow_scheme", 212: "slow_hostname",
+                 213: "slow_script_name", 214: "slow_path_info", 215: "slow_protocol", 216: "slow_peer_ip",
+                 217: "slow_user_agent"}
+        return ([(200, 1), (201, 2), (202, 2), (203, 1), (205, 1), (230, 1), (231, 1), (232, 1), (233, 1),
+                 (250, 2), (251, 2), (220, 2), (221, 2), (222, 2), (223, 2), (224, 2), (225, 1), (234, 2), (235, 2),
+                 (260, 1), (261, 1), (240, 1)] + [(i, 4) for i in sorted(names) if fields.get(names[i])])
+    name = [(8, 4)] if "interpreter_name" in fields else []
+    if kind == 8:
+        return [(300 + i, 1) for i in range(18)] + name
+    if kind == 9:
+        return [(320, 2), (321, 2), (322, 1), (323, 1), (324, 1)] + name
+    raise AssertionError("kind %d is not one mod_wsgi 6.1.1 sends" % kind)
+
+
+@pytest.mark.parametrize("mode", ["daemon", "embedded"])
+def test_every_datagram_is_laid_out_as_mod_wsgi_6_1_1s(setup_server, workdir, telemetry_venv, mode):
+    """Every datagram of a run (start, requests, a slow request, GC, stop) decoded by the
+    mod_wsgi-telemetry package and checked, record by record, against 6.1.1's encoder."""
+    d = os.path.join(workdir, "raw")
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    path = os.path.join(d, "raw.sock")
+    recv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    recv.bind(path)
+    os.chmod(path, 0o666)
+    recv.settimeout(0.5)
+    raws, stop = [], threading.Event()
+
+    def collect():
+        while not stop.is_set():
+            try:
+                raws.append(recv.recv(65536))
+            except socket.timeout:
+                pass
+
+    collector = threading.Thread(target=collect)
+    collector.start()
+    try:
+        app = write(os.path.join(workdir, "app.py"), APP)
+        args = [app, "--telemetry-service", "unix:" + path, "--telemetry-interval", "0.5", "--slow-requests", "1",
+                "--telemetry-options", "+CaptureUserAgent"]
+        args += ["--embedded-mode"] if mode == "embedded" else ["--process-group", "laid-out"]
+        sr = started(setup_server(args))
+        for p in ["/", "/missing", "/collect"]:
+            fetch(sr.url + p)
+        fetch(sr.url + "/sleep", timeout=10)
+        time.sleep(1.2)
+        sr.stop()
+        time.sleep(1)
+    finally:
+        stop.set()
+        collector.join()
+        recv.close()
+    decoded = subprocess.run(
+        [os.path.join(telemetry_venv, "bin", "python"), "-c",
+         "import sys, json\nfrom mod_wsgi.telemetry import wire\n"
+         "for line in sys.stdin:\n"
+         "    s = wire.decode(bytes.fromhex(line.strip()))\n"
+         "    print(json.dumps({'kind': s.kind, 'pid': s.pid, 'seq': s.seq, 'fields': {k: (v.decode() if "
+         "isinstance(v, bytes) else v) for k, v in s.fields.items()}}))"],
+        input="\n".join(r.hex() for r in raws), capture_output=True, text=True)
+    assert decoded.returncode == 0, decoded.stderr
+    samples = [json.loads(line) for line in decoded.stdout.splitlines()]
+    assert len(samples) == len(raws)
+    seen_kinds = set()
+    seqs = {}
+    for raw, s in zip(raws, samples):
+        (magic, version, kind, flags, pid, seq), layout = tlv_layout(raw)
+        assert (magic, version, flags, kind, pid, seq) == (b"WSGI", 1, 0, s["kind"], s["pid"], s["seq"])
+        assert layout == expected_layout(kind, s["fields"], mode == "daemon"), (kind, layout, s["fields"])
+        seen_kinds.add(kind)
+        seqs.setdefault(pid, []).append(seq)
+    # Each process numbers its datagrams 1, 2, 3... (no other process's, none lost here).
+    for pid, numbers in seqs.items():
+        assert numbers == list(range(1, len(numbers) + 1)), (pid, numbers)
+    assert seen_kinds == {2, 4, 5, 6, 7, 8, 9}, seen_kinds
+    slow = [s["fields"] for s in samples if s["kind"] == 4]
+    assert {f["slow_record_state"] for f in slow} == {0, 1}
+    assert all(f["slow_user_agent"].startswith("Python-urllib") for f in slow)
