@@ -130,7 +130,8 @@ enum PythonRuntime {
         let global = GlobalConfig.current
         Interpreters.parallel =
             (wsgi_python_per_interpreter_gil_build() != 0
-                && (global.perInterpreterGIL == true || global.interpreterOptions.contains { $0.perInterpreterGIL == true }))
+                && (global.perInterpreterGIL == true
+                    || global.interpreterOptions.contains { $0.perInterpreterGIL == true }))
             || (wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere)
         status = Py_InitializeFromConfig(&config)
         if PyStatus_Exception(status) != 0 { return fail(status) }

@@ -62,7 +62,9 @@ enum TelemetryReporter {
         parentPid = UInt32(getppid())
         processStart = Int64(apr_time_now())
         // Each as long as mod_wsgi's fixed-size copy of it allows (its buffer less the NUL).
-        func cut(_ s: String, _ capacity: Int) -> String { String(decoding: s.utf8.prefix(capacity - 1), as: UTF8.self) }
+        func cut(_ s: String, _ capacity: Int) -> String {
+            String(decoding: s.utf8.prefix(capacity - 1), as: UTF8.self)
+        }
         identity.processGroup = cut(processGroup, 64)
         identity.pythonVersion = cut(String(String(cString: Py_GetVersion()).prefix { $0 != " " && $0 != "\t" }), 64)
         identity.apacheVersion = cut(String(String(cString: ap_get_server_description()).prefix { $0 != " " }), 64)
