@@ -802,3 +802,40 @@ def test_every_datagram_is_laid_out_as_mod_wsgi_6_1_1s(setup_server, workdir, te
     slow = [s["fields"] for s in samples if s["kind"] == 4]
     assert {f["slow_record_state"] for f in slow} == {0, 1}
     assert all(f["slow_user_agent"].startswith("Python-urllib") for f in slow)
+
+
+GIL_WAIT_APP = b"""
+import threading, time
+def spin(stop):
+    while not stop.is_set():
+        pass
+def application(environ, start_response):
+    # A thread of the application's hogs the GIL; each write of the response gives the GIL up
+    # and waits to take it back.
+    stop = threading.Event()
+    t = threading.Thread(target=spin, args=(stop,))
+    t.start()
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    try:
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline:
+            yield b'x' * 100
+    finally:
+        stop.set()
+        t.join()
+"""
+
+
+def test_running_slow_request_carries_its_gil_waits_so_far(setup_server, workdir, dump):
+    """As mod_wsgi 6.1.1's slot: a record of a request still running has its GIL waits so far;
+    its completed record the final ones."""
+    app = write(os.path.join(workdir, "app.py"), GIL_WAIT_APP)
+    sr = started(setup_server([app, "--telemetry-service", "unix:" + dump.path, "--telemetry-interval", "0.5",
+                               "--slow-requests", "1"]))
+    fetch(sr.url + "/", timeout=20)
+    samples = dump.wait(lambda s: {x["fields"]["slow_record_state"] for x in kinds(s, "slow_request")} >= {0, 1})
+    running = [x["fields"] for x in kinds(samples, "slow_request") if x["fields"]["slow_record_state"] == 0]
+    done = [x["fields"] for x in kinds(samples, "slow_request") if x["fields"]["slow_record_state"] == 1][-1]
+    assert any(f["slow_gil_wait_count"] > 0 and f["slow_gil_wait_time"] > 0 for f in running), running
+    assert done["slow_gil_wait_count"] >= max(f["slow_gil_wait_count"] for f in running)
+    assert done["slow_output_writes"] > 0

@@ -114,7 +114,14 @@ enum Interpreters {
         let existing = lock.withLock { table[name] }
         if let existing { return existing }
         let mainState = PyThreadState_Get()
-        let ownGIL = InterpreterOptions.forInterpreter(name).perInterpreterGIL
+        var ownGIL = InterpreterOptions.forInterpreter(name).perInterpreterGIL
+        if ownGIL && wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere {
+            Log.server(
+                APLOG_WARNING, .perInterpreterGILSkipped,
+                "Skipping per-interpreter GIL for interpreter '\(name)': free-threading is active in this process so there is no GIL to allocate per interpreter."
+            )
+            ownGIL = false
+        }
         guard let tstate = wsgi_new_interpreter(ownGIL ? 1 : 0) else {
             Log.server(
                 APLOG_ERR, .interpreterCreateFailed,

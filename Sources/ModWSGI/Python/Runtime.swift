@@ -139,6 +139,9 @@ enum PythonRuntime {
         mainThreadState = PyThreadState_Get()
         Interpreters.registerMain(PyThreadState_Get()!)
         Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
+        if wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere {
+            Log.server(APLOG_INFO, .freeThreadingActive, "Free-threading is active in \(processName): no GIL.")
+        }
         InterpreterOptions.applyAtStart(group: startGroup)
         // Release the GIL: requests acquire it with their own thread states.
         _ = PyEval_SaveThread()

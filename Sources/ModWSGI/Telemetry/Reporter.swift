@@ -281,7 +281,8 @@ enum TelemetryReporter {
     /// are sent after, with no GIL held. An interpreter's name goes with them only when the
     /// process has more than one (the main interpreter's, "", never does).
     static func gcTick() {
-        let interpreters = Interpreters.all()
+        // As mod_wsgi: at most 32 interpreters a tick, names cut to 127 bytes.
+        let interpreters = Interpreters.all().prefix(32)
         let named = interpreters.count > 1
         for interp in interpreters {
             guard let gc = interp.gcTelemetry else { continue }
@@ -291,7 +292,7 @@ enum TelemetryReporter {
                 let (events, dropped) = gc.drain(max: TelemetryGC.maxEventsPerTick)
                 return (c, events, dropped)
             }
-            let name = named ? interp.name : ""
+            let name = named ? String(decoding: interp.name.utf8.prefix(127), as: UTF8.self) : ""
             sendLock.withLock {
                 var e = encoder
                 e.begin(.gcSnapshot, pid: pid, seq: nextSeq(), stamp: Double(apr_time_now()) / 1e6)
@@ -359,8 +360,8 @@ enum TelemetryReporter {
         e.f64(TelemetryField.slowQueueTime, queue)
         e.f64(TelemetryField.slowDaemonTime, daemon)
         e.f64(TelemetryField.slowApplicationTime, application)
-        e.f64(TelemetryField.slowGILWaitTime, Double(f?.gilWaitMicros ?? 0) / 1e6)
-        e.u64(TelemetryField.slowGILWaitCount, f?.gilWaitCount ?? 0)
+        e.f64(TelemetryField.slowGILWaitTime, Double(f?.gilWaitMicros ?? r.gilWaitMicros) / 1e6)
+        e.u64(TelemetryField.slowGILWaitCount, f?.gilWaitCount ?? Int(r.gilWaitCount))
         e.f64(TelemetryField.slowInputReadTime, Double(f?.inputReadMicros ?? 0) / 1e6)
         e.f64(TelemetryField.slowOutputWriteTime, Double(f?.outputWriteMicros ?? 0) / 1e6)
         e.u64(TelemetryField.slowActiveAtStart, r.activeAtStart)

@@ -40,7 +40,7 @@ extension TelemetryRecorder {
             if recorder.captureUserAgent { r.userAgent = get("HTTP_USER_AGENT", 512) }
         }
         life.telemetryCPU = RequestLife.threadCPU()
-        recorder.begin(r)
+        life.liveGIL = recorder.begin(r)
     }
 
     /// A str's latin-1 bytes (a request's own bytes, per PEP 3333); empty if not a str.

@@ -24,6 +24,19 @@ final class RequestLife {
     var outputWrites = 0, outputTime: Int64 = 0
     var gilWaitTime: Int64 = 0, gilWaitCount = 0
     var telemetryCPU: (Double, Double) = (0, 0)
+    /// With telemetry: where the GIL waits are also added up for the reporter (two words).
+    var liveGIL: UnsafeMutablePointer<Int64>?
+
+    /// A wait to take the GIL back, `micros` long.
+    @inline(__always)
+    func waitedForGIL(_ micros: Int64) {
+        gilWaitTime += micros
+        gilWaitCount += 1
+        if let g = liveGIL {
+            wsgi_atomic_add(g, micros)
+            wsgi_atomic_add(g + 1, 1)
+        }
+    }
 
     struct Times {
         var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
