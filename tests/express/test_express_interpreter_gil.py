@@ -70,7 +70,8 @@ def gil_module():
         subprocess.run(["umount", mount], capture_output=True)  # left by a killed session
         r = subprocess.run(["mount", "--bind", "-o", "ro", prefix, mount], capture_output=True, text=True)
         if r.returncode != 0:
-            shutil.rmtree(base, ignore_errors=True)
+            os.rmdir(mount)
+            os.rmdir(base)
             pytest.skip("CPython %s at %s is not readable by Apache's user and could not be bind-mounted "
                         "elsewhere (%s)" % (version, prefix, r.stderr.strip()))
         home = mount
@@ -88,8 +89,10 @@ def gil_module():
         yield os.path.join(scratch, "release", "libmod_wsgi.so"), version
     finally:
         if mount:
-            subprocess.run(["umount", mount], capture_output=True)
-            shutil.rmtree(os.path.dirname(mount), ignore_errors=True)
+            # Remove the directories only once nothing is mounted there (never through the mount).
+            if subprocess.run(["umount", mount], capture_output=True).returncode == 0:
+                os.rmdir(mount)
+                os.rmdir(os.path.dirname(mount))
 
 
 SPIN = b"""
