@@ -16,7 +16,7 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference bench warnings lint format reliability clean
+.PHONY: deps build start test unit integration module-test module-test-reference bench warnings lint format reliability scale-test clean
 
 deps:
 	@SWIFT=$(SWIFT) bash scripts/install-deps test
@@ -52,6 +52,7 @@ module-test-reference: $(DEPS)/test
 	MOD_WSGI_MODULE=/usr/lib/apache2/modules/mod_wsgi.so $(PYTHON) -m pytest -q -ra tests/module tests/hooks
 
 test: unit integration
+	@$(MAKE) --no-print-directory scale-test QUICK=1
 
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
@@ -80,6 +81,12 @@ bench: build
 # (under 15 minutes; `make test` runs the --quick version).
 reliability: build
 	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/reliability/reliability.py $(ARGS)
+
+# Replicas behind HAProxy through a rolling restart, a SIGKILL and a scale-up, side by side with
+# mod_wsgi 6.1.1's express (pip-installed into a venv under the work directory); a few minutes.
+# QUICK=1: ours only, under 2 minutes (`make test` runs it). ARGS: e.g. --work-dir DIR --json FILE.
+scale-test: build $(DEPS)/test
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/scale/scale.py $(if $(QUICK),--quick) $(ARGS)
 
 clean:
 	rm -rf .build

@@ -70,7 +70,7 @@ extension InterpreterOptions {
         }
         if r.switchIntervalAppScoped && !ownGIL {
             Log.server(
-                APLOG_WARNING, .switchIntervalSkipped,
+                APLOG_WARNING, .subInterpreterSwitchIntervalSkipped,
                 "Skipping per-interpreter switch interval \(seconds)s for interpreter '\(name)': setting it would mutate the process-global value because this interpreter does not have its own GIL."
             )
             return
