@@ -47,7 +47,7 @@ extension InterpreterOptions {
         guard let seconds = group?.switchInterval ?? resolved.switchInterval else { return }
         if wsgi_python_free_threading_build() != 0 && freeThreadingHere {
             Log.server(
-                APLOG_WARNING, .switchIntervalNoGIL,
+                APLOG_WARNING, .switchIntervalSkipped,
                 "Skipping switch interval \(seconds)s: free-threading is active in this process so there is no GIL switch interval to set."
             )
             return

@@ -115,7 +115,6 @@ enum LogID: Int {
     case switchIntervalFailed = 1703
     case freeThreadingActive = 1704
     case perInterpreterGILSkipped = 1705
-    case switchIntervalNoGIL = 1706
     case subInterpreterSwitchIntervalNoGIL = 1707
     case telemetryStarted = 1710
     case telemetryOpenFailed = 1711
