@@ -162,7 +162,7 @@ extension ResolvedConfig {
         try config.resolveSite(o, cwd: cwd)
         config.metrics = try MetricsSettings.resolve(o)
         config.interpreter = try InterpreterTelemetrySettings.resolve(
-            o, serverRoot: serverRoot, services: services, embedded: embedded || debugMode, module: module,
+            o, serverRoot: serverRoot, services: services, debugMode: debugMode, module: module,
             pythonHome: config.pythonHome, pythonPaths: pythonPaths)
         if let socket = config.interpreter.telemetrySocket {
             config.serviceScripts.append(
