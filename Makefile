@@ -57,8 +57,10 @@ test: unit integration
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
 # static FoundationEssentials brings (swift-argument-parser's; its use of mktemp) is not ours either.
+# (The build plan, description.json, goes too: with it SwiftPM does not write the removed
+# targets' output file maps again and stops with "unable to load output file map".)
 warnings: $(DEPS)/build
-	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build)
+	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build description.json)
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
 	@! grep 'warning:' .build/warnings.log | grep -v '/.build/checkouts/' | grep -v "the use of .mktemp' is dangerous" \
 		|| { echo "make warnings: the build printed warnings (above); fix them" >&2; exit 1; }

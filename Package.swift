@@ -78,10 +78,22 @@ for f in (aprInclude + " " + pyIncludes).split(separator: " ") where f.hasPrefix
 }
 let linkLibpython = env["MOD_WSGI_LINK_LIBPYTHON"] != "0"
 let stripModule = env["MOD_WSGI_STRIP_MODULE"] == "1" ? ["-Xlinker", "--strip-all"] : []
-// Without libpython, none of the libraries it needs either (-lcrypt, -lutil … of a pyenv build).
-let linkFlags =
+// Without libpython (a wheel's module), none of the libraries it needs either (-lcrypt, -lutil
+// … of a pyenv build), and no run path: the command loads it with LoadFile.
+var linkFlags =
     linkLibpython
     ? pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") } : []
+// A Python installed outside the system's library directories (a pyenv or /opt build with
+// --enable-shared): Apache must find its libpython when it loads the module, without an
+// LD_LIBRARY_PATH, so the directory goes in the module's run path (as mod_wsgi's setup.py does).
+for f in linkFlags where f.hasPrefix("-L") {
+    let dir = String(f.dropFirst(2))
+    guard !dir.hasPrefix("/usr/lib"), !dir.hasPrefix("/lib"),
+        (try? FileManager.default.contentsOfDirectory(atPath: dir))?.contains(where: { $0.hasPrefix("libpython") })
+            == true
+    else { continue }
+    linkFlags += ["-Xlinker", "-rpath", "-Xlinker", dir]
+}
 
 let package = Package(
     name: "mod_wsgi-express",

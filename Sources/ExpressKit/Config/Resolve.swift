@@ -163,7 +163,7 @@ extension ResolvedConfig {
         config.metrics = try MetricsSettings.resolve(o)
         config.pythonLibrary = try PythonLibrary.locate(module: module, pythonHome: pythonHome)
         config.interpreter = try InterpreterTelemetrySettings.resolve(
-            o, serverRoot: serverRoot, services: services, embedded: embedded || debugMode, module: module,
+            o, serverRoot: serverRoot, services: services, debugMode: debugMode, module: module,
             pythonHome: config.pythonHome, pythonPaths: pythonPaths)
         if let socket = config.interpreter.telemetrySocket {
             config.serviceScripts.append(

@@ -150,7 +150,7 @@ enum Monitor {
     static func exitNow(_ code: Int32) -> Never {
         Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         MetricsRecorder.processExiting()
-        TelemetryReporter.stopped(ProcessStopping.reason)
+        TelemetryReporter.stopped(ProcessStopping.reason, graceful: false)
         _exit(code)
     }
 

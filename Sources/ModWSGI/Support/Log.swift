@@ -115,6 +115,7 @@ enum LogID: Int {
     case switchIntervalFailed = 1703
     case freeThreadingActive = 1704
     case perInterpreterGILSkipped = 1705
+    case subInterpreterSwitchIntervalNoGIL = 1707
     case telemetryStarted = 1710
     case telemetryOpenFailed = 1711
     case telemetryThreadFailed = 1712
