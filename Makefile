@@ -16,7 +16,7 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference bench warnings lint format reliability scale-test clean
+.PHONY: deps build start test unit integration module-test module-test-reference bench warnings lint format reliability scale-test clean wheels wheels-test
 
 deps:
 	@SWIFT=$(SWIFT) bash scripts/install-deps test
@@ -56,7 +56,7 @@ test: unit integration
 
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
-# static Foundation brings (its use of mktemp) is not ours either.
+# static FoundationEssentials brings (swift-argument-parser's; its use of mktemp) is not ours either.
 # (The build plan, description.json, goes too: with it SwiftPM does not write the removed
 # targets' output file maps again and stops with "unable to load output file map".)
 warnings: $(DEPS)/build
@@ -89,6 +89,20 @@ reliability: build
 # QUICK=1: ours only, under 2 minutes (`make test` runs it). ARGS: e.g. --work-dir DIR --json FILE.
 scale-test: build $(DEPS)/test
 	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/scale/scale.py $(if $(QUICK),--quick) $(ARGS)
+
+# Binary wheels into dist/, one per CPython 3.9-3.13 found with a shared libpython (Debian's
+# python3, python3.X in /usr/local/bin and /opt/python*/bin, pyenv's versions), or for the
+# Pythons named: make wheels PYTHONS="/path/to/python3.12 ...". Each is checked with auditwheel
+# (from PyPI). A wheel installs where there is no Swift, no compiler and no apache2-dev.
+wheels: $(DEPS)/build
+	/usr/bin/python3 scripts/build_wheels.py $(PYTHONS)
+
+# Each of those Pythons gets its wheel installed where no toolchain can be seen, and served
+# with real requests in daemon and embedded mode, in the main interpreter and a sub-interpreter
+# (a few minutes per Python, most of it building the module: not in `make test`, which tests
+# Debian's python3 only).
+wheels-test: $(DEPS)/test
+	MOD_WSGI_WHEELS_TEST=1 MOD_WSGI_PYTHONS="$(PYTHONS)" $(PYTHON) -m pytest -q -ra tests/wheels
 
 clean:
 	rm -rf .build

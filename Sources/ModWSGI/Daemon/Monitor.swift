@@ -144,7 +144,7 @@ enum Monitor {
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
         // The server's drain timed out (LifecycleBoard): the requests still running are cut now.
         if LifecycleBoard.current?.isCut == true { deadline = monotonicMicros(); cutByDrain = true }
-        if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
+        if g.threads == 0 { wsgi_interrupt_main_term() }
     }
 
     static func exitNow(_ code: Int32) -> Never {
@@ -184,14 +184,14 @@ enum Monitor {
         while let i = interp {
             var t = PyInterpreterState_ThreadHead(i)
             while let ts = t {
-                if let frame = PyThreadState_GetFrame(ts) {
-                    var f: OpaquePointer? = frame
+                if let frame = wsgi_thread_frame(ts) {
+                    var f: UnsafeMutablePointer<PyObject>? = frame
                     var first = true
                     while let cur = f {
-                        let code = UnsafeMutableRawPointer(PyFrame_GetCode(cur)!).assumingMemoryBound(to: PyObject.self)
+                        let code = wsgi_frame_code(cur)!
                         let file = attribute(code, "co_filename")
                         let name = attribute(code, "co_name")
-                        let line = PyFrame_GetLineNumber(cur)
+                        let line = wsgi_frame_line(cur)
                         wsgi_decref(code)
                         if first {
                             Log.server(
@@ -202,8 +202,8 @@ enum Monitor {
                             Log.server(
                                 APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")
                         }
-                        let back = PyFrame_GetBack(cur)
-                        wsgi_decref(UnsafeMutablePointer<PyObject>(cur))
+                        let back = wsgi_frame_back(cur)
+                        wsgi_decref(cur)
                         f = back
                     }
                 }
