@@ -108,6 +108,9 @@ enum LogID: Int {
     case metricsBoardFull = 1502
     case metricsDenied = 1503
     case metricsBoardResized = 1504
+    // What hostile applications do (19xx).
+    case forkedChildReturned = 1901
+    case connectionClosedByApp = 1902
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
