@@ -102,3 +102,14 @@ def test_response_never_lands_in_a_file_that_took_the_connection_fd(apache_facto
     with open(os.path.join(a.markers, "reused"), "rb") as f:
         assert b"must not land" not in f.read()
     a.wait_log(r"MW1902: .*closed and its number reused for a file", since)
+
+
+@pytest.mark.ours_only
+@pytest.mark.parametrize("mode", ["embedded", "daemon"])
+def test_threads_the_app_starts_leave_nothing_behind(apache_factory, mode):
+    # Found by LeakSanitizer (make sanitize): a thread the app starts that calls into the module
+    # (mod_wsgi.request_data()) got a per-thread record that outlived the thread: about 68
+    # bytes a thread, 680 KB per 10,000 threads here; now freed when the thread ends.
+    a = apache_factory(CONF)
+    rss = [int(a.get("/%s/threads?5000" % mode, timeout=120).body) for _ in range(4)]
+    assert rss[3] - rss[1] < 200, "RSS (kB) after each 5,000 threads: %s" % rss

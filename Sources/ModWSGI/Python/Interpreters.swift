@@ -47,7 +47,11 @@ enum Interpreters {
 
     /// Called right after Py_InitializeFromConfig, on the initialising thread.
     static func registerMain(_ tstate: UnsafeMutablePointer<PyThreadState>) {
-        pthread_key_create(&key, nil)
+        // The record goes with its thread: threads an application starts and that call into
+        // the module (mod_wsgi.request_data()) each left one behind (LeakSanitizer).
+        pthread_key_create(&key) { p in
+            if let p { Unmanaged<ThreadStates>.fromOpaque(p).release() }
+        }
         let interp = Interpreter(name: "", state: PyThreadState_GetInterpreter(tstate), isMain: true)
         main = interp
         table[""] = interp

@@ -11,6 +11,8 @@ typealias PyGetter = @convention(c) (PyObj?, UnsafeMutableRawPointer?) -> PyObj?
 /// (they share one GIL in CPython 3.11).
 final class NativeType {
     let type: UnsafeMutablePointer<PyTypeObject>
+    /// The spec's name: kept for the type's lifetime (the process's), as the type may point into it.
+    private let name: UnsafePointer<CChar>
 
     struct Method {
         let name: String
@@ -61,10 +63,13 @@ final class NativeType {
         slots.append(PyType_Slot(slot: 0, pfunc: nil))
         let slotArray = UnsafeMutablePointer<PyType_Slot>.allocate(capacity: slots.count)
         slotArray.initialize(from: slots, count: slots.count)
+        self.name = cstr(name)
         var spec = PyType_Spec(
-            name: cstr(name), basicsize: Int32(MemoryLayout<WSGIObject>.size), itemsize: 0,
+            name: self.name, basicsize: Int32(MemoryLayout<WSGIObject>.size), itemsize: 0,
             flags: UInt32(Py_TPFLAGS_DEFAULT), slots: slotArray)
         let t = PyType_FromSpec(&spec)!
+        // PyType_FromSpec copies what the slots say; the array itself is not kept (LeakSanitizer).
+        slotArray.deallocate()
         type = UnsafeMutableRawPointer(t).assumingMemoryBound(to: PyTypeObject.self)
     }
 

@@ -26,6 +26,25 @@ def _connected_socket_fds():
     return fds
 
 
+def _threads_calling_the_module(n):
+    """Starts n threads one after the other, each calling mod_wsgi.request_data() (it raises
+    outside a request: the call is what counts); returns the process's RSS in kB after."""
+    import threading
+    import mod_wsgi
+
+    def call():
+        try:
+            mod_wsgi.request_data()
+        except Exception:  # noqa: BLE001 - no request in this thread
+            pass
+    for _ in range(n):
+        t = threading.Thread(target=call)
+        t.start()
+        t.join()
+    with open("/proc/self/status") as f:
+        return int(f.read().split("VmRSS:")[1].split()[0])
+
+
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
     if path == "/fork":
@@ -50,5 +69,9 @@ def application(environ, start_response):
         os.close(f)
         start_response("200 OK", [("Content-Type", "text/plain")])
         return [b"must not land in the file\n"]
+    if path == "/threads":
+        rss = _threads_calling_the_module(int(environ.get("QUERY_STRING") or 1000))
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d\n" % rss]
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [b"pid %d\n" % os.getpid()]
