@@ -143,6 +143,7 @@ enum Interpreters {
                 if cur != mine { PyThreadState_Clear(cur); PyThreadState_Delete(cur) }
             }
             InterpreterSetup.shutdown(interp)
+            EnvironKeys.release(interp.state)
             Py_EndInterpreter(mine)
             // The GIL is still ours: carry on in the main interpreter.
             PyThreadState_Swap(mainState)
@@ -154,6 +155,7 @@ enum Interpreters {
             t = PyThreadState_Next(cur)
             if cur != mainState { PyThreadState_Clear(cur); PyThreadState_Delete(cur) }
         }
+        EnvironKeys.release(main.state)
         Py_FinalizeEx()
         EnvironKeys.forget()
         Log.server(APLOG_INFO, .pythonFinalized, "Python has shutdown.")
