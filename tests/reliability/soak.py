@@ -324,7 +324,7 @@ def fmt_failures(failures):
         return ""
     counts = {}
     for kind, what in failures:
-        key = "%s: %s" % (kind, re.sub(r"\d+", "N", what)[:80])
+        key = "%s: %s" % (kind, re.sub(r"\d{4,}", "N", what)[:80])
         counts[key] = counts.get(key, 0) + 1
     top = sorted(counts.items(), key=lambda kv: -kv[1])[:3]
     return " (" + "; ".join("%s x%d" % kv for kv in top) + ")"

@@ -171,6 +171,12 @@ def classify_leak(stack, leak_rules):
     count (the first frames past the allocator): a function named in the suppressions there;
     else our module there makes it ours; else a library named in the suppressions there."""
     allocating = [f for f in stack if not ALLOCATOR.search(f)][:ALLOCATING_FRAMES]
+    # What Python code allocates (the application's objects, CPython's) is not ours: the frames
+    # below the interpreter's loop are only who called that code.
+    for i, f in enumerate(allocating):
+        if "_PyEval_EvalFrameDefault" in f:
+            allocating = allocating[:i + 1]
+            break
     for pattern in leak_rules:
         if not is_library(pattern) and any(pattern in f for f in allocating):
             return pattern
