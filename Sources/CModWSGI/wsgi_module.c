@@ -21,6 +21,17 @@ static const char *wsgi_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const
 #define AUTH_CMD(name, id, help) \
     AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), OR_AUTHCFG, help)
 
+/* <WSGIInterpreterOptions process-group=NAME application-group=NAME>: Swift opens the block,
+ * Apache runs the contained directives (which fill it), Swift closes it. */
+static const char *wsgi_interpreter_options(cmd_parms *cmd, void *mconfig, const char *arg) {
+    const char *err = wsgi_swift_interpreter_options_begin(cmd, arg);
+    (void)mconfig;
+    if (err) return err;
+    err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
+    wsgi_swift_interpreter_options_end();
+    return err;
+}
+
 static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGIScriptAlias", WSGI_CMD_SCRIPT_ALIAS, "URL prefix, path of the WSGI script file, and options."),
     SERVER_CMD("WSGIScriptAliasMatch", WSGI_CMD_SCRIPT_ALIAS_MATCH, "URL regex, path of the WSGI script ($1 substitution), and options."),
@@ -71,6 +82,16 @@ static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGINewRelicEnvironment", WSGI_CMD_NEW_RELIC_ENVIRONMENT, "Accepted for old configurations; does nothing."),
     SERVER_CMD("WSGIMetricsURL", WSGI_CMD_METRICS_URL, "URL path of the Prometheus metrics of every process of the server."),
     SERVER_CMD("WSGIMetricsAllow", WSGI_CMD_METRICS_ALLOW, "Client addresses or networks (address/bits) allowed to read WSGIMetricsURL; default localhost."),
+    /* mod_wsgi 6.1 */
+    SERVER_CMD("WSGISwitchInterval", WSGI_CMD_SWITCH_INTERVAL, "Python GIL switch interval in seconds (sys.setswitchinterval)."),
+    SERVER_CMD("WSGIPerInterpreterGIL", WSGI_CMD_PER_INTERPRETER_GIL, "On: sub-interpreters get their own GIL (Python 3.12+)."),
+    SERVER_CMD("WSGIFreeThreading", WSGI_CMD_FREE_THREADING, "On: run Python without the GIL (free-threaded build of Python 3.13+)."),
+    AP_INIT_RAW_ARGS("<WSGIInterpreterOptions", wsgi_interpreter_options, NULL, RSRC_CONF,
+                     "Options for the interpreters of a process-group= and/or application-group=."),
+    SERVER_CMD("WSGISlowRequests", WSGI_CMD_SLOW_REQUESTS, "Report requests running longer than this many seconds to the telemetry service."),
+    SERVER_CMD("WSGITelemetryService", WSGI_CMD_TELEMETRY_SERVICE, "Send telemetry to unix:/path [interval=N]."),
+    AP_INIT_TAKE_ARGV("WSGITelemetryOptions", wsgi_cmd, (void *)(intptr_t)WSGI_CMD_TELEMETRY_OPTIONS, RSRC_CONF,
+                      "[+|-]CaptureUserAgent... | None | All."),
     { NULL }
 };
 

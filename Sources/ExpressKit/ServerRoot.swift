@@ -127,6 +127,18 @@ public enum ServerRoot {
                     }
                 }
             }
+            if let source = c.interpreter.serviceScriptSource(), let dir = c.interpreter.telemetryDirectory {
+                // --enable-telemetry: the ingester (run user) creates its socket in a directory it owns.
+                try root.write("telemetry-service.py", source)
+                let d = try directory(dir, owners: runUser)
+                if let uid = runUser.first {
+                    if let d {
+                        try d.chown(uid: uid, gid: c.account.gid)
+                    } else {
+                        try Sys.chown(dir, uid: uid, gid: c.account.gid)
+                    }
+                }
+            }
             for s in c.serviceScripts {
                 guard let source = s.logScriptSource(), let log = s.logFile else { continue }
                 try root.write(Path.basename(s.logScript(serverRoot: c.serverRoot)), source)

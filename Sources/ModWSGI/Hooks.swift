@@ -67,9 +67,15 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     PythonRuntime.initialize(processName: "Apache child process")
     guard PythonRuntime.initialized else { return }
     ImportScripts.run(global.importScripts.filter { ($0.processGroup ?? "").isEmpty || $0.processGroup == "%{GLOBAL}" })
+    // WSGITelemetryService: Apache's children report only where applications run in them.
+    if !global.restrictEmbedded {
+        TelemetryReporter.start(processGroup: "", daemonMode: false, threadsMaximum: ModuleState.threadsPerProcess)
+    }
     apr_pool_cleanup_register(
         p, nil,
         { _ in
+            TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+            TelemetryReporter.finish(ProcessStopping.reason)
             PythonRuntime.finalize(destroy: GlobalConfig.current.destroyInterpreter)
             return APR_SUCCESS
         }, apr_pool_cleanup_null)

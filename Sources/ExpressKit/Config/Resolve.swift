@@ -161,6 +161,16 @@ extension ResolvedConfig {
             url: url)
         try config.resolveSite(o, cwd: cwd)
         config.metrics = try MetricsSettings.resolve(o)
+        config.interpreter = try InterpreterTelemetrySettings.resolve(
+            o, serverRoot: serverRoot, services: services, embedded: embedded || debugMode, module: module,
+            pythonHome: config.pythonHome, pythonPaths: pythonPaths)
+        if let socket = config.interpreter.telemetrySocket {
+            config.serviceScripts.append(
+                ServiceScript(
+                    name: InterpreterTelemetrySettings.serviceName,
+                    script: Path.join(Path.dirname(Path.dirname(socket)), "telemetry-service.py"),
+                    user: account.user, group: account.group))
+        }
         return config
     }
 

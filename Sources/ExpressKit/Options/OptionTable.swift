@@ -130,6 +130,22 @@ public enum OptionTable {
             help:
                 "Restart the daemon processes when a loaded Python module's file, the WSGI script or a path given to mod_wsgi.server.track_changes() changes (daemon mode only). Defaults to disabled."
         ),
+        // mod_wsgi 6.1
+        .value(
+            "--application-group", \.applicationGroup, "NAME",
+            help:
+                "The application group (Python interpreter) of the application. Defaults to %{GLOBAL}, the main interpreter; a name runs it in a sub-interpreter of that name."
+        ),
+        .value(
+            "--process-group", \.processGroup, "NAME",
+            help:
+                "The name of the daemon process group, seen in mod_wsgi.process_group and in the process name wsgi:NAME. Defaults to the host and port. No effect with --embedded-mode."
+        ),
+        .repeatable(
+            "--python-warnings", \.pythonWarnings, "SPEC",
+            help:
+                "A Python warnings filter in -W syntax (action:message:category:module:lineno), one WSGIPythonWarnings each (repeatable). '--python-warnings error' turns every warning into an exception."
+        ),
     ]
 
     static let server: [OptionSpec] = [
@@ -265,6 +281,43 @@ public enum OptionTable {
             "--metrics-allow", \.metricsAllow, "NETWORK",
             help:
                 "An IP address or network (address/bits) also allowed to read --metrics-url (repeatable). Defaults to localhost only."
+        ),
+        // mod_wsgi 6.1: the GIL and telemetry
+        .value(
+            "--switch-interval", \.switchInterval, "SECONDS",
+            help:
+                "The Python GIL switch interval (sys.setswitchinterval) of every process, as WSGISwitchInterval and switch-interval=. Defaults to Python's 0.005."
+        ),
+        .flag(
+            "--free-threading", \.freeThreading,
+            help:
+                "Run Python without the GIL (WSGIFreeThreading On). Needs a free-threaded Python build (PEP 703): refused otherwise."
+        ),
+        .value(
+            "--telemetry-service", \.telemetryService, "TARGET",
+            help:
+                "Send telemetry to a local mod_wsgi-telemetry ingester: 'unix:/path/to/socket' (WSGITelemetryService). Not enabled by default."
+        ),
+        .flag(
+            "--enable-telemetry", \.enableTelemetry,
+            help:
+                "Run the mod_wsgi-telemetry ingester and web UI as a managed service and send telemetry to it (needs the mod_wsgi-telemetry package in the application's Python). Not with --telemetry-service."
+        ),
+        .value(
+            "--telemetry-ui-port", \.telemetryUIPort, "NUMBER",
+            help: "The port of the telemetry web UI on 127.0.0.1 with --enable-telemetry. Defaults to 8888."),
+        .value(
+            "--telemetry-interval", \.telemetryInterval, "SECONDS",
+            help: "Seconds between two telemetry samples (at least 0.5). Defaults to 1.0."),
+        .repeatable(
+            "--telemetry-options", \.telemetryOptions, "ARGS",
+            help:
+                "Telemetry capture flags, one WSGITelemetryOptions each (repeatable): '+CaptureUserAgent', '-CaptureUserAgent', None or All."
+        ),
+        .value(
+            "--slow-requests", \.slowRequests, "SECONDS",
+            help:
+                "Report requests still running after this many seconds to the telemetry service (WSGISlowRequests). Not enabled by default."
         ),
         // Proxying (issue 14)
         .pair(
@@ -413,6 +466,11 @@ public enum OptionTable {
         .value(
             "--response-socket-timeout", \.responseSocketTimeout, "SECONDS",
             help: "Seconds allowed to write a buffered response to the client. Defaults to 0 (--socket-timeout)."),
+        .value(
+            "--response-flush-delay", \.responseFlushDelay, "MILLISECONDS",
+            help:
+                "Milliseconds to wait for more of a response from a daemon process before flushing what arrived to the client, so that a pacing filter (mod_ratelimit) sees whole writes. 0 flushes at once. Defaults to 5."
+        ),
         .value(
             "--socket-prefix", \.socketPrefix, "DIRECTORY-PATH", aliases: ["--socket-path"],
             help: "Path prefix of the daemon processes' UNIX sockets. Defaults to 'wsgi' in the server root."),

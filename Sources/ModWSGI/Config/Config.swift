@@ -127,6 +127,12 @@ struct GlobalConfig {
     /// Directives accepted for old configurations but without effect here: one warning
     /// each at start-up (post_config).
     var startupWarnings: [String] = []
+    // mod_wsgi 6.1 (Config/InterpreterOptions.swift, Config/TelemetryConfig.swift).
+    var switchInterval: Double? = nil
+    var perInterpreterGIL: Bool? = nil
+    var freeThreading: Bool? = nil
+    var interpreterOptions: [InterpreterOptionsBlock] = []
+    var telemetry = TelemetryConfig()
 
     nonisolated(unsafe) static var current = GlobalConfig()
 }

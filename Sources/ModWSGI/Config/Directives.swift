@@ -52,6 +52,11 @@ enum Directives {
             set { GlobalConfig.current = newValue }
         }
         let server = ConfigStore.server(cmd.pointee.server)!
+        // Inside <WSGIInterpreterOptions>: only the per-interpreter directives, into the block.
+        if InterpreterOptions.open != nil {
+            try InterpreterOptions.applyInBlock(id, name: name, args: args, fail: fail)
+            return
+        }
         // .htaccess files are read while requests are served, in many threads at once.
         let servingRequests = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM
 
@@ -200,6 +205,24 @@ enum Directives {
             try count(1...1, "one argument"); try globalOnly()
             global.startupWarnings.append(
                 "\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")
+        case WSGI_CMD_SWITCH_INTERVAL:
+            try count(1...1, "one argument: seconds"); try globalOnly()
+            global.switchInterval = try InterpreterOptions.switchInterval(args[0], fail: fail)
+        case WSGI_CMD_PER_INTERPRETER_GIL:
+            try globalOnly()
+            global.perInterpreterGIL = try InterpreterOptions.perInterpreterGIL(flag(), fail: fail)
+        case WSGI_CMD_FREE_THREADING:
+            try globalOnly()
+            global.freeThreading = try InterpreterOptions.freeThreading(flag(), inAppGroup: false, fail: fail)
+        case WSGI_CMD_TELEMETRY_SERVICE:
+            try count(1...2, "a target unix:/path and optionally interval=N"); try globalOnly()
+            if let e = global.telemetry.parseService(args) { throw DirectiveError(message: e) }
+        case WSGI_CMD_SLOW_REQUESTS:
+            try count(1...1, "one argument: a threshold in seconds"); try globalOnly()
+            if let e = global.telemetry.parseSlowRequests(args[0]) { throw DirectiveError(message: e) }
+        case WSGI_CMD_TELEMETRY_OPTIONS:
+            try globalOnly()
+            if let e = global.telemetry.parseOptions(args) { throw DirectiveError(message: e) }
         case WSGI_CMD_DAEMON_PROCESS:
             try count(1...Int.max, "a process group name and options")
             // In the main server or a <VirtualHost> (as Debian's site files put it), not in

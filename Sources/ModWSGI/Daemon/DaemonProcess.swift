@@ -70,6 +70,7 @@ enum DaemonProcess {
         if let home = g.pythonHome { settings.home = home }
         settings.pythonPath = g.pythonPath
         PythonRuntime.settings = settings
+        PythonRuntime.startGroup = g
         PythonRuntime.initialize(processName: "daemon process group '\(g.name)'")
 
         if g.threads == 0 {
@@ -82,6 +83,10 @@ enum DaemonProcess {
             runServiceScripts(g)
         }
 
+        // WSGITelemetryService: not from service daemons (threads=0), which serve no requests.
+        if PythonRuntime.initialized && g.threads > 0 {
+            TelemetryReporter.start(processGroup: g.name, daemonMode: true, threadsMaximum: g.threads)
+        }
         // Preload, then serve.
         ImportScripts.run(preloadScripts(g))
         for i in 0..<g.threads {

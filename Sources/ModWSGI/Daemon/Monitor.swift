@@ -115,6 +115,7 @@ enum Monitor {
             "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         ProcessStopping.note(why)
         MetricsRecorder.daemonStopping(why)
+        TelemetryReporter.stoppingDecided(ProcessStopping.reason)
         phase = .graceful
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
@@ -126,6 +127,7 @@ enum Monitor {
         if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
         ProcessStopping.note(why ?? "")
         MetricsRecorder.daemonStopping(why ?? "")
+        TelemetryReporter.stoppingDecided(ProcessStopping.reason)
         ProcessStopping.publishSoon()
         phase = .shutdown
         DaemonProcess.state.closeListener()
@@ -136,6 +138,7 @@ enum Monitor {
     static func exitNow(_ code: Int32) -> Never {
         Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         MetricsRecorder.processExiting()
+        TelemetryReporter.stopped(ProcessStopping.reason)
         _exit(code)
     }
 
@@ -143,6 +146,7 @@ enum Monitor {
     /// unless WSGIDestroyInterpreter Off), bounded by shutdown-timeout.
     static func exitProcess(finalize: Bool) -> Never {
         let g = DaemonProcess.state.group
+        TelemetryReporter.finish(ProcessStopping.reason)
         if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {

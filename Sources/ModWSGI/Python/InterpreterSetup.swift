@@ -57,6 +57,8 @@ enum InterpreterSetup {
 
     static func prepare(_ interp: Interpreter) {
         let s = PythonRuntime.settings
+        // <WSGIInterpreterOptions> may set these per interpreter (Config/InterpreterOptions.swift).
+        let o = InterpreterOptions.forInterpreter(interp.name)
         interp.wsgiVersion = Py.tuple([Py.int(1), Py.int(0)])
         var v = ap_version_t()
         ap_get_server_revision(&v)
@@ -66,16 +68,16 @@ enum InterpreterSetup {
         let params = PyDict_New()!
         Py.setItem(
             params, "stdout",
-            s.restrictStdout
+            o.restrictStdout
                 ? Restricted.make("sys.stdout")
                 : ErrorLog.type.make(ErrorLog(request: nil, name: "<stdout>"))!)
         Py.setItem(params, "stderr", ErrorLog.type.make(ErrorLog(request: nil, name: "<stderr>"))!)
-        Py.setItem(params, "stdin", s.restrictStdin ? Restricted.make("sys.stdin") : Py.none)
+        Py.setItem(params, "stdin", o.restrictStdin ? Restricted.make("sys.stdin") : Py.none)
         let path = PyList_New(0)!
-        for p in s.pythonPath { let o = Py.string(p); PyList_Append(path, o); wsgi_decref(o) }
+        for p in s.pythonPath + o.pythonPath { let o = Py.string(p); PyList_Append(path, o); wsgi_decref(o) }
         Py.setItem(params, "python_path", path)
         Py.setItem(params, "home", Py.bool(ModuleState.daemonHome != nil))
-        Py.setItem(params, "restrict_signal", Py.bool(s.restrictSignal))
+        Py.setItem(params, "restrict_signal", Py.bool(o.restrictSignal))
         Py.setItem(params, "apache_version", wsgi_new_ref(interp.apacheVersion))
         Py.setItem(params, "apache_description", Py.string(String(cString: ap_get_server_description())))
         let module = PyDict_New()!

@@ -88,7 +88,8 @@ enum Interpreters {
         let existing = lock.withLock { table[name] }
         if let existing { return existing }
         let mainState = PyThreadState_Get()
-        guard let tstate = Py_NewInterpreter() else {
+        let ownGIL = InterpreterOptions.forInterpreter(name).perInterpreterGIL
+        guard let tstate = wsgi_new_interpreter(ownGIL ? 1 : 0) else {
             Log.server(
                 APLOG_ERR, .interpreterCreateFailed,
                 "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
@@ -98,6 +99,7 @@ enum Interpreters {
         let interp = Interpreter(name: name, state: PyThreadState_GetInterpreter(tstate), isMain: false)
         // The factory thread's state stays alive: it is this interpreter's main thread.
         InterpreterSetup.prepare(interp)
+        InterpreterOptions.applyToSubInterpreter(name, ownGIL: ownGIL)
         PyThreadState_Swap(mainState)
         lock.withLock { table[name] = interp }
         Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'.")

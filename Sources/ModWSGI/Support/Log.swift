@@ -108,6 +108,16 @@ enum LogID: Int {
     case metricsBoardFull = 1502
     case metricsDenied = 1503
     case metricsBoardResized = 1504
+    // mod_wsgi 6.1's interpreter options and telemetry (17xx).
+    case switchIntervalSet = 1701
+    case switchIntervalSkipped = 1702
+    case switchIntervalFailed = 1703
+    case freeThreadingActive = 1704
+    case perInterpreterGILSkipped = 1705
+    case telemetryStarted = 1710
+    case telemetryOpenFailed = 1711
+    case telemetryThreadFailed = 1712
+    case telemetryDropped = 1713
     // What hostile applications do (19xx).
     case forkedChildReturned = 1901
     case connectionClosedByApp = 1902

@@ -20,6 +20,7 @@ final class RequestLife {
     var inputReads = 0, inputTime: Int64 = 0
     var outputWrites = 0, outputTime: Int64 = 0
     var gilWaitTime: Int64 = 0, gilWaitCount = 0
+    var telemetryCPU: (Double, Double) = (0, 0)
 
     struct Times {
         var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
@@ -33,7 +34,7 @@ final class RequestLife {
         events = api.hasSubscribers
         appStart = Int64(wsgi_now())
         if let requestID { PyDict_SetItem(api.activeRequests, requestID, data) }
-        if events || Metrics.recording || MetricsRecorder.slot != nil {
+        if events || Metrics.recording || MetricsRecorder.slot != nil || TelemetryRecorder.enabled {
             times.requestStart = Self.seconds(environ, "mod_wsgi.request_start")
             times.queueStart = Self.seconds(environ, "mod_wsgi.queue_start")
             times.daemonStart = Self.seconds(environ, "mod_wsgi.daemon_start")
@@ -41,6 +42,7 @@ final class RequestLife {
         if events { cpuStart = Self.threadCPU() }
         Metrics.activeRequests += 1
         MetricsRecorder.applicationStarted()
+        if TelemetryRecorder.enabled { TelemetryRecorder.requestBegan(self, environ: environ) }
         if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
         // As mod_wsgi: a thread's count includes its running request; request_count does not.
         Metrics.threadRequests[threadID, default: 0] += 1
@@ -157,6 +159,9 @@ final class RequestLife {
                 queueMicros: times.queueStart > 0 ? Int64((times.daemonStart - times.queueStart) * 1e6) : -1)
         }
         if RequestInterrupt.enabled { RequestInterrupt.ended() }
+        if TelemetryRecorder.enabled {
+            TelemetryRecorder.requestFinished(self, request: request, status: status, finish: finish)
+        }
         Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
         if let requestID {
             if PyDict_DelItem(api.activeRequests, requestID) != 0 { PyErr_Clear() }
