@@ -430,10 +430,11 @@ def main(argv=None):
     print("| server | requests by kind | retried (keep-alive closed) | failed in restart windows | failed outside "
           "| PSS slope MB/10 min by type | fds slope /10 min by type | stop took | left after stop | target |")
     print("|---|---|---|---|---|---|---|---|---|---|")
-    # The limits are per 10 minutes; a shorter run may grow by as much in all (its slope,
-    # extrapolated to 10 minutes, is mostly noise).
-    scale = max(1.0, 10.0 / minutes)
-    pss_limit, fds_limit = SLOPE_MB_PER_10MIN * scale, SLOPE_FDS_PER_10MIN * scale
+    # Processes are replaced all the time (maximum-requests, restarts): a type's memory at a
+    # sample depends on how old its processes are. Over 30 samples that averages out; over a
+    # 2-minute run it does not, so the slopes are enforced on runs of 10 minutes or more only.
+    slopes_enforced = minutes >= 10
+    pss_limit, fds_limit = SLOPE_MB_PER_10MIN, SLOPE_FDS_PER_10MIN
     for s in servers:
         inside, outside = s.failures()
         warm = [smp for smp in s.samples if smp[0] >= min(120.0, 2 * interval)]
@@ -444,8 +445,8 @@ def main(argv=None):
                 pss_slopes[kind] = slope_per_10min(pts)
                 fd_slopes[kind] = slope_per_10min([(t, by[kind][3]) for t, by in warm if kind in by])
         left = ["pid %s" % p for p in s.left] + ["socket %s" % f for f in s.socks]
-        ok = (not outside and all(v <= pss_limit for v in pss_slopes.values())
-              and all(v <= fds_limit for v in fd_slopes.values()) and not left)
+        flat = (all(v <= pss_limit for v in pss_slopes.values()) and all(v <= fds_limit for v in fd_slopes.values()))
+        ok = not outside and not left and (flat or not slopes_enforced)
         if s.impl == "ours" and not ok:
             missed.append(s.label)
         kinds = ", ".join("%s %d" % kv for kv in sorted(s.traffic.done.items()))
@@ -455,8 +456,9 @@ def main(argv=None):
             ", ".join("%s %+.2f" % kv for kv in sorted(pss_slopes.items())),
             ", ".join("%s %+.1f" % kv for kv in sorted(fd_slopes.items())),
             s.took, ", ".join(left) or "nothing",
-            ("must: 0 failed outside restarts, PSS slope <= %.0f MB/10 min, fds slope <= %.0f/10 min, nothing "
-             "left: %s" % (pss_limit, fds_limit, "met" if ok else "**missed**"))
+            ("must: 0 failed outside restarts, %sPSS slope <= %.0f MB/10 min, fds slope <= %.0f/10 min, "
+             "nothing left: %s" % ("" if slopes_enforced else "(runs of 10 minutes or more) ", pss_limit, fds_limit,
+                                   "met" if ok else "**missed**"))
             if s.impl == "ours" else "(reported)"))
     if ipc_left:
         print("\nNew System V IPC objects or /dev/shm entries after every server stopped (other programs on the "
