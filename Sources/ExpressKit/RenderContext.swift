@@ -138,6 +138,7 @@ extension ResolvedConfig {
         ctx["interpreter"] = interpreter.context()
         ctx["applicationGroup"] = interpreter.applicationGroup
         ctx["importHandler"] = interpreter.context()["importHandler"]
+        ctx["lifecycle"] = lifecycle.context()
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] =

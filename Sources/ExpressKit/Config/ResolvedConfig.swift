@@ -64,6 +64,8 @@ public struct ResolvedConfig {
     public var metrics = MetricsSettings()
     /// mod_wsgi 6.1's interpreter and telemetry options (Config/InterpreterTelemetry.swift).
     public var interpreter = InterpreterTelemetrySettings()
+    /// --drain-timeout, --drain-delay, --health-url, --health-allow.
+    public var lifecycle = LifecycleSettings()
 
     // processes
     public var embeddedMode: Bool

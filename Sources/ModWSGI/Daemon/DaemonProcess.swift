@@ -8,6 +8,7 @@ import SystemCalls
 enum DaemonProcess {
     nonisolated(unsafe) static var state: DaemonState!
     nonisolated(unsafe) static var workers: [pthread_t] = []
+    nonisolated(unsafe) static var lifecycleIndex = -1
 
     static func run(_ slot: DaemonSlot, allSlots: [DaemonSlot]) -> Never {
         wsgi_daemon_default_signals()
@@ -92,6 +93,9 @@ enum DaemonProcess {
         for i in 0..<g.threads {
             workers.append(spawn(stackSize: g.stackSize) { worker(i) })
         }
+        // The health URL counts this process from now on (LifecycleBoard).
+        lifecycleIndex = slot.lifecycleIndex
+        if g.threads > 0 { LifecycleBoard.current?.daemonState(slot.lifecycleIndex, .accepting) }
         startDeadlockWatch()
         pthread_sigmask(SIG_SETMASK, &old, nil)
         Monitor.supervise()

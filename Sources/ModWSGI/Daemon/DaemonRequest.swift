@@ -17,6 +17,9 @@ struct DaemonRequest {
     var hasBody = false
     var isHEAD = false
     var queueStart: Int64 = 0
+    /// The Apache child that accepted the request (telemetry's slow_server_pid, as mod_wsgi's
+    /// mod_wsgi.server_pid; kept out of the environ, which stays 4.9's).
+    var serverPid: UInt32 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
     private(set) var raw: [UInt8] = []
     private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
@@ -25,7 +28,7 @@ struct DaemonRequest {
     func encode(environ table: OpaquePointer?) -> [UInt8] {
         var e = Encoder()
         e.bytes.reserveCapacity(2048)
-        e.u32(1)  // version of this layout
+        e.u32(2)  // version of this layout
         e.string(scriptPath); e.string(callableObject); e.string(applicationGroup)
         e.string(scheme); e.string(client)
         var flags: UInt32 = 0
@@ -35,6 +38,7 @@ struct DaemonRequest {
         if isHEAD { flags |= 8 }
         e.u32(flags)
         e.i64(queueStart)
+        e.u32(serverPid)
         let n = Int(wsgi_table_count(table))
         guard n > 0, let items = wsgi_table_entries(table) else { e.u32(0); return e.bytes }
         let countAt = e.bytes.count
@@ -85,7 +89,7 @@ struct DaemonRequest {
 
     static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
         var d = Decoder(bytes)
-        guard try d.u32() == 1 else { throw WireError.malformed("request layout version") }
+        guard try d.u32() == 2 else { throw WireError.malformed("request layout version") }
         var r = DaemonRequest()
         r.scriptPath = try d.string(); r.callableObject = try d.string(); r.applicationGroup = try d.string()
         r.scheme = try d.string(); r.client = try d.string()
@@ -95,6 +99,7 @@ struct DaemonRequest {
         r.hasBody = flags & 4 != 0
         r.isHEAD = flags & 8 != 0
         r.queueStart = try d.i64()
+        r.serverPid = try d.u32()
         let n = Int(try d.u32())
         guard n <= 100_000 else { throw WireError.malformed("too many environ entries") }
         r.entries.reserveCapacity(n)

@@ -75,7 +75,7 @@ extension DaemonProcess {
         let spec = ScriptRequest(
             scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
             applicationGroup: req.applicationGroup, reloading: req.reloading,
-            enableSendfile: req.enableSendfile)
+            enableSendfile: req.enableSendfile, serverPid: req.serverPid)
         let status = WSGIApplication.run(spec, channel: channel) { environ in
             // The keys from the interpreter's cache (made once, interned), as in embedded mode.
             let keys = EnvironKeys.current

@@ -9,6 +9,7 @@ enum Monitor {
     enum Phase { case running, graceful, shutdown }
     nonisolated(unsafe) static var phase = Phase.running
     nonisolated(unsafe) private static var deadline: Int64 = 0
+    nonisolated(unsafe) private static var cutByDrain = false
     /// interrupt-timeout: when the interrupted requests must have unwound (0: none pending).
     nonisolated(unsafe) private static var interruptDeadline: Int64 = 0
 
@@ -95,6 +96,13 @@ enum Monitor {
             case .shutdown:
                 // threads=0: the main thread ends the process once SystemExit unwinds the script.
                 if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
+                if now >= deadline && cutByDrain {
+                    Log.server(
+                        APLOG_WARNING, .daemonDrainCut,
+                        "Daemon process '\(g.name)' stops with \(active) request(s) still running: the server's drain timed out."
+                    )
+                    exitNow(0)
+                }
                 if now >= deadline {
                     Log.server(
                         APLOG_WARNING, .daemonShutdownTimeout,
@@ -116,6 +124,7 @@ enum Monitor {
         ProcessStopping.note(why)
         MetricsRecorder.daemonStopping(why)
         TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+        LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
         phase = .graceful
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
@@ -130,15 +139,18 @@ enum Monitor {
         TelemetryReporter.stoppingDecided(ProcessStopping.reason)
         ProcessStopping.publishSoon()
         phase = .shutdown
+        LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
+        // The server's drain timed out (LifecycleBoard): the requests still running are cut now.
+        if LifecycleBoard.current?.isCut == true { deadline = monotonicMicros(); cutByDrain = true }
         if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
     }
 
     static func exitNow(_ code: Int32) -> Never {
         Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         MetricsRecorder.processExiting()
-        TelemetryReporter.stopped(ProcessStopping.reason)
+        TelemetryReporter.stopped(ProcessStopping.reason, graceful: false)
         _exit(code)
     }
 

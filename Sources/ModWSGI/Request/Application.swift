@@ -9,6 +9,8 @@ struct ScriptRequest {
     var applicationGroup: String
     var reloading: Bool
     var enableSendfile: Bool
+    /// The Apache child that accepted the request (this process in embedded mode).
+    var serverPid: UInt32
 }
 
 /// Runs one WSGI request in this process: embedded mode (Apache's child) and daemon
@@ -29,6 +31,9 @@ enum WSGIApplication {
         }
         let interp = Interpreters.acquire(spec.applicationGroup)
         defer { Interpreters.release() }
+        // When this thread took the request up (mod_wsgi's slot claim, before the script is
+        // loaded): telemetry's slow-request start and per-thread durations count from here.
+        let claimed = Int64(apr_time_now())
 
         guard
             let module = ScriptLoader.load(
@@ -51,7 +56,10 @@ enum WSGIApplication {
 
         let ts = Interpreters.threadStates()
         ts.requests += 1
-        ModuleState.totalRequests += 1
+        let totalRequests = Interpreters.shared {
+            ModuleState.totalRequests += 1
+            return ModuleState.totalRequests
+        }
 
         let request = WSGIRequest(channel: channel, enableSendfile: spec.enableSendfile)
         request.scriptPath = spec.scriptPath
@@ -76,10 +84,12 @@ enum WSGIApplication {
         keys.set(environ, "apache.version", wsgi_new_ref(interp.apacheVersion))
         keys.set(environ, "mod_wsgi.thread_id", Py.int(ts.threadID))
         keys.set(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
-        keys.set(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
+        keys.set(environ, "mod_wsgi.total_requests", Py.int(totalRequests))
 
         // The mod_wsgi API: request_data(), active_requests, events, metrics.
-        let life = RequestLife(api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID)
+        let life = RequestLife(
+            api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID, serverPid: spec.serverPid,
+            claimed: claimed)
         request.life = life
         ts.requestData = life.data
         let application = life.started(application: app, environ: environ)

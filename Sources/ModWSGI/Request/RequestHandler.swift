@@ -204,7 +204,8 @@ enum RequestHandler {
 
         let spec = ScriptRequest(
             scriptPath: scriptPath, mtime: mtime, callableObject: callable,
-            applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile)
+            applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile,
+            serverPid: UInt32(getpid()))
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
         let status = WSGIApplication.run(spec, channel: channel) { environ in

@@ -111,13 +111,24 @@ enum LogID: Int {
     // mod_wsgi 6.1's interpreter options and telemetry (17xx).
     case switchIntervalSet = 1701
     case switchIntervalSkipped = 1702
+    case subInterpreterSwitchIntervalSkipped = 1790
     case switchIntervalFailed = 1703
     case freeThreadingActive = 1704
     case perInterpreterGILSkipped = 1705
+    case subInterpreterSwitchIntervalNoGIL = 1707
     case telemetryStarted = 1710
     case telemetryOpenFailed = 1711
     case telemetryThreadFailed = 1712
     case telemetryDropped = 1713
+    // Drain and health (18xx).
+    case drainStarted = 1800
+    case drainAbandoned = 1801
+    case drainFinished = 1802
+    case drainCut = 1803
+    case daemonDrainCut = 1804
+    case healthDenied = 1805
+    case lifecycleBoardFailed = 1806
+    case drainKilled = 1807
     // What hostile applications do (19xx).
     case forkedChildReturned = 1901
     case connectionClosedByApp = 1902

@@ -51,7 +51,7 @@ enum ProcessStopping {
     /// Delivers process_stopping in every interpreter that has not had it (without the GIL).
     private static func deliver() {
         _ = Interpreters.acquire("")
-        let apis = InterpreterAPI.all  // appended to only with the GIL held
+        let apis = Interpreters.shared { InterpreterAPI.all }
         Interpreters.release()
         for api in apis {
             _ = Interpreters.acquire(api.name)
