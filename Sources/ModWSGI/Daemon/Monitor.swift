@@ -80,7 +80,7 @@ enum Monitor {
                     shutdown(nil)
                 }
             }
-            if g.deadlockTimeout > 0 && PythonRuntime.initialized && phase != .shutdown
+            if g.deadlockTimeout > 0 && wsgi_atomic_load(PythonRuntime.running) != 0 && phase != .shutdown
                 && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000
             {
                 Log.server(
@@ -176,7 +176,7 @@ enum Monitor {
 
     /// Every Python thread's stack, innermost frame first, with full thread ids.
     static func dumpStacks() {
-        guard PythonRuntime.initialized else { return }
+        guard wsgi_atomic_load(PythonRuntime.running) != 0 else { return }
         _ = Interpreters.acquire("")
         defer { Interpreters.release() }
         Log.server(APLOG_ERR, .daemonStackDump, "Dumping stack trace for active Python threads.")

@@ -208,7 +208,7 @@ enum RequestHandler {
             serverPid: UInt32(getpid()))
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
-        return WSGIApplication.run(spec, channel: channel) { environ in
+        let status = WSGIApplication.run(spec, channel: channel) { environ in
             let keys = EnvironKeys.current
             fillFromTable(environ, env, keys: keys)
             keys.set(environ, "wsgi.url_scheme", Py.string(scheme))
@@ -217,6 +217,8 @@ enum RequestHandler {
                 Py.setItem(environ, "apache.request_rec", capsule)
             }
         }
+        ConnectionGuard.check(r, scriptPath: scriptPath)
+        return status
     }
 
     /// mod_alias's matching, which mod_wsgi uses for WSGIScriptAlias: any run of slashes
