@@ -39,13 +39,13 @@ struct LoadFailureWatch {
 
     private mutating func take(_ line: String) {
         if let prefix {
-            if let r = line.range(of: prefix) { lines.append(Self.message(String(line[r.upperBound...]))) }
+            if let r = line.firstRange(of: prefix) { lines.append(Self.message(String(line[r.upperBound...]))) }
             return
         }
         for id in Self.ids {
             // "MW1103: mod_wsgi (pid=123): text": lines of the same report share that prefix.
-            guard let start = line.range(of: id),
-                let end = line.range(of: "): ", range: start.upperBound..<line.endIndex)
+            guard let start = line.firstRange(of: id),
+                let end = line[start.upperBound...].firstRange(of: "): ")
             else { continue }
             prefix = String(line[start.lowerBound..<end.upperBound])
             lines.append(Self.message(String(line[end.upperBound...])))

@@ -58,6 +58,7 @@ extension ResolvedConfig {
             "modulesDirectory": sq(apache.modulesDirectory),
             "modules": modulesToLoad.map { ["name": $0.name, "path": sq($0.path)] },
             "modulePath": sq(module.path),
+            "pythonLibrary": pythonLibrary.map(sq) ?? "",
             "mimeTypes": sq(mimeTypes),
             "requestReadTimeout": requestReadTimeout,
             "limitRequestBody": limitRequestBody,
@@ -138,6 +139,7 @@ extension ResolvedConfig {
         ctx["interpreter"] = interpreter.context()
         ctx["applicationGroup"] = interpreter.applicationGroup
         ctx["importHandler"] = interpreter.context()["importHandler"]
+        ctx["lifecycle"] = lifecycle.context()
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] =

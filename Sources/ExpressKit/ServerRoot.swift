@@ -183,6 +183,11 @@ enum Banner {
         if let https = c.httpsURL { lines.append(("Server URL (HTTPS)", https)) }
         if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
         if let path = c.metrics.metricsURL { lines.append(("Metrics URL", c.url + String(path.dropFirst()))) }
+        if let path = c.lifecycle.healthURL { lines.append(("Health URL", c.url + String(path.dropFirst()))) }
+        if let t = c.lifecycle.drainTimeout {
+            let delay = c.lifecycle.drainDelay > 0 ? "\(c.lifecycle.drainDelay) s of 503, then " : ""
+            lines.append(("SIGTERM", "drains (\(delay)up to \(t) s for requests in flight)"))
+        }
         lines.append(("Server Root", c.serverRoot))
         lines.append(("Server Conf", c.httpdConf))
         lines.append(("Error Log File", "\(c.errorLogFile) (\(c.logLevel))"))

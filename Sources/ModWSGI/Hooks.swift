@@ -43,6 +43,9 @@ func wsgi_swift_post_config(
     }
     // The metrics board first: the daemon processes forked next inherit it.
     MetricsEndpoint.postConfig(pconf: pconf, server: s!)
+    // The drain and health board too (Lifecycle/).
+    HealthEndpoint.postConfig(pconf: pconf)
+    Drain.postConfig(pconf: pconf, server: s!)
     // Daemon process groups are forked here, by the (single-threaded) parent.
     return DaemonManager.postConfig(pconf: pconf, ptemp: ptemp, server: s!)
 }
@@ -63,6 +66,8 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     // The parent's SIGCHLD wake-up (DaemonManager) is not for Apache's children.
     if DaemonManager.parentPid != 0 { wsgi_parent_wake_on_child_exit(0) }
     MetricsRecorder.childStarted(pool: p)
+    wsgi_lifecycle_child()
+    LifecycleBoard.childStarted()
     let global = GlobalConfig.current
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).
@@ -91,6 +96,17 @@ func wsgi_swift_translate_name(_ r: UnsafeMutablePointer<request_rec>?) -> Int32
 
 @_cdecl("wsgi_swift_handler")
 func wsgi_swift_handler(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
+    // Requests in flight, for the drain's last line (only with WSGIHealthURL/WSGIDrainOnTerm).
+    if let board = LifecycleBoard.current {
+        wsgi_atomic_add(board.inFlight, 1)
+        defer { wsgi_atomic_add(board.inFlight, -1) }
+        return metered(r!)
+    }
+    return metered(r!)
+}
+
+@inline(__always)
+private func metered(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
     guard let slot = MetricsRecorder.handlerBegin(r!) else { return RequestHandler.handle(r!) }
     let result = RequestHandler.handle(r!)
     MetricsRecorder.handlerEnd(r!, slot: slot, result: result)

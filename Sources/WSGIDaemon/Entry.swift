@@ -45,10 +45,12 @@ enum DaemonRuntime {
         // forked daemon).
         _ = wsgi_set_cloexec(record.start.listener, 1)
         if record.metricsBoard >= 0 { _ = wsgi_set_cloexec(record.metricsBoard, 1) }
+        if record.lifecycleBoard >= 0 { _ = wsgi_set_cloexec(record.lifecycleBoard, 1) }
         let writer = ErrorLogWriter(record.log)
         Log.sink = { writer.write(level: $0, status: $1, $2) }
         HostFacts.provider = { record.start.facts }
         if record.metricsBoard >= 0 { MetricsBoard.current = MetricsBoard.attach(fd: record.metricsBoard) }
+        if record.lifecycleBoard >= 0 { LifecycleBoard.current = LifecycleBoard.attach(fd: record.lifecycleBoard) }
         if record.scoreboard >= 0 { mapScoreboard(record) }
         if let area = ProcessTitle.ownArgumentArea() {
             ProcessTitle.set(record.title, area: area, threadName: record.threadName)

@@ -29,8 +29,10 @@ def lp(x):
 def request(a, group="g", path="/pid"):
     env = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/d", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1",
            "SERVER_PORT": str(a.port), "SERVER_PROTOCOL": "HTTP/1.1", "mod_wsgi.process_group": group}
-    p = struct.pack("<I", 1) + lp(os.path.join(a.apps, "daemon.wsgi")) + lp("application") + lp("")
+    # Layout 2: ..., flags, queue start (µs), the Apache child's pid, then the environ.
+    p = struct.pack("<I", 2) + lp(os.path.join(a.apps, "daemon.wsgi")) + lp("application") + lp("")
     p += lp("http") + lp("127.0.0.1:1") + struct.pack("<I", 0) + struct.pack("<q", int(time.time() * 1e6))
+    p += struct.pack("<I", os.getpid())
     p += struct.pack("<I", len(env)) + b"".join(lp(k) + lp(v) for k, v in env.items())
     return frame(0x51, p)
 

@@ -33,6 +33,7 @@
 #include <apr_optional.h>
 #include <mod_auth.h>
 #include <mod_ssl.h>
+#include <mod_log_config.h>
 #include <unixd.h>
 #include <ap_listen.h>
 
@@ -98,6 +99,10 @@ typedef enum {
     WSGI_CMD_SLOW_REQUESTS,
     WSGI_CMD_TELEMETRY_SERVICE,
     WSGI_CMD_TELEMETRY_OPTIONS,
+    WSGI_CMD_DRAIN_ON_TERM,
+    WSGI_CMD_DRAIN_DELAY,
+    WSGI_CMD_HEALTH_URL,
+    WSGI_CMD_HEALTH_ALLOW,
     WSGI_CMD_SCRIPT_ALIAS_END_
 } wsgi_cmd_id;
 
@@ -202,5 +207,27 @@ static inline int wsgi_child_number(const request_rec *r) {
  * Set in post_config, from the generation's configuration pool. */
 void wsgi_set_metrics_url(const char *url);
 extern int wsgi_swift_metrics_handler(request_rec *r);
+
+/* ---- drain and health (Swift: Lifecycle/; C: wsgi_lifecycle.c) ---------------------- */
+
+/* post_config (parent): the shared `draining` word (NULL: neither drain nor health), whether
+ * SIGTERM drains (WSGIDrainOnTerm), WSGIDrainDelay, when to kill children still busy after
+ * the graceful stop began (0: never), and the lines the handlers write. */
+void wsgi_lifecycle_configure(int64_t *draining, int on_term, int delay, int cut_after, const char *term_line,
+                              const char *again_line, const char *kill_line);
+void wsgi_lifecycle_block_term(void);
+void wsgi_lifecycle_arm(void);
+void wsgi_lifecycle_child(void);
+/* 0 serving, 1 drain delay, 2 Apache's graceful stop, 3 immediate stop (a second SIGTERM). */
+int wsgi_lifecycle_phase(void);
+int64_t wsgi_lifecycle_started_us(void);
+int wsgi_lifecycle_post_read_request(request_rec *r);
+/* WSGIHealthURL, as WSGIMetricsURL. */
+void wsgi_set_health_url(const char *url);
+extern int wsgi_swift_health_handler(request_rec *r);
+/* The `%^JS` access log item (mod_log_config): the request as one JSON object. */
+extern const char *wsgi_swift_json_log_item(request_rec *r, char *a);
+/* Apache's GracefulShutdownTimeout (seconds; 0: none). */
+static inline int wsgi_graceful_shutdown_timeout(void) { return ap_graceful_shutdown_timeout; }
 
 #endif /* CMODWSGI_H */

@@ -29,7 +29,7 @@ public struct InterpreterTelemetrySettings: Equatable {
     public var telemetryDirectory: String? { telemetrySocket.map { Path.dirname($0) } }
 
     static func resolve(
-        _ o: ServerOptions, serverRoot: String, services: [ServiceScript], embedded: Bool,
+        _ o: ServerOptions, serverRoot: String, services: [ServiceScript], debugMode: Bool,
         module: ModuleInfo, pythonHome: String, pythonPaths: [String]
     ) throws -> InterpreterTelemetrySettings {
         var t = InterpreterTelemetrySettings()
@@ -82,9 +82,11 @@ public struct InterpreterTelemetrySettings: Equatable {
                     "--enable-telemetry and --telemetry-service are mutually exclusive: --enable-telemetry runs an ingester service and points the WSGI processes at it, so an explicit telemetry target would conflict"
                 )
             }
-            if embedded {
+            // With --embedded-mode too, as mod_wsgi-express 6.1.1: the Apache children report,
+            // and the ingester still runs as a service daemon process. Debug mode runs none.
+            if debugMode {
                 throw ExpressError.badOption(
-                    "--enable-telemetry runs the ingester in a daemon process, which --embedded-mode does not have; use --telemetry-service unix:PATH with an ingester you start (mod_wsgi-telemetry serve)"
+                    "--enable-telemetry runs the ingester in a service daemon process, which --debug-mode does not start; use --telemetry-service unix:PATH with an ingester you start (mod_wsgi-telemetry serve)"
                 )
             }
             if services.contains(where: { $0.name == serviceName }) {

@@ -64,6 +64,8 @@ public struct ResolvedConfig {
     public var metrics = MetricsSettings()
     /// mod_wsgi 6.1's interpreter and telemetry options (Config/InterpreterTelemetry.swift).
     public var interpreter = InterpreterTelemetrySettings()
+    /// --drain-timeout, --drain-delay, --health-url, --health-allow.
+    public var lifecycle = LifecycleSettings()
 
     // processes
     public var embeddedMode: Bool
@@ -118,6 +120,9 @@ public struct ResolvedConfig {
     /// --add-handler: (extension, absolute script path), served through resource.wsgi.
     public var handlerScripts: [(extension: String, script: String)] = []
     public var withCGI = false
+    /// The shared libpython to `LoadFile` before the module, for a wheel's module (which does not
+    /// name it in its DT_NEEDED); nil when the module loads it itself.
+    public var pythonLibrary: String? = nil
     /// The HTTPS URL, printed only when HTTPS is really served.
     public var httpsURL: String? {
         guard let h = https else { return nil }

@@ -319,6 +319,27 @@ public enum OptionTable {
             help:
                 "Report requests still running after this many seconds to the telemetry service (WSGISlowRequests). Not enabled by default."
         ),
+        // Drain and health (issue 24)
+        .value(
+            "--drain-timeout", \.drainTimeout, "SECONDS",
+            help:
+                "Make SIGTERM a graceful stop: Apache stops accepting connections and the requests in flight get this many seconds to finish before they are cut; exit status 0. Not enabled by default (SIGTERM stops at once)."
+        ),
+        .value(
+            "--drain-delay", \.drainDelay, "SECONDS",
+            help:
+                "With --drain-timeout: after SIGTERM, keep serving this many seconds while --health-url answers 503, so a load balancer takes the server out first. Defaults to 0."
+        ),
+        .value(
+            "--health-url", \.healthURL, "URL-PATH",
+            help:
+                "Answer 200 at this URL path while every daemon process group accepts requests, 503 once a drain starts, without calling Python (from localhost only, unless --health-allow). Not enabled by default."
+        ),
+        .repeatable(
+            "--health-allow", \.healthAllow, "NETWORK",
+            help:
+                "Only this IP address or network (address/bits) may ask --health-url (repeatable; a kubelet probes from its node's address). Defaults to localhost only."
+        ),
         // Proxying (issue 14)
         .pair(
             "--proxy-mount-point", \.proxyMountPoints, "URL-PATH URL",
@@ -526,7 +547,9 @@ public enum OptionTable {
             help: "Verbose mod_wsgi debug logging."),
         .value(
             "--access-log-format", \.accessLogFormat, "FORMAT",
-            help: "The access log format: 'common' (the default), 'combined' or an Apache LogFormat string."),
+            help:
+                "The access log format: 'common' (the default), 'combined', 'json' (one JSON object per line) or an Apache LogFormat string."
+        ),
         .value(
             "--error-log-format", \.errorLogFormat, "FORMAT",
             help: "The error log format (an Apache ErrorLogFormat string)."),

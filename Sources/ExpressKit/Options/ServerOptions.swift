@@ -74,6 +74,11 @@ public struct ServerOptions: Equatable, Sendable {
     public var serverMetrics: Bool = false
     public var metricsURL: String?
     public var metricsAllow: [String] = []
+    // drain and health (issue 24)
+    public var drainTimeout: Int?
+    public var drainDelay: Int = 0
+    public var healthURL: String?
+    public var healthAllow: [String] = []
     // access, authentication, dispatch and trusted-proxy hooks
     public var trustProxyHeaders: [String] = []
     public var trustProxies: [String] = []

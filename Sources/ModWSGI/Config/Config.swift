@@ -115,6 +115,12 @@ struct GlobalConfig {
     var metricsURL: String? = nil
     /// WSGIMetricsAllow: who may read it; nil means localhost only.
     var metricsAllow: TrustedProxyList? = nil
+    /// WSGIDrainOnTerm On: SIGTERM drains (Lifecycle/); WSGIDrainDelay: seconds of 503 first.
+    var drainOnTerm = false
+    var drainDelay = 0
+    /// WSGIHealthURL: the readiness path (Lifecycle/), nil when absent; WSGIHealthAllow: who may ask.
+    var healthURL: String? = nil
+    var healthAllow: TrustedProxyList? = nil
     /// An access, auth or dispatch script is configured: Apache's children need Python
     /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
     var hookScripts = false

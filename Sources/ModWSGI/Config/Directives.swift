@@ -197,6 +197,21 @@ enum Directives {
             try count(1...Int.max, "one or more IP addresses or networks (address/bits)"); try globalOnly()
             let more = try TrustedProxyList.parse(args, pool: cmd.pointee.pool, fail: fail)
             global.metricsAllow = TrustedProxyList((global.metricsAllow?.subnets ?? []) + more.subnets)
+        case WSGI_CMD_DRAIN_ON_TERM: try globalOnly(); global.drainOnTerm = try flag()
+        case WSGI_CMD_DRAIN_DELAY:
+            try count(1...1, "one argument: seconds"); try globalOnly()
+            guard let n = Int(args[0]), n >= 0, n <= 3600 else {
+                throw fail("takes a number of seconds from 0 to 3600, not '\(args[0])'")
+            }
+            global.drainDelay = n
+        case WSGI_CMD_HEALTH_URL:
+            try count(1...1, "one argument: a URL path such as /healthz"); try globalOnly()
+            guard args[0].hasPrefix("/") else { throw fail("'\(args[0])' is not a URL path: it must start with '/'") }
+            global.healthURL = args[0]
+        case WSGI_CMD_HEALTH_ALLOW:
+            try count(1...Int.max, "one or more IP addresses or networks (address/bits)"); try globalOnly()
+            let more = try TrustedProxyList.parse(args, pool: cmd.pointee.pool, fail: fail)
+            global.healthAllow = TrustedProxyList((global.healthAllow?.subnets ?? []) + more.subnets)
         case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
             try count(1...1, "one argument"); try globalOnly()
             global.startupWarnings.append(

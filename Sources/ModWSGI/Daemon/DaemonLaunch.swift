@@ -159,9 +159,10 @@ enum DaemonLaunch {
         var settings = GlobalConfig.current.pythonSettings
         if let home = g.pythonHome { settings.home = home }
         settings.pythonPath = g.pythonPath
-        let start = DaemonStart(
+        var start = DaemonStart(
             group: g, instance: slot.instance, listener: slot.listener, parentPid: parent, settings: settings,
             preload: preloadScripts(g), facts: ApacheHost.facts(), telemetry: GlobalConfig.current.telemetry)
+        start.lifecycleIndex = slot.lifecycleIndex
 
         if let exe = plan.executable, let runtime = plan.runtime {
             execPython(exe, runtime: runtime, start: start, scoreboard: scoreboard)
@@ -188,6 +189,10 @@ enum DaemonLaunch {
             record.metricsBoard = board.fd
             keep.append(board.fd)
         }
+        if let board = LifecycleBoard.current, board.fd >= 0 {
+            record.lifecycleBoard = board.fd
+            keep.append(board.fd)
+        }
         if let scoreboard {
             record.scoreboard = scoreboard.fd
             record.scoreboardOffset = scoreboard.offset
@@ -199,6 +204,13 @@ enum DaemonLaunch {
         if PY_MAJOR_VERSION > 3 || PY_MINOR_VERSION >= 11 { argv.append("-P") }
         if start.settings.optimize > 0 { argv.append(start.settings.optimize > 1 ? "-OO" : "-O") }
         if start.settings.dontWriteBytecode { argv.append("-B") }
+        // WSGIFreeThreading On for this group, in a free-threaded build: Python starts without a GIL
+        // (as PyConfig.enable_gil = 0 does in a forked daemon).
+        if wsgi_python_free_threading_build() != 0
+            && InterpreterOptions.freeThreading(processGroup: g.name, global: start.settings.interpreterOptions)
+        {
+            argv += ["-X", "gil=0"]
+        }
         for w in start.settings.warnings { argv += ["-W", w] }
         if let seed = start.settings.hashSeed {
             setenv("PYTHONHASHSEED", String(seed), 1)

@@ -19,6 +19,8 @@ final class DaemonSlot {
     var registered = false
     var terminated = false
     var starts = 0
+    /// Its word in the drain and health board (LifecycleBoard).
+    let lifecycleIndex: Int
 
     init(group: DaemonGroupConfig, groupID: Int, instance: Int, socketPath: String, listener: Int32, generation: Int) {
         self.group = group
@@ -27,8 +29,18 @@ final class DaemonSlot {
         self.socketPath = socketPath
         self.listener = listener
         self.generation = generation
+        lifecycleIndex = LifecycleBoard.index(
+            groupID: groupID, instance: instance, groups: GlobalConfig.current.daemonGroups)
         proc = .allocate(capacity: 1)
         proc.initialize(to: apr_proc_t())
+    }
+
+    /// A slot goes when its generation ended and its process was reaped (unregistered from
+    /// APR's other-child registry first): without this, every graceful restart left one
+    /// apr_proc_t per daemon process behind in the Apache parent (LeakSanitizer).
+    deinit {
+        proc.deinitialize(count: 1)
+        proc.deallocate()
     }
 }
 
@@ -184,6 +196,7 @@ enum DaemonManager {
             return
         }
         slot.pid = slot.proc.pointee.pid
+        LifecycleBoard.current?.daemonForked(slot.lifecycleIndex, pid: slot.pid)
         apr_proc_other_child_register(
             slot.proc,
             { reason, data, status in
@@ -204,6 +217,7 @@ enum DaemonManager {
             slot.registered = false
             let pid = slot.pid
             slot.pid = 0
+            LifecycleBoard.current?.daemonGone(slot.lifecycleIndex, pid: pid)
             var how = "vanished"
             if reason == APR_OC_REASON_DEATH {
                 if wsgi_wifsignaled(status) != 0 {
@@ -231,6 +245,8 @@ enum DaemonManager {
         case APR_OC_REASON_RESTART:
             // The MPM is reclaiming its children (stop, restart, graceful-stop): its
             // children may be waiting on these daemons, so stop them now, not after.
+            // At the end of a drain, first: were requests still running (then cut at once)?
+            Drain.reclaiming()
             slot.retired = true
             if slot.pid > 0 && !slot.terminated {
                 slot.terminated = true

@@ -9,7 +9,7 @@ extension DaemonRequest {
     /// instructions for a small request).
     package func encode(environ table: OpaquePointer?) -> [UInt8] {
         var head = Encoder()
-        head.u32(1)  // version of this layout
+        head.u32(2)  // version of this layout
         head.string(scriptPath); head.string(callableObject); head.string(applicationGroup)
         head.string(scheme); head.string(client)
         var flags: UInt32 = 0
@@ -19,6 +19,7 @@ extension DaemonRequest {
         if isHEAD { flags |= 8 }
         head.u32(flags)
         head.i64(queueStart)
+        head.u32(serverPid)
         let n = Int(wsgi_table_count(table))
         let items = n > 0 ? wsgi_table_entries(table) : nil
         // Lengths first: one allocation of the exact size.

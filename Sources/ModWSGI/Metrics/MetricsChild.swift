@@ -25,11 +25,13 @@ extension MetricsRecorder {
     @inline(__always)
     static func handlerBegin(_ r: UnsafeMutablePointer<request_rec>) -> UnsafeMutablePointer<Int64>? {
         guard let board = MetricsBoard.current else { return nil }
-        if slot == nil {
-            slot = board.childSlot(Int(wsgi_child_number(r))) ?? board.childSlot(0)
+        var s = slot
+        if s == nil {
+            s = board.childSlot(Int(wsgi_child_number(r))) ?? board.childSlot(0)
+            slot = s  // every thread finds the same slot: whichever store lands is right
         }
-        if let s = slot { wsgi_atomic_add(s + MetricsBoard.Field.active, 1) }
-        return slot
+        if let s { wsgi_atomic_add(s + MetricsBoard.Field.active, 1) }
+        return s
     }
 
     static func handlerEnd(_ r: UnsafeMutablePointer<request_rec>, slot s: UnsafeMutablePointer<Int64>, result: Int32) {

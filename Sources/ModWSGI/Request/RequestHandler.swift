@@ -225,10 +225,11 @@ enum RequestHandler {
 
         let spec = ScriptRequest(
             scriptPath: scriptPath, mtime: mtime, callableObject: callable,
-            applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile)
+            applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile,
+            serverPid: UInt32(getpid()))
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
-        return WSGIApplication.run(spec, channel: channel) { environ in
+        let status = WSGIApplication.run(spec, channel: channel) { environ in
             let keys = EnvironKeys.current
             fillFromTable(environ, env, keys: keys)
             keys.set(environ, "wsgi.url_scheme", Py.string(scheme))
@@ -237,6 +238,8 @@ enum RequestHandler {
                 Py.setItem(environ, "apache.request_rec", capsule)
             }
         }
+        ConnectionGuard.check(r, scriptPath: scriptPath)
+        return status
     }
 
     /// The path with each run of slashes made one, or nil when it has none to collapse.

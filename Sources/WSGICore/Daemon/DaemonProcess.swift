@@ -10,6 +10,7 @@ import SystemCalls
 package enum DaemonProcess {
     nonisolated(unsafe) package static var state: DaemonState!
     nonisolated(unsafe) static var workers: [pthread_t] = []
+    nonisolated(unsafe) static var lifecycleIndex = -1
 
     /// What this process was started with (group, listener, settings…).
     nonisolated(unsafe) package static var start: DaemonStart!
@@ -91,6 +92,9 @@ package enum DaemonProcess {
         for i in 0..<g.threads {
             workers.append(spawn(stackSize: g.stackSize) { worker(i) })
         }
+        // The health URL counts this process from now on (LifecycleBoard).
+        lifecycleIndex = start.lifecycleIndex
+        if g.threads > 0 { LifecycleBoard.current?.daemonState(start.lifecycleIndex, .accepting) }
         startDeadlockWatch()
         pthread_sigmask(SIG_SETMASK, &old, nil)
         Monitor.supervise()

@@ -17,6 +17,9 @@ package struct DaemonRequest {
     package var hasBody = false
     package var isHEAD = false
     package var queueStart: Int64 = 0
+    /// The Apache child that accepted the request (telemetry's slow_server_pid, as mod_wsgi's
+    /// mod_wsgi.server_pid; kept out of the environ, which stays 4.9's).
+    package var serverPid: UInt32 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
     private(set) var raw: [UInt8] = []
     private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
@@ -78,7 +81,7 @@ package struct DaemonRequest {
 
     package static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
         var d = Decoder(bytes)
-        guard try d.u32() == 1 else { throw WireError.malformed("request layout version") }
+        guard try d.u32() == 2 else { throw WireError.malformed("request layout version") }
         var r = DaemonRequest()
         r.scriptPath = try d.string(); r.callableObject = try d.string(); r.applicationGroup = try d.string()
         r.scheme = try d.string(); r.client = try d.string()
@@ -88,6 +91,7 @@ package struct DaemonRequest {
         r.hasBody = flags & 4 != 0
         r.isHEAD = flags & 8 != 0
         r.queueStart = try d.i64()
+        r.serverPid = try d.u32()
         let n = Int(try d.u32())
         guard n <= 100_000 else { throw WireError.malformed("too many environ entries") }
         r.entries = try entryRanges(bytes, at: d.pos, count: n)

@@ -75,7 +75,7 @@ extension DaemonProcess {
         let spec = ScriptRequest(
             scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
             applicationGroup: req.applicationGroup, reloading: req.reloading,
-            enableSendfile: req.enableSendfile)
+            enableSendfile: req.enableSendfile, serverPid: req.serverPid)
         // python-threads=: wait for a turn (without the GIL) before taking the GIL.
         if let turns = st.turns {
             while sem_wait(turns) != 0 && wsgi_errno() == EINTR {}

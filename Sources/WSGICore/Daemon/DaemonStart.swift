@@ -16,6 +16,8 @@ package struct DaemonStart: Codable {
     package var facts: HostFacts
     /// WSGITelemetryService & co.: where the process sends its telemetry.
     package var telemetry: TelemetryConfig
+    /// Its word in the drain and health board (LifecycleBoard; -1: none).
+    package var lifecycleIndex = -1
 
     package init(
         group: DaemonGroupConfig, instance: Int, listener: Int32, parentPid: Int32,
@@ -42,6 +44,8 @@ package struct DaemonExecRecord: Codable {
     package var log: ErrorLogSettings
     /// The metrics board's memfd (-1: no WSGIMetricsURL).
     package var metricsBoard: Int32 = -1
+    /// The drain and health board's memfd (-1: neither WSGIHealthURL nor WSGIDrainOnTerm).
+    package var lifecycleBoard: Int32 = -1
     /// Apache's scoreboard (server-metrics=On), mapped again from a descriptor of its shared
     /// memory: the descriptor, where the global record starts in it, and the segment's length.
     package var scoreboard: Int32 = -1

@@ -9,6 +9,7 @@ enum Monitor {
     enum Phase { case running, graceful, shutdown }
     nonisolated(unsafe) static var phase = Phase.running
     nonisolated(unsafe) private static var deadline: Int64 = 0
+    nonisolated(unsafe) private static var cutByDrain = false
     /// interrupt-timeout: when the interrupted requests must have unwound (0: none pending).
     nonisolated(unsafe) private static var interruptDeadline: Int64 = 0
 
@@ -79,7 +80,7 @@ enum Monitor {
                     shutdown(nil)
                 }
             }
-            if g.deadlockTimeout > 0 && PythonRuntime.initialized && phase != .shutdown
+            if g.deadlockTimeout > 0 && wsgi_atomic_load(PythonRuntime.running) != 0 && phase != .shutdown
                 && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000
             {
                 Log.server(
@@ -95,6 +96,13 @@ enum Monitor {
             case .shutdown:
                 // threads=0: the main thread ends the process once SystemExit unwinds the script.
                 if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
+                if now >= deadline && cutByDrain {
+                    Log.server(
+                        APLOG_WARNING, .daemonDrainCut,
+                        "Daemon process '\(g.name)' stops with \(active) request(s) still running: the server's drain timed out."
+                    )
+                    exitNow(0)
+                }
                 if now >= deadline {
                     Log.server(
                         APLOG_WARNING, .daemonShutdownTimeout,
@@ -116,6 +124,7 @@ enum Monitor {
         ProcessStopping.note(why)
         MetricsRecorder.daemonStopping(why)
         TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+        LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
         phase = .graceful
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
@@ -130,15 +139,18 @@ enum Monitor {
         TelemetryReporter.stoppingDecided(ProcessStopping.reason)
         ProcessStopping.publishSoon()
         phase = .shutdown
+        LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
-        if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
+        // The server's drain timed out (LifecycleBoard): the requests still running are cut now.
+        if LifecycleBoard.current?.isCut == true { deadline = monotonicMicros(); cutByDrain = true }
+        if g.threads == 0 { wsgi_interrupt_main_term() }
     }
 
     static func exitNow(_ code: Int32) -> Never {
         Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         MetricsRecorder.processExiting()
-        TelemetryReporter.stopped(ProcessStopping.reason)
+        TelemetryReporter.stopped(ProcessStopping.reason, graceful: false)
         _exit(code)
     }
 
@@ -164,7 +176,7 @@ enum Monitor {
 
     /// Every Python thread's stack, innermost frame first, with full thread ids.
     static func dumpStacks() {
-        guard PythonRuntime.initialized else { return }
+        guard wsgi_atomic_load(PythonRuntime.running) != 0 else { return }
         _ = Interpreters.acquire("")
         defer { Interpreters.release() }
         Log.server(APLOG_ERR, .daemonStackDump, "Dumping stack trace for active Python threads.")
@@ -172,14 +184,14 @@ enum Monitor {
         while let i = interp {
             var t = PyInterpreterState_ThreadHead(i)
             while let ts = t {
-                if let frame = PyThreadState_GetFrame(ts) {
-                    var f: OpaquePointer? = frame
+                if let frame = wsgi_thread_frame(ts) {
+                    var f: UnsafeMutablePointer<PyObject>? = frame
                     var first = true
                     while let cur = f {
-                        let code = UnsafeMutableRawPointer(PyFrame_GetCode(cur)!).assumingMemoryBound(to: PyObject.self)
+                        let code = wsgi_frame_code(cur)!
                         let file = attribute(code, "co_filename")
                         let name = attribute(code, "co_name")
-                        let line = PyFrame_GetLineNumber(cur)
+                        let line = wsgi_frame_line(cur)
                         wsgi_decref(code)
                         if first {
                             Log.server(
@@ -190,8 +202,8 @@ enum Monitor {
                             Log.server(
                                 APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")
                         }
-                        let back = PyFrame_GetBack(cur)
-                        wsgi_decref(UnsafeMutablePointer<PyObject>(cur))
+                        let back = wsgi_frame_back(cur)
+                        wsgi_decref(cur)
                         f = back
                     }
                 }

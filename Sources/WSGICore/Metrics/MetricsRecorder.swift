@@ -6,8 +6,19 @@ import CWSGICore
 /// few relaxed atomic adds to this process's own slot.
 package enum MetricsRecorder {
     /// This process's counter slot: Apache's child, by its scoreboard number (found at its
-    /// first request), or the daemon process's group and instance.
-    nonisolated(unsafe) package static var slot: UnsafeMutablePointer<Int64>?
+    /// first request), or the daemon process's group and instance. Kept in an atomic word:
+    /// the first requests of a child's threads set it at once while others read it (a data
+    /// race as a plain variable: ThreadSanitizer, make sanitize); a relaxed load costs what
+    /// a plain one does.
+    package static var slot: UnsafeMutablePointer<Int64>? {
+        get { UnsafeMutablePointer(bitPattern: Int(truncatingIfNeeded: wsgi_atomic_load(slotBits))) }
+        set { wsgi_atomic_store(slotBits, Int64(Int(bitPattern: newValue))) }
+    }
+    private static let slotBits: UnsafeMutablePointer<Int64> = {
+        let p = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
     nonisolated(unsafe) package static var isDaemon = false
     nonisolated(unsafe) package static var entry: Int?
     nonisolated(unsafe) private static var stopCounted = false

@@ -62,9 +62,16 @@ extension InterpreterOptions {
     static func applyToSubInterpreter(_ name: String, ownGIL: Bool) {
         let r = forInterpreter(name)
         guard let seconds = r.switchInterval, r.switchIntervalAppScoped || ownGIL else { return }
+        if wsgi_python_free_threading_build() != 0 && freeThreadingHere {
+            Log.server(
+                APLOG_WARNING, .subInterpreterSwitchIntervalNoGIL,
+                "Skipping per-interpreter switch interval \(seconds)s for interpreter '\(name)': free-threading is active in this process so there is no GIL switch interval to set."
+            )
+            return
+        }
         if r.switchIntervalAppScoped && !ownGIL {
             Log.server(
-                APLOG_WARNING, .switchIntervalSharedGIL,
+                APLOG_WARNING, .subInterpreterSwitchIntervalSkipped,
                 "Skipping per-interpreter switch interval \(seconds)s for interpreter '\(name)': setting it would mutate the process-global value because this interpreter does not have its own GIL."
             )
             return

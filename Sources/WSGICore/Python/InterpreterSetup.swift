@@ -102,6 +102,9 @@ enum InterpreterSetup {
                 APLOG_ERR, .interpreterSetupFailed,
                 (["Setting up interpreter '\(interp.name)' failed."] + lines).joined(separator: "\n"))
         }
+        // GC telemetry once the reporter runs here (it installs itself in the interpreters
+        // made before it started).
+        if TelemetryRecorder.enabled { TelemetryGC.install(interp) }
         wsgi_decref(params)
     }
 

@@ -5,6 +5,13 @@ import SystemCalls
 /// Never called in the Apache parent.
 package enum PythonRuntime {
     nonisolated(unsafe) package static var initialized = false
+    /// `initialized` for the daemon's supervisor thread, which runs while the main thread
+    /// finalizes (a plain read of `initialized` there raced with its write: ThreadSanitizer).
+    package static let running: UnsafeMutablePointer<Int64> = {
+        let p = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
     /// Why Python could not start (requests then fail with this).
     nonisolated(unsafe) package static var failure: String?
     nonisolated(unsafe) package static var mainThreadState: UnsafeMutablePointer<PyThreadState>?
@@ -131,12 +138,15 @@ package enum PythonRuntime {
             // WSGIFreeThreading On (refused at start-up unless Python is a free-threaded build).
             withUnsafeMutablePointer(to: &config) { wsgi_config_disable_gil($0) }
         }
+        decideParallel()
         status = Py_InitializeFromConfig(&config)
         if PyStatus_Exception(status) != 0 { return fail(status) }
         initialized = true
+        wsgi_atomic_store(running, 1)
         mainThreadState = PyThreadState_Get()
         Interpreters.registerMain(PyThreadState_Get()!)
         Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
+        logFreeThreading(processName)
         InterpreterOptions.applyAtStart(group: startGroup)
         // Release the GIL: requests acquire it with their own thread states.
         _ = PyEval_SaveThread()
@@ -148,7 +158,9 @@ package enum PythonRuntime {
     /// its main thread with the GIL, called from the daemon runtime's `run()`. Sets the process
     /// up as `initialize` does, and releases the GIL as it does.
     package static func adopt(processName: String) {
+        decideParallel()
         initialized = true
+        wsgi_atomic_store(running, 1)
         mainThreadState = PyThreadState_Get()
         Interpreters.registerMain(PyThreadState_Get()!)
         var exe = [CChar](repeating: 0, count: 4096)
@@ -156,9 +168,26 @@ package enum PythonRuntime {
         let path = n > 0 ? String(decoding: exe[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
         Log.server(
             APLOG_INFO, .pythonAdopted, "Initialized Python \(version) in \(processName), in the executable \(path).")
+        logFreeThreading(processName)
         InterpreterOptions.applyAtStart(group: startGroup)
         _ = PyEval_SaveThread()
         InterpreterFactory.start()
+    }
+
+    /// WSGIPerInterpreterGIL On anywhere (or no GIL at all): Python may run on two threads of
+    /// this process at once, so the module guards what the whole process shares.
+    private static func decideParallel() {
+        let o = settings.interpreterOptions
+        Interpreters.parallel =
+            (wsgi_python_per_interpreter_gil_build() != 0
+                && (o.perInterpreterGIL == true || o.interpreterOptions.contains { $0.perInterpreterGIL == true }))
+            || (wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere)
+    }
+
+    private static func logFreeThreading(_ processName: String) {
+        if wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere {
+            Log.server(APLOG_INFO, .freeThreadingActive, "Free-threading is active in \(processName): no GIL.")
+        }
     }
 
     private static func fail(_ status: PyStatus) {
@@ -177,6 +206,7 @@ package enum PythonRuntime {
         guard initialized else { return }
         ProcessStopping.publishAll()
         guard destroy else { return }
+        wsgi_atomic_store(running, 0)
         Interpreters.destroyAll()
         initialized = false
     }

@@ -9,10 +9,12 @@ package struct ScriptRequest {
     package var applicationGroup: String
     package var reloading: Bool
     package var enableSendfile: Bool
+    /// The Apache child that accepted the request (this process in embedded mode).
+    package var serverPid: UInt32
 
     package init(
         scriptPath: String, mtime: Int, callableObject: String, applicationGroup: String, reloading: Bool,
-        enableSendfile: Bool
+        enableSendfile: Bool, serverPid: UInt32
     ) {
         self.scriptPath = scriptPath
         self.mtime = mtime
@@ -20,6 +22,7 @@ package struct ScriptRequest {
         self.applicationGroup = applicationGroup
         self.reloading = reloading
         self.enableSendfile = enableSendfile
+        self.serverPid = serverPid
     }
 }
 
@@ -41,6 +44,9 @@ package enum WSGIApplication {
         }
         let interp = Interpreters.acquire(spec.applicationGroup)
         defer { Interpreters.release() }
+        // When this thread took the request up (mod_wsgi's slot claim, before the script is
+        // loaded): telemetry's slow-request start and per-thread durations count from here.
+        let claimed = Int64(wsgi_now())
 
         guard
             let module = ScriptLoader.load(
@@ -63,7 +69,10 @@ package enum WSGIApplication {
 
         let ts = Interpreters.threadStates()
         ts.requests += 1
-        ModuleState.totalRequests += 1
+        let totalRequests = Interpreters.shared {
+            ModuleState.totalRequests += 1
+            return ModuleState.totalRequests
+        }
 
         let request = WSGIRequest(channel: channel, enableSendfile: spec.enableSendfile)
         request.scriptPath = spec.scriptPath
@@ -88,10 +97,12 @@ package enum WSGIApplication {
         keys.set(environ, "apache.version", wsgi_new_ref(interp.apacheVersion))
         keys.set(environ, "mod_wsgi.thread_id", Py.int(ts.threadID))
         keys.set(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
-        keys.set(environ, "mod_wsgi.total_requests", Py.int(ModuleState.totalRequests))
+        keys.set(environ, "mod_wsgi.total_requests", Py.int(totalRequests))
 
         // The mod_wsgi API: request_data(), active_requests, events, metrics.
-        let life = RequestLife(api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID)
+        let life = RequestLife(
+            api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID, serverPid: spec.serverPid,
+            claimed: claimed)
         request.life = life
         ts.requestData = life.data
         let application = life.started(application: app, environ: environ)

@@ -28,6 +28,12 @@ package final class EnvironKeys {
         return p
     }()
 
+    deinit {
+        for i in 0..<Self.slotCount { slots[i].long?.deallocate() }
+        slots.deinitialize(count: Self.slotCount)
+        slots.deallocate()
+    }
+
     /// The interned str for a NUL-terminated key (borrowed: the cache keeps it), or nil
     /// when it is not valid UTF-8 (the caller falls back to PyDict_SetItemString, which
     /// raises as before).
@@ -93,10 +99,25 @@ package final class EnvironKeys {
     /// The cache of the interpreter the calling thread is in (GIL held).
     package static var current: EnvironKeys {
         let state = PyThreadState_GetInterpreter(PyThreadState_Get())!
-        if let c = byInterpreter[state] { return c }
-        let c = EnvironKeys()
-        byInterpreter[state] = c
-        return c
+        return Interpreters.shared {
+            if let c = byInterpreter[state] { return c }
+            let c = EnvironKeys()
+            byInterpreter[state] = c
+            return c
+        }
+    }
+
+    /// Gives back this cache's references of the interpreter `state` (GIL held, in that
+    /// interpreter), before it ends: CPython frees its interned strings at finalization only
+    /// when nobody else holds them (LeakSanitizer saw every cached key left at exit).
+    static func release(_ state: OpaquePointer) {
+        guard let c = byInterpreter.removeValue(forKey: state) else { return }
+        for i in 0..<slotCount {
+            let slot = c.slots + i
+            if let k = slot.pointee.key { wsgi_decref(k) }
+            slot.pointee.long?.deallocate()
+            slot.pointee = Slot()
+        }
     }
 
     /// Python is finalized: the strings are gone with their interpreters.

@@ -26,6 +26,8 @@ package final class WSGIRequest {
 
     /// channel.bufferedWriteLimit, asked once.
     private let writeLimit: Int
+    /// The process that began the request (see ForkGuard).
+    let owner = getpid()
 
     package init(channel: RequestChannel, enableSendfile: Bool) {
         self.channel = channel
@@ -232,6 +234,7 @@ package final class WSGIRequest {
     /// Python exception set when the app must stop (bad data, client gone).
     func write(_ data: PyObj, flush: Bool = false) -> Bool {
         if finished { Py.raise(wsgi_exc_runtime_error(), "write() called after the request completed"); return false }
+        ForkGuard.check(owner, channel, scriptPath)
         guard wsgi_bytes_check(data) != 0 else {
             Py.raise(
                 wsgi_exc_type_error(),
@@ -274,8 +277,7 @@ package final class WSGIRequest {
                 let t2 = wsgi_now()
                 life.outputWrites += 1
                 life.outputTime += Int64(t1 - t0)
-                life.gilWaitTime += Int64(t2 - t1)
-                life.gilWaitCount += 1
+                life.waitedForGIL(Int64(t2 - t1))
             }
         }
         if !ok {
@@ -292,6 +294,7 @@ package final class WSGIRequest {
     func run(application: PyObj, environ: PyObj, startResponse: PyObj) -> Int32 {
         let args = Py.tuple([wsgi_new_ref(environ), wsgi_new_ref(startResponse)])
         let result = PyObject_Call(application, args, nil)
+        ForkGuard.check(owner, channel, scriptPath)
         wsgi_decref(args)
         guard let result else { return failed("Exception occurred processing WSGI script") }
         defer { wsgi_decref(result) }
@@ -322,12 +325,15 @@ package final class WSGIRequest {
                 ok = false
             }
         }
+        ForkGuard.check(owner, channel, scriptPath)
         if ok { ok = sendHeadersIfNeeded() }
         var code: Int32 = OK
         if !ok { code = failed("Exception occurred processing WSGI script") }
         // PEP 3333: close() is always called, whatever happened.
         if let close = PyObject_GetAttrString(result, "close") {
-            if let r = PyObject_CallNoArgs(close) {
+            let r = PyObject_CallNoArgs(close)
+            ForkGuard.check(owner, channel, scriptPath)
+            if let r {
                 wsgi_decref(r)
             } else {
                 _ = failed("Exception occurred closing the response of WSGI script", alreadyFailed: !ok)

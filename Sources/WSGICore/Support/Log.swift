@@ -111,13 +111,27 @@ package enum LogID: Int {
     // mod_wsgi 6.1's interpreter options and telemetry (17xx).
     case switchIntervalSet = 1701
     case switchIntervalSkipped = 1702
+    case subInterpreterSwitchIntervalSkipped = 1790
     case switchIntervalFailed = 1703
     case freeThreadingActive = 1704
     case perInterpreterGILSkipped = 1705
+    case subInterpreterSwitchIntervalNoGIL = 1707
     case telemetryStarted = 1710
     case telemetryOpenFailed = 1711
     case telemetryThreadFailed = 1712
     case telemetryDropped = 1713
+    // Drain and health (18xx).
+    case drainStarted = 1800
+    case drainAbandoned = 1801
+    case drainFinished = 1802
+    case drainCut = 1803
+    case daemonDrainCut = 1804
+    case healthDenied = 1805
+    case lifecycleBoardFailed = 1806
+    case drainKilled = 1807
+    // What hostile applications do (19xx).
+    case forkedChildReturned = 1901
+    case connectionClosedByApp = 1902
     // A daemon process in the application's Python executable (issue 29: 2000-2099).
     case daemonPythonPlan = 2001
     case daemonPythonFallback = 2002
@@ -127,8 +141,7 @@ package enum LogID: Int {
     case daemonExecFailed = 2006
     case daemonScoreboardMapFailed = 2007
     case pythonAdopted = 2008
-    /// The second call site of what was MW1702 (each call site has its own ID).
-    case switchIntervalSharedGIL = 2009
+    case lifecycleBoardAttachFailed = 2010
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     package var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }

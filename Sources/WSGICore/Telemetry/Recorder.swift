@@ -33,12 +33,16 @@ final class TelemetryRecorder {
     /// A request that is running (for the slow-request scan) or has just finished.
     struct RunningRequest {
         var threadID = 0
-        var start: Int64 = 0  // µs since the epoch: when Apache read the request
+        var start: Int64 = 0  // µs since the epoch: when the thread took the request up (mod_wsgi's slot claim)
         var requestStart: Int64 = 0, queueStart: Int64 = 0, daemonStart: Int64 = 0, applicationStart: Int64 = 0
         var serverPid: UInt32 = 0
         var activeAtStart = 0
-        var method = "", scheme = "", hostname = "", scriptName = "", pathInfo = "", protocolName = ""
-        var peerIP = "", userAgent = "", logID = ""
+        /// GIL waits so far (µs, count), for a record of the request still running.
+        var gilWaitMicros: Int64 = 0, gilWaitCount: Int64 = 0
+        /// The URL and identity, as the bytes mod_wsgi sends (each cut to its bound, with "...").
+        var method: [UInt8] = [], scheme: [UInt8] = [], hostname: [UInt8] = [], scriptName: [UInt8] = []
+        var pathInfo: [UInt8] = [], protocolName: [UInt8] = [], peerIP: [UInt8] = [], userAgent: [UInt8] = []
+        var logID: [UInt8] = []
     }
 
     /// A finished slow request, as it goes on the wire (state 1).
@@ -86,6 +90,8 @@ final class TelemetryRecorder {
         slowThresholdMicros = Int64((slowThreshold ?? 0) * 1e6)
         self.captureUserAgent = captureUserAgent
         threads = [ThreadStats](repeating: ThreadStats(), count: min(self.threadsMaximum, 128))
+        liveGIL = .allocate(capacity: 2 * threads.count)
+        liveGIL.initialize(repeating: 0, count: 2 * threads.count)
     }
 
     /// Request threads get a slot each, in the order they first run a request (our thread ids
@@ -101,19 +107,29 @@ final class TelemetryRecorder {
     // MARK: the request path (GIL held; the lock is only contended by the reporter's tick)
 
     /// The application is about to be called.
-    func begin(_ req: RunningRequest) {
+    /// Returns where the request adds up its GIL waits as they happen (two words: µs, count),
+    /// which the reporter reads for a record of it while it still runs, as mod_wsgi's slot.
+    func begin(_ req: RunningRequest) -> UnsafeMutablePointer<Int64>? {
         lock.withLock {
             active += 1
-            guard let i = slot(req.threadID) else { return }
+            guard let i = slot(req.threadID) else { return nil }
             var r = req
             r.activeAtStart = active
-            threads[i].busySince = req.applicationStart
+            threads[i].busySince = req.start
             threads[i].running = r
+            let gil = liveGIL + 2 * i
+            wsgi_atomic_store(gil, 0)
+            wsgi_atomic_store(gil + 1, 0)
+            return gil
         }
     }
 
+    /// Per slot: the running request's GIL waits (µs, count), added to by its own thread.
+    private let liveGIL: UnsafeMutablePointer<Int64>
+
     struct Finished {
         var threadID: Int
+        var claimed: Int64
         var requestStart: Int64, queueStart: Int64, daemonStart: Int64
         var applicationStart: Int64, applicationFinish: Int64
         var status: Int
@@ -169,7 +185,8 @@ final class TelemetryRecorder {
             threads[i].busyMicros += since > 0 ? max(f.applicationFinish - since, 0) : 0
             threads[i].busySince = 0
             threads[i].cpuMicros += f.cpuMicros
-            let duration = Int64(request)
+            // As mod_wsgi: a thread's durations and the slow threshold count from the slot claim.
+            let duration = max(f.applicationFinish - (threads[i].running?.start ?? f.claimed), 0)
             threads[i].maxDurationMicros = max(threads[i].maxDurationMicros, duration)
             if let running = threads[i].running, slowThresholdMicros > 0, duration >= slowThresholdMicros {
                 if completedSlow.count < 1024 {
@@ -222,6 +239,9 @@ final class TelemetryRecorder {
                     if t.busySince > 0 { tail = max(now - t.busySince, 0); t.busySince = now }
                     elapsed = max(now - r.start, 0)
                     if slowThresholdMicros > 0 && elapsed >= slowThresholdMicros && s.runningSlow.count < 16 {
+                        var r = r
+                        r.gilWaitMicros = wsgi_atomic_load(liveGIL + 2 * i)
+                        r.gilWaitCount = wsgi_atomic_load(liveGIL + 2 * i + 1)
                         s.runningSlow.append((r, elapsed))
                     }
                 }

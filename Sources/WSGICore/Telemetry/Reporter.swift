@@ -61,16 +61,22 @@ package enum TelemetryReporter {
         pid = UInt32(getpid())
         parentPid = UInt32(getppid())
         processStart = Int64(wsgi_now())
-        identity.processGroup = processGroup
-        identity.pythonVersion = String(String(cString: Py_GetVersion()).prefix { $0 != " " && $0 != "\t" })
-        identity.apacheVersion = String(HostFacts.current.serverDescription.prefix { $0 != " " })
-        identity.mpmName = HostFacts.current.mpmName
+        // Each as long as mod_wsgi's fixed-size copy of it allows (its buffer less the NUL).
+        func cut(_ s: String, _ capacity: Int) -> String {
+            String(decoding: s.utf8.prefix(capacity - 1), as: UTF8.self)
+        }
+        identity.processGroup = cut(processGroup, 64)
+        identity.pythonVersion = cut(String(String(cString: Py_GetVersion()).prefix { $0 != " " && $0 != "\t" }), 64)
+        identity.apacheVersion = cut(String(HostFacts.current.serverDescription.prefix { $0 != " " }), 64)
+        identity.mpmName = cut(HostFacts.current.mpmName, 32)
         var host = [CChar](repeating: 0, count: 128)
-        if gethostname(&host, 127) == 0 { identity.hostname = String(cString: host) }
+        if gethostname(&host, 127) == 0 { identity.hostname = cut(String(cString: host), 128) }
         TelemetryRecorder.shared = TelemetryRecorder(
             daemonMode: daemonMode, threadsMaximum: threadsMaximum, slowThreshold: c.slowRequests,
             captureUserAgent: c.options & TelemetryConfig.captureUserAgent != 0)
         TelemetryRecorder.enabled = true
+        // GC telemetry in the interpreters made so far (later ones install it at creation).
+        for interp in Interpreters.all() { Interpreters.with(interp) { TelemetryGC.install(interp) } }
         lastTick = processStart
         lastCPU = cpuTimes()
         var t = pthread_t()
@@ -267,6 +273,57 @@ package enum TelemetryReporter {
                 slow(r, state: 0, duration: elapsed, stamp: stamp, finished: nil, now: now)
             }
         }
+        gcTick()
+    }
+
+    /// The GC datagrams of every interpreter (after the process's, as mod_wsgi): its counters
+    /// and queued collections are read with its GIL, one interpreter at a time; the datagrams
+    /// are sent after, with no GIL held. An interpreter's name goes with them only when the
+    /// process has more than one (the main interpreter's, "", never does).
+    static func gcTick() {
+        // As mod_wsgi: at most 32 interpreters a tick, names cut to 127 bytes.
+        let interpreters = Interpreters.all().prefix(32)
+        let named = interpreters.count > 1
+        for interp in interpreters {
+            guard let gc = interp.gcTelemetry else { continue }
+            let (counters, events, dropped) = Interpreters.with(interp) {
+                () -> (TelemetryGC.Counters, [TelemetryGC.Event], UInt64) in
+                let c = TelemetryGC.readCounters()
+                let (events, dropped) = gc.drain(max: TelemetryGC.maxEventsPerTick)
+                return (c, events, dropped)
+            }
+            let name = named ? String(decoding: interp.name.utf8.prefix(127), as: UTF8.self) : ""
+            sendLock.withLock {
+                var e = encoder
+                e.begin(.gcSnapshot, pid: pid, seq: nextSeq(), stamp: Double(wsgi_now()) / 1e6)
+                for (base, values) in [
+                    (TelemetryField.gcCount0, counters.count), (TelemetryField.gcThreshold0, counters.threshold),
+                    (TelemetryField.gcCollections0, counters.collections),
+                    (TelemetryField.gcCollected0, counters.collected),
+                    (TelemetryField.gcUncollectable0, counters.uncollectable),
+                ] {
+                    for (i, v) in values.enumerated() { e.u64(base + UInt16(i), v) }
+                }
+                e.u64(TelemetryField.gcIsEnabled, counters.isEnabled)
+                e.u64(TelemetryField.gcFreezeCount, counters.freezeCount)
+                e.u64(TelemetryField.gcDroppedEvents, dropped)
+                e.text(TelemetryField.interpreterName, name)
+                encoder = e
+                send()
+                for ev in events {
+                    var e = encoder
+                    e.begin(.gcEvent, pid: pid, seq: nextSeq(), stamp: Double(wsgi_now()) / 1e6)
+                    e.f64(TelemetryField.gcEventStart, Double(ev.startMicros) / 1e6)
+                    e.f64(TelemetryField.gcEventDuration, Double(ev.durationMicros) / 1e6)
+                    e.u64(TelemetryField.gcEventGeneration, UInt64(ev.generation))
+                    e.u64(TelemetryField.gcEventCollected, ev.collected)
+                    e.u64(TelemetryField.gcEventUncollectable, ev.uncollectable)
+                    e.text(TelemetryField.interpreterName, name)
+                    encoder = e
+                    send()
+                }
+            }
+        }
     }
 
     /// One slow_request datagram (sendLock held).
@@ -303,22 +360,22 @@ package enum TelemetryReporter {
         e.f64(TelemetryField.slowQueueTime, queue)
         e.f64(TelemetryField.slowDaemonTime, daemon)
         e.f64(TelemetryField.slowApplicationTime, application)
-        e.f64(TelemetryField.slowGILWaitTime, Double(f?.gilWaitMicros ?? 0) / 1e6)
-        e.u64(TelemetryField.slowGILWaitCount, f?.gilWaitCount ?? 0)
+        e.f64(TelemetryField.slowGILWaitTime, Double(f?.gilWaitMicros ?? r.gilWaitMicros) / 1e6)
+        e.u64(TelemetryField.slowGILWaitCount, f?.gilWaitCount ?? Int(r.gilWaitCount))
         e.f64(TelemetryField.slowInputReadTime, Double(f?.inputReadMicros ?? 0) / 1e6)
         e.f64(TelemetryField.slowOutputWriteTime, Double(f?.outputWriteMicros ?? 0) / 1e6)
         e.u64(TelemetryField.slowActiveAtStart, r.activeAtStart)
         e.u64(TelemetryField.slowActiveAtCompletion, f?.activeAtCompletion ?? 0)
         e.u64(TelemetryField.slowStatus, f?.status ?? 0)
-        e.text(TelemetryField.slowLogID, r.logID)
-        e.text(TelemetryField.slowMethod, r.method)
-        e.text(TelemetryField.slowScheme, r.scheme)
-        e.text(TelemetryField.slowHostname, r.hostname)
-        e.text(TelemetryField.slowScriptName, r.scriptName)
-        e.text(TelemetryField.slowPathInfo, r.pathInfo)
-        e.text(TelemetryField.slowProtocol, r.protocolName)
-        e.text(TelemetryField.slowPeerIP, r.peerIP)
-        e.text(TelemetryField.slowUserAgent, r.userAgent)
+        e.raw(TelemetryField.slowLogID, r.logID)
+        e.raw(TelemetryField.slowMethod, r.method)
+        e.raw(TelemetryField.slowScheme, r.scheme)
+        e.raw(TelemetryField.slowHostname, r.hostname)
+        e.raw(TelemetryField.slowScriptName, r.scriptName)
+        e.raw(TelemetryField.slowPathInfo, r.pathInfo)
+        e.raw(TelemetryField.slowProtocol, r.protocolName)
+        e.raw(TelemetryField.slowPeerIP, r.peerIP)
+        e.raw(TelemetryField.slowUserAgent, r.userAgent)
         encoder = e
         send()
     }
@@ -356,7 +413,8 @@ package enum TelemetryReporter {
     }
 
     /// process_stopped (idempotent: the graceful path or the shutdown watchdog, whichever is first).
-    static func stopped(_ reason: String) {
+    /// A forced exit (`graceful` false) is never a graceful drain, as mod_wsgi's reaper says.
+    static func stopped(_ reason: String, graceful: Bool = true) {
         guard running, let recorder = TelemetryRecorder.shared else { return }
         let (lifetime, active) = recorder.counts()
         sendLock.withLock {
@@ -370,7 +428,7 @@ package enum TelemetryReporter {
             encoder.f64(TelemetryField.uptime, Double(now - processStart) / 1e6)
             encoder.u64(TelemetryField.lifetimeRequests, lifetime)
             encoder.u64(TelemetryField.activeAtExit, active)
-            encoder.u64(TelemetryField.gracefulDrain, active == 0 ? 1 : 0)
+            encoder.u64(TelemetryField.gracefulDrain, graceful && active == 0 ? 1 : 0)
             send()
         }
     }

@@ -10,6 +10,7 @@ enum TelemetryKind: UInt8 {
     case processStopping = 6
     case processStopped = 7
     case gcSnapshot = 8
+    case gcEvent = 9
 }
 
 enum TelemetryField {
@@ -46,8 +47,13 @@ enum TelemetryField {
     static let slowOutputWrites: UInt16 = 233, slowInputReadTime: UInt16 = 234, slowOutputWriteTime: UInt16 = 235
     static let slowStatus: UInt16 = 240, slowCPUUser: UInt16 = 250, slowCPUSystem: UInt16 = 251
     static let slowActiveAtStart: UInt16 = 260, slowActiveAtCompletion: UInt16 = 261
-    // GC (per interpreter).
-    static let gcCount0: UInt16 = 300
+    // GC (per interpreter): count 300-302, threshold 303-305, collections 306-308, collected
+    // 309-311, uncollectable 312-314 (one per generation); then the collection records.
+    static let gcCount0: UInt16 = 300, gcThreshold0: UInt16 = 303, gcCollections0: UInt16 = 306
+    static let gcCollected0: UInt16 = 309, gcUncollectable0: UInt16 = 312
+    static let gcIsEnabled: UInt16 = 315, gcFreezeCount: UInt16 = 316, gcDroppedEvents: UInt16 = 317
+    static let gcEventStart: UInt16 = 320, gcEventDuration: UInt16 = 321, gcEventGeneration: UInt16 = 322
+    static let gcEventCollected: UInt16 = 323, gcEventUncollectable: UInt16 = 324
 }
 
 /// Builds one datagram. The buffer is reused from tick to tick by the reporter thread.
@@ -88,6 +94,12 @@ struct TelemetryEncoder {
         let utf8 = Array(s.utf8.prefix(Int(UInt16.max)))
         guard !utf8.isEmpty else { return }
         le16(id); bytes.append(0x04); le16(UInt16(utf8.count)); bytes.append(contentsOf: utf8)
+    }
+    /// Bytes as they are (skipped when empty, as mod_wsgi does).
+    mutating func raw(_ id: UInt16, _ b: [UInt8]) {
+        guard !b.isEmpty else { return }
+        let n = min(b.count, Int(UInt16.max))
+        le16(id); bytes.append(0x04); le16(UInt16(n)); bytes.append(contentsOf: b.prefix(n))
     }
     mutating func i32Array(_ id: UInt16, _ values: [Int32]) {
         le16(id); bytes.append(0x05); le16(UInt16(values.count))

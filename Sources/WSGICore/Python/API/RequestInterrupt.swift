@@ -18,11 +18,13 @@ enum RequestInterrupt {
     static let enabled: Bool = (DaemonProcess.state?.group.interruptTimeout ?? 0) > 0
 
     static func began(_ api: InterpreterAPI, start: Int64) {
-        running[PyThread_get_thread_ident()] = Running(api: api, start: start)
+        let ident = PyThread_get_thread_ident()
+        Interpreters.shared { running[ident] = Running(api: api, start: start) }
     }
 
     static func ended() {
-        running[PyThread_get_thread_ident()] = nil
+        let ident = PyThread_get_thread_ident()
+        Interpreters.shared { running[ident] = nil }
     }
 
     /// From the supervisor thread (no GIL): raises RequestTimeout in every request thread
@@ -32,6 +34,7 @@ enum RequestInterrupt {
         guard PythonRuntime.initialized else { return 0 }
         _ = Interpreters.acquire("")
         let now = Int64(wsgi_now())
+        let running = Interpreters.shared { Self.running }
         var targets = running.filter { now - $0.value.start > limit }
         if targets.isEmpty, let longest = running.min(by: { $0.value.start < $1.value.start }) {
             targets = [longest.key: longest.value]
@@ -41,7 +44,8 @@ enum RequestInterrupt {
         for (ident, r) in targets {
             _ = Interpreters.acquire(r.api.name)
             // Only if that thread still runs a request begun then (not a newer one).
-            if let current = running[ident], current.start == r.start, let exc = r.api.requestTimeout {
+            let current = Interpreters.shared { running[ident] }
+            if let current, current.start == r.start, let exc = r.api.requestTimeout {
                 n += Int(PyThreadState_SetAsyncExc(ident, exc))
             }
             Interpreters.release()

@@ -11,6 +11,9 @@ final class RequestLife {
     let requestID: PyObj?
     let events: Bool
     let threadID: Int
+    /// The Apache child that accepted the request, and when this thread took it up (µs).
+    let serverPid: UInt32
+    let claimed: Int64
     /// When the application was called (µs since the epoch).
     let appStart: Int64
     private var cpuStart: (Double, Double) = (0, 0)
@@ -21,14 +24,29 @@ final class RequestLife {
     var outputWrites = 0, outputTime: Int64 = 0
     var gilWaitTime: Int64 = 0, gilWaitCount = 0
     var telemetryCPU: (Double, Double) = (0, 0)
+    /// With telemetry: where the GIL waits are also added up for the reporter (two words).
+    var liveGIL: UnsafeMutablePointer<Int64>?
+
+    /// A wait to take the GIL back, `micros` long.
+    @inline(__always)
+    func waitedForGIL(_ micros: Int64) {
+        gilWaitTime += micros
+        gilWaitCount += 1
+        if let g = liveGIL {
+            wsgi_atomic_add(g, micros)
+            wsgi_atomic_add(g + 1, 1)
+        }
+    }
 
     struct Times {
         var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
     }
 
-    init(api: InterpreterAPI, environ: PyObj, threadID: Int) {
+    init(api: InterpreterAPI, environ: PyObj, threadID: Int, serverPid: UInt32, claimed: Int64) {
         self.api = api
         self.threadID = threadID
+        self.serverPid = serverPid
+        self.claimed = claimed
         data = PyDict_New()!
         requestID = PyDict_GetItemString(environ, "mod_wsgi.request_id").map { wsgi_new_ref($0) }
         events = api.hasSubscribers
@@ -40,12 +58,14 @@ final class RequestLife {
             times.daemonStart = Self.seconds(environ, "mod_wsgi.daemon_start")
         }
         if events { cpuStart = Self.threadCPU() }
-        Metrics.activeRequests += 1
+        Interpreters.shared {
+            Metrics.activeRequests += 1
+            // As mod_wsgi: a thread's count includes its running request; request_count does not.
+            Metrics.threadRequests[threadID, default: 0] += 1
+        }
         MetricsRecorder.applicationStarted()
         if TelemetryRecorder.enabled { TelemetryRecorder.requestBegan(self, environ: environ) }
         if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
-        // As mod_wsgi: a thread's count includes its running request; request_count does not.
-        Metrics.threadRequests[threadID, default: 0] += 1
     }
 
     /// An environ timestamp (µs, as a str) in seconds; 0.0 when absent.
@@ -152,7 +172,6 @@ final class RequestLife {
             publish("request_finished", e)
             wsgi_decref(e)
         }
-        Metrics.activeRequests -= 1
         if MetricsRecorder.slot != nil {
             MetricsRecorder.applicationFinished(
                 status: Int(request.status != 0 ? request.status : status), appMicros: finish - appStart,
@@ -162,7 +181,10 @@ final class RequestLife {
         if TelemetryRecorder.enabled {
             TelemetryRecorder.requestFinished(self, request: request, status: status, finish: finish)
         }
-        Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
+        Interpreters.shared {
+            Metrics.activeRequests -= 1
+            Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
+        }
         if let requestID {
             if PyDict_DelItem(api.activeRequests, requestID) != 0 { PyErr_Clear() }
             wsgi_decref(requestID)
