@@ -47,6 +47,16 @@
 #include <sys/mman.h>
 #include <syslog.h>
 
+/* getpid() without a system call: the request path asks several times per request (the fork
+ * guard, telemetry's server pid). Cached, and set again in the child of every fork()
+ * (pthread_atfork: Apache's forks and the application's os.fork() both go through fork()). */
+extern pid_t wsgi_cached_pid;
+pid_t wsgi_pid_slow(void);
+static inline pid_t wsgi_pid(void) {
+    pid_t p = __atomic_load_n(&wsgi_cached_pid, __ATOMIC_RELAXED);
+    return p ? p : wsgi_pid_slow();
+}
+
 /* What apr_time_now() answers (wall-clock microseconds), without APR: the daemon runtime
  * does not link it. */
 static inline apr_time_t wsgi_now(void) {

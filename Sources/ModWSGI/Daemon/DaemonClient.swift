@@ -216,7 +216,7 @@ enum DaemonClient {
         req.client = "\(str(c.pointee.client_ip) ?? "-"):\(c.pointee.client_addr?.pointee.port ?? 0)"
         req.isHEAD = r.pointee.header_only != 0
         req.queueStart = Int64(queueStart)
-        req.serverPid = UInt32(getpid())
+        req.serverPid = UInt32(wsgi_pid())
         let headersIn = r.pointee.headers_in
         let te = str(apr_table_get(headersIn, "Transfer-Encoding"))?.lowercased() ?? ""
         let cl = Int64(str(apr_table_get(headersIn, "Content-Length"))?.trimmingSpaces ?? "") ?? 0

@@ -226,7 +226,7 @@ enum RequestHandler {
         let spec = ScriptRequest(
             scriptPath: scriptPath, mtime: mtime, callableObject: callable,
             applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile,
-            serverPid: UInt32(getpid()))
+            serverPid: UInt32(wsgi_pid()))
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
         let status = WSGIApplication.run(spec, channel: channel) { environ in

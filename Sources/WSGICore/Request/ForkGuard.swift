@@ -11,7 +11,7 @@ package enum ForkGuard {
     /// flushed) when it is not `owner`, the process that began the request.
     @inline(__always)
     static func check(_ owner: pid_t, _ channel: RequestChannel, _ scriptPath: String) {
-        let pid = getpid()
+        let pid = wsgi_pid()
         if pid == owner { return }
         channel.log(
             APLOG_ERR, .forkedChildReturned,

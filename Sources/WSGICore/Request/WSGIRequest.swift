@@ -27,7 +27,7 @@ package final class WSGIRequest {
     /// channel.bufferedWriteLimit, asked once.
     private let writeLimit: Int
     /// The process that began the request (see ForkGuard).
-    let owner = getpid()
+    let owner = wsgi_pid()
 
     package init(channel: RequestChannel, enableSendfile: Bool) {
         self.channel = channel
