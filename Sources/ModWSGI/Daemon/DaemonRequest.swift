@@ -16,7 +16,14 @@ struct DaemonRequest {
     var enableSendfile = false
     var hasBody = false
     var isHEAD = false
+    var ignoreActivity = false
+    /// When Apache read the request and when the child began sending it (µs since the epoch).
+    var requestStart: Int64 = 0
     var queueStart: Int64 = 0
+    /// The Apache child's pid; its connection attempts and the times it sent the request again.
+    var serverPid: Int32 = 0
+    var daemonConnects: UInt32 = 0
+    var daemonRestarts: UInt32 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
     private(set) var raw: [UInt8] = []
     private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
@@ -25,7 +32,7 @@ struct DaemonRequest {
     func encode(environ table: OpaquePointer?) -> [UInt8] {
         var e = Encoder()
         e.bytes.reserveCapacity(2048)
-        e.u32(1)  // version of this layout
+        e.u32(2)  // version of this layout
         e.string(scriptPath); e.string(callableObject); e.string(applicationGroup)
         e.string(scheme); e.string(client)
         var flags: UInt32 = 0
@@ -33,8 +40,13 @@ struct DaemonRequest {
         if enableSendfile { flags |= 2 }
         if hasBody { flags |= 4 }
         if isHEAD { flags |= 8 }
+        if ignoreActivity { flags |= 16 }
         e.u32(flags)
+        e.i64(requestStart)
         e.i64(queueStart)
+        e.u32(UInt32(bitPattern: serverPid))
+        e.u32(daemonConnects)
+        e.u32(daemonRestarts)
         let n = Int(wsgi_table_count(table))
         guard n > 0, let items = wsgi_table_entries(table) else { e.u32(0); return e.bytes }
         let countAt = e.bytes.count
@@ -50,12 +62,6 @@ struct DaemonRequest {
             for j in 0..<4 { b[countAt + j] = UInt8((count >> (8 * UInt32(j))) & 0xff) }
         }
         return e.bytes
-    }
-
-    /// Whether an environment entry has exactly this value.
-    func has(_ key: StaticString, _ value: StaticString) -> Bool {
-        guard let v = find(key) else { return false }
-        return equal(v, value)
     }
 
     /// The value of one environment entry.
@@ -85,7 +91,7 @@ struct DaemonRequest {
 
     static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
         var d = Decoder(bytes)
-        guard try d.u32() == 1 else { throw WireError.malformed("request layout version") }
+        guard try d.u32() == 2 else { throw WireError.malformed("request layout version") }
         var r = DaemonRequest()
         r.scriptPath = try d.string(); r.callableObject = try d.string(); r.applicationGroup = try d.string()
         r.scheme = try d.string(); r.client = try d.string()
@@ -94,7 +100,12 @@ struct DaemonRequest {
         r.enableSendfile = flags & 2 != 0
         r.hasBody = flags & 4 != 0
         r.isHEAD = flags & 8 != 0
+        r.ignoreActivity = flags & 16 != 0
+        r.requestStart = try d.i64()
         r.queueStart = try d.i64()
+        r.serverPid = Int32(bitPattern: try d.u32())
+        r.daemonConnects = try d.u32()
+        r.daemonRestarts = try d.u32()
         let n = Int(try d.u32())
         guard n <= 100_000 else { throw WireError.malformed("too many environ entries") }
         r.entries.reserveCapacity(n)

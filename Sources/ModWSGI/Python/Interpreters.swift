@@ -35,6 +35,8 @@ final class ThreadStates {
     var requests = 0
     /// mod_wsgi.request_data() of the request this thread is running (nil between requests).
     var requestData: PyObj?
+    /// That request's wsgi.errors log: where sys.stdout and sys.stderr write meanwhile.
+    var errorLog: ErrorLog?
     init(threadID: Int) { self.threadID = threadID }
 }
 
@@ -122,6 +124,12 @@ enum Interpreters {
 
     /// The names of the interpreters made so far ("" is the main one).
     static func names() -> [String] { lock.withLock { Array(table.keys) } }
+
+    /// The name of the interpreter the calling thread is in (GIL held); "" for the main one.
+    static var currentName: String {
+        let state = PyThreadState_GetInterpreter(PyThreadState_Get())
+        return lock.withLock { table.values.first { $0.state == state }?.name } ?? ""
+    }
 
     /// At process exit, on the thread that initialised Python: end the sub-interpreters
     /// (running their atexit functions), then finalize the main interpreter.
