@@ -16,7 +16,7 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference module-test-61 bench warnings lint format reliability clean
+.PHONY: deps build start test unit integration module-test module-test-reference module-test-61 bench warnings lint format reliability scale-test clean
 
 deps:
 	@SWIFT=$(SWIFT) bash scripts/install-deps test
@@ -62,12 +62,15 @@ module-test-61: $(DEPS)/test
 		$(PYTHON) -m pytest -q -ra tests/module tests/hooks tests/daemon/test_v61_daemon.py
 
 test: unit integration
+	@$(MAKE) --no-print-directory scale-test QUICK=1
 
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
 # static Foundation brings (its use of mktemp) is not ours either.
+# (The build plan, description.json, goes too: with it SwiftPM does not write the removed
+# targets' output file maps again and stops with "unable to load output file map".)
 warnings: $(DEPS)/build
-	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build)
+	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build description.json)
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
 	@! grep 'warning:' .build/warnings.log | grep -v '/.build/checkouts/' | grep -v "the use of .mktemp' is dangerous" \
 		|| { echo "make warnings: the build printed warnings (above); fix them" >&2; exit 1; }
@@ -90,6 +93,12 @@ bench: build
 # (under 15 minutes; `make test` runs the --quick version).
 reliability: build
 	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/reliability/reliability.py $(ARGS)
+
+# Replicas behind HAProxy through a rolling restart, a SIGKILL and a scale-up, side by side with
+# mod_wsgi 6.1.1's express (pip-installed into a venv under the work directory); a few minutes.
+# QUICK=1: ours only, under 2 minutes (`make test` runs it). ARGS: e.g. --work-dir DIR --json FILE.
+scale-test: build $(DEPS)/test
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/scale/scale.py $(if $(QUICK),--quick) $(ARGS)
 
 clean:
 	rm -rf .build

@@ -70,7 +70,18 @@ var includeFlags = ["-I" + apacheInclude]
 for f in (aprInclude + " " + pyIncludes).split(separator: " ") where f.hasPrefix("-I") {
     if !includeFlags.contains(String(f)) { includeFlags.append(String(f)) }
 }
-let linkFlags = pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") }
+var linkFlags = pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") }
+// A Python installed outside the system's library directories (a pyenv or /opt build with
+// --enable-shared): Apache must find its libpython when it loads the module, without an
+// LD_LIBRARY_PATH, so the directory goes in the module's run path (as mod_wsgi's setup.py does).
+for f in linkFlags where f.hasPrefix("-L") {
+    let dir = String(f.dropFirst(2))
+    guard !dir.hasPrefix("/usr/lib"), !dir.hasPrefix("/lib"),
+        (try? FileManager.default.contentsOfDirectory(atPath: dir))?.contains(where: { $0.hasPrefix("libpython") })
+            == true
+    else { continue }
+    linkFlags += ["-Xlinker", "-rpath", "-Xlinker", dir]
+}
 
 let package = Package(
     name: "mod_wsgi-express",

@@ -21,6 +21,17 @@ static const char *wsgi_cmd(cmd_parms *cmd, void *mconfig, int argc, char *const
 #define AUTH_CMD(name, id, help) \
     AP_INIT_TAKE_ARGV(name, wsgi_cmd, (void *)(intptr_t)(id), OR_AUTHCFG, help)
 
+/* <WSGIInterpreterOptions process-group=NAME application-group=NAME>: Swift opens the block,
+ * Apache runs the contained directives (which fill it), Swift closes it. */
+static const char *wsgi_interpreter_options(cmd_parms *cmd, void *mconfig, const char *arg) {
+    const char *err = wsgi_swift_interpreter_options_begin(cmd, arg);
+    (void)mconfig;
+    if (err) return err;
+    err = ap_walk_config(cmd->directive->first_child, cmd, cmd->context);
+    wsgi_swift_interpreter_options_end();
+    return err;
+}
+
 static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGIScriptAlias", WSGI_CMD_SCRIPT_ALIAS, "URL prefix, path of the WSGI script file, and options."),
     SERVER_CMD("WSGIScriptAliasMatch", WSGI_CMD_SCRIPT_ALIAS_MATCH, "URL regex, path of the WSGI script ($1 substitution), and options."),
@@ -71,12 +82,28 @@ static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGINewRelicEnvironment", WSGI_CMD_NEW_RELIC_ENVIRONMENT, "Accepted for old configurations; does nothing."),
     SERVER_CMD("WSGIMetricsURL", WSGI_CMD_METRICS_URL, "URL path of the Prometheus metrics of every process of the server."),
     SERVER_CMD("WSGIMetricsAllow", WSGI_CMD_METRICS_ALLOW, "Client addresses or networks (address/bits) allowed to read WSGIMetricsURL; default localhost."),
+    /* mod_wsgi 6.1 */
+    SERVER_CMD("WSGISwitchInterval", WSGI_CMD_SWITCH_INTERVAL, "Python GIL switch interval in seconds (sys.setswitchinterval)."),
+    SERVER_CMD("WSGIPerInterpreterGIL", WSGI_CMD_PER_INTERPRETER_GIL, "On: sub-interpreters get their own GIL (Python 3.12+)."),
+    SERVER_CMD("WSGIFreeThreading", WSGI_CMD_FREE_THREADING, "On: run Python without the GIL (free-threaded build of Python 3.13+)."),
+    AP_INIT_RAW_ARGS("<WSGIInterpreterOptions", wsgi_interpreter_options, NULL, RSRC_CONF,
+                     "Options for the interpreters of a process-group= and/or application-group=."),
+    SERVER_CMD("WSGISlowRequests", WSGI_CMD_SLOW_REQUESTS, "Report requests running longer than this many seconds to the telemetry service."),
+    SERVER_CMD("WSGITelemetryService", WSGI_CMD_TELEMETRY_SERVICE, "Send telemetry to unix:/path [interval=N]."),
+    AP_INIT_TAKE_ARGV("WSGITelemetryOptions", wsgi_cmd, (void *)(intptr_t)WSGI_CMD_TELEMETRY_OPTIONS, RSRC_CONF,
+                      "[+|-]CaptureUserAgent... | None | All."),
+    SERVER_CMD("WSGIDrainOnTerm", WSGI_CMD_DRAIN_ON_TERM, "On: SIGTERM stops Apache gracefully (drains), bounded by GracefulShutdownTimeout."),
+    SERVER_CMD("WSGIDrainDelay", WSGI_CMD_DRAIN_DELAY, "Seconds after SIGTERM during which the health URL answers 503 before Apache stops accepting."),
+    SERVER_CMD("WSGIHealthURL", WSGI_CMD_HEALTH_URL, "URL path answering 200 while every daemon process group accepts, 503 once a drain starts."),
+    SERVER_CMD("WSGIHealthAllow", WSGI_CMD_HEALTH_ALLOW, "Client addresses or networks (address/bits) allowed to ask WSGIHealthURL; default localhost."),
     { NULL }
 };
 
 /* ---- hooks --------------------------------------------------------------------- */
 
+static void wsgi_register_log_items(apr_pool_t *p);
 static int wsgi_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp) {
+    wsgi_register_log_items(pconf);
     return wsgi_swift_pre_config(pconf, plog, ptemp);
 }
 /* Daemon processes start here when post_config ran before the scoreboard existed (first
@@ -101,6 +128,31 @@ static int wsgi_metrics_handler(request_rec *r) {
     return wsgi_swift_metrics_handler(r);
 }
 
+/* WSGIHealthURL, the same way; and the hooks of the drain (wsgi_lifecycle.c). */
+static const char *wsgi_health_url = NULL;
+void wsgi_set_health_url(const char *url) { wsgi_health_url = url; }
+static int wsgi_health_handler(request_rec *r) {
+    if (!wsgi_health_url || !r->uri || strcmp(r->uri, wsgi_health_url) != 0) return DECLINED;
+    return wsgi_swift_health_handler(r);
+}
+static void wsgi_lifecycle_child_status(server_rec *s, pid_t pid, ap_generation_t gen, int slot,
+                                        mpm_child_status status) {
+    (void)s; (void)pid; (void)gen; (void)slot; (void)status;
+    wsgi_lifecycle_arm();
+}
+static int wsgi_lifecycle_monitor(apr_pool_t *p, server_rec *s) {
+    (void)p; (void)s;
+    wsgi_lifecycle_arm();
+    return DECLINED;
+}
+
+/* mod_log_config's `%^JS`: registered in pre_config, after mod_log_config's own (which makes
+ * its table of items anew each generation). Without mod_log_config, nothing to do. */
+static void wsgi_register_log_items(apr_pool_t *p) {
+    APR_OPTIONAL_FN_TYPE(ap_register_log_handler) *reg = APR_RETRIEVE_OPTIONAL_FN(ap_register_log_handler);
+    if (reg) reg(p, "^JS", wsgi_swift_json_log_item, 0);
+}
+
 /* The access, authentication and authorisation hooks (Hooks/ in Swift). Apache wants
  * provider structs of function pointers with its enum return types. */
 static int wsgi_access_checker(request_rec *r) { return wsgi_swift_access_checker(r); }
@@ -121,6 +173,9 @@ static const authz_provider wsgi_authz_provider = { wsgi_check_authorization, NU
 static APR_OPTIONAL_FN_TYPE(ssl_is_https) *wsgi_ssl_is_https_fn = NULL;
 static APR_OPTIONAL_FN_TYPE(ssl_var_lookup) *wsgi_ssl_var_lookup_fn = NULL;
 static void wsgi_retrieve_optional_fns(void) {
+    /* The last hook before the MPM runs (and installs its signal handlers), every generation:
+     * hold SIGTERM until the drain's handlers are back over Apache's (wsgi_lifecycle.c). */
+    wsgi_lifecycle_block_term();
     wsgi_ssl_is_https_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_is_https);
     wsgi_ssl_var_lookup_fn = APR_RETRIEVE_OPTIONAL_FN(ssl_var_lookup);
 }
@@ -144,6 +199,10 @@ static void wsgi_register_hooks(apr_pool_t *p) {
     ap_hook_translate_name(wsgi_translate_name, NULL, before_alias, APR_HOOK_MIDDLE);
     ap_hook_handler(wsgi_handler, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(wsgi_metrics_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_handler(wsgi_health_handler, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_child_status(wsgi_lifecycle_child_status, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_monitor(wsgi_lifecycle_monitor, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(wsgi_lifecycle_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_access_checker(wsgi_access_checker, after_ssl, before_authz_host, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(wsgi_retrieve_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
     ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "wsgi", AUTHN_PROVIDER_VERSION,

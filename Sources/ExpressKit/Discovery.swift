@@ -182,6 +182,8 @@ public struct ModuleInfo: Equatable {
     /// The virtual environment the executable was pip-installed into (<venv>/bin/mod_wsgi-express
     /// beside <venv>/pyvenv.cfg): the Python home by default, as sys.prefix is for mod_wsgi's.
     public var venv: String? = nil
+    /// The libpython is a free-threaded build's (libpython3.13t): PEP 703, no GIL.
+    public var freeThreaded = false
 
     /// $MOD_WSGI_MODULE, else libmod_wsgi.so next to the running executable (a build tree),
     /// else the module pip installed with it (see `installed`).
@@ -197,12 +199,14 @@ public struct ModuleInfo: Equatable {
         guard Sys.isFile(path) else { throw ExpressError.moduleNotBuilt(looked: path) }
         let elf = ELF.dynamicInfo(path)
         var version: String?
+        var freeThreaded = false
         for lib in elf?.needed ?? [] where lib.hasPrefix("libpython") {
             // libpython3.11.so.1.0 -> 3.11
             let rest = lib.dropFirst("libpython".count)
             let v = rest.prefix { $0.isNumber || $0 == "." }
             let parts = v.split(separator: ".")
             if parts.count >= 2 { version = "\(parts[0]).\(parts[1])" }
+            freeThreaded = rest.dropFirst(v.count).hasPrefix("t")
         }
         var prefix: String?
         if let v = version {
@@ -218,7 +222,8 @@ public struct ModuleInfo: Equatable {
             let root = Path.dirname(Path.dirname(exe))
             if Sys.isFile(Path.join(root, "pyvenv.cfg")) { venv = root }
         }
-        return ModuleInfo(path: path, pythonVersion: version, pythonPrefix: prefix, venv: venv)
+        return ModuleInfo(
+            path: path, pythonVersion: version, pythonPrefix: prefix, venv: venv, freeThreaded: freeThreaded)
     }
 
     /// The module of a pip installation: <prefix>/bin/mod_wsgi-express and

@@ -135,12 +135,17 @@ extension ResolvedConfig {
         // mod_wsgi-express's AuthName, host:port.
         ctx["accessHooks"] = accessHooks.context(realm: "\(host):\(port)")
         ctx["metrics"] = metrics.context()
+        ctx["interpreter"] = interpreter.context()
+        ctx["applicationGroup"] = interpreter.applicationGroup
+        ctx["importHandler"] = interpreter.context()["importHandler"]
+        ctx["lifecycle"] = lifecycle.context()
         // Daemon mode (WSGIDaemonProcess), rendered only when daemon mode is selected.
         let d = daemon
         ctx["daemon"] =
             [
                 "socketPrefix": sq(d.socketPrefix),
-                "displayName": ov("(wsgi:\(host):\(port):\(account.uid))"),
+                "displayName": ov(
+                    interpreter.processGroup.map { "(wsgi:\($0))" } ?? "(wsgi:\(host):\(port):\(account.uid))"),
                 "home": ov(workingDirectory),
                 "multiprocess": multiprocess,
                 "processes": processes,
@@ -169,6 +174,8 @@ extension ResolvedConfig {
                 "headerBufferSize": nonZero(d.headerBufferSize),
                 "responseBufferSize": nonZero(d.responseBufferSize),
                 "responseSocketTimeout": nonZero(d.responseSocketTimeout),
+                "responseFlushDelay": interpreter.responseFlushDelay,
+                "switchInterval": interpreter.switchInterval.map { "\($0)" } ?? "",
                 "ignoreActivity": d.ignoreActivity.map(sq),
             ] as [String: Any]
         // --service-script: one daemon process group per service (rendered in daemon mode only).

@@ -127,6 +127,18 @@ public enum ServerRoot {
                     }
                 }
             }
+            if let source = c.interpreter.serviceScriptSource(), let dir = c.interpreter.telemetryDirectory {
+                // --enable-telemetry: the ingester (run user) creates its socket in a directory it owns.
+                try root.write("telemetry-service.py", source)
+                let d = try directory(dir, owners: runUser)
+                if let uid = runUser.first {
+                    if let d {
+                        try d.chown(uid: uid, gid: c.account.gid)
+                    } else {
+                        try Sys.chown(dir, uid: uid, gid: c.account.gid)
+                    }
+                }
+            }
             for s in c.serviceScripts {
                 guard let source = s.logScriptSource(), let log = s.logFile else { continue }
                 try root.write(Path.basename(s.logScript(serverRoot: c.serverRoot)), source)
@@ -171,6 +183,11 @@ enum Banner {
         if let https = c.httpsURL { lines.append(("Server URL (HTTPS)", https)) }
         if c.serverStatus { lines.append(("Server Status", c.url + "server-status")) }
         if let path = c.metrics.metricsURL { lines.append(("Metrics URL", c.url + String(path.dropFirst()))) }
+        if let path = c.lifecycle.healthURL { lines.append(("Health URL", c.url + String(path.dropFirst()))) }
+        if let t = c.lifecycle.drainTimeout {
+            let delay = c.lifecycle.drainDelay > 0 ? "\(c.lifecycle.drainDelay) s of 503, then " : ""
+            lines.append(("SIGTERM", "drains (\(delay)up to \(t) s for requests in flight)"))
+        }
         lines.append(("Server Root", c.serverRoot))
         lines.append(("Server Conf", c.httpdConf))
         lines.append(("Error Log File", "\(c.errorLogFile) (\(c.logLevel))"))

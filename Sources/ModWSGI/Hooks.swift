@@ -40,6 +40,9 @@ func wsgi_swift_post_config(
     }
     // The metrics board first: the daemon processes forked next inherit it.
     MetricsEndpoint.postConfig(pconf: pconf, server: s!)
+    // The drain and health board too (Lifecycle/).
+    HealthEndpoint.postConfig(pconf: pconf)
+    Drain.postConfig(pconf: pconf, server: s!)
     // Daemon process groups are forked here, by the (single-threaded) parent.
     return DaemonManager.postConfig(pconf: pconf, ptemp: ptemp, server: s!)
 }
@@ -61,6 +64,7 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     // The parent's SIGCHLD wake-up (DaemonManager) is not for Apache's children.
     if DaemonManager.parentPid != 0 { wsgi_parent_wake_on_child_exit(0) }
     MetricsRecorder.childStarted(pool: p)
+    wsgi_lifecycle_child()
     let global = GlobalConfig.current
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).
@@ -68,9 +72,15 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     PythonRuntime.initialize(processName: "Apache child process")
     guard PythonRuntime.initialized else { return }
     ImportScripts.run(global.importScripts.filter { ($0.processGroup ?? "").isEmpty || $0.processGroup == "%{GLOBAL}" })
+    // WSGITelemetryService: Apache's children report only where applications run in them.
+    if !global.restrictEmbedded {
+        TelemetryReporter.start(processGroup: "", daemonMode: false, threadsMaximum: ModuleState.threadsPerProcess)
+    }
     apr_pool_cleanup_register(
         p, nil,
         { _ in
+            TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+            TelemetryReporter.finish(ProcessStopping.reason)
             PythonRuntime.finalize(destroy: GlobalConfig.current.destroyInterpreter)
             return APR_SUCCESS
         }, apr_pool_cleanup_null)
@@ -83,6 +93,17 @@ func wsgi_swift_translate_name(_ r: UnsafeMutablePointer<request_rec>?) -> Int32
 
 @_cdecl("wsgi_swift_handler")
 func wsgi_swift_handler(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
+    // Requests in flight, for the drain's last line (only with WSGIHealthURL/WSGIDrainOnTerm).
+    if let board = LifecycleBoard.current {
+        wsgi_atomic_add(board.inFlight, 1)
+        defer { wsgi_atomic_add(board.inFlight, -1) }
+        return metered(r!)
+    }
+    return metered(r!)
+}
+
+@inline(__always)
+private func metered(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
     guard let slot = MetricsRecorder.handlerBegin(r!) else { return RequestHandler.handle(r!) }
     let result = RequestHandler.handle(r!)
     MetricsRecorder.handlerEnd(r!, slot: slot, result: result)

@@ -30,10 +30,12 @@ enum Fixture {
     }
 
     static var context: RunContext {
-        RunContext(
+        var ctx = RunContext(
             environment: ["MOD_WSGI_MODULE": "\(root)/libmod_wsgi.so", "PATH": "/usr/bin:/bin"],
             cwd: "\(root)/app", uid: getuid(), gid: getgid(), executable: "\(root)/bin/mod_wsgi-express",
             argv: ["mod_wsgi-express", "setup-server"])
+        ctx.canReopen = { _ in true }  // whatever the test runner's stdout is
+        return ctx
     }
 
     static let base = [
@@ -293,5 +295,37 @@ final class TemplateLocationTests: XCTestCase {
             XCTAssertTrue("\($0)".contains("MOD_WSGI_EXPRESS_TEMPLATES"), "\($0)")
         }
         XCTAssertNoThrow(try Templates.directory(environment: [:], executable: nil))  // the source tree's
+    }
+}
+
+/// --log-to-terminal where Apache could not open /dev/stdout or /dev/stderr again (a socket, a
+/// pipe of another user's): a piped tee, as mod_wsgi-express does.
+final class LogToTerminalTests: XCTestCase {
+    func testDevicesOrTee() throws {
+        var o = ServerOptions()
+        o.logToTerminal = true
+        o.accessLog = true
+        let open = try LogSettings(o, serverRoot: "/srv", cwd: "/", canReopen: { _ in true })
+        XCTAssertEqual(open.errorLogFile, "/dev/stderr")
+        XCTAssertEqual(open.accessLogFile, "/dev/stdout")
+        let closed = try LogSettings(o, serverRoot: "/srv", cwd: "/", canReopen: { $0 != "/dev/stdout" })
+        XCTAssertEqual(closed.errorLogFile, "/dev/stderr")
+        XCTAssertTrue(
+            closed.accessLogFile.hasPrefix("|") && closed.accessLogFile.hasSuffix("tee"), closed.accessLogFile)
+        o.accessLogFormat = "json"
+        XCTAssertEqual(try LogSettings(o, serverRoot: "/srv", cwd: "/").formatNickname, "json")
+    }
+
+    func testLifecycleSettings() throws {
+        let c = try Fixture.config(["hello.py", "--drain-timeout", "30", "--health-url", "/healthz"])
+        XCTAssertEqual(c.lifecycle.drainTimeout, 30)
+        XCTAssertEqual(c.lifecycle.drainDelay, 0)
+        XCTAssertEqual(c.lifecycle.healthURL, "/healthz")
+        let text = try Fixture.render(c)
+        XCTAssertTrue(text.contains("GracefulShutdownTimeout 30\nWSGIDrainOnTerm On\n"), text)
+        XCTAssertFalse(text.contains("WSGIDrainDelay"))
+        let plain = try Fixture.render(try Fixture.config(["hello.py"]))
+        XCTAssertFalse(plain.contains("WSGIDrainOnTerm") || plain.contains("GracefulShutdownTimeout"))
+        XCTAssertFalse(plain.contains("WSGIHealthURL"))
     }
 }

@@ -54,6 +54,16 @@ final class GoldenTests: XCTestCase {
         try check("many.handler.wsgi", try Fixture.render(c, "handler.wsgi"))
     }
 
+    /// Behind a load balancer (issue 24): the drain, the health URL, the JSON access log.
+    func testLoadBalancerOptions() throws {
+        let c = try Fixture.config([
+            "hello.py", "--drain-timeout", "30", "--drain-delay", "5", "--health-url", "/healthz",
+            "--health-allow", "10.0.0.0/8", "--health-allow", "192.168.0.0/16", "--access-log",
+            "--access-log-format", "json", "--log-to-terminal",
+        ])
+        try check("lb.httpd.conf", try Fixture.render(c))
+    }
+
     func testDebugMode() throws {
         let c = try Fixture.config(["hello.py", "--debug-mode", "--enable-debugger", "--log-to-terminal"])
         try check("debug.httpd.conf", try Fixture.render(c))

@@ -170,10 +170,11 @@ def setup_server(workdir, port):
     """setup_server(args) -> ServerRoot; the server root lives in the test's workdir."""
     roots = []
 
-    def make(args=(), root=None, check=True, extra_port=None):
+    def make(args=(), root=None, check=True, extra_port=None, env=None):
         root = root or os.path.join(workdir, "root")
         p = extra_port or port
-        r = run(["setup-server"] + list(args) + ["--server-root", root, "--port", str(p), "--host", "127.0.0.1"])
+        r = run(["setup-server"] + list(args) + ["--server-root", root, "--port", str(p), "--host", "127.0.0.1"],
+                **({"env": env} if env is not None else {}))
         if check:
             assert r.returncode == 0, r.stderr
         sr = ServerRoot(root, p)

@@ -142,8 +142,9 @@ def factory(global_config, **local):
 
 
 def test_application_type_paste(setup_server, workdir):
-    if subprocess.run(["/usr/bin/python3", "-c", "import paste.deploy"]).returncode != 0:
-        pytest.skip("PasteDeploy is not installed in the system Python (apt-get install python3-pastedeploy)")
+    # scripts/install-deps installs python3-pastedeploy: a missing one is a failure, not a skip.
+    assert subprocess.run(["/usr/bin/python3", "-c", "import paste.deploy"]).returncode == 0, \
+        "PasteDeploy is not installed in the system Python: run make deps (apt-get install python3-pastedeploy)"
     write(os.path.join(workdir, "pasteapp.py"), PASTE_APP)
     ini = write(os.path.join(workdir, "app.ini"), PASTE_INI.encode())
     sr = setup_server(["--application-type", "paste", ini, "--working-directory", workdir])

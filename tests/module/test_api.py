@@ -19,7 +19,7 @@ api = module_apache(DIRECTIVES)
 GROUPS = [("/main", ""), ("/sub", "subinterp")]
 
 
-@pytest.mark.mod_wsgi_49("mod_wsgi.version and the module attributes are issue 27's (6.1's module): 4.9.4 here")
+@pytest.mark.mod_wsgi_49("mod_wsgi.version and the module attributes stay 4.9.4's (not request handling)")
 @pytest.mark.parametrize("prefix,group", GROUPS)
 def test_module_attributes(api, prefix, group):
     r = api.get(prefix + "/attrs")
@@ -47,7 +47,7 @@ def test_file_wrapper_type_serves_the_file(api, prefix):
     assert api.get(prefix + "/wrapper").body == src
 
 
-@pytest.mark.mod_wsgi_49("request_metrics()/process_metrics(): 4.9's API here (6.x: None until start_recording_metrics(), 65 buckets; issue 27)")
+@pytest.mark.mod_wsgi_49("request_metrics()/process_metrics(): 4.9's API here (6.x: None until start_recording_metrics(), 65 buckets)")
 @pytest.mark.parametrize("prefix", ["/main", "/sub"])
 def test_process_metrics_counts_requests(api, prefix):
     first = api.get(prefix + "/process_metrics").json()
@@ -69,7 +69,7 @@ def test_process_metrics_counts_requests(api, prefix):
     assert sum(t["request_count"] for t in second["threads"]) == second["request_count"] + 1
 
 
-@pytest.mark.mod_wsgi_49("request_metrics()/process_metrics(): 4.9's API here (6.x: None until start_recording_metrics(), 65 buckets; issue 27)")
+@pytest.mark.mod_wsgi_49("request_metrics()/process_metrics(): 4.9's API here (6.x: None until start_recording_metrics(), 65 buckets)")
 def test_request_metrics_intervals_and_buckets(api):
     # the first call starts recording and returns {}
     api.get("/main/request_metrics")
@@ -229,7 +229,7 @@ def test_process_stopping_at_child_exit(apache_factory):
 
 
 @pytest.mark.parametrize("line,expect", [
-    pytest.param("", True, marks=pytest.mark.mod_wsgi_49("6.x: absent WSGIServerMetrics is Off (metrics: issue 27)")),
+    pytest.param("", True, marks=pytest.mark.mod_wsgi_49("6.x: absent WSGIServerMetrics is Off (the metrics API stays 4.9's)")),
     ("WSGIServerMetrics On", True), ("WSGIServerMetrics Off", False)])
 def test_server_metrics_in_embedded_mode(apache_factory, line, expect):
     # mod_wsgi 4.9: absent counts as on in embedded mode (its flag starts at -1, tested with !flag)
@@ -262,7 +262,7 @@ def test_restricted_stdin_stdout(apache_factory, restrict):
         assert j["stderr"]["error"] is None and j["stderr_text"] is True
 
 
-@pytest.mark.mod_wsgi_49("request_metrics()/process_metrics(): 4.9's API here (6.x: None until start_recording_metrics(), 65 buckets; issue 27)")
+@pytest.mark.mod_wsgi_49("request_metrics()/process_metrics(): 4.9's API here (6.x: None until start_recording_metrics(), 65 buckets)")
 def test_process_stopping_after_graceful_restart(apache_factory):
     a = apache_factory(DIRECTIVES)
     pid = a.get("/main/process_metrics").json()["pid"]

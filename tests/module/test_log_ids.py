@@ -18,13 +18,14 @@ def _cases():
 
 
 def _call_sites():
-    """(id, file:line) of every logging call that names a level and an ID."""
+    """(id, file:line) of every logging call that names a level and an ID, and of every line
+    made with an ID's tag for the C shim to write (the drain's signal handlers)."""
     sites = []
     for path in glob.glob(os.path.join(SOURCES, "**", "*.swift"), recursive=True):
         text = open(path).read()
-        for m in re.finditer(r"\(\s*APLOG_[A-Z]+\s*,\s*\.(\w+)\s*,", text):
+        for m in re.finditer(r"\(\s*APLOG_[A-Z]+\s*,\s*\.(\w+)\s*,|LogID\.(\w+)\.tag", text):
             line = text[:m.start()].count("\n") + 1
-            sites.append((m.group(1), "%s:%d" % (os.path.relpath(path, REPO), line)))
+            sites.append((m.group(1) or m.group(2), "%s:%d" % (os.path.relpath(path, REPO), line)))
     return sites
 
 

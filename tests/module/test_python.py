@@ -12,7 +12,7 @@ import pytest
 from apache_harness import REFERENCE, module_apache, error_level_lines
 
 
-@pytest.mark.mod_wsgi_49("mod_wsgi.version and the module attributes are issue 27's (6.1's module): 4.9.4 here")
+@pytest.mark.mod_wsgi_49("mod_wsgi.version and the module attributes stay 4.9.4's (not request handling)")
 @pytest.mark.parametrize("mpm,conf,procs,threads", [
     ("event", "StartServers 2\nServerLimit 2\nThreadsPerChild 16\nMaxRequestWorkers 32\nThreadLimit 64\n", 2, 16),
     ("worker", "StartServers 3\nServerLimit 3\nThreadsPerChild 5\nMaxRequestWorkers 15\nThreadLimit 64\n", 3, 5),

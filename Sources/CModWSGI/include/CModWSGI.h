@@ -40,6 +40,7 @@
 #include <apr_date.h>
 #include <mod_auth.h>
 #include <mod_ssl.h>
+#include <mod_log_config.h>
 #include <unixd.h>
 #include <ap_listen.h>
 
@@ -119,11 +120,26 @@ typedef enum {
     WSGI_CMD_NEW_RELIC_ENVIRONMENT,
     WSGI_CMD_METRICS_URL,
     WSGI_CMD_METRICS_ALLOW,
+    /* mod_wsgi 6.1: interpreter options and telemetry (Config/InterpreterOptions.swift,
+       Config/TelemetryConfig.swift). */
+    WSGI_CMD_SWITCH_INTERVAL,
+    WSGI_CMD_PER_INTERPRETER_GIL,
+    WSGI_CMD_FREE_THREADING,
+    WSGI_CMD_SLOW_REQUESTS,
+    WSGI_CMD_TELEMETRY_SERVICE,
+    WSGI_CMD_TELEMETRY_OPTIONS,
+    WSGI_CMD_DRAIN_ON_TERM,
+    WSGI_CMD_DRAIN_DELAY,
+    WSGI_CMD_HEALTH_URL,
+    WSGI_CMD_HEALTH_ALLOW,
     WSGI_CMD_SCRIPT_ALIAS_END_
 } wsgi_cmd_id;
 
 /* Implemented in Swift (@_cdecl). */
 extern const char *wsgi_swift_directive(cmd_parms *cmd, void *mconfig, int id, int argc, char *const argv[]);
+/* <WSGIInterpreterOptions ...>: opens a block the contained directives fill; NULL or an error. */
+extern const char *wsgi_swift_interpreter_options_begin(cmd_parms *cmd, const char *args);
+extern void wsgi_swift_interpreter_options_end(void);
 extern void *wsgi_swift_create_server_config(apr_pool_t *p, server_rec *s);
 extern void *wsgi_swift_merge_server_config(apr_pool_t *p, void *base, void *add);
 extern void *wsgi_swift_create_dir_config(apr_pool_t *p, char *dir);
@@ -211,6 +227,43 @@ static inline int wsgi_errno(void) { return errno; }
 static inline int wsgi_dup_cloexec(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 /* ---- Python: globals and macros Swift cannot use directly ----------------------- */
+
+/* mod_wsgi 6.1's WSGIFreeThreading and WSGIPerInterpreterGIL depend on how Python was built. */
+static inline int wsgi_python_free_threading_build(void) {
+#ifdef Py_GIL_DISABLED
+    return 1;
+#else
+    return 0;
+#endif
+}
+static inline int wsgi_python_per_interpreter_gil_build(void) { return PY_VERSION_HEX >= 0x030c0000; }
+/* PyConfig.enable_gil exists only in free-threaded builds (0: the GIL stays disabled). */
+static inline void wsgi_config_disable_gil(PyConfig *config) {
+#ifdef Py_GIL_DISABLED
+    config->enable_gil = 0;
+#else
+    (void)config;
+#endif
+}
+/* A sub-interpreter: with its own GIL (3.12+ isolated config) or sharing the main one. NULL on
+ * failure, with the previous thread state restored. */
+static inline PyThreadState *wsgi_new_interpreter(int own_gil) {
+#if PY_VERSION_HEX >= 0x030c0000
+    PyThreadState *tstate = NULL;
+    PyStatus status;
+    if (own_gil) {
+        PyInterpreterConfig config = _PyInterpreterConfig_INIT;
+        status = Py_NewInterpreterFromConfig(&tstate, &config);
+    } else {
+        PyInterpreterConfig config = _PyInterpreterConfig_LEGACY_INIT;
+        status = Py_NewInterpreterFromConfig(&tstate, &config);
+    }
+    return PyStatus_Exception(status) ? NULL : tstate;
+#else
+    (void)own_gil;
+    return Py_NewInterpreter();
+#endif
+}
 
 static inline PyObject *wsgi_py_none(void) { return Py_None; }
 static inline PyObject *wsgi_py_true(void) { return Py_True; }
@@ -350,5 +403,27 @@ static inline int wsgi_child_number(const request_rec *r) {
  * Set in post_config, from the generation's configuration pool. */
 void wsgi_set_metrics_url(const char *url);
 extern int wsgi_swift_metrics_handler(request_rec *r);
+
+/* ---- drain and health (Swift: Lifecycle/; C: wsgi_lifecycle.c) ---------------------- */
+
+/* post_config (parent): the shared `draining` word (NULL: neither drain nor health), whether
+ * SIGTERM drains (WSGIDrainOnTerm), WSGIDrainDelay, when to kill children still busy after
+ * the graceful stop began (0: never), and the lines the handlers write. */
+void wsgi_lifecycle_configure(int64_t *draining, int on_term, int delay, int cut_after, const char *term_line,
+                              const char *again_line, const char *kill_line);
+void wsgi_lifecycle_block_term(void);
+void wsgi_lifecycle_arm(void);
+void wsgi_lifecycle_child(void);
+/* 0 serving, 1 drain delay, 2 Apache's graceful stop, 3 immediate stop (a second SIGTERM). */
+int wsgi_lifecycle_phase(void);
+int64_t wsgi_lifecycle_started_us(void);
+int wsgi_lifecycle_post_read_request(request_rec *r);
+/* WSGIHealthURL, as WSGIMetricsURL. */
+void wsgi_set_health_url(const char *url);
+extern int wsgi_swift_health_handler(request_rec *r);
+/* The `%^JS` access log item (mod_log_config): the request as one JSON object. */
+extern const char *wsgi_swift_json_log_item(request_rec *r, char *a);
+/* Apache's GracefulShutdownTimeout (seconds; 0: none). */
+static inline int wsgi_graceful_shutdown_timeout(void) { return ap_graceful_shutdown_timeout; }
 
 #endif /* CMODWSGI_H */

@@ -82,7 +82,7 @@ extension ResolvedConfig {
         // Access, authentication, dispatch and trusted-proxy hooks: scripts Apache's user can read.
         let accessHooks = try AccessHooks.resolve(o, account: account, ctx: ctx)
 
-        let logs = try LogSettings(o, serverRoot: serverRoot, cwd: cwd)
+        let logs = try LogSettings(o, serverRoot: serverRoot, cwd: cwd, canReopen: ctx.canReopen)
         let services = try ServiceScript.resolve(
             o, account: account, logDirectory: logs.directory,
             debugMode: debugMode, cwd: cwd)
@@ -161,6 +161,17 @@ extension ResolvedConfig {
             url: url)
         try config.resolveSite(o, cwd: cwd)
         config.metrics = try MetricsSettings.resolve(o)
+        config.interpreter = try InterpreterTelemetrySettings.resolve(
+            o, serverRoot: serverRoot, services: services, debugMode: debugMode, module: module,
+            pythonHome: config.pythonHome, pythonPaths: pythonPaths)
+        if let socket = config.interpreter.telemetrySocket {
+            config.serviceScripts.append(
+                ServiceScript(
+                    name: InterpreterTelemetrySettings.serviceName,
+                    script: Path.join(Path.dirname(Path.dirname(socket)), "telemetry-service.py"),
+                    user: account.user, group: account.group))
+        }
+        config.lifecycle = try LifecycleSettings.resolve(o, debugMode: debugMode, metrics: config.metrics)
         return config
     }
 
@@ -308,7 +319,7 @@ struct EntryPoint {
 }
 
 /// Where the logs go and in what format.
-struct LogSettings {
+public struct LogSettings {
     var directory: String
     var level: String
     var toTerminal: Bool
@@ -319,20 +330,38 @@ struct LogSettings {
     var formatNickname: String
     var startupLogFile: String?
 
+    /// /dev/stdout or /dev/stderr when Apache (started by this user) can open it again, as
+    /// mod_wsgi-express checks; otherwise (a socket, or a pipe of another user's, as a
+    /// container's output may be for a non-root user) a piped `tee`, which writes to the
+    /// descriptor it inherits.
+    static func terminal(_ device: String, _ canReopen: (String) -> Bool) -> String {
+        if canReopen(device) { return device }
+        return "|" + (["/usr/bin/tee", "/bin/tee"].first(where: Sys.isExecutable) ?? "tee")
+    }
+
+    public static func canReopen(_ device: String) -> Bool {
+        let fd = open(device, O_WRONLY | O_APPEND | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        close(fd)
+        return true
+    }
+
     static let levels =
         ["emerg", "alert", "crit", "error", "warn", "notice", "info", "debug"] + (1...8).map { "trace\($0)" }
 
-    init(_ o: ServerOptions, serverRoot: String, cwd: String) throws {
+    init(_ o: ServerOptions, serverRoot: String, cwd: String, canReopen: (String) -> Bool = LogSettings.canReopen)
+        throws
+    {
         // --log-directory overrides --log-to-terminal; rotation needs files.
         toTerminal = o.logToTerminal && o.logDirectory == nil
         directory = o.logDirectory.map { Path.absolute($0, cwd: cwd) } ?? serverRoot
         rotate = o.rotateLogs && !toTerminal
-        errorLogFile = toTerminal ? "/dev/stderr" : Path.join(directory, o.errorLogName)
-        accessLogFile = toTerminal ? "/dev/stdout" : Path.join(directory, o.accessLogName)
+        errorLogFile = toTerminal ? Self.terminal("/dev/stderr", canReopen) : Path.join(directory, o.errorLogName)
+        accessLogFile = toTerminal ? Self.terminal("/dev/stdout", canReopen) : Path.join(directory, o.accessLogName)
         accessLogFormat = o.accessLogFormat
         formatNickname = "common"
         if let f = accessLogFormat {
-            if f == "common" || f == "combined" {
+            if f == "common" || f == "combined" || f == "json" {
                 formatNickname = f; accessLogFormat = nil
             } else {
                 formatNickname = "custom"

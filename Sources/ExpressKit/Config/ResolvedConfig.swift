@@ -62,6 +62,10 @@ public struct ResolvedConfig {
     public var accessHooks: AccessHooks
     /// --server-metrics, --server-status, --metrics-url, --metrics-allow.
     public var metrics = MetricsSettings()
+    /// mod_wsgi 6.1's interpreter and telemetry options (Config/InterpreterTelemetry.swift).
+    public var interpreter = InterpreterTelemetrySettings()
+    /// --drain-timeout, --drain-delay, --health-url, --health-allow.
+    public var lifecycle = LifecycleSettings()
 
     // processes
     public var embeddedMode: Bool
@@ -123,6 +127,6 @@ public struct ResolvedConfig {
         return h.port == 443 ? "https://\(name)/" : "https://\(name):\(h.port)/"
     }
     public var httpdConf: String { Path.join(serverRoot, "httpd.conf") }
-    public var daemonGroup: String { "\(host):\(port)" }
+    public var daemonGroup: String { interpreter.processGroup ?? "\(host):\(port)" }
     public var operatingMode: String { debugMode ? "debug" : (embeddedMode ? "embedded" : "daemon") }
 }

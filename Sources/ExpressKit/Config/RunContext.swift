@@ -10,6 +10,9 @@ public struct RunContext {
     public var gid: gid_t
     public var executable: String?
     public var argv: [String]
+    /// Whether Apache, started by this user, could open /dev/stdout or /dev/stderr again
+    /// (--log-to-terminal); tests fix the answer.
+    public var canReopen: (String) -> Bool = LogSettings.canReopen
 
     public init(
         environment: [String: String], cwd: String, uid: uid_t, gid: gid_t,

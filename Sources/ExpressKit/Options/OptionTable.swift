@@ -130,6 +130,22 @@ public enum OptionTable {
             help:
                 "Restart the daemon processes when a loaded Python module's file, the WSGI script or a path given to mod_wsgi.server.track_changes() changes (daemon mode only). Defaults to disabled."
         ),
+        // mod_wsgi 6.1
+        .value(
+            "--application-group", \.applicationGroup, "NAME",
+            help:
+                "The application group (Python interpreter) of the application. Defaults to %{GLOBAL}, the main interpreter; a name runs it in a sub-interpreter of that name."
+        ),
+        .value(
+            "--process-group", \.processGroup, "NAME",
+            help:
+                "The name of the daemon process group, seen in mod_wsgi.process_group and in the process name wsgi:NAME. Defaults to the host and port. No effect with --embedded-mode."
+        ),
+        .repeatable(
+            "--python-warnings", \.pythonWarnings, "SPEC",
+            help:
+                "A Python warnings filter in -W syntax (action:message:category:module:lineno), one WSGIPythonWarnings each (repeatable). '--python-warnings error' turns every warning into an exception."
+        ),
     ]
 
     static let server: [OptionSpec] = [
@@ -265,6 +281,64 @@ public enum OptionTable {
             "--metrics-allow", \.metricsAllow, "NETWORK",
             help:
                 "An IP address or network (address/bits) also allowed to read --metrics-url (repeatable). Defaults to localhost only."
+        ),
+        // mod_wsgi 6.1: the GIL and telemetry
+        .value(
+            "--switch-interval", \.switchInterval, "SECONDS",
+            help:
+                "The Python GIL switch interval (sys.setswitchinterval) of every process, as WSGISwitchInterval and switch-interval=. Defaults to Python's 0.005."
+        ),
+        .flag(
+            "--free-threading", \.freeThreading,
+            help:
+                "Run Python without the GIL (WSGIFreeThreading On). Needs a free-threaded Python build (PEP 703): refused otherwise."
+        ),
+        .value(
+            "--telemetry-service", \.telemetryService, "TARGET",
+            help:
+                "Send telemetry to a local mod_wsgi-telemetry ingester: 'unix:/path/to/socket' (WSGITelemetryService). Not enabled by default."
+        ),
+        .flag(
+            "--enable-telemetry", \.enableTelemetry,
+            help:
+                "Run the mod_wsgi-telemetry ingester and web UI as a managed service and send telemetry to it (needs the mod_wsgi-telemetry package in the application's Python). Not with --telemetry-service."
+        ),
+        .value(
+            "--telemetry-ui-port", \.telemetryUIPort, "NUMBER",
+            help: "The port of the telemetry web UI on 127.0.0.1 with --enable-telemetry. Defaults to 8888."),
+        .value(
+            "--telemetry-interval", \.telemetryInterval, "SECONDS",
+            help: "Seconds between two telemetry samples (at least 0.5). Defaults to 1.0."),
+        .repeatable(
+            "--telemetry-options", \.telemetryOptions, "ARGS",
+            help:
+                "Telemetry capture flags, one WSGITelemetryOptions each (repeatable): '+CaptureUserAgent', '-CaptureUserAgent', None or All."
+        ),
+        .value(
+            "--slow-requests", \.slowRequests, "SECONDS",
+            help:
+                "Report requests still running after this many seconds to the telemetry service (WSGISlowRequests). Not enabled by default."
+        ),
+        // Drain and health (issue 24)
+        .value(
+            "--drain-timeout", \.drainTimeout, "SECONDS",
+            help:
+                "Make SIGTERM a graceful stop: Apache stops accepting connections and the requests in flight get this many seconds to finish before they are cut; exit status 0. Not enabled by default (SIGTERM stops at once)."
+        ),
+        .value(
+            "--drain-delay", \.drainDelay, "SECONDS",
+            help:
+                "With --drain-timeout: after SIGTERM, keep serving this many seconds while --health-url answers 503, so a load balancer takes the server out first. Defaults to 0."
+        ),
+        .value(
+            "--health-url", \.healthURL, "URL-PATH",
+            help:
+                "Answer 200 at this URL path while every daemon process group accepts requests, 503 once a drain starts, without calling Python (from localhost only, unless --health-allow). Not enabled by default."
+        ),
+        .repeatable(
+            "--health-allow", \.healthAllow, "NETWORK",
+            help:
+                "Only this IP address or network (address/bits) may ask --health-url (repeatable; a kubelet probes from its node's address). Defaults to localhost only."
         ),
         // Proxying (issue 14)
         .pair(
@@ -414,6 +488,11 @@ public enum OptionTable {
             "--response-socket-timeout", \.responseSocketTimeout, "SECONDS",
             help: "Seconds allowed to write a buffered response to the client. Defaults to 0 (--socket-timeout)."),
         .value(
+            "--response-flush-delay", \.responseFlushDelay, "MILLISECONDS",
+            help:
+                "Milliseconds to wait for more of a response from a daemon process before flushing what arrived to the client, so that a pacing filter (mod_ratelimit) sees whole writes. 0 flushes at once. Defaults to 5."
+        ),
+        .value(
             "--socket-prefix", \.socketPrefix, "DIRECTORY-PATH", aliases: ["--socket-path"],
             help: "Path prefix of the daemon processes' UNIX sockets. Defaults to 'wsgi' in the server root."),
         .flag(
@@ -458,7 +537,9 @@ public enum OptionTable {
             help: "Verbose mod_wsgi debug logging."),
         .value(
             "--access-log-format", \.accessLogFormat, "FORMAT",
-            help: "The access log format: 'common' (the default), 'combined' or an Apache LogFormat string."),
+            help:
+                "The access log format: 'common' (the default), 'combined', 'json' (one JSON object per line) or an Apache LogFormat string."
+        ),
         .value(
             "--error-log-format", \.errorLogFormat, "FORMAT",
             help: "The error log format (an Apache ErrorLogFormat string)."),

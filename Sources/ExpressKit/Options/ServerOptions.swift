@@ -74,6 +74,11 @@ public struct ServerOptions: Equatable, Sendable {
     public var serverMetrics: Bool = false
     public var metricsURL: String?
     public var metricsAllow: [String] = []
+    // drain and health (issue 24)
+    public var drainTimeout: Int?
+    public var drainDelay: Int = 0
+    public var healthURL: String?
+    public var healthAllow: [String] = []
     // access, authentication, dispatch and trusted-proxy hooks
     public var trustProxyHeaders: [String] = []
     public var trustProxies: [String] = []
@@ -140,6 +145,19 @@ public struct ServerOptions: Equatable, Sendable {
     public var serviceUsers: [OptionPair] = []
     public var serviceGroups: [OptionPair] = []
     public var serviceLogFiles: [OptionPair] = []
+    // mod_wsgi 6.1 (Config/InterpreterTelemetry.swift)
+    public var applicationGroup: String?
+    public var processGroup: String?
+    public var pythonWarnings: [String] = []
+    public var responseFlushDelay: Int = 5
+    public var switchInterval: Double?
+    public var freeThreading: Bool = false
+    public var slowRequests: Double?
+    public var telemetryService: String?
+    public var telemetryInterval: Double = 1.0
+    public var telemetryOptions: [String] = []
+    public var enableTelemetry: Bool = false
+    public var telemetryUIPort: Int = 8888
 
     // logging
     public var logDirectory: String?

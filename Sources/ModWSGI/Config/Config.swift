@@ -121,12 +121,24 @@ struct GlobalConfig {
     var metricsURL: String? = nil
     /// WSGIMetricsAllow: who may read it; nil means localhost only.
     var metricsAllow: TrustedProxyList? = nil
+    /// WSGIDrainOnTerm On: SIGTERM drains (Lifecycle/); WSGIDrainDelay: seconds of 503 first.
+    var drainOnTerm = false
+    var drainDelay = 0
+    /// WSGIHealthURL: the readiness path (Lifecycle/), nil when absent; WSGIHealthAllow: who may ask.
+    var healthURL: String? = nil
+    var healthAllow: TrustedProxyList? = nil
     /// An access, auth or dispatch script is configured: Apache's children need Python
     /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
     var hookScripts = false
     /// Directives accepted for old configurations but without effect here: one warning
     /// each at start-up (post_config).
     var startupWarnings: [String] = []
+    // mod_wsgi 6.1 (Config/InterpreterOptions.swift, Config/TelemetryConfig.swift).
+    var switchInterval: Double? = nil
+    var perInterpreterGIL: Bool? = nil
+    var freeThreading: Bool? = nil
+    var interpreterOptions: [InterpreterOptionsBlock] = []
+    var telemetry = TelemetryConfig()
 
     nonisolated(unsafe) static var current = GlobalConfig()
 }

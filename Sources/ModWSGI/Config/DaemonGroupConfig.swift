@@ -52,6 +52,11 @@ struct DaemonGroupConfig {
     /// The <VirtualHost> the group was defined in (its server_rec's address), 0 for the main
     /// server: such a group serves only that virtual host and those with its ServerName.
     var virtualHost: UInt = 0
+    /// switch-interval=SECONDS (mod_wsgi 6.1): sys.setswitchinterval in the group's processes.
+    var switchInterval: Double?
+    /// response-flush-delay=MS (mod_wsgi 6.1): how long the Apache child waits for more of a
+    /// response from the daemon before it flushes what it has to the client (0: at once).
+    var responseFlushDelay = 5
 
     static let options: Set<String> = [
         "processes", "threads", "display-name", "home", "python-home", "python-path", "python-eggs",
@@ -62,6 +67,7 @@ struct DaemonGroupConfig {
         "header-buffer-size", "response-buffer-size", "receive-buffer-size", "send-buffer-size",
         "stack-size", "cpu-time-limit", "memory-limit", "virtual-memory-limit", "cpu-priority",
         "socket-user", "server-metrics", "script-user", "chroot", "maximum-requests", "interrupt-timeout",
+        "switch-interval", "response-flush-delay", "script-group",
     ]
 
     static func parse(_ args: [String], serverName: String) -> Result<DaemonGroupConfig, DirectiveError> {
@@ -145,6 +151,22 @@ struct DaemonGroupConfig {
             case "script-user":
                 return fail(
                     "option 'script-user' is not supported yet by this mod_wsgi (the owner of a WSGI script is not checked); leave it out and keep the scripts writable only by their owner"
+                )
+            case "switch-interval":
+                guard let d = Double(v), d.isFinite, d > 0 else {
+                    return fail(
+                        "Invalid switch interval for WSGI daemon process: '\(v)' (a positive number of seconds).")
+                }
+                g.switchInterval = d
+            case "response-flush-delay":
+                guard let n = int() else {
+                    return fail(
+                        "Invalid response flush delay for WSGI daemon process: '\(v)' (milliseconds, 0 or more).")
+                }
+                g.responseFlushDelay = n
+            case "script-group":
+                return fail(
+                    "option 'script-group' is not supported yet by this mod_wsgi (the group of a WSGI script is not checked); leave it out and keep the scripts writable only by their owner"
                 )
             case "chroot":
                 return fail(

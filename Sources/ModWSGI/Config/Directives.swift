@@ -52,6 +52,11 @@ enum Directives {
             set { GlobalConfig.current = newValue }
         }
         let server = ConfigStore.server(cmd.pointee.server)!
+        // Inside <WSGIInterpreterOptions>: only the per-interpreter directives, into the block.
+        if InterpreterOptions.open != nil {
+            try InterpreterOptions.applyInBlock(id, name: name, args: args, fail: fail)
+            return
+        }
         // .htaccess files are read while requests are served, in many threads at once.
         let servingRequests = ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_RUN_MPM
 
@@ -196,10 +201,43 @@ enum Directives {
             try count(1...Int.max, "one or more IP addresses or networks (address/bits)"); try globalOnly()
             let more = try TrustedProxyList.parse(args, pool: cmd.pointee.pool, fail: fail)
             global.metricsAllow = TrustedProxyList((global.metricsAllow?.subnets ?? []) + more.subnets)
+        case WSGI_CMD_DRAIN_ON_TERM: try globalOnly(); global.drainOnTerm = try flag()
+        case WSGI_CMD_DRAIN_DELAY:
+            try count(1...1, "one argument: seconds"); try globalOnly()
+            guard let n = Int(args[0]), n >= 0, n <= 3600 else {
+                throw fail("takes a number of seconds from 0 to 3600, not '\(args[0])'")
+            }
+            global.drainDelay = n
+        case WSGI_CMD_HEALTH_URL:
+            try count(1...1, "one argument: a URL path such as /healthz"); try globalOnly()
+            guard args[0].hasPrefix("/") else { throw fail("'\(args[0])' is not a URL path: it must start with '/'") }
+            global.healthURL = args[0]
+        case WSGI_CMD_HEALTH_ALLOW:
+            try count(1...Int.max, "one or more IP addresses or networks (address/bits)"); try globalOnly()
+            let more = try TrustedProxyList.parse(args, pool: cmd.pointee.pool, fail: fail)
+            global.healthAllow = TrustedProxyList((global.healthAllow?.subnets ?? []) + more.subnets)
         case WSGI_CMD_NEW_RELIC_CONFIG_FILE, WSGI_CMD_NEW_RELIC_ENVIRONMENT:
             try count(1...1, "one argument"); try globalOnly()
             global.startupWarnings.append(
                 "\(name) does nothing (New Relic support was removed from mod_wsgi); remove it from the configuration.")
+        case WSGI_CMD_SWITCH_INTERVAL:
+            try count(1...1, "one argument: seconds"); try globalOnly()
+            global.switchInterval = try InterpreterOptions.switchInterval(args[0], fail: fail)
+        case WSGI_CMD_PER_INTERPRETER_GIL:
+            try globalOnly()
+            global.perInterpreterGIL = try InterpreterOptions.perInterpreterGIL(flag(), fail: fail)
+        case WSGI_CMD_FREE_THREADING:
+            try globalOnly()
+            global.freeThreading = try InterpreterOptions.freeThreading(flag(), inAppGroup: false, fail: fail)
+        case WSGI_CMD_TELEMETRY_SERVICE:
+            try count(1...2, "a target unix:/path and optionally interval=N"); try globalOnly()
+            if let e = global.telemetry.parseService(args) { throw DirectiveError(message: e) }
+        case WSGI_CMD_SLOW_REQUESTS:
+            try count(1...1, "one argument: a threshold in seconds"); try globalOnly()
+            if let e = global.telemetry.parseSlowRequests(args[0]) { throw DirectiveError(message: e) }
+        case WSGI_CMD_TELEMETRY_OPTIONS:
+            try globalOnly()
+            if let e = global.telemetry.parseOptions(args) { throw DirectiveError(message: e) }
         case WSGI_CMD_DAEMON_PROCESS:
             try count(1...Int.max, "a process group name and options")
             // In the main server or a <VirtualHost> (as Debian's site files put it), not in

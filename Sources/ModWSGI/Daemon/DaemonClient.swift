@@ -235,7 +235,7 @@ enum DaemonClient {
         req.enableSendfile = options.enableSendfile
         req.ignoreActivity = options.ignoreActivity
         req.requestStart = Int64(r.pointee.request_time)
-        req.serverPid = ModuleState.pid
+        req.serverPid = UInt32(ModuleState.pid)
         req.daemonConnects = UInt32(connects)
         req.daemonRestarts = UInt32(restarts)
         req.scheme = options.scheme
@@ -381,9 +381,10 @@ enum DaemonClient {
                             return (OK, false)
                         }
                     }
-                    // Nothing more from the daemon right now: send what Apache holds (PEP 3333:
-                    // no block may wait for the next one), as a proxy does.
-                    if (type == .flush || !conn.hasPendingInput())
+                    // Nothing more from the daemon within response-flush-delay: send what Apache
+                    // holds (PEP 3333: no block may wait for the next one), as a proxy does. The
+                    // short wait lets a pacing filter (mod_ratelimit) see whole writes.
+                    if (type == .flush || !conn.waitForInput(micros: Int64(group.responseFlushDelay) * 1000))
                         && !apache.write(nothing, 0, flush: true, gilHeld: false)
                     {
                         Log.request(

@@ -18,6 +18,8 @@ final class DaemonSlot {
     var registered = false
     var terminated = false
     var starts = 0
+    /// Its word in the drain and health board (LifecycleBoard).
+    let lifecycleIndex: Int
 
     init(group: DaemonGroupConfig, groupID: Int, instance: Int, socketPath: String, listener: Int32, generation: Int) {
         self.group = group
@@ -26,6 +28,8 @@ final class DaemonSlot {
         self.socketPath = socketPath
         self.listener = listener
         self.generation = generation
+        lifecycleIndex = LifecycleBoard.index(
+            groupID: groupID, instance: instance, groups: GlobalConfig.current.daemonGroups)
         proc = .allocate(capacity: 1)
         proc.initialize(to: apr_proc_t())
     }
@@ -182,6 +186,7 @@ enum DaemonManager {
             return
         }
         slot.pid = slot.proc.pointee.pid
+        LifecycleBoard.current?.daemonForked(slot.lifecycleIndex, pid: slot.pid)
         apr_proc_other_child_register(
             slot.proc,
             { reason, data, status in
@@ -202,6 +207,7 @@ enum DaemonManager {
             slot.registered = false
             let pid = slot.pid
             slot.pid = 0
+            LifecycleBoard.current?.daemonGone(slot.lifecycleIndex, pid: pid)
             var how = "vanished"
             if reason == APR_OC_REASON_DEATH {
                 if wsgi_wifsignaled(status) != 0 {
@@ -229,6 +235,8 @@ enum DaemonManager {
         case APR_OC_REASON_RESTART:
             // The MPM is reclaiming its children (stop, restart, graceful-stop): its
             // children may be waiting on these daemons, so stop them now, not after.
+            // At the end of a drain, first: were requests still running (then cut at once)?
+            Drain.reclaiming()
             slot.retired = true
             if slot.pid > 0 && !slot.terminated {
                 slot.terminated = true

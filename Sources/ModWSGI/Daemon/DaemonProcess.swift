@@ -8,6 +8,7 @@ import SystemCalls
 enum DaemonProcess {
     nonisolated(unsafe) static var state: DaemonState!
     nonisolated(unsafe) static var workers: [pthread_t] = []
+    nonisolated(unsafe) static var lifecycleIndex = -1
 
     static func run(_ slot: DaemonSlot, allSlots: [DaemonSlot]) -> Never {
         wsgi_daemon_default_signals()
@@ -70,6 +71,7 @@ enum DaemonProcess {
         if let home = g.pythonHome { settings.home = home }
         settings.pythonPath = g.pythonPath
         PythonRuntime.settings = settings
+        PythonRuntime.startGroup = g
         PythonRuntime.initialize(processName: "daemon process group '\(g.name)'")
 
         if g.threads == 0 {
@@ -82,11 +84,18 @@ enum DaemonProcess {
             runServiceScripts(g)
         }
 
+        // WSGITelemetryService: not from service daemons (threads=0), which serve no requests.
+        if PythonRuntime.initialized && g.threads > 0 {
+            TelemetryReporter.start(processGroup: g.name, daemonMode: true, threadsMaximum: g.threads)
+        }
         // Preload, then serve.
         ImportScripts.run(preloadScripts(g))
         for i in 0..<g.threads {
             workers.append(spawn(stackSize: g.stackSize) { worker(i) })
         }
+        // The health URL counts this process from now on (LifecycleBoard).
+        lifecycleIndex = slot.lifecycleIndex
+        if g.threads > 0 { LifecycleBoard.current?.daemonState(slot.lifecycleIndex, .accepting) }
         startDeadlockWatch()
         pthread_sigmask(SIG_SETMASK, &old, nil)
         Monitor.supervise()

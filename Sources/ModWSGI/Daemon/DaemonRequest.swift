@@ -20,8 +20,10 @@ struct DaemonRequest {
     /// When Apache read the request and when the child began sending it (µs since the epoch).
     var requestStart: Int64 = 0
     var queueStart: Int64 = 0
-    /// The Apache child's pid; its connection attempts and the times it sent the request again.
-    var serverPid: Int32 = 0
+    /// The Apache child that accepted the request (mod_wsgi 6.x's mod_wsgi.server_pid, and
+    /// telemetry's slow_server_pid); its connection attempts and the times it sent the request
+    /// again (request_started's daemon_connects and daemon_restarts).
+    var serverPid: UInt32 = 0
     var daemonConnects: UInt32 = 0
     var daemonRestarts: UInt32 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
@@ -32,7 +34,7 @@ struct DaemonRequest {
     func encode(environ table: OpaquePointer?) -> [UInt8] {
         var e = Encoder()
         e.bytes.reserveCapacity(2048)
-        e.u32(2)  // version of this layout
+        e.u32(3)  // version of this layout
         e.string(scriptPath); e.string(callableObject); e.string(applicationGroup)
         e.string(scheme); e.string(client)
         var flags: UInt32 = 0
@@ -44,7 +46,7 @@ struct DaemonRequest {
         e.u32(flags)
         e.i64(requestStart)
         e.i64(queueStart)
-        e.u32(UInt32(bitPattern: serverPid))
+        e.u32(serverPid)
         e.u32(daemonConnects)
         e.u32(daemonRestarts)
         let n = Int(wsgi_table_count(table))
@@ -91,7 +93,7 @@ struct DaemonRequest {
 
     static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
         var d = Decoder(bytes)
-        guard try d.u32() == 2 else { throw WireError.malformed("request layout version") }
+        guard try d.u32() == 3 else { throw WireError.malformed("request layout version") }
         var r = DaemonRequest()
         r.scriptPath = try d.string(); r.callableObject = try d.string(); r.applicationGroup = try d.string()
         r.scheme = try d.string(); r.client = try d.string()
@@ -103,7 +105,7 @@ struct DaemonRequest {
         r.ignoreActivity = flags & 16 != 0
         r.requestStart = try d.i64()
         r.queueStart = try d.i64()
-        r.serverPid = Int32(bitPattern: try d.u32())
+        r.serverPid = try d.u32()
         r.daemonConnects = try d.u32()
         r.daemonRestarts = try d.u32()
         let n = Int(try d.u32())

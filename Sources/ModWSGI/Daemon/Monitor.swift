@@ -9,6 +9,7 @@ enum Monitor {
     enum Phase { case running, graceful, shutdown }
     nonisolated(unsafe) static var phase = Phase.running
     nonisolated(unsafe) private static var deadline: Int64 = 0
+    nonisolated(unsafe) private static var cutByDrain = false
 
     static func supervise() -> Never {
         let st = DaemonProcess.state!
@@ -84,6 +85,13 @@ enum Monitor {
             case .shutdown:
                 // threads=0: the main thread ends the process once SystemExit unwinds the script.
                 if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
+                if now >= deadline && cutByDrain {
+                    Log.server(
+                        APLOG_WARNING, .daemonDrainCut,
+                        "Daemon process '\(g.name)' stops with \(active) request(s) still running: the server's drain timed out."
+                    )
+                    exitNow(0)
+                }
                 if now >= deadline {
                     Log.server(
                         APLOG_WARNING, .daemonShutdownTimeout,
@@ -132,6 +140,8 @@ enum Monitor {
             )
             dumpStacks()
             MetricsRecorder.daemonStopping("request-timeout")
+            TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+            LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
             phase = .graceful
             DaemonProcess.state.closeListener()
             deadline = monotonicMicros() + Int64(g.gracefulTimeout) * 1_000_000
@@ -153,6 +163,8 @@ enum Monitor {
             "Daemon process '\(g.name)' \(why); restarting gracefully (within \(t) seconds).")
         ProcessStopping.note(why)
         MetricsRecorder.daemonStopping(why)
+        TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+        LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
         phase = .graceful
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(t) * 1_000_000
@@ -164,16 +176,21 @@ enum Monitor {
         if let why { Log.server(APLOG_INFO, .daemonShutdown, "Daemon process '\(g.name)' \(why); shutting down.") }
         ProcessStopping.note(why ?? "")
         MetricsRecorder.daemonStopping(why ?? "")
+        TelemetryReporter.stoppingDecided(ProcessStopping.reason)
         ProcessStopping.publishSoon()
         phase = .shutdown
+        LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
         DaemonProcess.state.closeListener()
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
+        // The server's drain timed out (LifecycleBoard): the requests still running are cut now.
+        if LifecycleBoard.current?.isCut == true { deadline = monotonicMicros(); cutByDrain = true }
         if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
     }
 
     static func exitNow(_ code: Int32) -> Never {
         Log.server(APLOG_INFO, .daemonExiting, "Daemon process '\(DaemonProcess.state.group.name)' exiting.")
         MetricsRecorder.processExiting()
+        TelemetryReporter.stopped(ProcessStopping.reason, graceful: false)
         _exit(code)
     }
 
@@ -181,6 +198,7 @@ enum Monitor {
     /// unless WSGIDestroyInterpreter Off), bounded by shutdown-timeout.
     static func exitProcess(finalize: Bool) -> Never {
         let g = DaemonProcess.state.group
+        TelemetryReporter.finish(ProcessStopping.reason)
         if finalize && PythonRuntime.initialized && GlobalConfig.current.destroyInterpreter {
             let limit = Int64(max(g.shutdownTimeout, 1)) * 1_000_000
             DaemonProcess.spawn(stackSize: DaemonProcess.helperStackSize) {

@@ -289,6 +289,13 @@ final class WireConnection {
         return got > 0
     }
 
+    /// Nothing is buffered: waits up to `micros` for the daemon to send more (response-flush-delay).
+    func waitForInput(micros: Int64) -> Bool {
+        if hasPendingInput() { return true }
+        guard micros > 0 else { return false }
+        return (try? waitFD(fd, Int16(POLLIN), timeoutMicros: micros)) ?? true
+    }
+
     func readExactly(_ p: UnsafeMutableRawPointer, _ n: Int) throws {
         var got = 0
         while got < n {

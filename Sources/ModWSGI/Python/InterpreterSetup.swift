@@ -57,6 +57,8 @@ enum InterpreterSetup {
 
     static func prepare(_ interp: Interpreter) {
         let s = PythonRuntime.settings
+        // <WSGIInterpreterOptions> may set these per interpreter (Config/InterpreterOptions.swift).
+        let o = InterpreterOptions.forInterpreter(interp.name)
         interp.wsgiVersion = Py.tuple([Py.int(1), Py.int(0)])
         var v = ap_version_t()
         ap_get_server_revision(&v)
@@ -67,15 +69,15 @@ enum InterpreterSetup {
         // As mod_wsgi 6.x: text streams (io.TextIOWrapper) over the error log.
         Py.setItem(
             params, "stdout",
-            s.restrictStdout
+            o.restrictStdout
                 ? Restricted.make("sys.stdout") : ErrorLog.textStream(request: nil, name: "<stdout>")?.0 ?? Py.none)
         Py.setItem(params, "stderr", ErrorLog.textStream(request: nil, name: "<stderr>")?.0 ?? Py.none)
-        Py.setItem(params, "stdin", s.restrictStdin ? Restricted.make("sys.stdin") : Py.none)
+        Py.setItem(params, "stdin", o.restrictStdin ? Restricted.make("sys.stdin") : Py.none)
         let path = PyList_New(0)!
-        for p in s.pythonPath { let o = Py.string(p); PyList_Append(path, o); wsgi_decref(o) }
+        for p in s.pythonPath + o.pythonPath { let o = Py.string(p); PyList_Append(path, o); wsgi_decref(o) }
         Py.setItem(params, "python_path", path)
         Py.setItem(params, "home", Py.bool(ModuleState.daemonHome != nil))
-        Py.setItem(params, "restrict_signal", Py.bool(s.restrictSignal))
+        Py.setItem(params, "restrict_signal", Py.bool(o.restrictSignal))
         Py.setItem(params, "apache_version", wsgi_new_ref(interp.apacheVersion))
         Py.setItem(params, "apache_description", Py.string(String(cString: ap_get_server_description())))
         let module = PyDict_New()!
@@ -101,6 +103,9 @@ enum InterpreterSetup {
                 APLOG_ERR, .interpreterSetupFailed,
                 (["Setting up interpreter '\(interp.name)' failed."] + lines).joined(separator: "\n"))
         }
+        // GC telemetry once the reporter runs here (it installs itself in the interpreters
+        // made before it started).
+        if TelemetryRecorder.enabled { TelemetryGC.install(interp) }
         wsgi_decref(params)
     }
 

@@ -19,6 +19,10 @@ final class Interpreter {
     /// Why a script failed to load, kept for the next response when its loader asked for it
     /// (mod_wsgi-express's handler in debug mode): the lines of the log report, by path.
     var loadFailureReports: [String: [String]] = [:]
+    /// Its GC telemetry (WSGITelemetryService), once the reporter runs in this process.
+    var gcTelemetry: TelemetryGC?
+    /// It has a GIL of its own (WSGIPerInterpreterGIL On).
+    var ownGIL = false
 
     init(name: String, state: OpaquePointer, isMain: Bool) {
         self.name = name
@@ -42,10 +46,35 @@ final class ThreadStates {
 
 enum Interpreters {
     nonisolated(unsafe) private static var table: [String: Interpreter] = [:]
+    /// The same, in the order they were made (the main one first).
+    nonisolated(unsafe) private static var made: [Interpreter] = []
     private static let lock = Lock()
     nonisolated(unsafe) private static var key = pthread_key_t()
     nonisolated(unsafe) private static var nextThreadID = 0
     nonisolated(unsafe) static var main: Interpreter?
+
+    // MARK: interpreters with a GIL of their own (WSGIPerInterpreterGIL On)
+
+    /// Some interpreter of this process may get a GIL of its own: set before Python starts,
+    /// never changed after. Then two interpreters run Python at the same time, and what the
+    /// module keeps for the whole process (counters, caches, its Python types) is no longer
+    /// serialised by one GIL: see `shared` and NativeType.
+    nonisolated(unsafe) static var parallel = false
+    nonisolated(unsafe) private static var ownGIL: Set<OpaquePointer> = []
+    private static let sharedLock = Lock()
+
+    /// Whether the interpreter (a PyInterpreterState) has a GIL of its own.
+    static func hasOwnGIL(_ state: OpaquePointer) -> Bool {
+        parallel && lock.withLock { ownGIL.contains(state) }
+    }
+
+    /// Runs `body` on state the whole process shares: under a lock when interpreters run in
+    /// parallel, as it is without one (the one GIL serialises it) otherwise.
+    @inline(__always)
+    static func shared<T>(_ body: () -> T) -> T {
+        guard parallel else { return body() }
+        return sharedLock.withLock(body)
+    }
 
     /// Called right after Py_InitializeFromConfig, on the initialising thread.
     static func registerMain(_ tstate: UnsafeMutablePointer<PyThreadState>) {
@@ -53,6 +82,7 @@ enum Interpreters {
         let interp = Interpreter(name: "", state: PyThreadState_GetInterpreter(tstate), isMain: true)
         main = interp
         table[""] = interp
+        made = [interp]
         let ts = threadStates()
         ts.states.append((interp.state, tstate))
         InterpreterSetup.prepare(interp)
@@ -86,7 +116,15 @@ enum Interpreters {
         let existing = lock.withLock { table[name] }
         if let existing { return existing }
         let mainState = PyThreadState_Get()
-        guard let tstate = Py_NewInterpreter() else {
+        var ownGIL = InterpreterOptions.forInterpreter(name).perInterpreterGIL
+        if ownGIL && wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere {
+            Log.server(
+                APLOG_WARNING, .perInterpreterGILSkipped,
+                "Skipping per-interpreter GIL for interpreter '\(name)': free-threading is active in this process so there is no GIL to allocate per interpreter."
+            )
+            ownGIL = false
+        }
+        guard let tstate = wsgi_new_interpreter(ownGIL ? 1 : 0) else {
             Log.server(
                 APLOG_ERR, .interpreterCreateFailed,
                 "Could not create the Python sub-interpreter '\(name)'; using the main interpreter.")
@@ -94,11 +132,23 @@ enum Interpreters {
             return nil
         }
         let interp = Interpreter(name: name, state: PyThreadState_GetInterpreter(tstate), isMain: false)
+        interp.ownGIL = ownGIL
+        if ownGIL { lock.withLock { _ = Self.ownGIL.insert(interp.state) } }
         // The factory thread's state stays alive: it is this interpreter's main thread.
         InterpreterSetup.prepare(interp)
-        PyThreadState_Swap(mainState)
-        lock.withLock { table[name] = interp }
-        Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'.")
+        InterpreterOptions.applyToSubInterpreter(name, ownGIL: ownGIL)
+        if ownGIL {
+            // Its GIL is not the main interpreter's: let go of it and take the main one back.
+            _ = PyEval_SaveThread()
+            PyEval_RestoreThread(mainState!)
+        } else {
+            PyThreadState_Swap(mainState)
+        }
+        lock.withLock {
+            table[name] = interp
+            made.append(interp)
+        }
+        Log.server(APLOG_INFO, .interpreterCreated, "Create interpreter '\(name)'\(ownGIL ? " with its own GIL" : "").")
         return interp
     }
 
@@ -131,6 +181,16 @@ enum Interpreters {
         return lock.withLock { table.values.first { $0.state == state }?.name } ?? ""
     }
 
+    /// The interpreters made so far, the main one first.
+    static func all() -> [Interpreter] { lock.withLock { made } }
+
+    /// Runs `body` with the GIL of an interpreter that exists (from a thread that holds no GIL).
+    static func with<T>(_ interp: Interpreter, _ body: () -> T) -> T {
+        enter(interp, threadStates())
+        defer { release() }
+        return body()
+    }
+
     /// At process exit, on the thread that initialised Python: end the sub-interpreters
     /// (running their atexit functions), then finalize the main interpreter.
     static func destroyAll() {
@@ -139,7 +199,13 @@ enum Interpreters {
         PyEval_RestoreThread(mainState)
         for interp in subs {
             let mine = PyThreadState_New(interp.state)!
-            PyThreadState_Swap(mine)
+            if interp.ownGIL {
+                // Its GIL is its own: let go of the main one and take it.
+                _ = PyEval_SaveThread()
+                PyEval_RestoreThread(mine)
+            } else {
+                PyThreadState_Swap(mine)
+            }
             // Py_EndInterpreter wants to be the last thread state of the interpreter.
             var t = PyInterpreterState_ThreadHead(interp.state)
             while let cur = t {
@@ -148,8 +214,13 @@ enum Interpreters {
             }
             InterpreterSetup.shutdown(interp)
             Py_EndInterpreter(mine)
-            // The GIL is still ours: carry on in the main interpreter.
-            PyThreadState_Swap(mainState)
+            if interp.ownGIL {
+                // Its GIL went with it: take the main interpreter's again.
+                PyEval_RestoreThread(mainState)
+            } else {
+                // The GIL is still ours: carry on in the main interpreter.
+                PyThreadState_Swap(mainState)
+            }
             Log.server(APLOG_INFO, .interpreterDestroyed, "Destroy interpreter '\(interp.name)'.")
         }
         InterpreterSetup.shutdown(main)
@@ -161,7 +232,10 @@ enum Interpreters {
         Py_FinalizeEx()
         EnvironKeys.forget()
         Log.server(APLOG_INFO, .pythonFinalized, "Python has shutdown.")
-        lock.withLock { table = [:] }
+        lock.withLock {
+            table = [:]
+            made = []
+        }
         Self.main = nil
     }
 }

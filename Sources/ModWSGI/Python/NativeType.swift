@@ -7,10 +7,39 @@ typealias PyNew = @convention(c) (UnsafeMutablePointer<PyTypeObject>?, PyObj?, P
 typealias PyGetter = @convention(c) (PyObj?, UnsafeMutableRawPointer?) -> PyObj?
 
 /// A Python type whose instances carry a retained Swift object (`WSGIObject.swift`).
-/// Built once per process with PyType_FromSpec; the same type serves every interpreter
-/// (they share one GIL in CPython 3.11).
+/// Built with PyType_FromSpec on first use; one type serves every interpreter that shares the
+/// main GIL. An interpreter with a GIL of its own (WSGIPerInterpreterGIL On) gets a type of
+/// its own, made in it: a type is an object of the interpreter that made it, and instances
+/// change its reference count, which only that interpreter's GIL protects.
 final class NativeType {
-    let type: UnsafeMutablePointer<PyTypeObject>
+    private var spec: PyType_Spec
+    private var sharedType: UnsafeMutablePointer<PyTypeObject>?
+    private var ownTypes: [OpaquePointer: UnsafeMutablePointer<PyTypeObject>] = [:]
+    private let lock = Lock()
+
+    /// The type for the interpreter the calling thread is in (GIL held).
+    var type: UnsafeMutablePointer<PyTypeObject> {
+        guard Interpreters.parallel else {
+            if let t = sharedType { return t }
+            let t = make()
+            sharedType = t
+            return t
+        }
+        let state = PyInterpreterState_Get()!
+        let own = Interpreters.hasOwnGIL(state)
+        if let t = lock.withLock({ own ? ownTypes[state] : sharedType }) { return t }
+        // Made with this interpreter's GIL held: no other thread makes this one's.
+        let t = make()
+        lock.withLock {
+            if own { ownTypes[state] = t } else { sharedType = t }
+        }
+        return t
+    }
+
+    private func make() -> UnsafeMutablePointer<PyTypeObject> {
+        let t = PyType_FromSpec(&spec)!
+        return UnsafeMutableRawPointer(t).assumingMemoryBound(to: PyTypeObject.self)
+    }
 
     struct Method {
         let name: String
@@ -61,16 +90,14 @@ final class NativeType {
         slots.append(PyType_Slot(slot: 0, pfunc: nil))
         let slotArray = UnsafeMutablePointer<PyType_Slot>.allocate(capacity: slots.count)
         slotArray.initialize(from: slots, count: slots.count)
-        var spec = PyType_Spec(
+        spec = PyType_Spec(
             name: cstr(name), basicsize: Int32(MemoryLayout<WSGIObject>.size), itemsize: 0,
             flags: UInt32(Py_TPFLAGS_DEFAULT), slots: slotArray)
-        let t = PyType_FromSpec(&spec)!
-        type = UnsafeMutableRawPointer(t).assumingMemoryBound(to: PyTypeObject.self)
     }
 
     /// A new instance holding `object` (retained until the instance is freed).
     func make(_ object: AnyObject) -> PyObj? {
-        guard let o = PyType_GenericAlloc(type, 0) else { return nil }
+        guard let o = PyType_GenericAlloc(self.type, 0) else { return nil }
         UnsafeMutableRawPointer(o).assumingMemoryBound(to: WSGIObject.self).pointee.swift =
             Unmanaged.passRetained(object).toOpaque()
         return o

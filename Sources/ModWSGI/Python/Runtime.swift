@@ -69,6 +69,9 @@ enum PythonRuntime {
         return nil
     }
 
+    /// The daemon process group this process serves (its switch-interval=), nil when embedded.
+    nonisolated(unsafe) static var startGroup: DaemonGroupConfig?
+
     static func initialize(processName: String) {
         if initialized { return }
         if let home = settings.home, let problem = checkHome(home) {
@@ -118,12 +121,28 @@ enum PythonRuntime {
                 if PyStatus_Exception(status) != 0 { return fail(status) }
             }
         }
+        if InterpreterOptions.freeThreadingHere {
+            // WSGIFreeThreading On (refused at start-up unless Python is a free-threaded build).
+            withUnsafeMutablePointer(to: &config) { wsgi_config_disable_gil($0) }
+        }
+        // WSGIPerInterpreterGIL On anywhere (or no GIL at all): Python may run on two threads
+        // of this process at once, so the module guards what the whole process shares.
+        let global = GlobalConfig.current
+        Interpreters.parallel =
+            (wsgi_python_per_interpreter_gil_build() != 0
+                && (global.perInterpreterGIL == true
+                    || global.interpreterOptions.contains { $0.perInterpreterGIL == true }))
+            || (wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere)
         status = Py_InitializeFromConfig(&config)
         if PyStatus_Exception(status) != 0 { return fail(status) }
         initialized = true
         mainThreadState = PyThreadState_Get()
         Interpreters.registerMain(PyThreadState_Get()!)
         Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
+        if wsgi_python_free_threading_build() != 0 && InterpreterOptions.freeThreadingHere {
+            Log.server(APLOG_INFO, .freeThreadingActive, "Free-threading is active in \(processName): no GIL.")
+        }
+        InterpreterOptions.applyAtStart(group: startGroup)
         // Release the GIL: requests acquire it with their own thread states.
         _ = PyEval_SaveThread()
         InterpreterFactory.start()

@@ -15,8 +15,8 @@ struct ScriptRequest {
     var requestStart: Int64 = 0
     var queueStart: Int64 = 0
     var daemonStart: Int64 = 0
-    /// The Apache child's pid (the one that relayed a daemon's request).
-    var serverPid: Int32 = 0
+    /// The Apache child that accepted the request (this process in embedded mode).
+    var serverPid: UInt32 = 0
     var daemonConnects = 0
     var daemonRestarts = 0
 }
@@ -39,6 +39,9 @@ enum WSGIApplication {
         }
         let interp = Interpreters.acquire(spec.applicationGroup)
         defer { Interpreters.release() }
+        // When this thread took the request up (mod_wsgi's slot claim, before the script is
+        // loaded): telemetry's slow-request start and per-thread durations count from here.
+        let claimed = Int64(apr_time_now())
 
         let module: PyObj
         switch ScriptLoader.load(
@@ -69,7 +72,7 @@ enum WSGIApplication {
 
         let ts = Interpreters.threadStates()
         ts.requests += 1
-        ModuleState.totalRequests += 1
+        Interpreters.shared { ModuleState.totalRequests += 1 }
 
         let request = WSGIRequest(channel: channel, enableSendfile: spec.enableSendfile)
         request.scriptPath = spec.scriptPath
@@ -110,7 +113,8 @@ enum WSGIApplication {
 
         // The mod_wsgi API: request_data(), active_requests, events, metrics.
         let life = RequestLife(
-            api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID, spec: spec, appStart: appStart)
+            api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID, spec: spec, appStart: appStart,
+            claimed: claimed)
         request.life = life
         ts.requestData = life.data
         ts.errorLog = errorLog

@@ -64,10 +64,12 @@ final class EnvironKeys {
     /// The cache of the interpreter the calling thread is in (GIL held).
     static var current: EnvironKeys {
         let state = PyThreadState_GetInterpreter(PyThreadState_Get())!
-        if let c = byInterpreter[state] { return c }
-        let c = EnvironKeys()
-        byInterpreter[state] = c
-        return c
+        return Interpreters.shared {
+            if let c = byInterpreter[state] { return c }
+            let c = EnvironKeys()
+            byInterpreter[state] = c
+            return c
+        }
     }
 
     /// Python is finalized: the strings are gone with their interpreters.

@@ -50,8 +50,7 @@ final class InputStream {
         if let life = request.life {
             life.inputReads += 1
             life.inputTime += Int64(t1 - t0)
-            life.gilWaitTime += Int64(wsgi_now() - t1)
-            life.gilWaitCount += 1
+            life.waitedForGIL(Int64(wsgi_now() - t1))
         }
         request.bytesRead += got
         if failed {

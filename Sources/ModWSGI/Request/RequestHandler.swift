@@ -210,7 +210,7 @@ enum RequestHandler {
         let spec = ScriptRequest(
             scriptPath: scriptPath, mtime: mtime, callableObject: callable,
             applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile,
-            requestStart: Int64(r.pointee.request_time), serverPid: ModuleState.pid)
+            requestStart: Int64(r.pointee.request_time), serverPid: UInt32(ModuleState.pid))
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
         return WSGIApplication.run(spec, channel: channel) { environ in

@@ -343,8 +343,7 @@ final class WSGIRequest {
                 let t2 = wsgi_now()
                 life.outputWrites += 1
                 life.outputTime += Int64(t1 - t0)
-                life.gilWaitTime += Int64(t2 - t1)
-                life.gilWaitCount += 1
+                life.waitedForGIL(Int64(t2 - t1))
             }
         }
         if !ok {

@@ -51,5 +51,15 @@ final class Condition {
     /// Releases `lock` while waiting; holds it again on return.
     func wait(_ lock: Lock) { pthread_cond_wait(cond, lock.mutex) }
 
+    /// As `wait`, for at most `micros` (a wake-up may come earlier: callers re-check).
+    func wait(_ lock: Lock, micros: Int64) {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        let ns = Int64(now.tv_nsec) + (micros % 1_000_000) * 1000
+        var deadline = timespec(
+            tv_sec: now.tv_sec + Int(micros / 1_000_000) + Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        _ = pthread_cond_timedwait(cond, lock.mutex, &deadline)
+    }
+
     func broadcast() { pthread_cond_broadcast(cond) }
 }

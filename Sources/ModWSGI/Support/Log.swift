@@ -118,6 +118,27 @@ enum LogID: Int {
     case closeLookupFailed = 1609
     case wsgiErrorsFailed = 1610
     case requestInterruptedAfterHeaders = 1611
+    // mod_wsgi 6.1's interpreter options and telemetry (17xx).
+    case switchIntervalSet = 1701
+    case switchIntervalSkipped = 1702
+    case subInterpreterSwitchIntervalSkipped = 1790
+    case switchIntervalFailed = 1703
+    case freeThreadingActive = 1704
+    case perInterpreterGILSkipped = 1705
+    case subInterpreterSwitchIntervalNoGIL = 1707
+    case telemetryStarted = 1710
+    case telemetryOpenFailed = 1711
+    case telemetryThreadFailed = 1712
+    case telemetryDropped = 1713
+    // Drain and health (18xx).
+    case drainStarted = 1800
+    case drainAbandoned = 1801
+    case drainFinished = 1802
+    case drainCut = 1803
+    case daemonDrainCut = 1804
+    case healthDenied = 1805
+    case lifecycleBoardFailed = 1806
+    case drainKilled = 1807
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }

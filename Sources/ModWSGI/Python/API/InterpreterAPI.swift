@@ -31,7 +31,7 @@ final class InterpreterAPI {
         if let api = interp.api { return api }
         let api = InterpreterAPI(name: interp.name)
         interp.api = api
-        all.append(api)
+        Interpreters.shared { all.append(api) }
         return api
     }
 

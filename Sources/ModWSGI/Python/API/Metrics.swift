@@ -1,7 +1,8 @@
 import CModWSGI
 
 /// The counters behind mod_wsgi.process_metrics() and request_metrics(), per process
-/// (every interpreter of the process shares them). Written and read with the GIL held.
+/// (every interpreter of the process shares them). Written and read with the GIL held, and
+/// inside `Interpreters.shared` (interpreters with a GIL of their own run at the same time).
 enum Metrics {
     /// When this process started serving (µs since the epoch).
     nonisolated(unsafe) static var processStart: Int64 = 0
@@ -16,7 +17,7 @@ enum Metrics {
     nonisolated(unsafe) static var interval = Interval()
 
     static func processStarted() {
-        if processStart == 0 { processStart = Int64(wsgi_now()) }
+        Interpreters.shared { if processStart == 0 { processStart = Int64(wsgi_now()) } }
     }
 
     /// The 16 time buckets of mod_wsgi 4.9: i = 0…13 count durations ≤ 5 ms·2^i,
@@ -113,6 +114,12 @@ enum Metrics {
 
     static func processMetrics() -> PyObj {
         processStarted()
+        typealias Counts = (busy: Double, count: Int, start: Int64, threads: [Int: Int], active: Int)
+        let c: Counts = Interpreters.shared {
+            (Self.busyTime, Self.requestCount, Self.processStart, Self.threadRequests, Self.activeRequests)
+        }
+        let busyTime = c.busy, requestCount = c.count, processStart = c.start
+        let threadRequests = c.threads, activeRequests = c.active
         let d = PyDict_New()!
         let cpu = cpuTimes()
         let now = Int64(wsgi_now())
@@ -149,8 +156,17 @@ enum Metrics {
     /// report the interval since the previous call and start a new one.
     static func requestMetrics() -> PyObj {
         let d = PyDict_New()!
-        guard recording else { startRecording(); return d }
-        let i = interval
+        // The interval so far, and a new one from now.
+        let taken = Interpreters.shared { () -> (Interval, Int, Int)? in
+            guard recording else {
+                startRecording()
+                return nil
+            }
+            let taken = (interval, threadRequests.count, activeRequests)
+            startRecording()
+            return taken
+        }
+        guard let (i, threadsStarted, active) = taken else { return d }
         let now = Int64(wsgi_now())
         let cpu = cpuTimes()
         let period = max(Double(now - i.start) / 1e6, 1e-6)
@@ -166,8 +182,8 @@ enum Metrics {
         Py.setItem(d, "memory_max_rss", Py.int(cpu.maxRSS))
         Py.setItem(d, "memory_rss", Py.int(currentRSS()))
         Py.setItem(d, "request_threads_maximum", Py.int(maxThreads))
-        Py.setItem(d, "request_threads_started", Py.int(threadRequests.count))
-        Py.setItem(d, "request_threads_active", Py.int(activeRequests))
+        Py.setItem(d, "request_threads_started", Py.int(threadsStarted))
+        Py.setItem(d, "request_threads_active", Py.int(active))
         Py.setItem(d, "capacity_utilization", PyFloat_FromDouble(i.busy / period / Double(maxThreads)))
         Py.setItem(d, "request_count", Py.int(i.count))
         Py.setItem(d, "request_throughput", PyFloat_FromDouble(Double(i.count) / period))
@@ -194,7 +210,6 @@ enum Metrics {
         Py.setItem(d, "input_reads", Py.int(i.inputReads))
         Py.setItem(d, "output_bytes", Py.int(i.outputBytes))
         Py.setItem(d, "output_writes", Py.int(i.outputWrites))
-        startRecording()
         return d
     }
 }

@@ -45,7 +45,7 @@ enum ModuleFunctions {
         def("process_metrics", METH_NOARGS) { _, _ in Metrics.processMetrics() },
         def("request_metrics", METH_NOARGS) { _, _ in Metrics.requestMetrics() },
         def("start_recording_metrics", METH_NOARGS) { _, _ in
-            if !Metrics.recording { Metrics.startRecording() }
+            Interpreters.shared { if !Metrics.recording { Metrics.startRecording() } }
             return Py.none
         },
         def("subscribe_events", METH_O) { o, cb in subscribe(api(o).eventCallbacks, cb) },

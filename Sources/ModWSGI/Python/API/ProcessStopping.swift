@@ -45,7 +45,7 @@ enum ProcessStopping {
     static func publishAll() {
         if let t = publisher, !pthread_equal(t, pthread_self()).boolValue { pthread_join(t, nil); publisher = nil }
         _ = Interpreters.acquire("")
-        let apis = InterpreterAPI.all  // appended to only with the GIL held
+        let apis = Interpreters.shared { InterpreterAPI.all }
         Interpreters.release()
         for api in apis {
             _ = Interpreters.acquire(api.name)

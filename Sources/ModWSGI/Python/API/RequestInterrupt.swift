@@ -18,20 +18,20 @@ enum RequestInterrupt {
     static let enabled: Bool = (DaemonProcess.state?.group.interruptTimeout ?? 0) > 0
 
     static func began(_ api: InterpreterAPI, start: Int64) {
-        running[PyThread_get_thread_ident()] = Running(api: api, start: start)
+        let ident = PyThread_get_thread_ident()
+        Interpreters.shared { running[ident] = Running(api: api, start: start) }
     }
 
     static func ended() {
-        running[PyThread_get_thread_ident()] = nil
+        let ident = PyThread_get_thread_ident()
+        Interpreters.shared { running[ident] = nil }
     }
 
     /// From the supervisor thread (no GIL): raises RequestTimeout in the thread `ident` (the
     /// daemon's worker thread `index`), if it runs a request, logging what mod_wsgi 6.x logs.
     static func interrupt(thread ident: UInt, index: Int, group g: DaemonGroupConfig) {
         guard PythonRuntime.initialized, ident != 0 else { return }
-        _ = Interpreters.acquire("")
-        let target = running[ident]
-        Interpreters.release()
+        let target = Interpreters.shared { running[ident] }
         guard let target else { return }
         Log.server(
             APLOG_INFO, .daemonRequestInterrupting,
@@ -39,7 +39,8 @@ enum RequestInterrupt {
         )
         _ = Interpreters.acquire(target.api.name)
         // Only if that thread still runs the request begun then (not a newer one).
-        if let current = running[ident], current.start == target.start, let exc = target.api.requestTimeout {
+        let current = Interpreters.shared { running[ident] }
+        if let current, current.start == target.start, let exc = target.api.requestTimeout {
             var t = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(PyThreadState_Get()))
             while let ts = t {
                 if ts.pointee.thread_id == ident { Monitor.logStack(ts) }

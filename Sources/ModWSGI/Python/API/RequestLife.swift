@@ -11,6 +11,9 @@ final class RequestLife {
     let requestID: PyObj?
     let events: Bool
     let threadID: Int
+    /// The Apache child that accepted the request, and when this thread took it up (µs).
+    let serverPid: UInt32
+    let claimed: Int64
     /// When the application was called (µs since the epoch).
     let appStart: Int64
     let spec: ScriptRequest
@@ -21,16 +24,32 @@ final class RequestLife {
     var inputReads = 0, inputTime: Int64 = 0
     var outputWrites = 0, outputTime: Int64 = 0
     var gilWaitTime: Int64 = 0, gilWaitCount = 0
+    var telemetryCPU: (Double, Double) = (0, 0)
+    /// With telemetry: where the GIL waits are also added up for the reporter (two words).
+    var liveGIL: UnsafeMutablePointer<Int64>?
+
+    /// A wait to take the GIL back, `micros` long.
+    @inline(__always)
+    func waitedForGIL(_ micros: Int64) {
+        gilWaitTime += micros
+        gilWaitCount += 1
+        if let g = liveGIL {
+            wsgi_atomic_add(g, micros)
+            wsgi_atomic_add(g + 1, 1)
+        }
+    }
 
     struct Times {
         var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
     }
 
-    init(api: InterpreterAPI, environ: PyObj, threadID: Int, spec: ScriptRequest, appStart: Int64) {
+    init(api: InterpreterAPI, environ: PyObj, threadID: Int, spec: ScriptRequest, appStart: Int64, claimed: Int64) {
         self.api = api
         self.threadID = threadID
         self.spec = spec
         self.appStart = appStart
+        self.serverPid = spec.serverPid
+        self.claimed = claimed
         data = PyDict_New()!
         requestID = PyDict_GetItemString(environ, "mod_wsgi.request_id").map { wsgi_new_ref($0) }
         events = api.hasSubscribers
@@ -39,11 +58,14 @@ final class RequestLife {
         times.queueStart = Double(spec.queueStart) / 1e6
         times.daemonStart = Double(spec.daemonStart) / 1e6
         if events { cpuStart = Self.threadCPU() }
-        Metrics.activeRequests += 1
+        Interpreters.shared {
+            Metrics.activeRequests += 1
+            // As mod_wsgi: a thread's count includes its running request; request_count does not.
+            Metrics.threadRequests[threadID, default: 0] += 1
+        }
         MetricsRecorder.applicationStarted()
+        if TelemetryRecorder.enabled { TelemetryRecorder.requestBegan(self, environ: environ) }
         if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
-        // As mod_wsgi: a thread's count includes its running request; request_count does not.
-        Metrics.threadRequests[threadID, default: 0] += 1
     }
 
     static func threadCPU() -> (Double, Double) {
@@ -159,14 +181,19 @@ final class RequestLife {
             publish("request_finished", e)
             wsgi_decref(e)
         }
-        Metrics.activeRequests -= 1
         if MetricsRecorder.slot != nil {
             MetricsRecorder.applicationFinished(
                 status: Int(request.status != 0 ? request.status : status), appMicros: finish - appStart,
                 queueMicros: times.queueStart > 0 ? Int64((times.daemonStart - times.queueStart) * 1e6) : -1)
         }
         if RequestInterrupt.enabled { RequestInterrupt.ended() }
-        Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
+        if TelemetryRecorder.enabled {
+            TelemetryRecorder.requestFinished(self, request: request, status: status, finish: finish)
+        }
+        Interpreters.shared {
+            Metrics.activeRequests -= 1
+            Metrics.record(self, threadID: threadID, appSeconds: appSeconds, request: request)
+        }
         if let requestID {
             if PyDict_DelItem(api.activeRequests, requestID) != 0 { PyErr_Clear() }
             wsgi_decref(requestID)
