@@ -30,11 +30,11 @@ def request(a, group="g", path="/pid"):
     env = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/d", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1",
            "SERVER_PORT": str(a.port), "SERVER_PROTOCOL": "HTTP/1.1", "mod_wsgi.process_group": group}
     # Layout 3: ..., flags, request start and queue start (µs), the Apache child's pid, its
-    # connects and restarts, then the environ.
+    # connects and restarts, the server's index (0: the main one), then the environ.
     now = int(time.time() * 1e6)
     p = struct.pack("<I", 3) + lp(os.path.join(a.apps, "daemon.wsgi")) + lp("application") + lp("")
     p += lp("http") + lp("127.0.0.1:1") + struct.pack("<I", 0)
-    p += struct.pack("<qqIII", now, now, os.getpid(), 1, 0)
+    p += struct.pack("<qqIIII", now, now, os.getpid(), 1, 0, 0)
     p += struct.pack("<I", len(env)) + b"".join(lp(k) + lp(v) for k, v in env.items())
     return frame(0x51, p)
 

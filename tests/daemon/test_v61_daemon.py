@@ -3,6 +3,7 @@ request-timeout measured per thread against request-timeout x (1 + ln threads), 
 interrupt-timeout (an empty 504 and 6.1's log lines), requests past request-timeout +
 interrupt-timeout not holding a graceful drain, and 502 for a daemon that goes away before
 its response headers. Run against mod_wsgi 6.1.1 too (`make module-test-61`)."""
+import os
 import re
 import threading
 import time
@@ -114,3 +115,34 @@ def test_a_daemon_gone_before_the_response_headers_is_a_502(apache_factory):
     a.wait_log(r"(?m)\[wsgi:error\] .*\] (?:(?:MW|WSGI)\d{4}: )?(?:\[script [^]]*\] )?(?:(?:MW|WSGI)\d{4}: )?"
                r"(Error reading response headers from daemon process 'g' \(.*\)|Daemon process 'g' closed "
                r"connection before sending complete response headers)\.$", since=since)
+
+
+def test_what_the_daemon_logs_about_a_request_goes_to_its_virtual_hosts_error_log(apache_factory):
+    # mod_wsgi 6.0.1: a daemon group of the main server serving a <VirtualHost> writes the
+    # application's output and the module's lines about the request to that host's ErrorLog.
+    a = apache_factory("""
+WSGIDaemonProcess g threads=2 display-name=%{GROUP}
+WSGIProcessGroup g
+WSGIApplicationGroup %{GLOBAL}
+WSGIScriptAlias /d @APPS@/v61d.wsgi
+<VirtualHost *:@PORT@>
+    ServerName main.test
+</VirtualHost>
+<VirtualHost *:@PORT@>
+    ServerName site-b.test
+    ErrorLog "@DIR@/logs/site-b_error_log"
+</VirtualHost>
+""")
+    site_log = os.path.join(a.logs, "site-b_error_log")
+    assert a.get("/d/log?token=vh-1", headers={"Host": "site-b.test"}).status == 200
+    assert a.get("/d/log?token=vh-2&raise=1", headers={"Host": "site-b.test"}).status == 500
+    deadline = time.time() + 10
+    want = ("wsgi.errors line vh-1", "sys.stderr line vh-1", "wsgi.errors line vh-2",
+            "RuntimeError exception raised processing WSGI script", "RuntimeError: raised on purpose vh-2")
+    while time.time() < deadline:
+        text = open(site_log).read() if os.path.exists(site_log) else ""
+        if all(w in text for w in want):
+            break
+        time.sleep(0.1)
+    assert all(w in text for w in want), (text, a.log()[-3000:])
+    assert "vh-1" not in a.log() and "vh-2" not in a.log()

@@ -238,6 +238,7 @@ enum DaemonClient {
         req.serverPid = UInt32(ModuleState.pid)
         req.daemonConnects = UInt32(connects)
         req.daemonRestarts = UInt32(restarts)
+        req.serverIndex = UInt32(ServerIndex.index(of: UnsafePointer(r.pointee.server)))
         req.scheme = options.scheme
         let c = r.pointee.connection!
         req.client = "\(str(c.pointee.client_ip) ?? "-"):\(c.pointee.client_addr?.pointee.port ?? 0)"

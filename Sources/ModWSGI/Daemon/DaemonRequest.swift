@@ -26,6 +26,9 @@ struct DaemonRequest {
     var serverPid: UInt32 = 0
     var daemonConnects: UInt32 = 0
     var daemonRestarts: UInt32 = 0
+    /// Which server (0: the main one, n: the n-th <VirtualHost>) took the request: its
+    /// ErrorLog gets what the daemon logs about it.
+    var serverIndex: UInt32 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
     private(set) var raw: [UInt8] = []
     private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
@@ -49,6 +52,7 @@ struct DaemonRequest {
         e.u32(serverPid)
         e.u32(daemonConnects)
         e.u32(daemonRestarts)
+        e.u32(serverIndex)
         let n = Int(wsgi_table_count(table))
         guard n > 0, let items = wsgi_table_entries(table) else { e.u32(0); return e.bytes }
         let countAt = e.bytes.count
@@ -108,6 +112,7 @@ struct DaemonRequest {
         r.serverPid = try d.u32()
         r.daemonConnects = try d.u32()
         r.daemonRestarts = try d.u32()
+        r.serverIndex = try d.u32()
         let n = Int(try d.u32())
         guard n <= 100_000 else { throw WireError.malformed("too many environ entries") }
         r.entries.reserveCapacity(n)

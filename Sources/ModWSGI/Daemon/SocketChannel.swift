@@ -118,8 +118,12 @@ final class SocketChannel: RequestChannel {
     /// it logs about a request: `[script /path]`.
     private(set) lazy var filename: String = request.value(of: "SCRIPT_FILENAME") ?? request.scriptPath
 
+    /// The server (main or <VirtualHost>) that took the request in the Apache child: its
+    /// ErrorLog gets what is logged about the request (as mod_wsgi 6.0.1).
+    private(set) lazy var server: UnsafePointer<server_rec>? = ServerIndex.server(at: Int(request.serverIndex))
+
     func logError(_ message: String) {
-        Log.raw(APLOG_ERR, "[remote \(request.client)] " + Log.scriptTag(filename) + message)
+        Log.raw(APLOG_ERR, "[remote \(request.client)] " + Log.scriptTag(filename) + message, server: server)
     }
 
     /// The application's script could not be loaded (startup-timeout counts these).
@@ -128,10 +132,10 @@ final class SocketChannel: RequestChannel {
     func log(_ level: Int32, _ id: LogID, _ message: String) {
         if id.isScriptLoadFailure { scriptLoadFailed = true }
         // Every line of a multi-line message (a traceback) names the client, as in Apache.
-        Log.daemonRequest(level, id, message, client: request.client, script: filename)
+        Log.daemonRequest(level, id, message, client: request.client, script: filename, server: server)
     }
 
-    func logServer(_ level: Int32, _ id: LogID, _ message: String) { Log.server(level, id, message) }
+    func logServer(_ level: Int32, _ id: LogID, _ message: String) { Log.server(level, id, message, server) }
 
     /// The request was handed back for the Apache child to send again ('X').
     private var rejected = false

@@ -178,14 +178,15 @@ enum Log {
     /// A line about a request from a daemon process, which has no request_rec: Apache's
     /// `[remote ip:port]` (as mod_wsgi's daemon lines show it) is written here, before the ID.
     static func daemonRequest(
-        _ level: Int32, _ id: LogID, _ message: String, client: String, script: String
+        _ level: Int32, _ id: LogID, _ message: String, client: String, script: String,
+        server: UnsafePointer<server_rec>? = nil
     ) {
         let remote = "[remote " + client + "] "
         var first = true
         for line in lines(message) {
             let text = first ? scriptTag(script) + line : line
             first = false
-            wsgi_log_error(level, 0, ModuleState.mainServer, remote + id.tag + text)
+            wsgi_log_error(level, 0, server ?? UnsafePointer(ModuleState.mainServer), remote + id.tag + text)
         }
     }
 
@@ -208,11 +209,14 @@ enum Log {
 
     /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
     /// written as the application wrote it, after the script's tag when it is about a request.
-    static func raw(_ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil) {
+    static func raw(
+        _ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil,
+        server: UnsafePointer<server_rec>? = nil
+    ) {
         if let r {
             wsgi_log_rerror(level, 0, r, scriptTag(r.pointee.filename) + message)
         } else {
-            wsgi_log_error(level, 0, ModuleState.mainServer, message)
+            wsgi_log_error(level, 0, server ?? UnsafePointer(ModuleState.mainServer), message)
         }
     }
 }

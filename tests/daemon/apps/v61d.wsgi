@@ -1,5 +1,6 @@
 # Daemon-mode behaviours of mod_wsgi 6.1 (issue 23), by PATH_INFO.
 import os
+import sys
 import time
 from urllib.parse import parse_qs
 
@@ -32,6 +33,14 @@ def application(environ, start_response):
             yield b"finished"
         start_response("200 OK", ok)
         return body()
+    if path == "/log":
+        token = q.get("token", "")
+        print("wsgi.errors line " + token, file=environ["wsgi.errors"])
+        print("sys.stderr line " + token, file=sys.stderr)
+        if q.get("raise"):
+            raise RuntimeError("raised on purpose " + token)
+        start_response("200 OK", ok)
+        return [b"logged"]
     if path == "/die":
         # The daemon process goes away before any response headers.
         os._exit(1)
