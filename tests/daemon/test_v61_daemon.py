@@ -80,10 +80,10 @@ def test_request_timeout_is_per_thread_and_scales_with_ln_threads(apache_factory
 
 def test_requests_past_the_timeouts_do_not_hold_a_graceful_drain(apache_factory):
     # threads=10, request-timeout=3: a request is stopped past 3 x (1 + ln 10) = 9.9 s (the
-    # supervisor looks about once a second). One wedged request, and one started at 9 s: when
-    # the limit fires the process drains gracefully, waiting for the second (not past
-    # request-timeout yet) but not for the first, and stops as soon as the second is done, long
-    # before graceful-timeout.
+    # supervisor looks about once a second). One wedged request, and one of 2.5 s started at
+    # 8.5 s: when the limit fires the process drains gracefully, waiting for the second (it
+    # never runs past request-timeout + interrupt-timeout = 3 s, so it is never stale) but not
+    # for the first, and stops as soon as the second is done, long before graceful-timeout.
     a = apache_factory(conf("threads=10 request-timeout=3 graceful-timeout=30 shutdown-timeout=1"))
     before = pid(a)
     since = a.log_size()
@@ -94,8 +94,8 @@ def test_requests_past_the_timeouts_do_not_hold_a_graceful_drain(apache_factory)
 
     wedged = threading.Thread(target=hit, args=("wedged", "/d/spin?s=60"))
     wedged.start()
-    time.sleep(9.0)
-    hit("late", "/d/spin?s=4")
+    time.sleep(8.5)
+    hit("late", "/d/spin?s=2.5")
     wedged.join(60)
     late, _ = out["late"]
     (wr, welapsed) = out["wedged"]

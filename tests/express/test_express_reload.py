@@ -1,6 +1,7 @@
 """--reload-on-changes against a real Apache: an edited module, the WSGI script, a path given
 to track_changes(), an editor's write+rename burst, a module that stops importing then is fixed."""
 import os
+import re
 import time
 
 from expresslib import fetch, run, wait_for, write
