@@ -16,7 +16,8 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference module-test-61 bench warnings lint format reliability scale-test clean
+.PHONY: deps build start test unit integration module-test module-test-reference module-test-61 bench warnings lint format reliability scale-test clean \
+	wheels wheels-test sanitize soak storm
 
 deps:
 	@SWIFT=$(SWIFT) bash scripts/install-deps test
@@ -66,7 +67,7 @@ test: unit integration
 
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
-# static Foundation brings (its use of mktemp) is not ours either.
+# static FoundationEssentials brings (swift-argument-parser's; its use of mktemp) is not ours either.
 # (The build plan, description.json, goes too: with it SwiftPM does not write the removed
 # targets' output file maps again and stops with "unable to load output file map".)
 warnings: $(DEPS)/build
@@ -99,6 +100,55 @@ reliability: build
 # QUICK=1: ours only, under 2 minutes (`make test` runs it). ARGS: e.g. --work-dir DIR --json FILE.
 scale-test: build $(DEPS)/test
 	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/scale/scale.py $(if $(QUICK),--quick) $(ARGS)
+
+# Binary wheels into dist/, one per CPython 3.9-3.13 found with a shared libpython (Debian's
+# python3, python3.X in /usr/local/bin and /opt/python*/bin, pyenv's versions), or for the
+# Pythons named: make wheels PYTHONS="/path/to/python3.12 ...". Each is checked with auditwheel
+# (from PyPI). A wheel installs where there is no Swift, no compiler and no apache2-dev.
+wheels: $(DEPS)/build
+	/usr/bin/python3 scripts/build_wheels.py $(PYTHONS)
+
+# Each of those Pythons gets its wheel installed where no toolchain can be seen, and served
+# with real requests in daemon and embedded mode, in the main interpreter and a sub-interpreter
+# (a few minutes per Python, most of it building the module: not in `make test`, which tests
+# Debian's python3 only).
+wheels-test: $(DEPS)/test
+	MOD_WSGI_WHEELS_TEST=1 MOD_WSGI_PYTHONS="$(PYTHONS)" $(PYTHON) -m pytest -q -ra tests/wheels
+
+# Issue 26. The module and the command built with AddressSanitizer (LeakSanitizer included) and,
+# separately, ThreadSanitizer, the C shim too, each in its own scratch path; then the module and
+# daemon suites and the hostile-client and hostile-app runs against a real Apache that preloads
+# the sanitizer's runtime. Fails on any report that is ours (tests/sanitize/suppressions.txt
+# lists the known ones of Apache, APR, CPython and the Swift runtime, each with its reason).
+# `make sanitize QUICK=1`: a few files of each suite, the hostile runs whole.
+SANITIZE_address = --scratch-path .build-asan -Xswiftc -sanitize=address -Xcc -fsanitize=address \
+	-Xcc -fno-omit-frame-pointer
+SANITIZE_thread = --scratch-path .build-tsan -Xswiftc -sanitize=thread -Xcc -fsanitize=thread
+sanitize: $(DEPS)/test
+	$(SWIFT) build -c release $(SWIFT_FLAGS) $(SANITIZE_address)
+	$(SWIFT) build -c release $(SWIFT_FLAGS) $(SANITIZE_thread)
+	$(PYTHON) tests/sanitize/sanitize.py address --build .build-asan/release $(if $(QUICK),--quick); a=$$?; \
+	$(PYTHON) tests/sanitize/sanitize.py thread --build .build-tsan/release $(if $(QUICK),--quick); t=$$?; \
+	[ $$a = 0 ] && [ $$t = 0 ]
+
+# mod_wsgi 6.1.1 from PyPI, the side-by-side reference of `make soak` and `make storm`
+# (compiled against this Apache; readable by www-data, so not under /root).
+REFERENCE_VENV ?= /var/tmp/mod_wsgi-express-reference/venv-mod_wsgi-6.1.1
+$(REFERENCE_VENV)/bin/mod_wsgi-express:
+	$(PYTHON) -m venv $(REFERENCE_VENV)
+	APXS=/usr/bin/apxs $(REFERENCE_VENV)/bin/pip install -q --disable-pip-version-check mod_wsgi==6.1.1
+	chmod -R a+rX $(dir $(REFERENCE_VENV))
+
+# A soak: mixed traffic at 64 connections per server in daemon and embedded mode, a graceful
+# restart every minute, maximum-requests; memory and fds printed every minute. 30 minutes
+# side by side with mod_wsgi 6.1.1; `make soak QUICK=1`: 2 minutes, ours only.
+soak: build $(DEPS)/test $(if $(QUICK),,$(REFERENCE_VENV)/bin/mod_wsgi-express)
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/reliability/soak.py $(if $(QUICK),--quick,--reference-venv $(REFERENCE_VENV)) $(ARGS)
+
+# Restart storms: 200 graceful restarts back to back under load and 50 stop/start cycles of
+# start-server, side by side with mod_wsgi 6.1.1; `make storm QUICK=1`: 20 and 5, ours only.
+storm: build $(DEPS)/test $(if $(QUICK),,$(REFERENCE_VENV)/bin/mod_wsgi-express)
+	MOD_WSGI_BUILD=$(BIN) $(PYTHON) tests/reliability/storm.py $(if $(QUICK),--quick,--reference-venv $(REFERENCE_VENV)) $(ARGS)
 
 clean:
 	rm -rf .build

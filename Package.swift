@@ -11,6 +11,12 @@ import Foundation
 // way apxs-based builds do it: `apxs -q INCLUDEDIR`, `apr-1-config --includes` and
 // `python3-config --includes / --embed --ldflags`. Override with the environment:
 //   APXS=/path/to/apxs  PYTHON_CONFIG=/path/to/python3.X-config
+// MOD_WSGI_LINK_LIBPYTHON=0 (what the wheel build sets) leaves libpython out of the module's
+// DT_NEEDED: the Python it embeds is then loaded first, with `LoadFile`, from wherever the
+// machine that installs the wheel has it (the command writes that line), as a Python
+// extension module gets Python from the interpreter that imports it. MOD_WSGI_STRIP_MODULE=1
+// (set by the wheel build too) links the module without its symbol table and debug
+// information (12 MB -> 7 MB; a build tree keeps them for debuggers).
 // PYTHON_CONFIG defaults to the system Python (/usr/bin/python3-config) rather than the
 // first one on PATH, because Apache's unprivileged user must be able to read the Python
 // home (a pyenv build under /root is not readable).
@@ -70,7 +76,13 @@ var includeFlags = ["-I" + apacheInclude]
 for f in (aprInclude + " " + pyIncludes).split(separator: " ") where f.hasPrefix("-I") {
     if !includeFlags.contains(String(f)) { includeFlags.append(String(f)) }
 }
-var linkFlags = pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") }
+let linkLibpython = env["MOD_WSGI_LINK_LIBPYTHON"] != "0"
+let stripModule = env["MOD_WSGI_STRIP_MODULE"] == "1" ? ["-Xlinker", "--strip-all"] : []
+// Without libpython (a wheel's module), none of the libraries it needs either (-lcrypt, -lutil
+// … of a pyenv build), and no run path: the command loads it with LoadFile.
+var linkFlags =
+    linkLibpython
+    ? pyLdflags.split(separator: " ").map(String.init).filter { $0.hasPrefix("-L") || $0.hasPrefix("-l") } : []
 // A Python installed outside the system's library directories (a pyenv or /opt build with
 // --enable-shared): Apache must find its libpython when it loads the module, without an
 // LD_LIBRARY_PATH, so the directory goes in the module's run path (as mod_wsgi's setup.py does).
@@ -125,6 +137,11 @@ let package = Package(
                     includeFlags.flatMap { ["-Xcc", $0] } + [
                         "-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE",
                         "-Xcc", "-D_FILE_OFFSET_BITS=64",
+                        // CModWSGI's Clang module (Python.h inside) is cached by a hash of the
+                        // flags that, by default, leaves out the include paths: a build directory
+                        // reused for another Python would import the first one's headers (its
+                        // struct layouts, its functions). The strict hash keeps one per Python.
+                        "-Xcc", "-Xclang", "-Xcc", "-fmodules-strict-context-hash",
                         // Only the Swift core library in every Apache process, not the regex and
                         // concurrency runtimes nobody here uses.
                         "-Xfrontend", "-disable-implicit-string-processing-module-import",
@@ -137,14 +154,13 @@ let package = Package(
                 // relocate in every Apache process (about 2 MB less RSS in each, measured).
                 // Apache unloads and reloads modules on start and restart; the Swift runtime
                 // metadata must stay mapped, so the library is never really unloaded.
-                .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete"] + linkFlags)
+                .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete"] + linkFlags + stripModule)
             ]
         ),
         .target(
             name: "ExpressKit",
             dependencies: [
                 "SystemCalls",
-                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -154,23 +170,32 @@ let package = Package(
                 "ExpressKit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // setup-server must start in milliseconds: a static Swift runtime and Foundation
-            // halve the dynamic loader's work (22 ms -> 11 ms measured).
-            // (What `swift build --static-swift-stdlib` does; the static Foundation's own
-            // dependencies must be named because dependencies are compiled for the shared one.)
+            // setup-server must start in milliseconds: a static Swift runtime halves the dynamic
+            // loader's work (22 ms -> 11 ms measured). No Foundation: the command is 12 MB, not the
+            // 77 MB that Foundation and ICU's data made it. swift-argument-parser imports
+            // FoundationEssentials (JSONEncoder for --experimental-dump-help, LocalizedError),
+            // which has no ICU; linked statically, its own static dependencies must be named
+            // (what `swift build --static-swift-stdlib` does).
             linkerSettings: [
                 .unsafeFlags(
                     ["-static-stdlib", "-Xlinker", "--start-group"]
                         + [
-                            "Foundation", "FoundationInternationalization", "FoundationEssentials", "CoreFoundation",
-                            "_FoundationICU", "_FoundationCShims", "_FoundationCollections", "swiftSynchronization",
-                            "swiftDispatch", "dispatch", "BlocksRuntime",
+                            "FoundationEssentials", "_FoundationCShims", "_FoundationCollections",
+                            "swiftSynchronization",
                         ].flatMap { ["-Xlinker", "-l" + $0] }
-                        + ["-Xlinker", "--end-group"])
+                        + ["-Xlinker", "--end-group"]),
+                // Without its symbol table (8 MB: the names of every Swift function linked in),
+                // a release build is what a wheel ships; a debug build keeps it for debuggers.
+                .unsafeFlags(["-Xlinker", "--strip-all"], .when(configuration: .release)),
             ]
         ),
         // Golden/ holds the expected rendered files, read by path at test time.
-        .testTarget(name: "ExpressKitTests", dependencies: ["ExpressKit", "SystemCalls"], exclude: ["Golden"]),
+        // swift-mustache renders every template in the tests too: the reference the command's own
+        // Mustache renderer (ExpressKit/Support/Template.swift) is checked against.
+        .testTarget(
+            name: "ExpressKitTests",
+            dependencies: ["ExpressKit", "SystemCalls", .product(name: "Mustache", package: "swift-mustache")],
+            exclude: ["Golden"]),
         .testTarget(name: "SystemCallsTests", dependencies: ["SystemCalls"]),
     ]
 )

@@ -25,7 +25,7 @@ static void wsgi_daemon_signal(int sig) {
         atomic_fetch_or(&wsgi_signal_flags, 1);
         wsgi_term_received = 1;
         /* threads=0 (a managed task): SIGTERM becomes SystemExit in the main thread. */
-        if (wsgi_python_term) PyErr_SetInterruptEx(SIGTERM);
+        if (wsgi_python_term) wsgi_interrupt_main_term();
     } else if (sig == SIGUSR1 || sig == SIGHUP) {
         atomic_fetch_or(&wsgi_signal_flags, 2);
     } else if (sig == SIGXCPU) {

@@ -182,6 +182,11 @@ public struct ModuleInfo: Equatable {
     /// The virtual environment the executable was pip-installed into (<venv>/bin/mod_wsgi-express
     /// beside <venv>/pyvenv.cfg): the Python home by default, as sys.prefix is for mod_wsgi's.
     public var venv: String? = nil
+    /// The shared libpython (its soname, "libpython3.11.so.1.0") a module built for a wheel
+    /// expects to find loaded before it, with `LoadFile`: such a module does not name it in its
+    /// DT_NEEDED, so that it works with the Python wherever the installing machine has it. nil
+    /// when the module names libpython itself (a build tree, or unknown).
+    public var pythonLibrary: String? = nil
     /// The libpython is a free-threaded build's (libpython3.13t): PEP 703, no GIL.
     public var freeThreaded = false
 
@@ -208,10 +213,23 @@ public struct ModuleInfo: Equatable {
             if parts.count >= 2 { version = "\(parts[0]).\(parts[1])" }
             freeThreaded = rest.dropFirst(v.count).hasPrefix("t")
         }
+        // A wheel's module (mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so) links no libpython:
+        // its name says which Python it is built for.
+        var library: String?
+        if version == nil, elf != nil, let named = pythonBuild(moduleName: Path.basename(path)) {
+            version = named.version
+            library = "libpython\(named.version)\(named.abiflags).so.1.0"
+            freeThreaded = named.abiflags.contains("t")
+        }
         var prefix: String?
         if let v = version {
             for dir in (elf?.runpath ?? []) where !dir.contains("$ORIGIN") && !dir.contains("/swift") {
                 if Sys.isDirectory(Path.join(dir, "python\(v)")) { prefix = Path.dirname(dir); break }
+            }
+            // Installed by pip into a Python's own site-packages: <prefix>/lib/pythonX.Y/site-packages/mod_wsgi/server.
+            let lib = Path.normalize(Path.join(Path.dirname(path), "../../../.."))
+            if prefix == nil, Path.basename(lib) == "python\(v)", Sys.isFile(Path.join(lib, "os.py")) {
+                prefix = Path.dirname(Path.dirname(lib))
             }
             if prefix == nil {
                 prefix = ["/usr", "/usr/local"].first { Sys.isDirectory("\($0)/lib/python\(v)") }
@@ -223,7 +241,21 @@ public struct ModuleInfo: Equatable {
             if Sys.isFile(Path.join(root, "pyvenv.cfg")) { venv = root }
         }
         return ModuleInfo(
-            path: path, pythonVersion: version, pythonPrefix: prefix, venv: venv, freeThreaded: freeThreaded)
+            path: path, pythonVersion: version, pythonPrefix: prefix, venv: venv, pythonLibrary: library,
+            freeThreaded: freeThreaded)
+    }
+
+    /// "mod_wsgi-py311.cpython-311-x86_64-linux-gnu.so" -> ("3.11", ""); "…cpython-311d-…" -> ("3.11", "d").
+    static func pythonBuild(moduleName name: String) -> (version: String, abiflags: String)? {
+        guard name.hasPrefix("mod_wsgi-py3") else { return nil }
+        let digits = name.dropFirst("mod_wsgi-py".count).prefix { $0.isNumber }
+        guard digits.count >= 2 else { return nil }
+        let version = "\(digits.first!).\(digits.dropFirst())"
+        var abiflags = ""
+        if let r = name.firstRange(of: ".cpython-\(digits)") {
+            abiflags = String(name[r.upperBound...].prefix { $0.isLetter })
+        }
+        return (version, abiflags)
     }
 
     /// The module of a pip installation: <prefix>/bin/mod_wsgi-express and
@@ -296,6 +328,32 @@ enum ELF {
             return (needed, runpath)
         }
         return nil
+    }
+}
+
+/// Where the shared libpython a wheel's module needs is, for the `LoadFile` line that loads it
+/// before the module: in the Python home's base installation (a venv's `home`), in its lib/,
+/// lib/<multiarch>/ (Debian) or lib64/.
+public enum PythonLibrary {
+    #if arch(x86_64)
+    static let multiarch = "x86_64-linux-gnu"
+    #elseif arch(arm64)
+    static let multiarch = "aarch64-linux-gnu"
+    #else
+    static let multiarch = ""
+    #endif
+
+    /// nil when the module loads libpython itself (it names it in its DT_NEEDED).
+    public static func locate(module: ModuleInfo, pythonHome: String) throws -> String? {
+        guard let soname = module.pythonLibrary else { return nil }
+        let base = PythonHome.base(ofVenv: pythonHome) ?? pythonHome
+        var dirs = [Path.join(base, "lib")]
+        if !multiarch.isEmpty { dirs.append(Path.join(base, "lib/\(multiarch)")) }
+        dirs.append(Path.join(base, "lib64"))
+        for d in dirs where Sys.isFile(Path.join(d, soname)) {
+            return Path.join(d, soname)
+        }
+        throw ExpressError.pythonLibraryMissing(soname: soname, base: base, looked: dirs)
     }
 }
 

@@ -23,6 +23,7 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, user: String, mode: UInt32, what: String)
     case pythonHomeMissing(String)
     case pythonVersionMismatch(home: String, homeVersion: String, moduleVersion: String)
+    case pythonLibraryMissing(soname: String, base: String, looked: [String])
     case templatesNotFound(tried: [String])
     case templateError(name: String, detail: String)
     case unsafePath(path: String, problem: String)
@@ -76,6 +77,11 @@ public enum ExpressError: Error, Equatable, CustomStringConvertible {
         case .pythonVersionMismatch(let h, let hv, let mv):
             return
                 "Python home '\(h)' is Python \(hv) but the module was built for Python \(mv): use a Python \(mv) virtualenv, or rebuild the module with PYTHON_CONFIG=python\(hv)-config"
+        case .pythonLibraryMissing(let soname, let base, let looked):
+            // libpython3.11.so.1.0 -> libpython3.11, Debian's package of it.
+            let package = soname.split(separator: ".").prefix(2).joined(separator: ".")
+            return
+                "the module needs Python's shared library \(soname), which is not in \(looked.joined(separator: ", ")) (the Python at '\(base)'): install it (Debian: apt-get install \(package)), or use a Python built with --enable-shared"
         case .templatesNotFound(let tried):
             return
                 "templates directory not found (tried \(tried.joined(separator: ", "))): set MOD_WSGI_EXPRESS_TEMPLATES to the project's templates/ directory"

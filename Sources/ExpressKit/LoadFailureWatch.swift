@@ -54,7 +54,7 @@ struct LoadFailureWatch {
     /// is not a load failure.
     static func key(_ line: String) -> String? {
         guard let id = ids.first(where: { line.contains($0) }) else { return nil }
-        guard let start = line.range(of: "[pid "), let end = line[start.lowerBound...].firstIndex(of: "]") else {
+        guard let start = line.firstRange(of: "[pid "), let end = line[start.lowerBound...].firstIndex(of: "]") else {
             return id
         }
         return String(line[start.lowerBound...end]) + " " + id
@@ -62,7 +62,7 @@ struct LoadFailureWatch {
 
     /// The text after the ID, without the script tag mod_wsgi puts on a report's first line.
     static func text(_ line: String) -> String? {
-        guard let id = ids.first(where: { line.contains($0) }), let r = line.range(of: id) else { return nil }
+        guard let id = ids.first(where: { line.contains($0) }), let r = line.firstRange(of: id) else { return nil }
         var text = line[r.upperBound...]
         if text.hasPrefix("[script "), let close = text.firstIndex(of: "]") {
             text = text[text.index(after: close)...].drop { $0 == " " }

@@ -58,6 +58,7 @@ extension ResolvedConfig {
             "modulesDirectory": sq(apache.modulesDirectory),
             "modules": modulesToLoad.map { ["name": $0.name, "path": sq($0.path)] },
             "modulePath": sq(module.path),
+            "pythonLibrary": pythonLibrary.map(sq) ?? "",
             "mimeTypes": sq(mimeTypes),
             "requestReadTimeout": requestReadTimeout,
             "limitRequestBody": limitRequestBody,

@@ -88,8 +88,9 @@ final class GoldenTests: XCTestCase {
         try check("daemon.httpd.conf", try Fixture.render(c))
     }
 
-    /// Rendering in pieces (the start-up optimisation) gives what one whole render gives.
-    func testPiecewiseRenderingEqualsWholeRendering() throws {
+    /// The command's Mustache renderer gives, for every template and many configurations, what
+    /// swift-mustache (the library it replaced, still the reference here) gives.
+    func testEveryTemplateRendersAsSwiftMustacheRendersIt() throws {
         let dir = try Templates.directory(environment: [:], executable: nil)
         var configs = [
             try Fixture.config(["hello.py"]),
@@ -101,34 +102,73 @@ final class GoldenTests: XCTestCase {
             try Fixture.config(["hello.py", "--debug-mode", "--keep-alive-timeout", "0", "--directory-index", "i.html"]
             ),
             try Fixture.config(["--application-type", "static", "\(Fixture.root)/static", "--directory-listing"]),
+            try Fixture.config([
+                "hello.py", "--port", "8080", "--host", "127.0.0.1", "--server-alias", "example.org",
+                "--allow-localhost", "--processes", "3", "--threads", "4", "--mount-point", "/app",
+                "--error-document", "404", "/404.html", "--passenv", "HOME", "--rotate-logs",
+                "--metrics-url", "/metrics", "--server-metrics", "--http2", "--python-path", "/srv/lib",
+                "--add-handler", ".cgi", "\(Fixture.root)/app/hello.py",
+            ]),
         ]
         var daemon = configs[0]
         daemon.embeddedMode = false
         configs.append(daemon)
+        var many = configs[4]
+        many.embeddedMode = false
+        configs.append(many)
         for c in configs {
             for (name, ctx) in [
                 ("httpd.conf", c.httpdConfContext()), ("apachectl", c.apachectlContext()),
-                ("handler.wsgi", c.handlerContext()),
+                ("handler.wsgi", c.handlerContext()), ("resource.wsgi", c.resourceContext()),
             ] {
                 let text = Sys.readText(Path.join(dir, name + ".mustache"))!
-                let whole = try MustacheRender.whole(text, Templates.pruned(ctx))
-                XCTAssertEqual(try Templates.render(name, in: dir, context: ctx), whole, name)
+                let reference = try MustacheRender.whole(text, Templates.pruned(ctx))
+                XCTAssertEqual(try Templates.render(name, in: dir, context: ctx), reference, name)
             }
         }
     }
 
-    func testPiecesKeepEveryByte() {
-        let text = "{{% CONTENT_TYPE: TEXT}}\na\n{{#x}}\n{{y}}\n{{/x}}\nb {{z}}\n{{#w}}\n  {{#v}}\n{{/v}}\n{{/w}}\nc"
-        let pieces = Templates.pieces(text)
-        XCTAssertEqual(
-            pieces,
-            [
-                .literal("a\n"),
-                .section(name: "x", template: "{{% CONTENT_TYPE: TEXT}}\n{{#x}}\n{{y}}\n{{/x}}\n"),
-                .template("{{% CONTENT_TYPE: TEXT}}\nb {{z}}\n"),
-                .section(name: "w", template: "{{% CONTENT_TYPE: TEXT}}\n{{#w}}\n  {{#v}}\n{{/v}}\n{{/w}}\n"),
-                .literal("c"),
-            ])
+    /// Mustache's parts, one case each, against swift-mustache.
+    func testMustacheCasesRenderAsSwiftMustacheRendersThem() throws {
+        let ctx: [String: Any] = [
+            "name": "Ann <&> \"'", "n": "3", "yes": true, "no": false, "empty": [Any](),
+            "list": [["x": "1"], ["x": "2", "y": "inner"]], "words": ["a", "b"], "y": "outer",
+            "sub": ["a": ["b": "deep"], "name": "subname"], "blank": " ",
+        ]
+        let cases = [
+            "Hello {{name}}!", "{{{name}}} {{&name}}", "{{% CONTENT_TYPE: TEXT}}\n{{name}}\n",
+            "{{% CONTENT_TYPE: HTML}}\n{{name}}", "{{missing}}|{{sub.a.b}}|{{sub.missing.b}}|{{sub.name}}",
+            "{{#yes}}Y{{/yes}}{{#no}}N{{/no}}{{^no}}notN{{/no}}{{^yes}}notY{{/yes}}",
+            "{{#list}}[{{x}}:{{y}}]{{/list}}", "{{#words}}<{{.}}>{{/words}}", "{{^empty}}none{{/empty}}",
+            "{{#empty}}never{{/empty}}", "{{#sub}}{{name}} {{a.b}} {{n}}{{/sub}}",
+            "a\n  {{#yes}}\n  b\n  {{/yes}}\nc\n", "a\n{{#no}}\nb\n{{/no}}\nc", "  {{! a comment }}\nx\n",
+            "{{! a\n multi-line comment }}\nx", "x {{#yes}}y{{/yes}} z\n", "|\r\n{{#yes}}\r\nin\r\n{{/yes}}\r\n|",
+            "{{=<% %>=}}\n<% name %> {{name}}\n<%={{ }}=%>{{n}}", "  {{#yes}}  \n#{{/yes}}",
+            "{{ name }}|{{# yes }}y{{/ yes }}",
+            "{{#list}}{{#y}}{{y}}{{/y}}{{^y}}-{{/y}}{{/list}}", "{{blank}}|{{#blank}}b{{/blank}}", "{{#yes}}\n{{/yes}}",
+            "{{% CONTENT_TYPE: TEXT}}\n{{#yes}}\n{{% CONTENT_TYPE: HTML}}\n{{name}}\n{{/yes}}\n{{name}}\n",
+            "no tags at all\n\n", "{{n}}{{n}}\n\n{{#words}}\n{{.}}\n{{/words}}", "{{#yes}}a{{/yes}}\n{{n}}",
+        ]
+        for t in cases {
+            XCTAssertEqual(try Template(parsing: t).render(ctx), try MustacheRender.whole(t, ctx), t)
+        }
+    }
+
+    func testABrokenTemplateIsReportedWithItsLine() throws {
+        for (text, message) in [
+            ("a\n{{#x}}\nb\n", "line 2: {{#x}} is not closed"),
+            ("a\n{{#x}}\n{{/y}}\n", "line 3: {{/y}} closes {{#x}} of line 2"),
+            ("{{/y}}", "line 1: {{/y}} closes no section"),
+            ("a\nb {{x", "line 2: a tag is not closed (no }})"),
+            ("{{> part}}", "line 1: partials and template inheritance ({{>…}}) are not supported"),
+            (
+                "{{% CONTENT_TYPE: JSON}}",
+                "line 1: unknown pragma ' CONTENT_TYPE: JSON' (only CONTENT_TYPE: TEXT or HTML)"
+            ),
+            ("{{a b}}", "line 1: 'a b' is not a name (letters, digits, '_', '-', and dots between parts)"),
+        ] {
+            XCTAssertThrowsError(try Template(parsing: text), text) { XCTAssertEqual("\($0)", message) }
+        }
     }
 }
 

@@ -30,6 +30,8 @@ class ServerDef:
         if self.impl in ("ours", "mod_wsgi"):
             if self.mode == "embedded":
                 return p * t
+            if "--max-clients" in self.flags:
+                return int(self.flags[self.flags.index("--max-clients") + 1])
             if self.shape == "2x8":
                 return DAEMON_2X8_MAX_CLIENTS
             return 10 + max(10, int(1.5 * p * t))   # mod_wsgi-express's default max-clients
@@ -51,6 +53,9 @@ SERVERS = [
     ServerDef("mod_wsgi daemon 2x8", "mod_wsgi", "daemon", "2x8"),
     ServerDef("ours daemon 2x8 worker MPM", "ours", "daemon", "2x8", flags=["--server-mpm", "worker"],
               note="--server-mpm worker: each connection keeps its Apache thread between requests"),
+    ServerDef("ours daemon 2x8 max-clients 16", "ours", "daemon", "2x8", flags=["--max-clients", "16"],
+              note="--max-clients 16: 2 x 32 Apache threads instead of 2 x 100 (memory for resets past 16 "
+                   "keep-alive connections)"),
     ServerDef("gunicorn sync -w16", "gunicorn", "sync", "2x8",
               note="sync workers: 16 processes = 2x8 concurrency; no keep-alive"),
     ServerDef("gunicorn gthread 2x8", "gunicorn", "gthread", "2x8"),
@@ -73,6 +78,7 @@ PAIRS = [
     ("ours daemon 2x8", "gunicorn gthread 2x8", 1.2),
     ("ours daemon 2x8 worker MPM", "gunicorn gthread 2x8", 1.2),
     ("ours daemon 2x8 worker MPM", "ours daemon 2x8", None),
+    ("ours daemon 2x8 max-clients 16", "mod_wsgi daemon 2x8", None),
     ("mod_wsgi daemon 2x8", "gunicorn gthread 2x8", None),
     ("ours embedded 2x8", "gunicorn gthread 2x8", None),
     ("mod_wsgi embedded 2x8", "apache static file", None),

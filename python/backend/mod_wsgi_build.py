@@ -10,9 +10,18 @@ mod_wsgi's setup.py builds mod_wsgi.so for its Python:
 - the wheel holds the `mod_wsgi-express` executable as a script (installed as-is into the
   environment's bin/), the Apache module as mod_wsgi/server/mod_wsgi-py3X<EXT_SUFFIX>, the
   templates under share/mod_wsgi-express/templates (where the executable looks for them
-  beside its bin/), and the pure-Python package `mod_wsgi` (python/mod_wsgi).
+  beside its bin/), and the pure-Python package `mod_wsgi` (python/mod_wsgi): see
+  `built_files` to add a file the build makes.
+- the module is linked without libpython (MOD_WSGI_LINK_LIBPYTHON=0) and without its symbol
+  table (MOD_WSGI_STRIP_MODULE=1, as the command is in any release build): the command loads the
+  Python of the environment it serves with `LoadFile` before the module, wherever that Python
+  is on the machine that installs the wheel. Both are linked with the Swift runtime
+  statically, so the wheel needs no Swift, no compiler and no apache2-dev where it is
+  installed, and is tagged manylinux_2_X for the newest glibc symbol version its files use
+  (`make wheels` checks that tag with auditwheel).
 
-A missing prerequisite stops the build with one line saying what to install.
+A missing prerequisite stops the build with one line saying what to install; without a
+Swift toolchain, that line says to install a wheel instead or Swift 6.
 """
 import base64
 import fcntl
@@ -72,9 +81,9 @@ class Toolchain:
         cv = sysconfig.get_config_var
         if sys.implementation.name != "cpython":
             _fail("mod_wsgi embeds CPython: install it with a CPython, not %s" % sys.implementation.name)
+        self.swift = self._swift()
         self.version = cv("VERSION") or "%d.%d" % sys.version_info[:2]
         self.ext_suffix = cv("EXT_SUFFIX") or ".so"
-        self.libdir = cv("LIBDIR") or ""
         self.python_config = os.environ.get("PYTHON_CONFIG") or self._python_config(cv("BINDIR") or "")
         include = cv("INCLUDEPY") or ""
         if not self.python_config or not os.access(self.python_config, os.X_OK):
@@ -96,17 +105,37 @@ class Toolchain:
         if not self.apxs or not os.access(self.apxs, os.X_OK):
             _fail("apxs not found (%s): install Apache's development files (Debian: apt-get install apache2-dev), "
                   "or set APXS=/path/to/apxs" % ("APXS=%s is not executable" % given if given else "not on PATH"))
-        given = os.environ.get("SWIFT")
-        self.swift = given or shutil.which("swift")
-        if not self.swift or not os.access(self.swift, os.X_OK):
-            _fail("the Swift toolchain was not found (%s): install Swift 6 from swift.org (for example "
-                  "unpacked in /opt/swift, then PATH=/opt/swift/usr/bin:$PATH), or set SWIFT=/path/to/swift"
-                  % ("SWIFT=%s is not executable" % given if given else "no `swift` on PATH"))
         abiflags = getattr(sys, "abiflags", "")
         nodot = self.version.replace(".", "")
-        platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
-        self.tag = "cp%s-cp%s%s-%s" % (nodot, nodot, abiflags, platform)
+        self.python_tag = "cp%s-cp%s%s" % (nodot, nodot, abiflags)
+        self.arch = sysconfig.get_platform().split("-", 1)[-1].replace("-", "_").replace(".", "_")
         self.module_name = "mod_wsgi-py%s%s" % (nodot, self.ext_suffix)
+
+    @staticmethod
+    def _swift():
+        """The Swift 6 toolchain, checked first: without it nothing else matters, and the way
+        out is a wheel built elsewhere (no compiler needed) or the toolchain."""
+        given = os.environ.get("SWIFT")
+        swift = given or shutil.which("swift")
+        why = None
+        if not swift or not os.access(swift, os.X_OK):
+            why = "SWIFT=%s is not executable" % given if given else "no `swift` on PATH"
+        else:
+            try:
+                out = subprocess.run([swift, "--version"], capture_output=True, text=True, timeout=60).stdout
+            except (OSError, subprocess.SubprocessError) as e:
+                out, why = "", "`%s --version` failed: %s" % (swift, e)
+            m = re.search(r"Swift version (\d+)\.(\d+)", out)
+            if why is None and not m:
+                why = "`%s --version` names no Swift version" % swift
+            elif why is None and int(m.group(1)) < 6:
+                why = "%s is Swift %s.%s" % (swift, m.group(1), m.group(2))
+        if why:
+            _fail("building mod_wsgi from source needs the Swift 6 toolchain (%s): install a binary wheel of "
+                  "mod_wsgi for this Python instead (`make wheels` builds them, no compiler needed where they "
+                  "are installed), or install Swift 6 from swift.org and put its usr/bin on PATH (or set "
+                  "SWIFT=/path/to/swift)" % why)
+        return swift
 
     def _python_config(self, bindir):
         # python3.11d-config for a debug build: the one of this very build comes first.
@@ -117,17 +146,6 @@ class Toolchain:
                 if d and os.access(p, os.X_OK):
                     return p
         return None
-
-    def linker_flags(self):
-        """An rpath to libpython when it is not in a directory the dynamic linker searches
-        anyway (pyenv and other builds under a prefix of their own), so that Apache finds it."""
-        standard = {"/usr/lib", "/lib", "/usr/lib64", "/lib64", "/usr/local/lib"}
-        multiarch = sysconfig.get_config_var("MULTIARCH")
-        if multiarch:
-            standard |= {"/usr/lib/" + multiarch, "/lib/" + multiarch}
-        if not self.libdir or os.path.normpath(self.libdir) in standard:
-            return []
-        return ["-Xlinker", "-rpath", "-Xlinker", self.libdir]
 
 
 def _same_content(a, b):
@@ -179,8 +197,9 @@ def swift_build(tc, scratch):
         if os.path.isdir(os.path.join(ROOT, name)):
             _sync(os.path.join(ROOT, name), os.path.join(package, name))
     cmd = [tc.swift, "build", "-c", "release", "--package-path", package,
-           "--scratch-path", os.path.join(scratch, "build"), "--manifest-cache", "none"] + tc.linker_flags()
-    env = dict(os.environ, PYTHON_CONFIG=tc.python_config, APXS=tc.apxs)
+           "--scratch-path", os.path.join(scratch, "build"), "--manifest-cache", "none"]
+    env = dict(os.environ, PYTHON_CONFIG=tc.python_config, APXS=tc.apxs, MOD_WSGI_LINK_LIBPYTHON="0",
+               MOD_WSGI_STRIP_MODULE="1")
     sys.stderr.write("mod_wsgi: building for Python %s (%s) with %s\n" % (tc.version, tc.python_config, " ".join(cmd)))
     sys.stderr.flush()
     r = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)
@@ -192,6 +211,72 @@ def swift_build(tc, scratch):
         if not os.path.isfile(os.path.join(out, name)):
             _fail("swift build finished but %s is missing in %s" % (name, out))
     return out
+
+
+# --- the platform tag ------------------------------------------------------------------------
+
+# What a manylinux wheel may take from the system (PEP 600; auditwheel's manylinux_2_28+
+# policies, less the X11 and GLib libraries): glibc's libraries (not libcrypt, which is
+# libxcrypt now), libgcc_s, libstdc++, libatomic, zlib; anything else must be in the wheel.
+GLIBC_LIBS = {"libc.so.6", "libm.so.6", "libmvec.so.1", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+              "libutil.so.1", "libnsl.so.1", "libresolv.so.2", "libanl.so.1",
+              "ld-linux-x86-64.so.2", "ld-linux-aarch64.so.1"}
+MANYLINUX_LIBS = GLIBC_LIBS | {"libgcc_s.so.1", "libstdc++.so.6", "libatomic.so.1", "libz.so.1"}
+
+
+def elf_needs(path):
+    """(DT_NEEDED names, {library: {version names}}) of a 64-bit little-endian ELF file: the
+    libraries it loads and the symbol versions it wants from each (.gnu.version_r)."""
+    import struct
+    with open(path, "rb") as f:
+        b = f.read()
+    if b[:4] != b"\x7fELF" or b[4] != 2 or b[5] != 1:
+        raise BuildError("%s is not a 64-bit little-endian ELF file" % path)
+    shoff, = struct.unpack_from("<Q", b, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", b, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", b, shoff + i * shentsize) for i in range(shnum)]
+
+    def string(strtab, offset):
+        start = sections[strtab][4] + offset
+        return b[start:b.index(b"\0", start)].decode()
+
+    needed, versions = [], {}
+    for _, sh_type, _, _, offset, size, link, info, _, _ in sections:
+        if sh_type == 6:  # SHT_DYNAMIC
+            for o in range(offset, offset + size, 16):
+                tag, val = struct.unpack_from("<qQ", b, o)
+                if tag == 0:
+                    break
+                if tag == 1:  # DT_NEEDED
+                    needed.append(string(link, val))
+        elif sh_type == 0x6FFFFFFE:  # SHT_GNU_verneed
+            o = offset
+            for _ in range(info):
+                _, count, file_name, aux, next_need = struct.unpack_from("<HHIII", b, o)
+                names = versions.setdefault(string(link, file_name), set())
+                a = o + aux
+                for _ in range(count):
+                    _, _, _, name, next_aux = struct.unpack_from("<IHHII", b, a)
+                    names.add(string(link, name))
+                    a += next_aux
+                o += next_need
+    return needed, versions
+
+
+def platform_tag(paths, arch):
+    """manylinux_2_N_<arch> for the newest GLIBC_2.N the files want when they load nothing but
+    what manylinux allows, else linux_<arch> (which says nothing about glibc)."""
+    newest = 5
+    for path in paths:
+        needed, versions = elf_needs(path)
+        if any(lib not in MANYLINUX_LIBS for lib in needed):
+            return "linux_%s" % arch
+        for lib, names in versions.items():
+            for name in names:
+                m = re.match(r"GLIBC_2\.(\d+)", name)
+                if m and lib in GLIBC_LIBS:
+                    newest = max(newest, int(m.group(1)))
+    return "manylinux_2_%d_%s" % (newest, arch)
 
 
 # --- wheel and sdist --------------------------------------------------------------------------
@@ -234,6 +319,17 @@ def _tree(base):
     return out
 
 
+def built_files(tc, out, data):
+    """What the Swift build made, as (name in the wheel, file): the Apache module, in the
+    `mod_wsgi.server` package as mod_wsgi names it, and the command, installed into bin/. A
+    file the build adds (another shared object, say) is one more row; every ELF file listed
+    here decides the wheel's platform tag."""
+    return [
+        ("mod_wsgi/server/" + tc.module_name, os.path.join(out, "libmod_wsgi.so")),
+        (data + "/scripts/mod_wsgi-express", os.path.join(out, "mod_wsgi-express")),
+    ]
+
+
 def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     tc = Toolchain()
     ver = version()
@@ -249,20 +345,22 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
         out = swift_build(tc, scratch)
-        name = "%s-%s-%s.whl" % (NAME, ver, tc.tag)
         data = "%s-%s.data" % (NAME, ver)
         info = "%s-%s.dist-info" % (NAME, ver)
+        built = built_files(tc, out, data)
+        tag = "%s-%s" % (tc.python_tag, platform_tag([path for _, path in built], tc.arch))
+        name = "%s-%s-%s.whl" % (NAME, ver, tag)
         tmp = os.path.join(wheel_directory, name + ".part")
         w = WheelWriter(tmp)
         for rel, path in _tree(os.path.join(ROOT, "python", "mod_wsgi")):
             w.add_file("mod_wsgi/" + rel, path)
-        w.add_file("mod_wsgi/server/" + tc.module_name, os.path.join(out, "libmod_wsgi.so"))
-        w.add_file(data + "/scripts/mod_wsgi-express", os.path.join(out, "mod_wsgi-express"))
+        for arcname, path in built:
+            w.add_file(arcname, path)
         for rel, path in _tree(os.path.join(ROOT, "templates")):
             w.add_file(data + "/data/share/mod_wsgi-express/templates/" + rel, path)
         w.add(info + "/METADATA", _metadata().encode("utf-8"))
         w.add(info + "/WHEEL", ("Wheel-Version: 1.0\nGenerator: mod_wsgi_build\nRoot-Is-Purelib: false\nTag: %s\n"
-                                % tc.tag).encode())
+                                % tag).encode())
         w.add(info + "/top_level.txt", b"mod_wsgi\n")
         w.close(info + "/RECORD")
         os.replace(tmp, os.path.join(wheel_directory, name))

@@ -36,6 +36,13 @@ TIMEOUT = 15.0
 # Apache (and so the embedded Python) starts with a small, fixed environment: no PYTHON* variables
 # from the caller's shell leak into the interpreter under test.
 APACHE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+# `make sanitize` (tests/sanitize/sanitize.py): Apache is not built with the sanitizer, so its
+# runtime is preloaded, and the sanitizer's options (where reports go, suppressions) passed on.
+if os.environ.get("MOD_WSGI_SANITIZER_PRELOAD"):
+    APACHE_ENV["LD_PRELOAD"] = os.environ["MOD_WSGI_SANITIZER_PRELOAD"]
+    for _k in ("ASAN_OPTIONS", "LSAN_OPTIONS", "TSAN_OPTIONS", "PYTHONMALLOC"):
+        if _k in os.environ:
+            APACHE_ENV[_k] = os.environ[_k]
 
 
 def module_path():

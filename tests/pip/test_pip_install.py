@@ -2,6 +2,7 @@
 serving from its venv, the module for a system Apache, and the errors for unusable venvs."""
 import os
 import re
+import shutil
 import subprocess
 import zipfile
 
@@ -34,7 +35,8 @@ def test_wheel_holds_the_executable_the_module_the_templates_and_the_package(whe
         for py in ("mod_wsgi/__init__.py", "mod_wsgi/server/__init__.py",
                    "mod_wsgi/server/management/commands/runmodwsgi.py"):
             assert py in names
-    assert re.match(r"mod_wsgi-[0-9.]+\+swift-cp3\d+-cp3\d+-linux_", os.path.basename(wheel))
+    # Tagged for the newest glibc its files need (auditwheel agrees: tests/wheels, make wheels).
+    assert re.match(r"mod_wsgi-[0-9.]+\+swift-cp3\d+-cp3\d+-manylinux_2_\d+_\w+\.whl$", os.path.basename(wheel))
 
 
 def test_the_build_writes_nothing_into_the_source_tree(built):
@@ -72,8 +74,11 @@ def test_module_config_loads_in_a_hand_written_httpd_conf(venv, workdir):
     r = run([venv.bin("mod_wsgi-express"), "module-config"], cwd="/")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
-    assert lines[0].startswith("LoadModule wsgi_module ") and module_name() in lines[0]
-    assert lines[1] == 'WSGIPythonHome "%s"' % venv.path
+    # The wheel's module links no libpython: the venv's Python is loaded first, as mod_wsgi
+    # 6's module-config does where it must.
+    assert lines[0] == 'LoadFile "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"', lines
+    assert lines[1].startswith("LoadModule wsgi_module ") and module_name() in lines[1]
+    assert lines[2] == 'WSGIPythonHome "%s"' % venv.path
     app = write(os.path.join(workdir, "hello.py"), HELLO)
     port = free_port()
     conf = write(os.path.join(workdir, "httpd.conf"), """
@@ -120,6 +125,7 @@ def test_install_module_copies_the_installed_module(venv, workdir):
         loc = run([venv.bin("mod_wsgi-express"), "module-location"]).stdout.strip()
         with open(loc, "rb") as b:
             assert a.read() == b.read()
+    assert 'LoadFile "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"' in r.stdout
     assert 'WSGIPythonHome "%s"' % venv.path in r.stdout
 
 
@@ -135,16 +141,32 @@ def test_venv_the_apache_user_cannot_read_is_refused_in_one_line(wheel, tmp_path
     assert "the Python home" in lines[0] and "not readable by user 'www-data'" in lines[0] and "--user" in lines[0]
 
 
-PYENV_311 = "/root/.pyenv/versions/3.11.7/bin/python3.11"
+def unreadable_python(parent):
+    """A Python installed in `parent`/python, a directory of mode 0700 (a home directory, say):
+    Debian's python3.11 executable copied into its bin/, its standard library and libpython
+    linked into its lib/ (Python finds its prefix from where its executable is)."""
+    base = os.path.join(parent, "python")
+    os.makedirs(os.path.join(base, "bin"))
+    os.makedirs(os.path.join(base, "lib"))
+    real = os.path.realpath(SYSTEM_PYTHON)
+    shutil.copy2(real, os.path.join(base, "bin", os.path.basename(real)))
+    os.symlink("/usr/lib/" + os.path.basename(real), os.path.join(base, "lib", os.path.basename(real)))
+    os.symlink("/usr/lib/x86_64-linux-gnu", os.path.join(base, "lib", "x86_64-linux-gnu"))
+    os.chmod(base, 0o700)
+    return base, os.path.join(base, "bin", os.path.basename(real))
 
 
-@pytest.mark.skipif(not os.access(PYENV_311, os.X_OK), reason="no pyenv Python 3.11 on this machine")
 def test_venv_of_a_python_the_apache_user_cannot_read_is_refused_in_one_line(wheel):
-    # A readable venv made from a Python under /root (mode 0700): the venv's base
-    # installation, where the standard library is, is what Apache's user cannot read.
-    d = readable_dir("mwe-pip-pyenv-")
+    # A readable venv made from a Python in a directory Apache's user cannot enter: the venv's
+    # base installation, where the standard library is, is what www-data cannot read. The
+    # test makes that directory itself (mode 0700) rather than trusting /root to be one.
+    d = readable_dir("mwe-pip-unreadable-")
     try:
-        v = Venv.create(os.path.join(d, "venv"), python=PYENV_311)
+        base, python = unreadable_python(d)
+        r = subprocess.run(["runuser", "-u", "www-data", "--", "test", "-r", os.path.join(base, "bin")])
+        assert r.returncode != 0, "the premise: www-data cannot read %s" % base
+        v = Venv.create(os.path.join(d, "venv"), python=python)
+        assert "home = %s/bin" % base in read(os.path.join(v.path, "pyvenv.cfg"))
         v.pip("install", "-q", "--no-deps", wheel)
         app = write(os.path.join(d, "hello.py"), HELLO)
         r = run([v.bin("mod_wsgi-express"), "setup-server", app, "--server-root", os.path.join(d, "root")])
@@ -152,9 +174,8 @@ def test_venv_of_a_python_the_apache_user_cannot_read_is_refused_in_one_line(whe
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1, r.stderr
         assert "the virtual environment '%s/venv' is made from" % d in lines[0]
-        assert "'/root' (mode 0700) is not readable by user 'www-data'" in lines[0]
+        assert "'%s' (mode 0700) is not readable by user 'www-data'" % base in lines[0]
     finally:
-        import shutil
         shutil.rmtree(d, ignore_errors=True)
 
 
@@ -211,8 +232,37 @@ def test_two_python_builds_side_by_side(venv, servers, workdir):
     assert served[venv.path][1:3] != served[second.path][1:3]  # two different Python builds
 
 
+def test_an_sdist_made_by_python_m_build_installs_from_source(workdir):
+    # `python -m build --sdist` (build from PyPI), then `pip install <sdist>`: pip runs the
+    # backend on the unpacked sdist, which builds with the toolchain of this machine.
+    tools = Venv.create(os.path.join(workdir, "tools"))
+    tools.pip("install", "-q", "build")
+    sdists = os.path.join(workdir, "sdist")
+    r = run([tools.python, "-m", "build", "--sdist", "--outdir", sdists, REPO], timeout=600)
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    names = os.listdir(sdists)
+    assert len(names) == 1 and re.match(r"mod_wsgi-[0-9.]+\+swift\.tar\.gz$", names[0]), names
+    import tarfile
+    with tarfile.open(os.path.join(sdists, names[0])) as t:
+        members = [m.split("/", 1)[1] for m in t.getnames() if "/" in m]
+    for needed in ("Package.swift", "pyproject.toml", "python/backend/mod_wsgi_build.py", "Sources/ModWSGI",
+                   "templates/httpd.conf.mustache", "PKG-INFO"):
+        assert any(m == needed or m.startswith(needed + "/") for m in members), needed
+    assert not any(m.startswith(".build") for m in members)
+    v = Venv.create(os.path.join(workdir, "venv"))
+    v.pip("install", "--no-deps", os.path.join(sdists, names[0]), env=clean_env(MOD_WSGI_BUILD_DIR=BUILD_DIR))
+    r = run([v.bin("mod_wsgi-express"), "module-location"])
+    assert r.returncode == 0 and r.stdout.strip().endswith("/mod_wsgi/server/" + module_name()), r.stderr
+    app = write(os.path.join(workdir, "hello.py"), HELLO)
+    r = run([v.bin("mod_wsgi-express"), "setup-server", app, "--server-root", os.path.join(workdir, "root")])
+    assert r.returncode == 0, r.stderr
+
+
 @pytest.mark.parametrize("env, message", [
-    ({"PATH": "/usr/bin:/bin"}, "the Swift toolchain was not found (no `swift` on PATH)"),
+    ({"PATH": "/usr/bin:/bin"}, "building mod_wsgi from source needs the Swift 6 toolchain (no `swift` on PATH): "
+                                "install a binary wheel of mod_wsgi for this Python instead"),
+    ({"SWIFT": "/bin/true"}, "building mod_wsgi from source needs the Swift 6 toolchain (`/bin/true --version` "
+                             "names no Swift version)"),
     ({"APXS": "/nonexistent/apxs"}, "apxs not found (APXS=/nonexistent/apxs is not executable): install Apache's "
                                     "development files (Debian: apt-get install apache2-dev)"),
     ({"PYTHON_CONFIG": "/nonexistent/python3-config"}, "(PYTHON_CONFIG=/nonexistent/python3-config is not "

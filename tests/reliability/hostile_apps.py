@@ -335,6 +335,141 @@ def _file_wrapper_misuse(environ, start_response):
     return fw(Weird())
 
 
+# Issue 26: what the sanitizers and the soak point at. Every thread or child these cases start is
+# bounded (LONG seconds at most): a test leaves nothing behind.
+LONG = 120
+
+
+def _thread_outlives_request(daemon):
+    def app(environ, start_response):
+        def outlive():
+            end = time.time() + LONG
+            while time.time() < end:
+                time.sleep(0.05)
+                _kept_objects.append(bytearray(64))  # allocates while other requests run
+                del _kept_objects[:-100]
+        threading.Thread(target=outlive, daemon=daemon, name="hostile-outlives-request").start()
+        return _answer(start_response)
+    return app
+
+
+_kept_objects = []
+
+
+def _own_socket_fds():
+    """The fds of this process's connected sockets: the client's connection (embedded mode) or
+    the Apache child's (daemon mode): fds the app does not own."""
+    import os
+    import socket
+    fds = []
+    for name in os.listdir("/proc/self/fd"):
+        fd = int(name)
+        try:
+            if not os.readlink("/proc/self/fd/%d" % fd).startswith("socket:"):
+                continue
+            s = socket.socket(fileno=fd)
+        except OSError:
+            continue
+        try:
+            if not s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+                s.getpeername()
+                fds.append(fd)
+        except OSError:
+            pass
+        finally:
+            s.detach()
+    return fds
+
+
+def _close_fds_not_owned(environ, start_response):
+    import os
+    for fd in _own_socket_fds():
+        os.close(fd)
+    return _answer(start_response)
+
+
+def _close_stdio(environ, start_response):
+    import os
+    for fd in (0, 1):
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    return _answer(start_response)
+
+
+def _fork(then):
+    def app(environ, start_response):
+        import os
+        pid = os.fork()
+        if pid == 0:
+            if then == "exit":
+                os._exit(0)
+            if then == "raise":
+                raise RuntimeError("the forked child raises")
+            return _answer(start_response, b"from the forked child\n")  # returns into the server
+        end = time.time() + 10  # reaps its child (bounded: a test leaves nothing behind)
+        while time.time() < end and os.waitpid(pid, os.WNOHANG) == (0, 0):
+            time.sleep(0.01)
+        return _answer(start_response, b"from the parent\n")
+    return app
+
+
+def _signal_handler(environ, start_response):
+    import signal
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD):
+        signal.signal(sig, lambda *a: None)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    return _answer(start_response)
+
+
+def _signal_handler_raw(environ, start_response):
+    import _signal
+    _signal.signal(_signal.SIGTERM, lambda *a: None)  # past the restricted signal.signal
+    return _answer(start_response)
+
+
+def _huge_header_count(n):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")] + [("X-H%d" % i, "v") for i in range(n)])
+        return [b"ok\n"]
+    return app
+
+
+def _blocks_forever(where):
+    def app(environ, start_response):
+        start_response(*OK)
+
+        def gen():
+            yield b"first\n"
+            ev = threading.Event()
+            end = time.time() + LONG
+            if where == "c":
+                ev.wait(LONG)  # one call in C: no Python bytecode runs to take an interrupt
+            while time.time() < end:
+                ev.wait(0.1)
+            yield b"never\n"
+        return gen()
+    return app
+
+
+# Cases whose answer is a log line, with the line (a regex) that must be there after the request;
+# "daemon" when the case runs in daemon mode only (request-timeout is a daemon-process option, as
+# in mod_wsgi: an embedded request that blocks forever has nothing to end it).
+EXPECTED_LOG = {
+    "signal-handler": (r"callback registration for signal 15 ignored", "both"),
+    "signal-handler-raw": (r"signal only works in main thread", "both"),
+    "fork-return": (r"MW19\d\d: .*forked", "both"),
+    "fork-raise": (r"MW19\d\d: .*forked", "both"),
+    "close-fds-not-owned": (r"MW1902: .*closed|MW1262: .*connection closed by peer", "both"),
+    "iterable-blocks-forever": (r"request time limit of \d+ seconds exceeded", "daemon"),
+    "iterable-blocks-forever-in-c": (r"request time limit of \d+ seconds exceeded", "daemon"),
+}
+# Cases that cannot be answered in embedded mode: the app closed the client's connection itself
+# (in daemon mode it closes the daemon's connection to Apache, and Apache answers 500).
+UNANSWERABLE_EMBEDDED = {"close-fds-not-owned"}
+DAEMON_ONLY = {name for name, (_, where) in EXPECTED_LOG.items() if where == "daemon"}
+
 CASES = {}
 for _key in ENVIRON_KEYS:
     CASES["environ-deleted-%s" % _key] = _environ_case(_key, "deleted", "answer")
@@ -364,6 +499,13 @@ CASES.update({
     "system-exit": _exit, "keyboard-interrupt": _keyboard_interrupt, "environ-cleared": _environ_replaced,
     "environ-key-types": _environ_key_types, "input-misuse": _input_misuse, "errors-misuse": _errors_misuse,
     "file-wrapper-none": _file_wrapper_misuse,
+    "thread-outlives-request": _thread_outlives_request(False),
+    "thread-outlives-request-daemon": _thread_outlives_request(True),
+    "close-fds-not-owned": _close_fds_not_owned, "close-stdio": _close_stdio,
+    "fork-exit": _fork("exit"), "fork-return": _fork("return"), "fork-raise": _fork("raise"),
+    "signal-handler": _signal_handler, "signal-handler-raw": _signal_handler_raw,
+    "headers-count-1000": _huge_header_count(1000), "headers-count-100000": _huge_header_count(100000),
+    "iterable-blocks-forever": _blocks_forever("python"), "iterable-blocks-forever-in-c": _blocks_forever("c"),
 })
 
 

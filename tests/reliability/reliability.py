@@ -32,6 +32,8 @@ if not os.path.isabs(BUILD):
     BUILD = os.path.join(REPO, BUILD)
 EXPRESS = os.path.join(BUILD, "mod_wsgi-express")
 REFERENCE = "/usr/lib/apache2/modules/mod_wsgi.so"
+# `make sanitize`: an envvars script that preloads the sanitizer's runtime in Apache.
+SANITIZER_ENVVARS = os.environ.get("MOD_WSGI_SANITIZER_ENVVARS")
 HANG = 10.0
 
 APP = b'''
@@ -74,15 +76,18 @@ def alive(pid):
 class Server:
     """A server root made by setup-server (ours, or the same configuration with mod_wsgi.so)."""
 
-    def __init__(self, work, label, module, args, script="app.py"):
+    def __init__(self, work, label, module, args, script="app.py", express=None):
         self.label, self.module = label, module
         self.port = free_port()
         self.root = os.path.join(work, "root-%s-%d" % (re.sub(r"\W+", "-", label), self.port))
         env = dict(os.environ)
         if module == "mod_wsgi":
             env["MOD_WSGI_MODULE"] = REFERENCE
-        r = subprocess.run([EXPRESS, "setup-server", os.path.join(work, script), "--server-root", self.root,
-                            "--port", str(self.port), "--host", "127.0.0.1"] + list(args),
+        args = list(args)
+        if SANITIZER_ENVVARS and module == "ours":
+            args += ["--envvars-script", SANITIZER_ENVVARS]
+        r = subprocess.run([express or EXPRESS, "setup-server", os.path.join(work, script), "--server-root", self.root,
+                            "--port", str(self.port), "--host", "127.0.0.1"] + args,
                            capture_output=True, text=True, env=env, timeout=60)
         if r.returncode != 0:
             raise RuntimeError("setup-server failed: %s" % r.stderr)
@@ -507,35 +512,54 @@ KNOWN_CRASHES = {}
 CRASH = re.compile(r"exit signal|Segmentation fault|Illegal instruction|Aborted|core dumped|Bus error")
 
 
-def hostile_app_cases():
+def hostile_apps_module():
     sys.path.insert(0, HERE)
     try:
         import hostile_apps
     finally:
         sys.path.remove(HERE)
-    return list(hostile_apps.CASES)
+    return hostile_apps
+
+
+def hostile_app_cases():
+    return list(hostile_apps_module().CASES)
 
 
 def scenario_hostile_apps(work, modules, report, cases=None):
     """Every case of hostile_apps.py, one request each (a small POST body), in embedded and
     daemon mode: each must get a status line, the server must serve / after each, and no
-    process may crash."""
+    process may crash; a case listed in hostile_apps.EXPECTED_LOG must leave its log line.
+    The daemon runs with request-timeout (for the cases that block forever)."""
     shutil.copy(os.path.join(HERE, "hostile_apps.py"), os.path.join(work, "hostile_apps.py"))
     os.chmod(os.path.join(work, "hostile_apps.py"), 0o644)
+    hostile = hostile_apps_module()
     cases = cases or hostile_app_cases()
     rows = []
     for module in modules:
-        for mode, args in (("embedded", ["--embedded-mode"]), ("daemon", [])):
+        for mode, args in (("embedded", ["--embedded-mode"]), ("daemon", ["--request-timeout", "2"])):
             s = Server(work, "%s apps %s" % (module, mode), module, args, script="hostile_apps.py").start()
             unanswered, unhealthy, statuses, crashed_by, crashed_so_far = [], [], {}, [], 0
+            no_log_line = []
             t0 = time.time()
             try:
                 before = set(s.daemons())
                 for name in cases:
+                    if mode == "embedded" and name in hostile.DAEMON_ONLY:
+                        continue
+                    log_from = len(s.error_log())
                     got, _ = raw(s.port, b"POST /%s HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-                                 b"Connection: close\r\n\r\nhello" % name.encode(), wait=30)
+                                 b"Connection: close\r\n\r\nhello" % name.encode(), wait=60)
+                    if name in hostile.EXPECTED_LOG:
+                        pattern = hostile.EXPECTED_LOG[name][0]
+                        # request-timeout is measured over the process's threads: up to ~5 x 2 s.
+                        deadline = time.time() + (30 if name in hostile.DAEMON_ONLY else 5)
+                        while not re.search(pattern, s.error_log()[log_from:]) and time.time() < deadline:
+                            time.sleep(0.1)
+                        if not re.search(pattern, s.error_log()[log_from:]):
+                            no_log_line.append(name)
                     statuses[str(got)] = statuses.get(str(got), 0) + 1
-                    if not isinstance(got, int):
+                    if not isinstance(got, int) and not (mode == "embedded"
+                                                         and name in hostile.UNANSWERABLE_EMBEDDED):
                         unanswered.append(name)
                     try:
                         healthy = get(s.port, "/", timeout=30)[0] == 200
@@ -559,14 +583,15 @@ def scenario_hostile_apps(work, modules, report, cases=None):
             if now_fixed and module == "ours":
                 print("    no longer crashing (%s): %s: remove from KNOWN_CRASHES" % (mode, ", ".join(now_fixed)))
             unanswered = [c for c in unanswered if c not in KNOWN_CRASHES]
-            ok = report.check(not unanswered and not unhealthy and not new_crashes,
+            ok = report.check(not unanswered and not unhealthy and not new_crashes and not no_log_line,
                               "hostile apps, %s (%s)" % (mode, module)) if module == "ours" else ""
-            rows.append((module, mode, len(cases), "%.0f s" % (time.time() - t0),
+            rows.append((module, mode, sum(1 for c in cases if not (mode == "embedded" and c in hostile.DAEMON_ONLY)), "%.0f s" % (time.time() - t0),
                          ", ".join("%s %d" % kv for kv in sorted(statuses.items())),
                          ", ".join(unanswered[:5]) + (" ..." if len(unanswered) > 5 else "") or "0",
                          ", ".join(unhealthy[:5]) + (" ..." if len(unhealthy) > 5 else "") or "0",
                          "%d (%s)" % (len(crashes), ", ".join(crashed_by)) if crashes else "0", replaced,
-                         "must: all answered, serving after each, 0 crashes (open: %s): %s"
+                         ", ".join(no_log_line) or "0",
+                         "must: all answered, serving after each, 0 crashes, each expected log line (open: %s): %s"
                          % (", ".join(sorted(set(KNOWN_CRASHES[c] for c in known))) or "none", ok)
                          if module == "ours" else ""))
             for l in crashes[:3]:
@@ -574,7 +599,7 @@ def scenario_hostile_apps(work, modules, report, cases=None):
                 print("    crash (%s %s): %s" % (module, mode, log_line))
     report.table("Hostile apps, fuzzed (tests/reliability/hostile_apps.py: one request per case)",
                  ["module", "mode", "cases", "took", "answers", "unanswered", "not serving after", "crashes",
-                  "daemons replaced", "target"], rows)
+                  "daemons replaced", "expected log line missing", "target"], rows)
 
 
 def main(argv=None):
@@ -584,7 +609,13 @@ def main(argv=None):
                     help="also run Debian's mod_wsgi 4.9.4 (%s): auto = when installed, except with --quick"
                     % REFERENCE)
     ap.add_argument("--load-seconds", type=int, help="seconds of each load run (default: 60; 3 with --quick)")
+    ap.add_argument("--scenarios", help="run only these, comma-separated: graceful, kill, faults, hostile "
+                    "(hostile clients and wire fuzzing), hostile-apps, load, rss")
     args = ap.parse_args(argv)
+    only = set(args.scenarios.split(",")) if args.scenarios else None
+
+    def wanted(name, default=True):
+        return name in only if only is not None else default
     if not os.access(EXPRESS, os.X_OK):
         sys.exit("%s not built: run `swift build -c release` (or set MOD_WSGI_BUILD)" % EXPRESS)
     if not shutil.which("wrk"):
@@ -605,14 +636,20 @@ def main(argv=None):
     if "mod_wsgi" not in modules and not args.quick:
         print("\n(Debian's mod_wsgi not installed: apt-get install libapache2-mod-wsgi-py3 to compare.)")
     try:
-        scenario_graceful(work, modules, 2 if args.quick else 6, report)
-        scenario_kill(work, modules, 6 if args.quick else 12, report)
-        scenario_faults(work, modules, report)
-        scenario_hostile(work, modules, (8 if args.quick else 100) << 20, report)
-        if not args.quick:  # the quick run leaves them to tests/reliability/test_hostile_apps.py
+        if wanted("graceful"):
+            scenario_graceful(work, modules, 2 if args.quick else 6, report)
+        if wanted("kill"):
+            scenario_kill(work, modules, 6 if args.quick else 12, report)
+        if wanted("faults"):
+            scenario_faults(work, modules, report)
+        if wanted("hostile"):
+            scenario_hostile(work, modules, (8 if args.quick else 100) << 20, report)
+        # The quick run leaves them to tests/reliability/test_hostile_apps.py.
+        if wanted("hostile-apps", not args.quick):
             scenario_hostile_apps(work, modules, report)
-        scenario_load(work, modules, args.load_seconds or (3 if args.quick else 60), report)
-        if not args.quick:
+        if wanted("load"):
+            scenario_load(work, modules, args.load_seconds or (3 if args.quick else 60), report)
+        if wanted("rss", not args.quick):
             scenario_rss(work, modules, 4, report)
     finally:
         shutil.rmtree(work, ignore_errors=True)

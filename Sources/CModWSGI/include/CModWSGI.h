@@ -309,6 +309,23 @@ static inline void wsgi_object_free(PyObject *o) {
     if (t->tp_flags & Py_TPFLAGS_HEAPTYPE) Py_DECREF(t);
 }
 
+/* What differs between the Python versions the module builds for (3.9-3.13): frames are a
+ * struct before 3.11 and opaque after (the same functions, as PyObject * here); 3.9 has no
+ * PyErr_SetInterruptEx (SIGINT simulated: ServiceScripts.swift gives it SIGTERM's handler);
+ * 3.9's Py_TPFLAGS_DEFAULT is a macro Swift cannot import. */
+static inline unsigned long wsgi_tpflags_default(void) { return Py_TPFLAGS_DEFAULT; }
+static inline void wsgi_interrupt_main_term(void) {
+#if PY_VERSION_HEX >= 0x030A0000
+    PyErr_SetInterruptEx(SIGTERM);
+#else
+    PyErr_SetInterrupt();
+#endif
+}
+static inline PyObject *wsgi_thread_frame(PyThreadState *t) { return (PyObject *)PyThreadState_GetFrame(t); }
+static inline PyObject *wsgi_frame_back(PyObject *f) { return (PyObject *)PyFrame_GetBack((PyFrameObject *)f); }
+static inline PyObject *wsgi_frame_code(PyObject *f) { return (PyObject *)PyFrame_GetCode((PyFrameObject *)f); }
+static inline int wsgi_frame_line(PyObject *f) { return PyFrame_GetLineNumber((PyFrameObject *)f); }
+
 /* A Python object that carries a retained Swift object (Unmanaged). */
 typedef struct {
     PyObject_HEAD

@@ -23,7 +23,9 @@ public struct ModuleConfig: ParsableCommand {
     public init() {}
     public static let configuration = CommandConfiguration(
         commandName: "module-config",
-        abstract: "Print the LoadModule and WSGIPythonHome lines that load this module into a system Apache.")
+        abstract:
+            "Print the lines that load this module into a system Apache (LoadFile of libpython for a wheel's module, LoadModule, WSGIPythonHome)."
+    )
 
     @OptionGroup var python: PythonHomeOption
 
@@ -31,6 +33,9 @@ public struct ModuleConfig: ParsableCommand {
         let ctx = RunContext.current(argv: CommandLine.arguments)
         let module = try ModuleInfo.locate(environment: ctx.environment, executable: ctx.executable)
         let home = try python.resolve(ctx, module: module)
+        if let library = try PythonLibrary.locate(module: module, pythonHome: home) {
+            Output.out("LoadFile \"\(library)\"\n")
+        }
         Output.out("LoadModule wsgi_module \"\(module.path)\"\n")
         Output.out("WSGIPythonHome \"\(home)\"\n")
     }
@@ -79,7 +84,9 @@ public struct InstallModule: ParsableCommand {
             module.pythonVersion.map { "mod_wsgi-py\($0.replacingAll(".", with: "")).so" } ?? "mod_wsgi-express.so"
         let target = Path.join(dir, name)
         guard let bytes = Sys.readFile(module.path) else { throw ExpressError.moduleNotBuilt(looked: module.path) }
+        let library = try PythonLibrary.locate(module: module, pythonHome: home)
         try FileCopy.write(bytes, to: target)
+        if let library { Output.out("LoadFile \"\(library)\"\n") }
         Output.out("LoadModule wsgi_module \"\(target)\"\n")
         Output.out("WSGIPythonHome \"\(home)\"\n")
     }

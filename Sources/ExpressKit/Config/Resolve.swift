@@ -161,6 +161,7 @@ extension ResolvedConfig {
             url: url)
         try config.resolveSite(o, cwd: cwd)
         config.metrics = try MetricsSettings.resolve(o)
+        config.pythonLibrary = try PythonLibrary.locate(module: module, pythonHome: pythonHome)
         config.interpreter = try InterpreterTelemetrySettings.resolve(
             o, serverRoot: serverRoot, services: services, debugMode: debugMode, module: module,
             pythonHome: config.pythonHome, pythonPaths: pythonPaths)

@@ -120,6 +120,9 @@ public struct ResolvedConfig {
     /// --add-handler: (extension, absolute script path), served through resource.wsgi.
     public var handlerScripts: [(extension: String, script: String)] = []
     public var withCGI = false
+    /// The shared libpython to `LoadFile` before the module, for a wheel's module (which does not
+    /// name it in its DT_NEEDED); nil when the module loads it itself.
+    public var pythonLibrary: String? = nil
     /// The HTTPS URL, printed only when HTTPS is really served.
     public var httpsURL: String? {
         guard let h = https else { return nil }

@@ -33,6 +33,14 @@ final class DaemonSlot {
         proc = .allocate(capacity: 1)
         proc.initialize(to: apr_proc_t())
     }
+
+    /// A slot goes when its generation ended and its process was reaped (unregistered from
+    /// APR's other-child registry first): without this, every graceful restart left one
+    /// apr_proc_t per daemon process behind in the Apache parent (LeakSanitizer).
+    deinit {
+        proc.deinitialize(count: 1)
+        proc.deallocate()
+    }
 }
 
 /// Daemon process groups (WSGIDaemonProcess), in the Apache parent: creates each group's

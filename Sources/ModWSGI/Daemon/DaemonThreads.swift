@@ -38,7 +38,9 @@ extension DaemonProcess {
     /// the process when it could not for deadlock-timeout seconds.
     static func startDeadlockWatch() {
         guard PythonRuntime.initialized, state.group.deadlockTimeout > 0 else { return }
-        spawn(stackSize: helperStackSize) {
+        // Nobody joins it: detached, so that its stack goes when it ends (ThreadSanitizer
+        // reported it left as a finished, never-joined thread).
+        let t = spawn(stackSize: helperStackSize) {
             while !DaemonProcess.state.stopAccepting {
                 _ = Interpreters.acquire("")
                 Interpreters.release()
@@ -47,6 +49,7 @@ extension DaemonProcess {
                 sleepMicros(1_000_000)
             }
         }
+        pthread_detach(t)
     }
 
     /// One worker: waits in the poller (with every other idle worker) for a new connection or

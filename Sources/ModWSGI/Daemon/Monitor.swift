@@ -55,7 +55,7 @@ enum Monitor {
             if phase != .shutdown && g.requestTimeout > 0 && active > 0 {
                 requestTimeouts(st, now: now)
             }
-            if g.deadlockTimeout > 0 && PythonRuntime.initialized && phase != .shutdown
+            if g.deadlockTimeout > 0 && wsgi_atomic_load(PythonRuntime.running) != 0 && phase != .shutdown
                 && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000
             {
                 Log.server(
@@ -184,7 +184,7 @@ enum Monitor {
         deadline = monotonicMicros() + Int64(g.shutdownTimeout) * 1_000_000
         // The server's drain timed out (LifecycleBoard): the requests still running are cut now.
         if LifecycleBoard.current?.isCut == true { deadline = monotonicMicros(); cutByDrain = true }
-        if g.threads == 0 { PyErr_SetInterruptEx(SIGTERM) }
+        if g.threads == 0 { wsgi_interrupt_main_term() }
     }
 
     static func exitNow(_ code: Int32) -> Never {
@@ -217,7 +217,7 @@ enum Monitor {
     /// Every Python thread's stack, in each interpreter, innermost frame first, with full
     /// thread ids (as mod_wsgi 6.x, at info).
     static func dumpStacks() {
-        guard PythonRuntime.initialized else { return }
+        guard wsgi_atomic_load(PythonRuntime.running) != 0 else { return }
         for name in Interpreters.names().sorted() {
             _ = Interpreters.acquire(name)
             Log.server(
@@ -236,16 +236,16 @@ enum Monitor {
     /// The stack of one thread of the current interpreter (GIL held), as mod_wsgi 6.x logs it:
     /// "Thread N executing file …", then "called from file …," and the outermost ending ".".
     static func logStack(_ ts: UnsafeMutablePointer<PyThreadState>) {
-        guard let frame = PyThreadState_GetFrame(ts) else { return }
-        var f: OpaquePointer? = frame
+        guard let frame = wsgi_thread_frame(ts) else { return }
+        var f: UnsafeMutablePointer<PyObject>? = frame
         var first = true
         while let cur = f {
-            let code = UnsafeMutableRawPointer(PyFrame_GetCode(cur)!).assumingMemoryBound(to: PyObject.self)
+            let code = wsgi_frame_code(cur)!
             let file = attribute(code, "co_filename")
             let name = attribute(code, "co_name")
-            let line = PyFrame_GetLineNumber(cur)
+            let line = wsgi_frame_line(cur)
             wsgi_decref(code)
-            let back = PyFrame_GetBack(cur)
+            let back = wsgi_frame_back(cur)
             if first {
                 Log.server(
                     APLOG_INFO, .daemonStackFrame,
@@ -256,7 +256,7 @@ enum Monitor {
                     APLOG_INFO, .daemonStackCaller,
                     "called from file \"\(file)\", line \(line), in \(name)\(back == nil ? "." : ",")")
             }
-            wsgi_decref(UnsafeMutablePointer<PyObject>(cur))
+            wsgi_decref(cur)
             f = back
         }
     }

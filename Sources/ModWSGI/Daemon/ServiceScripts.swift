@@ -40,6 +40,8 @@ extension DaemonProcess {
                     _mod_wsgi_stopping.append(True)
                     raise SystemExit(0)
             _signal.signal(_signal.SIGTERM, _mod_wsgi_sigterm)
+            # Python 3.9 has no PyErr_SetInterruptEx(SIGTERM): the module simulates SIGINT.
+            _signal.signal(_signal.SIGINT, _mod_wsgi_sigterm)
             """
         if !Py.run(code) { PyErr_Clear() }
         Interpreters.release()

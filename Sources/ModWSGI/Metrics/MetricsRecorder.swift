@@ -5,8 +5,19 @@ import CModWSGI
 /// few relaxed atomic adds to this process's own slot.
 enum MetricsRecorder {
     /// This process's counter slot: Apache's child, by its scoreboard number (found at its
-    /// first request), or the daemon process's group and instance.
-    nonisolated(unsafe) static var slot: UnsafeMutablePointer<Int64>?
+    /// first request), or the daemon process's group and instance. Kept in an atomic word:
+    /// the first requests of a child's threads set it at once while others read it (a data
+    /// race as a plain variable: ThreadSanitizer, make sanitize); a relaxed load costs what
+    /// a plain one does.
+    static var slot: UnsafeMutablePointer<Int64>? {
+        get { UnsafeMutablePointer(bitPattern: Int(truncatingIfNeeded: wsgi_atomic_load(slotBits))) }
+        set { wsgi_atomic_store(slotBits, Int64(Int(bitPattern: newValue))) }
+    }
+    private static let slotBits: UnsafeMutablePointer<Int64> = {
+        let p = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
     nonisolated(unsafe) static var isDaemon = false
     nonisolated(unsafe) private static var entry: Int?
     nonisolated(unsafe) private static var stopCounted = false
@@ -44,11 +55,13 @@ enum MetricsRecorder {
     @inline(__always)
     static func handlerBegin(_ r: UnsafeMutablePointer<request_rec>) -> UnsafeMutablePointer<Int64>? {
         guard let board = MetricsBoard.current else { return nil }
-        if slot == nil {
-            slot = board.childSlot(Int(wsgi_child_number(r))) ?? board.childSlot(0)
+        var s = slot
+        if s == nil {
+            s = board.childSlot(Int(wsgi_child_number(r))) ?? board.childSlot(0)
+            slot = s  // every thread finds the same slot: whichever store lands is right
         }
-        if let s = slot { wsgi_atomic_add(s + MetricsBoard.Field.active, 1) }
-        return slot
+        if let s { wsgi_atomic_add(s + MetricsBoard.Field.active, 1) }
+        return s
     }
 
     static func handlerEnd(_ r: UnsafeMutablePointer<request_rec>, slot s: UnsafeMutablePointer<Int64>, result: Int32) {

@@ -78,7 +78,11 @@ enum Interpreters {
 
     /// Called right after Py_InitializeFromConfig, on the initialising thread.
     static func registerMain(_ tstate: UnsafeMutablePointer<PyThreadState>) {
-        pthread_key_create(&key, nil)
+        // The record goes with its thread: threads an application starts and that call into
+        // the module (mod_wsgi.request_data()) each left one behind (LeakSanitizer).
+        pthread_key_create(&key) { p in
+            if let p { Unmanaged<ThreadStates>.fromOpaque(p).release() }
+        }
         let interp = Interpreter(name: "", state: PyThreadState_GetInterpreter(tstate), isMain: true)
         main = interp
         table[""] = interp
@@ -213,6 +217,7 @@ enum Interpreters {
                 if cur != mine { PyThreadState_Clear(cur); PyThreadState_Delete(cur) }
             }
             InterpreterSetup.shutdown(interp)
+            EnvironKeys.release(interp.state)
             Py_EndInterpreter(mine)
             if interp.ownGIL {
                 // Its GIL went with it: take the main interpreter's again.
@@ -229,6 +234,7 @@ enum Interpreters {
             t = PyThreadState_Next(cur)
             if cur != mainState { PyThreadState_Clear(cur); PyThreadState_Delete(cur) }
         }
+        EnvironKeys.release(main.state)
         Py_FinalizeEx()
         EnvironKeys.forget()
         Log.server(APLOG_INFO, .pythonFinalized, "Python has shutdown.")

@@ -92,7 +92,7 @@ final class NativeType {
         slotArray.initialize(from: slots, count: slots.count)
         spec = PyType_Spec(
             name: cstr(name), basicsize: Int32(MemoryLayout<WSGIObject>.size), itemsize: 0,
-            flags: UInt32(Py_TPFLAGS_DEFAULT), slots: slotArray)
+            flags: UInt32(wsgi_tpflags_default()), slots: slotArray)
     }
 
     /// A new instance holding `object` (retained until the instance is freed).

@@ -5,6 +5,13 @@ import SystemCalls
 /// Never called in the Apache parent.
 enum PythonRuntime {
     nonisolated(unsafe) static var initialized = false
+    /// `initialized` for the daemon's supervisor thread, which runs while the main thread
+    /// finalizes (a plain read of `initialized` there raced with its write: ThreadSanitizer).
+    static let running: UnsafeMutablePointer<Int64> = {
+        let p = UnsafeMutablePointer<Int64>.allocate(capacity: 1)
+        p.initialize(to: 0)
+        return p
+    }()
     /// Why Python could not start (requests then fail with this).
     nonisolated(unsafe) static var failure: String?
     nonisolated(unsafe) static var mainThreadState: UnsafeMutablePointer<PyThreadState>?
@@ -136,6 +143,7 @@ enum PythonRuntime {
         status = Py_InitializeFromConfig(&config)
         if PyStatus_Exception(status) != 0 { return fail(status) }
         initialized = true
+        wsgi_atomic_store(running, 1)
         mainThreadState = PyThreadState_Get()
         Interpreters.registerMain(PyThreadState_Get()!)
         Log.server(APLOG_INFO, .pythonInitialised, "Initialized Python \(version) in \(processName).")
@@ -164,6 +172,7 @@ enum PythonRuntime {
         guard initialized else { return }
         ProcessStopping.publishAll()
         guard destroy else { return }
+        wsgi_atomic_store(running, 0)
         Interpreters.destroyAll()
         initialized = false
     }

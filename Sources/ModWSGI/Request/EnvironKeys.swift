@@ -72,6 +72,15 @@ final class EnvironKeys {
         }
     }
 
+    /// Gives back this cache's references of the interpreter `state` (GIL held, in that
+    /// interpreter), before it ends: CPython frees its interned strings at finalization only
+    /// when nobody else holds them (LeakSanitizer saw every cached key left at exit).
+    static func release(_ state: OpaquePointer) {
+        guard let c = byInterpreter.removeValue(forKey: state) else { return }
+        for case let s? in c.slots { wsgi_decref(s.key) }
+        c.slots = [Slot?](repeating: nil, count: slotCount)
+    }
+
     /// Python is finalized: the strings are gone with their interpreters.
     static func forget() { byInterpreter = [:] }
 }

@@ -213,7 +213,7 @@ enum RequestHandler {
             requestStart: Int64(r.pointee.request_time), serverPid: UInt32(ModuleState.pid))
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
-        return WSGIApplication.run(spec, channel: channel) { environ in
+        let status = WSGIApplication.run(spec, channel: channel) { environ in
             let keys = EnvironKeys.current
             fillFromTable(environ, env, keys: keys)
             keys.set(environ, "wsgi.url_scheme", Py.string(scheme))
@@ -222,6 +222,8 @@ enum RequestHandler {
                 Py.setItem(environ, "apache.request_rec", capsule)
             }
         }
+        ConnectionGuard.check(r, scriptPath: scriptPath)
+        return status
     }
 
     /// HTTPS as mod_wsgi reads it: "On" (any case) or "1".

@@ -28,6 +28,8 @@ final class WSGIRequest {
 
     /// channel.bufferedWriteLimit, asked once.
     private let writeLimit: Int
+    /// The process that began the request (see ForkGuard).
+    let owner = getpid()
 
     init(channel: RequestChannel, enableSendfile: Bool) {
         self.channel = channel
@@ -299,6 +301,7 @@ final class WSGIRequest {
     /// application's write() (else an item of the response iterable).
     func write(_ data: PyObj, flush: Bool = false) -> Bool {
         if finished { Py.raise(wsgi_exc_runtime_error(), "write() called after request completed"); return false }
+        ForkGuard.check(owner, channel, scriptPath)
         guard wsgi_bytes_check(data) != 0 else {
             let type = String(cString: wsgi_type_name(data))
             Py.raise(
@@ -360,6 +363,7 @@ final class WSGIRequest {
     func run(application: PyObj, environ: PyObj, startResponse: PyObj) -> Int32 {
         let args = Py.tuple([wsgi_new_ref(environ), wsgi_new_ref(startResponse)])
         let result = PyObject_Call(application, args, nil)
+        ForkGuard.check(owner, channel, scriptPath)
         wsgi_decref(args)
         guard let result else { return failed(.call) }
         defer { wsgi_decref(result) }
@@ -390,12 +394,15 @@ final class WSGIRequest {
                 ok = false
             }
         }
+        ForkGuard.check(owner, channel, scriptPath)
         if ok { ok = sendHeadersIfNeeded() }
         var code: Int32 = OK
         if !ok { code = failed(.iteration) }
         // PEP 3333: close() is always called, whatever happened.
         if let close = PyObject_GetAttrString(result, "close") {
-            if let r = PyObject_CallNoArgs(close) {
+            let r = PyObject_CallNoArgs(close)
+            ForkGuard.check(owner, channel, scriptPath)
+            if let r {
                 wsgi_decref(r)
             } else {
                 _ = failed(.close)

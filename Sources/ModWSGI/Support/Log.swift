@@ -139,6 +139,9 @@ enum LogID: Int {
     case healthDenied = 1805
     case lifecycleBoardFailed = 1806
     case drainKilled = 1807
+    // What hostile applications do (19xx).
+    case forkedChildReturned = 1901
+    case connectionClosedByApp = 1902
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }

@@ -35,15 +35,23 @@ enum ProcessStopping {
     }
 
     /// From the daemon supervisor, as it starts stopping: delivered on a thread of its
-    /// own (a callback must not stall the supervisor); `publishAll` waits for it.
+    /// own (a callback must not stall the supervisor); `publishAll` waits for it. Only the
+    /// supervisor's thread touches `publisher` (the new thread read it while it was being
+    /// assigned: ThreadSanitizer, make sanitize).
     static func publishSoon() {
         guard PythonRuntime.initialized, publisher == nil else { return }
-        publisher = DaemonProcess.spawn { publishAll() }
+        publisher = DaemonProcess.spawn { deliver() }
+    }
+
+    /// At exit, on the supervisor's thread: waits for publishSoon's thread, then delivers
+    /// what it has not.
+    static func publishAll() {
+        if let t = publisher { pthread_join(t, nil); publisher = nil }
+        deliver()
     }
 
     /// Delivers process_stopping in every interpreter that has not had it (without the GIL).
-    static func publishAll() {
-        if let t = publisher, !pthread_equal(t, pthread_self()).boolValue { pthread_join(t, nil); publisher = nil }
+    private static func deliver() {
         _ = Interpreters.acquire("")
         let apis = Interpreters.shared { InterpreterAPI.all }
         Interpreters.release()
@@ -62,10 +70,6 @@ enum ProcessStopping {
             Interpreters.release()
         }
     }
-}
-
-extension Int32 {
-    fileprivate var boolValue: Bool { self != 0 }
 }
 
 extension InterpreterAPI {

@@ -30,7 +30,7 @@ enum RequestInterrupt {
     /// From the supervisor thread (no GIL): raises RequestTimeout in the thread `ident` (the
     /// daemon's worker thread `index`), if it runs a request, logging what mod_wsgi 6.x logs.
     static func interrupt(thread ident: UInt, index: Int, group g: DaemonGroupConfig) {
-        guard PythonRuntime.initialized, ident != 0 else { return }
+        guard wsgi_atomic_load(PythonRuntime.running) != 0, ident != 0 else { return }
         let target = Interpreters.shared { running[ident] }
         guard let target else { return }
         Log.server(
