@@ -36,6 +36,8 @@
 #include <apr_file_io.h>
 #include <apr_lib.h>
 #include <apr_optional.h>
+#include <apr_md5.h>
+#include <apr_date.h>
 #include <mod_auth.h>
 #include <mod_ssl.h>
 #include <mod_log_config.h>
@@ -178,6 +180,22 @@ static inline const char *wsgi_check_global(cmd_parms *cmd) {
 static inline const char *wsgi_check_server_context(cmd_parms *cmd) {
     return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
 }
+/* The request's core settings the CGI variables depend on (ap_get_core_module_config is a
+   macro): CGIPassAuth On, QualifyRedirectURL On, CGIVar REQUEST_URI current-uri. */
+static inline int wsgi_core_cgi_pass_auth(request_rec *r) {
+    core_dir_config *conf = (core_dir_config *)ap_get_core_module_config(r->per_dir_config);
+    return conf->cgi_pass_auth == AP_CGI_PASS_AUTH_ON;
+}
+static inline int wsgi_core_qualify_redirect_url(request_rec *r) {
+    core_dir_config *conf = (core_dir_config *)ap_get_core_module_config(r->per_dir_config);
+    return conf->qualify_redirect_url == AP_CORE_CONFIG_ON;
+}
+static inline int wsgi_core_request_uri_is_current(request_rec *r) {
+    core_dir_config *conf = (core_dir_config *)ap_get_core_module_config(r->per_dir_config);
+    const char *rule = conf->cgi_var_rules
+        ? (const char *)apr_hash_get(conf->cgi_var_rules, "REQUEST_URI", APR_HASH_KEY_STRING) : NULL;
+    return rule && !strcmp(rule, "current-uri");
+}
 static inline int wsgi_table_count(const apr_table_t *t) {
     return apr_table_elts(t)->nelts;
 }
@@ -260,6 +278,14 @@ static inline PyObject *wsgi_exc_runtime_error(void) { return PyExc_RuntimeError
 static inline PyObject *wsgi_exc_os_error(void) { return PyExc_OSError; }
 static inline PyObject *wsgi_exc_io_error(void) { return PyExc_IOError; }
 static inline PyObject *wsgi_exc_base_exception(void) { return PyExc_BaseException; }
+static inline PyObject *wsgi_exc_system_exit(void) { return PyExc_SystemExit; }
+static inline PyObject *wsgi_exc_attribute_error(void) { return PyExc_AttributeError; }
+static inline PyObject *wsgi_exc_syntax_error(void) { return PyExc_SyntaxError; }
+static inline PyObject *wsgi_exc_deprecation_warning(void) { return PyExc_DeprecationWarning; }
+/* The name of an exception class (its tp_name), as mod_wsgi 6.x names it in its log lines. */
+static inline const char *wsgi_class_name(PyObject *t) {
+    return PyType_Check(t) ? ((PyTypeObject *)t)->tp_name : "Exception";
+}
 static inline int wsgi_bytes_check(PyObject *o) { return PyBytes_Check(o); }
 static inline int wsgi_unicode_check(PyObject *o) { return PyUnicode_Check(o); }
 static inline int wsgi_tuple_check(PyObject *o) { return PyTuple_Check(o); }

@@ -16,10 +16,19 @@ struct DaemonRequest {
     var enableSendfile = false
     var hasBody = false
     var isHEAD = false
+    var ignoreActivity = false
+    /// When Apache read the request and when the child began sending it (µs since the epoch).
+    var requestStart: Int64 = 0
     var queueStart: Int64 = 0
-    /// The Apache child that accepted the request (telemetry's slow_server_pid, as mod_wsgi's
-    /// mod_wsgi.server_pid; kept out of the environ, which stays 4.9's).
+    /// The Apache child that accepted the request (mod_wsgi 6.x's mod_wsgi.server_pid, and
+    /// telemetry's slow_server_pid); its connection attempts and the times it sent the request
+    /// again (request_started's daemon_connects and daemon_restarts).
     var serverPid: UInt32 = 0
+    var daemonConnects: UInt32 = 0
+    var daemonRestarts: UInt32 = 0
+    /// Which server (0: the main one, n: the n-th <VirtualHost>) took the request: its
+    /// ErrorLog gets what the daemon logs about it.
+    var serverIndex: UInt32 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
     private(set) var raw: [UInt8] = []
     private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
@@ -28,7 +37,7 @@ struct DaemonRequest {
     func encode(environ table: OpaquePointer?) -> [UInt8] {
         var e = Encoder()
         e.bytes.reserveCapacity(2048)
-        e.u32(2)  // version of this layout
+        e.u32(3)  // version of this layout
         e.string(scriptPath); e.string(callableObject); e.string(applicationGroup)
         e.string(scheme); e.string(client)
         var flags: UInt32 = 0
@@ -36,9 +45,14 @@ struct DaemonRequest {
         if enableSendfile { flags |= 2 }
         if hasBody { flags |= 4 }
         if isHEAD { flags |= 8 }
+        if ignoreActivity { flags |= 16 }
         e.u32(flags)
+        e.i64(requestStart)
         e.i64(queueStart)
         e.u32(serverPid)
+        e.u32(daemonConnects)
+        e.u32(daemonRestarts)
+        e.u32(serverIndex)
         let n = Int(wsgi_table_count(table))
         guard n > 0, let items = wsgi_table_entries(table) else { e.u32(0); return e.bytes }
         let countAt = e.bytes.count
@@ -54,12 +68,6 @@ struct DaemonRequest {
             for j in 0..<4 { b[countAt + j] = UInt8((count >> (8 * UInt32(j))) & 0xff) }
         }
         return e.bytes
-    }
-
-    /// Whether an environment entry has exactly this value.
-    func has(_ key: StaticString, _ value: StaticString) -> Bool {
-        guard let v = find(key) else { return false }
-        return equal(v, value)
     }
 
     /// The value of one environment entry.
@@ -89,7 +97,7 @@ struct DaemonRequest {
 
     static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
         var d = Decoder(bytes)
-        guard try d.u32() == 2 else { throw WireError.malformed("request layout version") }
+        guard try d.u32() == 3 else { throw WireError.malformed("request layout version") }
         var r = DaemonRequest()
         r.scriptPath = try d.string(); r.callableObject = try d.string(); r.applicationGroup = try d.string()
         r.scheme = try d.string(); r.client = try d.string()
@@ -98,8 +106,13 @@ struct DaemonRequest {
         r.enableSendfile = flags & 2 != 0
         r.hasBody = flags & 4 != 0
         r.isHEAD = flags & 8 != 0
+        r.ignoreActivity = flags & 16 != 0
+        r.requestStart = try d.i64()
         r.queueStart = try d.i64()
         r.serverPid = try d.u32()
+        r.daemonConnects = try d.u32()
+        r.daemonRestarts = try d.u32()
+        r.serverIndex = try d.u32()
         let n = Int(try d.u32())
         guard n <= 100_000 else { throw WireError.malformed("too many environ entries") }
         r.entries.reserveCapacity(n)

@@ -52,7 +52,6 @@ enum LogID: Int {
     case daemonIdentity = 1213
     case daemonServiceExit = 1214
     case daemonRestart = 1215
-    case daemonRequestTimeout = 1216
     case daemonThreadFailed = 1250
     case daemonStartupFailed = 1251
     case daemonForkFailed = 1252
@@ -101,13 +100,24 @@ enum LogID: Int {
     case eventCallbackFailed = 1401
     case scriptLoading = 1402
     case reloadRequiredFailed = 1403
-    case reloadRequiredTraceback = 1404
     case requestInterrupted = 1405
     case daemonRequestInterrupting = 1406
     case metricsBoardFailed = 1501
     case metricsBoardFull = 1502
     case metricsDenied = 1503
     case metricsBoardResized = 1504
+    // mod_wsgi 6.1's request handling (issue 23).
+    case daemonScriptReload = 1601
+    case daemonRestartConnects = 1602
+    case daemonRequestTimeoutDraining = 1603
+    case daemonRequestTimeoutInjected = 1604
+    case daemonRequestTimeoutStopping = 1605
+    case daemonClosedBeforeHeaders = 1606
+    case daemonDrainDone = 1607
+    case daemonDrainTimeout = 1608
+    case closeLookupFailed = 1609
+    case wsgiErrorsFailed = 1610
+    case requestInterruptedAfterHeaders = 1611
     // mod_wsgi 6.1's interpreter options and telemetry (17xx).
     case switchIntervalSet = 1701
     case switchIntervalSkipped = 1702
@@ -139,15 +149,18 @@ enum LogID: Int {
     var tag: String { "MW\(rawValue): " }
 }
 
-/// One format for every line the module writes: `MWnnnn: mod_wsgi (pid=N): text`. A message
-/// of several lines (a traceback) is written line by line, each with the same prefix, so
-/// that `grep MW1106` finds all of it and no line of it is anonymous.
+/// One format for every line the module writes: `MWnnnn: text`, where the text is mod_wsgi
+/// 6.1's where mod_wsgi writes the same line (6.x dropped 4.9's `mod_wsgi (pid=N): `: Apache's
+/// `[pid N:tid N]` says it). A line about a request names its script first, as 6.x does:
+/// `MWnnnn: [script /path] text`. A message of several lines (a traceback) is written line by
+/// line, each with the same ID, so that `grep MW1106` finds all of it and no line of it is
+/// anonymous; only the first names the script.
 enum Log {
     static func server(
         _ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
         _ s: UnsafePointer<server_rec>? = nil
     ) {
-        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
+        let prefix = id.tag
         for line in lines(message) {
             wsgi_log_error(level, status, s ?? UnsafePointer(ModuleState.mainServer), prefix + line)
         }
@@ -157,8 +170,38 @@ enum Log {
         _ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0,
         _ r: UnsafeMutablePointer<request_rec>
     ) {
-        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
-        for line in lines(message) { wsgi_log_rerror(level, status, r, prefix + line) }
+        var first = true
+        for line in lines(message) {
+            let text = first ? scriptTag(r.pointee.filename) + line : line
+            first = false
+            wsgi_log_rerror(level, status, r, id.tag + text)
+        }
+    }
+
+    /// A line about a request from a daemon process, which has no request_rec: Apache's
+    /// `[remote ip:port]` (as mod_wsgi's daemon lines show it) is written here, before the ID.
+    static func daemonRequest(
+        _ level: Int32, _ id: LogID, _ message: String, client: String, script: String,
+        server: UnsafePointer<server_rec>? = nil
+    ) {
+        let remote = "[remote " + client + "] "
+        var first = true
+        for line in lines(message) {
+            let text = first ? scriptTag(script) + line : line
+            first = false
+            wsgi_log_error(level, 0, server ?? UnsafePointer(ModuleState.mainServer), remote + id.tag + text)
+        }
+    }
+
+    /// `[script /path] `, as mod_wsgi 6.x writes before what it logs about a request whose
+    /// script (Apache's filename) is known; empty when it is not.
+    static func scriptTag(_ filename: UnsafePointer<CChar>?) -> String {
+        guard let filename, filename.pointee != 0 else { return "" }
+        return "[script " + String(cString: filename) + "] "
+    }
+
+    static func scriptTag(_ filename: String) -> String {
+        filename.isEmpty ? "" : "[script " + filename + "] "
     }
 
     /// The lines of a message; one line (the common case) without copying.
@@ -168,12 +211,15 @@ enum Log {
     }
 
     /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
-    /// written as the application wrote it, as mod_wsgi does.
-    static func raw(_ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil) {
+    /// written as the application wrote it, after the script's tag when it is about a request.
+    static func raw(
+        _ level: Int32, _ message: String, request r: UnsafeMutablePointer<request_rec>? = nil,
+        server: UnsafePointer<server_rec>? = nil
+    ) {
         if let r {
-            wsgi_log_rerror(level, 0, r, message)
+            wsgi_log_rerror(level, 0, r, scriptTag(r.pointee.filename) + message)
         } else {
-            wsgi_log_error(level, 0, ModuleState.mainServer, message)
+            wsgi_log_error(level, 0, server ?? UnsafePointer(ModuleState.mainServer), message)
         }
     }
 }

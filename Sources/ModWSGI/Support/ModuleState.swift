@@ -13,6 +13,16 @@ enum ModuleState {
     nonisolated(unsafe) static var processGroup = ""
     /// The daemon group's home= directory (also puts '' first on sys.path).
     nonisolated(unsafe) static var daemonHome: String? = nil
-    /// Requests handled by this process (mod_wsgi.total_requests); changed under the GIL.
+    /// Requests handled by this process; changed under the GIL.
     nonisolated(unsafe) static var totalRequests = 0
+    /// This process's pid, and as a C string in the child's pool (the environ's
+    /// mod_wsgi.server_pid): set by `noteProcess()` in each child and daemon process.
+    nonisolated(unsafe) static var pid: Int32 = 0
+    nonisolated(unsafe) static var pidString: UnsafePointer<CChar>? = nil
+
+    /// In a new process (an Apache child, a daemon process): its pid.
+    static func noteProcess(pool: OpaquePointer?) {
+        pid = getpid()
+        pidString = UnsafePointer(String(pid).pooled(pool))
+    }
 }
