@@ -13,7 +13,7 @@ struct LoadFailureWatch {
     let path: String
     private var offset: Int
     private var partial: [UInt8] = []
-    /// The report being collected: its ID and pid prefix, and its lines so far.
+    /// The report being collected: its key (see `key`), and its lines so far.
     private var prefix: String?
     private var lines: [String] = []
     private(set) var done = false
@@ -39,24 +39,35 @@ struct LoadFailureWatch {
 
     private mutating func take(_ line: String) {
         if let prefix {
-            if let r = line.firstRange(of: prefix) { lines.append(Self.message(String(line[r.upperBound...]))) }
+            if Self.key(line) == prefix, let text = Self.text(line) {
+                lines.append(text)
+            }
             return
         }
-        for id in Self.ids {
-            // "MW1103: mod_wsgi (pid=123): text": lines of the same report share that prefix.
-            guard let start = line.firstRange(of: id),
-                let end = line[start.upperBound...].firstRange(of: "): ")
-            else { continue }
-            prefix = String(line[start.lowerBound..<end.upperBound])
-            lines.append(Self.message(String(line[end.upperBound...])))
-            return
-        }
+        guard let key = Self.key(line), let text = Self.text(line) else { return }
+        prefix = key
+        lines.append(text)
     }
 
-    /// The message without the daemon's "[client 127.0.0.1:1234] ".
-    static func message(_ text: String) -> String {
-        guard text.hasPrefix("[client "), let close = text.firstIndex(of: "]") else { return text }
-        return String(text[text.index(after: close)...].drop { $0 == " " })
+    /// What the lines of one report share: their ID and Apache's `[pid N:tid N]` (one thread
+    /// writes a report, a line at a time), e.g. "[pid 12:tid 34] MW1103: "; nil when the line
+    /// is not a load failure.
+    static func key(_ line: String) -> String? {
+        guard let id = ids.first(where: { line.contains($0) }) else { return nil }
+        guard let start = line.firstRange(of: "[pid "), let end = line[start.lowerBound...].firstIndex(of: "]") else {
+            return id
+        }
+        return String(line[start.lowerBound...end]) + " " + id
+    }
+
+    /// The text after the ID, without the script tag mod_wsgi puts on a report's first line.
+    static func text(_ line: String) -> String? {
+        guard let id = ids.first(where: { line.contains($0) }), let r = line.firstRange(of: id) else { return nil }
+        var text = line[r.upperBound...]
+        if text.hasPrefix("[script "), let close = text.firstIndex(of: "]") {
+            text = text[text.index(after: close)...].drop { $0 == " " }
+        }
+        return String(text)
     }
 
     /// The complete lines appended since the last call.

@@ -60,6 +60,7 @@ func wsgi_swift_pre_mpm(_ p: OpaquePointer?) -> Int32 {
 func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server_rec>?) {
     ModuleState.childPool = p
     ModuleState.mainServer = s
+    ModuleState.noteProcess(pool: p)
     // Before Apache starts the child's threads, which would each get an arena.
     MallocArenas.limitInApacheChild()
     DaemonManager.closeListenersInChild()

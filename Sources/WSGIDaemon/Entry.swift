@@ -27,7 +27,7 @@ enum DaemonRuntime {
         var early = ErrorLogSettings()
         early.level = APLOG_INFO
         let earlyLog = ErrorLogWriter(early)
-        Log.sink = { earlyLog.write(level: $0, status: $1, $2) }
+        Log.sink = { level, status, _, line in earlyLog.write(level: level, status: status, line) }
 
         let record: DaemonExecRecord
         do {
@@ -47,7 +47,12 @@ enum DaemonRuntime {
         if record.metricsBoard >= 0 { _ = wsgi_set_cloexec(record.metricsBoard, 1) }
         if record.lifecycleBoard >= 0 { _ = wsgi_set_cloexec(record.lifecycleBoard, 1) }
         let writer = ErrorLogWriter(record.log)
-        Log.sink = { writer.write(level: $0, status: $1, $2) }
+        for fd in record.serverLogs where fd >= 0 { _ = wsgi_set_cloexec(fd, 1) }
+        let serverLogs = record.serverLogs
+        Log.sink = { level, status, server, line in
+            let fd = server > 0 && server < serverLogs.count && serverLogs[server] >= 0 ? serverLogs[server] : 2
+            writer.write(level: level, status: status, line, fd: fd)
+        }
         HostFacts.provider = { record.start.facts }
         if record.metricsBoard >= 0 { MetricsBoard.current = MetricsBoard.attach(fd: record.metricsBoard) }
         if record.lifecycleBoard >= 0 { LifecycleBoard.current = LifecycleBoard.attach(fd: record.lifecycleBoard) }

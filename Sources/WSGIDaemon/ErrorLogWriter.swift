@@ -19,7 +19,8 @@ final class ErrorLogWriter {
         }
     }
 
-    func write(level: Int32, status: Int32, _ message: String) {
+    /// One line to the log on descriptor `fd` (standard error: the main server's).
+    func write(level: Int32, status: Int32, _ message: String, fd: Int32 = 2) {
         guard level <= settings.level else { return }
         if settings.syslogFacility != nil {
             // syslog adds the time and pid; Apache sends the rest of its line as the message.
@@ -38,7 +39,7 @@ final class ErrorLogWriter {
         bytes.withUnsafeMutableBytes { buf in
             var done = 0
             while done < buf.count {
-                let n = CWSGICore.write(2, buf.baseAddress! + done, buf.count - done)
+                let n = CWSGICore.write(fd, buf.baseAddress! + done, buf.count - done)
                 if n < 0 && wsgi_errno() == EINTR { continue }
                 if n <= 0 { return }
                 done += n

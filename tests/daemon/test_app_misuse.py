@@ -59,7 +59,7 @@ def test_forked_child_returning_into_the_server_is_ended(apache_factory, mode):
     # The client got the parent's response, and only it (mod_wsgi: the child's came first).
     assert r.body.startswith(b"from the parent"), r.body
     parent, child = re.match(rb"from the parent (\d+), child (\d+)", r.body).groups()
-    m = a.wait_log(r"MW1901: mod_wsgi \(pid=%d\): (\[client [^]]*\] )?The application forked this process "
+    m = a.wait_log(r"\[pid %d(?::tid \d+)?\] .*MW1901: (\[script [^]]*\] )?The application forked this process "
                    r"from pid %d" % (int(child), int(parent)), since)
     assert "must end with os._exit()" in a.log(since)[m.start():]
     time.sleep(0.5)

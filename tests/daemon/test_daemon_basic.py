@@ -143,26 +143,26 @@ WSGIScriptAlias /d @APPS@/daemon.wsgi process-group=g application-group=%%{GLOBA
     assert info["threads_per_process"] == threads and info["maximum_processes"] == procs
 
 
-DAEMON_ONLY = {"mod_wsgi.queue_start", "mod_wsgi.daemon_connects", "mod_wsgi.daemon_restarts",
-               "mod_wsgi.daemon_start"}
-
-
 def test_environ_parity(basic):
     a = basic
     emb = a.get("/env/x?q=1", headers={"X-Custom": "v"}).json()
     dae = a.get("/envd/x?q=1", headers={"X-Custom": "v"}).json()
     ek = set(k for k in emb if k != "_")
     dk = set(k for k in dae if k != "_")
-    assert dk - ek == DAEMON_ONLY
-    assert ek - dk == set()
+    # mod_wsgi 6.x: the same keys in both modes (queue_start and daemon_start are 0.0 in
+    # embedded mode; daemon_connects and daemon_restarts are in request_started only).
+    assert dk == ek
     assert dae["mod_wsgi.process_group"] == "g1" and emb["mod_wsgi.process_group"] == ""
     for k in ("REQUEST_METHOD", "QUERY_STRING", "PATH_INFO", "HTTP_X_CUSTOM", "SERVER_PORT", "REMOTE_ADDR",
               "wsgi.url_scheme", "SERVER_PROTOCOL", "mod_wsgi.path_info"):
         assert dae[k] == emb[k], k
-    now = time.time() * 1e6
-    qs, ds, rs = (int(dae[k]) for k in ("mod_wsgi.queue_start", "mod_wsgi.daemon_start", "mod_wsgi.request_start"))
-    assert rs <= qs <= ds <= int(dae["mod_wsgi.script_start"]) <= now + 1e6
-    assert dae["mod_wsgi.daemon_connects"] == "1" and dae["mod_wsgi.daemon_restarts"] == "0"
+    now = time.time()
+    rs, qs, ds, app = (float(dae[k]["repr"]) for k in ("mod_wsgi.request_start", "mod_wsgi.queue_start",
+                                                        "mod_wsgi.daemon_start", "mod_wsgi.application_start"))
+    assert now - 60 < rs <= qs <= ds <= app <= now + 1
+    assert float(emb["mod_wsgi.queue_start"]["repr"]) == 0.0 and float(emb["mod_wsgi.daemon_start"]["repr"]) == 0.0
+    # The Apache child that relayed it, not the daemon.
+    assert dae["mod_wsgi.server_pid"] != str(dae["_"]["pid"]) and int(dae["mod_wsgi.server_pid"]) in a.children()
     assert dae["_"]["pid"] != emb["_"]["pid"]
 
 
@@ -172,7 +172,9 @@ def test_two_www_authenticate_headers(basic):
     assert status == 401
     auth = [v for k, v in headers if k.lower() == "www-authenticate"]
     assert auth == ['Basic realm="one, with comma"', 'Digest realm="two", qop="auth"']
-    assert [v for k, v in headers if k.lower() == "x-multi"] == ["a", "b, c"]
+    # Apache's CGI header parser in the Apache child merges repeated names (mod_wsgi 6.x;
+    # WWW-Authenticate and Set-Cookie excepted).
+    assert [v for k, v in headers if k.lower() == "x-multi"] == ["a, b, c"]
 
 
 def test_streamed_chunked_response(basic):
@@ -277,7 +279,7 @@ def test_exit_in_app_replaced(basic):
     a = basic
     old = int(a.get("/d/pid").body)
     r = a.get("/d/exit")
-    assert r.status == 500
+    assert r.status == 502  # mod_wsgi 6.x: the daemon went away before its response headers
     deadline = time.time() + 15
     while time.time() < deadline:
         r = a.get("/d/pid")

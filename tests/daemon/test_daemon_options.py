@@ -162,7 +162,7 @@ def test_deadlock_timeout(apache_factory):
     p1 = _pid(a)
     t0 = time.time()
     r = a.get("/d/gil_sleep?20", timeout=30)
-    assert r.status == 500 and time.time() - t0 < 10
+    assert r.status == 502 and time.time() - t0 < 10  # mod_wsgi 6.x: 502, the daemon went away
     a.wait_log(r"deadlock timer of 2 seconds expired")
     assert _pid(a) != p1
 

@@ -1,5 +1,6 @@
 """Issue 12, item 6: a script's reload_required(resource) in daemon mode: consulted on each
-request while script reloading is on, True reloads the script (in the same process)."""
+request while script reloading is on; True restarts the daemon process (as mod_wsgi 6.x),
+whose replacement serves the request."""
 import os
 
 from daemon_harness import harness  # noqa: F401
@@ -25,5 +26,5 @@ WSGIScriptAlias /rr @APPS@/reload_required.wsgi process-group=g application-grou
     since = a.log_size()
     open(os.path.join(a.markers, "reload-flag"), "w").close()
     assert _token(a)[0] != t1
-    a.wait_log(r"Reloading WSGI script '%s'\." % resource, since)
-    assert a.daemon_pids() == pids  # the module is reloaded; the process is not replaced
+    a.wait_log(r"Forcing restart of daemon process 'g' due to modification of script '%s'\." % resource, since)
+    assert a.wait_daemons(1, exclude=pids) != pids  # a new process, which loaded the script

@@ -29,10 +29,12 @@ def lp(x):
 def request(a, group="g", path="/pid"):
     env = {"REQUEST_METHOD": "GET", "SCRIPT_NAME": "/d", "PATH_INFO": path, "SERVER_NAME": "127.0.0.1",
            "SERVER_PORT": str(a.port), "SERVER_PROTOCOL": "HTTP/1.1", "mod_wsgi.process_group": group}
-    # Layout 2: ..., flags, queue start (µs), the Apache child's pid, then the environ.
-    p = struct.pack("<I", 2) + lp(os.path.join(a.apps, "daemon.wsgi")) + lp("application") + lp("")
-    p += lp("http") + lp("127.0.0.1:1") + struct.pack("<I", 0) + struct.pack("<q", int(time.time() * 1e6))
-    p += struct.pack("<I", os.getpid())
+    # Layout 3: ..., flags, request start and queue start (µs), the Apache child's pid, its
+    # connects and restarts, the server's index (0: the main one), then the environ.
+    now = int(time.time() * 1e6)
+    p = struct.pack("<I", 3) + lp(os.path.join(a.apps, "daemon.wsgi")) + lp("application") + lp("")
+    p += lp("http") + lp("127.0.0.1:1") + struct.pack("<I", 0)
+    p += struct.pack("<qqIIII", now, now, os.getpid(), 1, 0, 0)
     p += struct.pack("<I", len(env)) + b"".join(lp(k) + lp(v) for k, v in env.items())
     return frame(0x51, p)
 
@@ -106,7 +108,7 @@ def test_bad_frames_cost_one_connection(daemon):
         b"Q\x05\x00",
         bytes(rng.randrange(256) for _ in range(300)),
         frame(0x51, b"\x00" * 3),
-        frame(0x51, struct.pack("<I", 2) + good[9:]),               # unknown layout version
+        frame(0x51, struct.pack("<I", 4) + good[9:]),               # unknown layout version
         frame(0x44, b"body before the request"),
         b"Q" + struct.pack("<I", 0xFFFFFFF0),                        # oversized length, nothing after
         good[:len(good) // 2],                                       # truncated request

@@ -1,7 +1,7 @@
 """An application that fails to load: the error log names the user's file (not the generated
-handler.wsgi) with a traceback that starts in the user's code, every line of it with the same
-message prefix; on a terminal start-server also prints that first failure, with the error log's
-path, and keeps serving so that a fixed file recovers."""
+handler.wsgi), in mod_wsgi 6.x's words, with a traceback that starts in the user's code, every
+line of it with the same message ID; on a terminal start-server also prints that first failure,
+with the error log's path, and keeps serving so that a fixed file recovers."""
 import os
 import re
 import signal
@@ -25,11 +25,19 @@ import no_such_module_mwe8
 
 
 def load_failure_block(text):
-    """The lines of the first MW1103 report in the error log."""
+    """The lines of the first MW1103 report in the error log (one thread writes it: the same
+    Apache [pid:tid] on every line)."""
     lines = [l for l in text.splitlines() if "MW1103: " in l]
     assert lines, text
-    prefix = re.search(r"MW1103: mod_wsgi \(pid=\d+\): ", lines[0]).group(0)
-    return [l for l in lines if prefix in l]
+    key = re.search(r"\[pid \d+:tid \d+\]", lines[0]).group(0)
+    return [l for l in lines if key in l]
+
+
+def first_line(app, syntax):
+    """What mod_wsgi 6.x says first of a script that failed to load."""
+    if syntax:
+        return "Could not read or compile WSGI script '%s' for " % app
+    return "Unable to execute Python script file '%s'." % app
 
 
 def wait_log(root, pattern, timeout=20):
@@ -41,12 +49,12 @@ def wait_log(root, pattern, timeout=20):
     raise AssertionError("%r not in the error log:\n%s" % (pattern, error_log(root)))
 
 
-@pytest.mark.parametrize("source,error,first_frame", [
-    (SYNTAX_ERROR, r"SyntaxError: ", r'File "{app}", line 2'),
+@pytest.mark.parametrize("source,error,first_frame,syntax", [
+    (SYNTAX_ERROR, r"SyntaxError: ", r'File "{app}", line 2', True),
     (IMPORT_ERROR, r"ModuleNotFoundError: No module named 'no_such_module_mwe8'",
-     r'File "{app}", line 3, in <module>'),
+     r'File "{app}", line 3, in <module>', False),
 ])
-def test_load_failure_on_a_terminal(workdir, port, killer, source, error, first_frame):  # noqa: F811
+def test_load_failure_on_a_terminal(workdir, port, killer, source, error, first_frame, syntax):  # noqa: F811
     root = os.path.join(workdir, "root")
     app = write(os.path.join(workdir, "app.py"), source)
     url = "http://127.0.0.1:%d/" % port
@@ -55,14 +63,15 @@ def test_load_failure_on_a_terminal(workdir, port, killer, source, error, first_
 
     # The terminal: the first failure, the error log's path, the user's file and the error.
     child.expect("the application failed to load \\(from %s\\):" % re.escape(os.path.join(root, "error_log")))
-    child.expect("Target WSGI script '%s' cannot be loaded as Python module." % re.escape(app))
+    child.expect(re.escape(first_line(app, syntax)))
     child.expect(error)
     child.expect("the server keeps running")
     assert child.isalive()
 
     # The error log: the same, every line with the same prefix, the traceback in the user's file.
     block = load_failure_block(wait_log(root, error))
-    assert "Target WSGI script '%s' cannot be loaded as Python module." % app in block[0], block
+    assert first_line(app, syntax) in block[0], block
+    assert re.search(r"\w+Error exception raised processing WSGI script '%s' for " % re.escape(app), block[1]), block
     assert not any("handler.wsgi" in l for l in block), block
     frames = [l for l in block if 'File "' in l]
     assert frames and re.search(first_frame.format(app=re.escape(app)), frames[0]), block
@@ -84,7 +93,7 @@ def test_module_that_cannot_be_imported_is_named(workdir, port, killer):  # noqa
     child = spawn_on_tty(["--application-type", "module", "no_such_module_mwe8", "--host", "127.0.0.1",
                           "--port", str(port), "--server-root", root])
     killer(child.pid)
-    child.expect("Target WSGI module 'no_such_module_mwe8' cannot be loaded as Python module.")
+    child.expect(re.escape("Unable to import Python module 'no_such_module_mwe8'."))
     child.expect("ModuleNotFoundError: No module named 'no_such_module_mwe8'")
     block = load_failure_block(error_log(root))
     assert not any("handler.wsgi" in l for l in block), block
@@ -105,7 +114,7 @@ def test_debug_mode_500_page_shows_the_load_failure(workdir, port, killer):  # n
     status, body, headers = wait_for(url)
     assert status == 500, body
     text = body.decode()
-    assert text.startswith("Target WSGI script '%s' cannot be loaded as Python module.\n" % app), text
+    assert text.startswith(first_line(app, False) + "\n"), text
     assert 'File "%s", line 3, in <module>' % app in text, text
     assert "ModuleNotFoundError: No module named 'no_such_module_mwe8'" in text, text
     assert "handler.wsgi" not in text, text

@@ -106,10 +106,11 @@ def test_wsgi_script_edit_restarts(setup_server, workdir):
     pid = body(sr)[1].split()[1]
     with open(os.path.join(workdir, "app.py"), "ab") as f:  # an in-place write
         f.write(b"\nmymod.VALUE = 'script'\n")
-    # The old process may first reload the script in place (script reloading, as in mod_wsgi);
-    # the restart follows and a new process serves the new script.
+    # Whichever sees it first restarts the process (a new pid serves the new script): the
+    # reloader ('Change detected to …' in the log), or the handler's reload_required() on the
+    # next request (daemon mode restarts, as in mod_wsgi; logged at info, below the server's
+    # LogLevel warn).
     wait_body(sr, lambda s, t: s == 200 and t.startswith("script ") and t.split()[1] != pid)
-    assert 'Change detected to "%s".' % os.path.join(workdir, "app.py") in sr.error_log()
 
 
 def test_track_changes(setup_server, workdir):

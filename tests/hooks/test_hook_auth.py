@@ -100,7 +100,7 @@ def test_digest_non_utf8_credentials(srv):
 def test_basic_errors_are_logged(srv):
     mark = srv.log_size()
     assert curl("-u", "raise:x", url(srv, "/basic/"))[0] == 500
-    srv.wait_log(r"MW1302: .*Exception occurred processing WSGI user authentication script", since=mark)
+    srv.wait_log(r"MW1302: .*ValueError exception raised processing WSGI script '.*auth.py' for ", since=mark)
     srv.wait_log(r"ValueError: check_password failed on purpose", since=mark)
     mark = srv.log_size()
     assert curl("-u", "bad:x", url(srv, "/basic/"))[0] == 500

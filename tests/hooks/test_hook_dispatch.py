@@ -101,7 +101,7 @@ def test_exception_is_500_with_traceback(srv):
     mark = srv.log_size()
     r, _ = get(srv, "/d/raise")
     assert r.status == 500
-    srv.wait_log(r"MW1302: .*Exception occurred processing WSGI dispatch script", since=mark)
+    srv.wait_log(r"MW1302: .*ValueError exception raised processing WSGI script '.*dispatch.py' for ", since=mark)
     srv.wait_log(r"ValueError: dispatch failed on purpose", since=mark)
 
 

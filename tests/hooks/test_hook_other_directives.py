@@ -46,6 +46,7 @@ def test_directives_without_effect_here_warn_once(hooks_factory, line, warning):
     assert a.log().count(warning) == 1, a.log()
 
 
+@pytest.mark.mod_wsgi_49("hook scripts' environ keeps 4.9's mod_wsgi.script_reloading (hooks are outside issue 23's request path)")
 def test_hook_scripts_are_not_reloaded_with_script_reloading_off(hooks_factory):
     a = hooks_factory("WSGIScriptAlias /app @APPS@/env.wsgi\n<Location /app>\n"
                       "WSGIAccessScript @APPS@/access.py\nWSGIScriptReloading Off\n</Location>\n")

@@ -36,6 +36,12 @@ WSGIScriptAlias /cidr @APPS@/env.wsgi
     WSGITrustedProxyHeaders X-Forwarded-For
     WSGITrustedProxies 10.0.0.0/8 127.0.0.0/31
 </Location>
+WSGIScriptAlias /sp/daemon @APPS@/env.wsgi process-group=proxied
+WSGIScriptAlias /sp @APPS@/env.wsgi
+<Location /sp>
+    WSGITrustedProxyHeaders x-forwarded-port X-FORWARDED-SERVER
+    WSGITrustedProxies 127.0.0.1
+</Location>
 """, name="proxies")
 
 
@@ -97,3 +103,41 @@ def test_networks(srv):
 def test_without_the_directives_headers_are_left_alone(srv):
     env = request(srv, "/plain/x", "127.0.0.1", {"X-Forwarded-For": "192.0.2.1"})
     assert env["REMOTE_ADDR"] == "127.0.0.1" and env["HTTP_X_FORWARDED_FOR"] == "192.0.2.1"
+
+
+# mod_wsgi 6.0: X-Forwarded-Port and X-Forwarded-Server are stripped too when the peer is not a
+# trusted proxy (4.9 left them in the environ), however the directive and the client spell them.
+SERVER_PORT_HEADERS = [
+    {"X-Forwarded-Port": "8443", "X-Forwarded-Server": "spoofed.example"},
+    {"x-forwarded-port": "8443", "x-forwarded-server": "spoofed.example"},
+    {"X-FORWARDED-PORT": "8443", "X-FORWARDED-SERVER": "spoofed.example"},
+]
+
+
+@pytest.mark.mod_wsgi_61
+@pytest.mark.parametrize("headers", SERVER_PORT_HEADERS, ids=["canonical", "lower", "upper"])
+@pytest.mark.parametrize("path", ["/sp/x", "/sp/daemon/x", "/p/x", "/p/daemon/x"])
+def test_untrusted_forwarded_port_and_server_are_stripped(srv, path, headers):
+    env = request(srv, path, "127.0.0.2", headers)
+    assert "HTTP_X_FORWARDED_PORT" not in env, env
+    if path.startswith("/sp"):
+        assert "HTTP_X_FORWARDED_SERVER" not in env, env
+    else:  # /p does not name X-Forwarded-Server: a header nobody said to trust is left alone
+        assert env["HTTP_X_FORWARDED_SERVER"] == "spoofed.example"
+    assert env["SERVER_PORT"] == str(srv.port) and env["SERVER_NAME"] == "127.0.0.1"
+
+
+@pytest.mark.parametrize("headers", SERVER_PORT_HEADERS, ids=["canonical", "lower", "upper"])
+@pytest.mark.parametrize("path", ["/sp/x", "/sp/daemon/x"])
+def test_trusted_forwarded_port_and_server_are_applied(srv, path, headers):
+    env = request(srv, path, "127.0.0.1", headers)
+    assert env["SERVER_PORT"] == "8443" and env["SERVER_NAME"] == "spoofed.example"
+    assert env["HTTP_X_FORWARDED_PORT"] == "8443" and env["HTTP_X_FORWARDED_SERVER"] == "spoofed.example"
+
+
+def test_a_header_spelt_with_underscores_never_reaches_the_environ(srv):
+    # Apache drops header names with characters other than letters, digits and '-' from the
+    # CGI variables: X_Forwarded_Port cannot pose as X-Forwarded-Port.
+    for source in ("127.0.0.1", "127.0.0.2"):
+        env = request(srv, "/sp/x", source, {"X_Forwarded_Port": "8443"})
+        assert "HTTP_X_FORWARDED_PORT" not in env and env["SERVER_PORT"] == str(srv.port)

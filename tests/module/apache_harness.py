@@ -3,8 +3,11 @@
 Module under test:
   MOD_WSGI_MODULE=/path/to/mod.so   explicit .so (e.g. Debian's /usr/lib/apache2/modules/mod_wsgi.so)
   otherwise $MOD_WSGI_BUILD/libmod_wsgi.so (MOD_WSGI_BUILD defaults to <repo>/.build/release)
-The reference module is detected from its path (/usr/lib/apache2/modules/...) or MOD_WSGI_REFERENCE=1;
-tests marked ``ours_only`` (better-than-mod_wsgi behaviour) are skipped for it.
+The reference module is detected from its path (/usr/lib/apache2/modules/...: Debian's 4.9) or
+MOD_WSGI_REFERENCE=4.9 (or 1) / MOD_WSGI_REFERENCE=6.1 (mod_wsgi 6.1 built by pip: `make module-test-61`).
+Tests marked ``ours_only`` (better-than-mod_wsgi behaviour) are skipped for any reference; ``mod_wsgi_61``
+(6.1's behaviour where 4.9's differs, which this project follows) for the 4.9 reference; ``mod_wsgi_49``
+(4.9's behaviour this project keeps where 6.1 differs, each with its reason) for the 6.1 reference.
 """
 import http.client
 import json
@@ -53,26 +56,53 @@ def module_path():
 
 
 MODULE = module_path()
-REFERENCE = (os.environ.get("MOD_WSGI_REFERENCE") == "1"
-             or os.path.realpath(MODULE).startswith(os.path.realpath(MODDIR) + os.sep))
+
+
+def reference_version():
+    """None for our module; "4.9" or "6.1" for a reference mod_wsgi."""
+    declared = os.environ.get("MOD_WSGI_REFERENCE", "")
+    if declared in ("1", "4.9"):
+        return "4.9"
+    if declared == "6.1":
+        return "6.1"
+    if os.path.realpath(MODULE).startswith(os.path.realpath(MODDIR) + os.sep):
+        return "4.9"
+    return None
+
+
+REFERENCE_VERSION = reference_version()
+REFERENCE = REFERENCE_VERSION is not None
 
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "ours_only: better-than-mod_wsgi behaviour the issue asks for; "
                                        "skipped against the reference mod_wsgi")
+    config.addinivalue_line("markers", "mod_wsgi_61: mod_wsgi 6.1's behaviour where 4.9's differs (followed "
+                                       "here); skipped against the 4.9 reference")
+    config.addinivalue_line("markers", "mod_wsgi_49(reason): mod_wsgi 4.9's behaviour kept where 6.1 differs; "
+                                       "skipped against the 6.1 reference")
     config.addinivalue_line("markers", "slow: takes several seconds")
 
 
 def pytest_report_header(config):
-    return "mod_wsgi module under test: %s (%s)" % (MODULE, "reference" if REFERENCE else "ours")
+    what = "mod_wsgi %s reference" % REFERENCE_VERSION if REFERENCE else "ours"
+    return "mod_wsgi module under test: %s (%s)" % (MODULE, what)
 
 
 def pytest_collection_modifyitems(config, items):
-    if REFERENCE:
-        skip = pytest.mark.skip(reason="better-than-mod_wsgi behaviour; not expected of the reference module")
-        for item in items:
-            if "ours_only" in item.keywords:
-                item.add_marker(skip)
+    if not REFERENCE:
+        return
+    skips = {
+        "ours_only": pytest.mark.skip(reason="better-than-mod_wsgi behaviour; not expected of the reference "
+                                             "module"),
+        "mod_wsgi_61": pytest.mark.skip(reason="mod_wsgi 6.1's behaviour; not expected of mod_wsgi 4.9"),
+        "mod_wsgi_49": pytest.mark.skip(reason="mod_wsgi 4.9's behaviour kept here; mod_wsgi 6.1 differs"),
+    }
+    skipped = {"4.9": ("ours_only", "mod_wsgi_61"), "6.1": ("ours_only", "mod_wsgi_49")}[REFERENCE_VERSION]
+    for item in items:
+        for marker in skipped:
+            if marker in item.keywords:
+                item.add_marker(skips[marker])
 
 
 def free_port():

@@ -12,6 +12,7 @@ import pytest
 from apache_harness import REFERENCE, module_apache, error_level_lines
 
 
+@pytest.mark.mod_wsgi_49("mod_wsgi.version and the module attributes stay 4.9.4's (not request handling)")
 @pytest.mark.parametrize("mpm,conf,procs,threads", [
     ("event", "StartServers 2\nServerLimit 2\nThreadsPerChild 16\nMaxRequestWorkers 32\nThreadLimit 64\n", 2, 16),
     ("worker", "StartServers 3\nServerLimit 3\nThreadsPerChild 5\nMaxRequestWorkers 15\nThreadLimit 64\n", 3, 5),
@@ -36,6 +37,7 @@ def test_mod_wsgi_module_attributes(apache_factory, mpm, conf, procs, threads):
     assert e["_"]["wsgi.multiprocess"] is (procs > 1)
 
 
+@pytest.mark.mod_wsgi_49("6.x's import of a mod_wsgi package differs (6.1.1: mod_wsgi.server not found); module set-up, not request handling")
 @pytest.mark.parametrize("group", ["%{GLOBAL}", "%{RESOURCE}"])
 def test_pure_python_mod_wsgi_package_is_not_shadowed(apache_factory, group):
     a = apache_factory("WSGIPythonPath @APPS@/pkg\nWSGIScriptAlias /m @APPS@/modpkg.wsgi\n"

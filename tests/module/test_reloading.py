@@ -1,11 +1,11 @@
-"""Issue 12, item 6: script loading and reloading as mod_wsgi 4.9 logs and decides it,
-and the script's own reload_required(resource)."""
+"""Issue 12, item 6: script loading and reloading as mod_wsgi logs and decides it (6.1's
+words: issue 23), and the script's own reload_required(resource)."""
 import os
 import time
 
 import pytest
 
-from apache_harness import module_apache
+from apache_harness import REFERENCE_VERSION, module_apache
 
 rel = module_apache(r"""
 WSGIScriptAlias /rr @APPS@/reload_required.wsgi
@@ -23,6 +23,7 @@ def _token(a, path="/rr"):
     return token, resource
 
 
+@pytest.mark.mod_wsgi_61  # 4.9: "Loading Python script file '…'." and "Reloading WSGI script '…'."
 def test_loading_and_reloading_are_logged_at_info(rel):
     since = rel.log_size()
     t1, _ = _token(rel, "/rr")
@@ -30,10 +31,10 @@ def test_loading_and_reloading_are_logged_at_info(rel):
     st = os.stat(path)
     os.utime(path, (st.st_atime, st.st_mtime + 7))
     t2, _ = _token(rel, "/rr")
-    log = rel.log(0)
-    assert "Loading Python script file '%s'." % path in log
+    into = r" into sub-interpreter '127\.0\.0\.1:%d\|/rr' in embedded mode\." % rel.port
+    rel.wait_log(r"\[wsgi:info\] .*Loading WSGI script '%s'%s" % (path, into))
     assert t1 != t2
-    rel.wait_log(r"Reloading WSGI script '%s'\." % path, since)
+    rel.wait_log(r"\[wsgi:info\] .*Reloading WSGI script '%s'%s" % (path, into), since)
 
 
 def test_reload_required_true_reloads(rel):
@@ -64,7 +65,8 @@ def test_reload_required_raising_is_logged_and_the_script_kept(rel):
     finally:
         os.unlink(marker)
     rel.wait_log(r"ValueError: reload_required failed on purpose", since)
-    assert "Traceback (most recent call last):" in rel.log(since)
+    if REFERENCE_VERSION != "6.1":  # mod_wsgi 6.1.1 loses the traceback, printing only its last line
+        assert "Traceback (most recent call last):" in rel.log(since)
 
 
 @pytest.mark.ours_only  # mod_wsgi 4.9 keeps the module when Apache's own stat fails first
@@ -79,4 +81,4 @@ def test_a_script_whose_mtime_cannot_be_read_is_reloaded(rel):
         os.rename(away, path)  # back, with the mtime it was loaded with
     since = rel.log_size()
     assert _token(rel)[0] != t1
-    rel.wait_log(r"Reloading WSGI script '%s'\." % path, since)
+    rel.wait_log(r"Reloading WSGI script '%s' into " % path, since)

@@ -19,7 +19,7 @@ ENVIRON_KEYS = ["wsgi.input", "wsgi.errors", "wsgi.version", "wsgi.url_scheme", 
                 "wsgi.multiprocess", "wsgi.run_once", "wsgi.file_wrapper", "wsgi.input_terminated",
                 "REQUEST_METHOD", "PATH_INFO", "SCRIPT_NAME", "QUERY_STRING", "SERVER_NAME", "SERVER_PORT",
                 "SERVER_PROTOCOL", "HTTP_HOST", "CONTENT_LENGTH", "mod_wsgi.process_group",
-                "mod_wsgi.application_group", "mod_wsgi.request_handler", "mod_wsgi.script_reloading",
+                "mod_wsgi.application_group", "mod_wsgi.request_handler", "mod_wsgi.application_start",
                 "apache.version", "mod_wsgi.version", "mod_wsgi.request_id", "mod_wsgi.connection_id"]
 
 

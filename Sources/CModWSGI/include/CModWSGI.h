@@ -31,6 +31,8 @@
 #include <apr_file_io.h>
 #include <apr_lib.h>
 #include <apr_optional.h>
+#include <apr_md5.h>
+#include <apr_date.h>
 #include <mod_auth.h>
 #include <mod_ssl.h>
 #include <mod_log_config.h>
@@ -150,6 +152,22 @@ static inline const char *wsgi_check_global(cmd_parms *cmd) {
 /* The main server or a <VirtualHost>, not <Directory>/<Location>/<Files>. */
 static inline const char *wsgi_check_server_context(cmd_parms *cmd) {
     return ap_check_cmd_context(cmd, NOT_IN_DIR_LOC_FILE);
+}
+/* The request's core settings the CGI variables depend on (ap_get_core_module_config is a
+   macro): CGIPassAuth On, QualifyRedirectURL On, CGIVar REQUEST_URI current-uri. */
+static inline int wsgi_core_cgi_pass_auth(request_rec *r) {
+    core_dir_config *conf = (core_dir_config *)ap_get_core_module_config(r->per_dir_config);
+    return conf->cgi_pass_auth == AP_CGI_PASS_AUTH_ON;
+}
+static inline int wsgi_core_qualify_redirect_url(request_rec *r) {
+    core_dir_config *conf = (core_dir_config *)ap_get_core_module_config(r->per_dir_config);
+    return conf->qualify_redirect_url == AP_CORE_CONFIG_ON;
+}
+static inline int wsgi_core_request_uri_is_current(request_rec *r) {
+    core_dir_config *conf = (core_dir_config *)ap_get_core_module_config(r->per_dir_config);
+    const char *rule = conf->cgi_var_rules
+        ? (const char *)apr_hash_get(conf->cgi_var_rules, "REQUEST_URI", APR_HASH_KEY_STRING) : NULL;
+    return rule && !strcmp(rule, "current-uri");
 }
 /* apr_pstrcat is variadic: two strings joined in the pool. */
 static inline char *wsgi_pstrcat2(apr_pool_t *p, const char *a, const char *b) {

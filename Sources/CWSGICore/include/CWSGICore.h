@@ -122,6 +122,14 @@ static inline PyObject *wsgi_exc_runtime_error(void) { return PyExc_RuntimeError
 static inline PyObject *wsgi_exc_os_error(void) { return PyExc_OSError; }
 static inline PyObject *wsgi_exc_io_error(void) { return PyExc_IOError; }
 static inline PyObject *wsgi_exc_base_exception(void) { return PyExc_BaseException; }
+static inline PyObject *wsgi_exc_system_exit(void) { return PyExc_SystemExit; }
+static inline PyObject *wsgi_exc_attribute_error(void) { return PyExc_AttributeError; }
+static inline PyObject *wsgi_exc_syntax_error(void) { return PyExc_SyntaxError; }
+static inline PyObject *wsgi_exc_deprecation_warning(void) { return PyExc_DeprecationWarning; }
+/* The name of an exception class (its tp_name), as mod_wsgi 6.x names it in its log lines. */
+static inline const char *wsgi_class_name(PyObject *t) {
+    return PyType_Check(t) ? ((PyTypeObject *)t)->tp_name : "Exception";
+}
 static inline int wsgi_bytes_check(PyObject *o) { return PyBytes_Check(o); }
 static inline int wsgi_unicode_check(PyObject *o) { return PyUnicode_Check(o); }
 static inline int wsgi_tuple_check(PyObject *o) { return PyTuple_Check(o); }

@@ -7,9 +7,17 @@ import WSGICore
 /// Apache's input filters, the response head and body to Apache's output filters.
 /// Both bodies stream in blocks; no Python here.
 enum DaemonClient {
+    /// What the request's configuration tells the daemon process about it.
+    struct Options {
+        var reloading = true
+        var enableSendfile = false
+        var ignoreActivity = false
+        var scheme = "http"
+    }
+
     static func forward(
         _ r: UnsafeMutablePointer<request_rec>, group name: String, scriptPath: String,
-        errorOverride: Bool = false
+        options: Options = Options(), errorOverride: Bool = false
     ) -> Int32 {
         guard let group = GlobalConfig.current.daemonGroups.first(where: { $0.name == name }),
             var path = DaemonManager.socketPaths[name]
@@ -19,9 +27,7 @@ enum DaemonClient {
                 "No WSGI daemon process called '\(name)' has been configured: \(scriptPath)", r)
             return HTTP_INTERNAL_SERVER_ERROR
         }
-        let env = r.pointee.subprocess_env
         let queueStart = wsgi_now()
-        apr_table_set(env, "mod_wsgi.queue_start", String(queueStart))
         guard var addr = unixAddress(path) else {
             Log.request(
                 APLOG_ERR, .daemonSocketPathTooLong,
@@ -43,15 +49,15 @@ enum DaemonClient {
         while true {
             let conn: WireConnection
             let pooled: Bool
+            var connects = 1
             if let idle = DaemonConnectionPool.take(path) {
                 conn = idle
                 pooled = true
                 conn.setTimeouts(read: socketTimeout, write: socketTimeout)
-                apr_table_set(env, "mod_wsgi.daemon_connects", "1")
             } else {
                 let fd: Int32
                 do {
-                    fd = try connect(
+                    (fd, connects) = try connect(
                         r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
                 } catch {
                     return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
@@ -62,8 +68,9 @@ enum DaemonClient {
                 conn = WireConnection(fd: fd, timeout: socketTimeout)
                 pooled = false
             }
-            apr_table_set(env, "mod_wsgi.daemon_restarts", String(restarts))
-            let request = requestFrame(r, scriptPath: scriptPath, queueStart: queueStart)
+            let request = requestFrame(
+                r, scriptPath: scriptPath, options: options, queueStart: queueStart, connects: connects,
+                restarts: restarts)
             let first: (Frame, Int)
             var sent = false
             do {
@@ -98,6 +105,21 @@ enum DaemonClient {
                     "Unable to send request details to WSGI daemon process '\(name)' on '\(path)': \(error).", r)
                 return HTTP_INTERNAL_SERVER_ERROR
             }
+            if first.0 == .rejected {
+                // The daemon restarts to load a changed script (mod_wsgi 6.x) and did not run the
+                // request: send it again, to the process that replaces it (or another of the group).
+                conn.close()
+                DaemonConnectionPool.drop(path)
+                restarts += 1
+                guard restarts <= maximumRestarts + group.processes else {
+                    Log.request(
+                        APLOG_ERR, .daemonRestartConnects,
+                        "Maximum number of WSGI daemon process restart connects reached.", r)
+                    return HTTP_SERVICE_UNAVAILABLE
+                }
+                sleepMicros(Int64(min(restarts, 5)) * 20_000)
+                continue
+            }
             let (status, reusable) = relay(r, conn: conn, group: group, first: first, errorOverride: errorOverride)
             if reusable {
                 DaemonConnectionPool.give(conn, path: path, capacity: poolCapacity)
@@ -123,12 +145,13 @@ enum DaemonClient {
 
     struct Status: Error { let code: Int32 }
 
-    /// Connects, retrying while the listen queue is full (EAGAIN) or nobody listens yet.
-    /// Throws the handler's status (a `Status`) once it has logged why it gave up.
+    /// Connects, retrying while the listen queue is full (EAGAIN) or nobody listens yet:
+    /// the socket and the attempts it took. Throws the handler's status (a `Status`) once it
+    /// has logged why it gave up.
     private static func connect(
         _ r: UnsafeMutablePointer<request_rec>, group: DaemonGroupConfig, path: inout String,
         addr: inout sockaddr_un, started: Int64, connectTimeout: Int64
-    ) throws -> Int32 {
+    ) throws -> (Int32, Int) {
         let name = group.name
         var attempts = 0
         var waited: Int64 = 0
@@ -153,8 +176,7 @@ enum DaemonClient {
             let e: Int32
             do {
                 try syscall("connect") { wsgi_connect_un(fd, &a) }
-                apr_table_set(r.pointee.subprocess_env, "mod_wsgi.daemon_connects", String(attempts))
-                return fd
+                return (fd, attempts)
             } catch {
                 e = error.errno
             }
@@ -201,22 +223,28 @@ enum DaemonClient {
     }
 
     /// The request frame: script, application group, the CGI environment.
-    private static func requestFrame(_ r: UnsafeMutablePointer<request_rec>, scriptPath: String, queueStart: apr_time_t)
-        -> [UInt8]
-    {
+    private static func requestFrame(
+        _ r: UnsafeMutablePointer<request_rec>, scriptPath: String, options: Options, queueStart: apr_time_t,
+        connects: Int, restarts: Int
+    ) -> [UInt8] {
         let env = r.pointee.subprocess_env
         var req = DaemonRequest()
         req.scriptPath = scriptPath
         req.callableObject = str(apr_table_get(env, "mod_wsgi.callable_object")) ?? "application"
         req.applicationGroup = str(apr_table_get(env, "mod_wsgi.application_group")) ?? ""
-        req.reloading = str(apr_table_get(env, "mod_wsgi.script_reloading")) != "0"
-        req.enableSendfile = str(apr_table_get(env, "mod_wsgi.enable_sendfile")) == "1"
-        req.scheme = str(apr_table_get(r.pointee.notes, "mod_wsgi.url_scheme")) ?? str(ap_run_http_scheme(r)) ?? "http"
+        req.reloading = options.reloading
+        req.enableSendfile = options.enableSendfile
+        req.ignoreActivity = options.ignoreActivity
+        req.requestStart = Int64(r.pointee.request_time)
+        req.serverPid = UInt32(ModuleState.pid)
+        req.daemonConnects = UInt32(connects)
+        req.daemonRestarts = UInt32(restarts)
+        req.serverIndex = UInt32(ServerIndex.index(of: UnsafePointer(r.pointee.server)))
+        req.scheme = options.scheme
         let c = r.pointee.connection!
         req.client = "\(str(c.pointee.client_ip) ?? "-"):\(c.pointee.client_addr?.pointee.port ?? 0)"
         req.isHEAD = r.pointee.header_only != 0
         req.queueStart = Int64(queueStart)
-        req.serverPid = UInt32(wsgi_pid())
         let headersIn = r.pointee.headers_in
         let te = str(apr_table_get(headersIn, "Transfer-Encoding"))?.lowercased() ?? ""
         let cl = Int64(str(apr_table_get(headersIn, "Content-Length"))?.trimmingSpaces ?? "") ?? 0
@@ -323,7 +351,7 @@ enum DaemonClient {
                         continue
                     }
                     headersSent = true
-                    _ = apache.sendHeaders(status: head.status, statusLine: head.statusLine, headers: head.headers)
+                    apache.sendDaemonHeaders(status: head.status, statusLine: head.statusLine, headers: head.headers)
                 case .data where overridden != nil, .flush where overridden != nil:
                     _ = try conn.readPayload(length)
                 case .data, .flush:
@@ -400,10 +428,24 @@ enum DaemonClient {
                 APLOG_ERR, .daemonTimeout, "Timeout when reading response headers from daemon process '\(name)'.", r)
             return HTTP_GATEWAY_TIME_OUT
         }
-        Log.request(
-            APLOG_ERR, .daemonBadResponseHeaders,
-            "Truncated or oversized response headers received from daemon process '\(name)': \(error).", r)
-        return HTTP_INTERNAL_SERVER_ERROR
+        // As mod_wsgi 6.x: the daemon went away (or the link to it broke) before its
+        // response headers: 502 Bad Gateway, saying which.
+        if case .closed? = error as? WireError {
+            Log.request(
+                APLOG_ERR, .daemonClosedBeforeHeaders,
+                "Daemon process '\(name)' closed connection before sending complete response headers.", r)
+        } else {
+            let why: String
+            switch error as? WireError {
+            case .reset?: why = String(cString: strerror(ECONNRESET))
+            case .system(let e)?: why = String(cString: strerror(e.errno))
+            default: why = "\(error)"
+            }
+            Log.request(
+                APLOG_ERR, .daemonBadResponseHeaders,
+                "Error reading response headers from daemon process '\(name)' (\(why)).", r)
+        }
+        return HTTP_BAD_GATEWAY
     }
 }
 

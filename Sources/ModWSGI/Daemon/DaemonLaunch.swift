@@ -98,6 +98,25 @@ enum DaemonLaunch {
             reason: g.pythonExecutable != nil ? "python-executable=\(exe)" : "it runs Python faster than libpython")
     }
 
+    /// The descriptor of each server's own ErrorLog by its index in Apache's list (-1: the main
+    /// server's, which the process has as its standard error).
+    static func serverLogs() -> [Int32] {
+        func fd(_ s: UnsafePointer<server_rec>?) -> Int32 {
+            guard let file = s?.pointee.error_log else { return -1 }
+            var fd: apr_os_file_t = -1
+            return apr_os_file_get(&fd, file) == APR_SUCCESS ? fd : -1
+        }
+        let mainFD = fd(UnsafePointer(ModuleState.mainServer))
+        var out: [Int32] = []
+        var cur = UnsafePointer(ModuleState.mainServer)
+        while let c = cur {
+            let f = fd(c)
+            out.append(f == mainFD || f == 2 ? -1 : f)
+            cur = UnsafePointer(c.pointee.next)
+        }
+        return out
+    }
+
     /// The daemon runtime beside a module: `-daemon` before the first dot of its file name
     /// (libmod_wsgi.so → libmod_wsgi-daemon.so, mod_wsgi-py311.so → mod_wsgi-py311-daemon.so).
     static func runtimePath(_ module: String) -> String {
@@ -199,6 +218,8 @@ enum DaemonLaunch {
             record.scoreboardLength = scoreboard.length
             keep.append(scoreboard.fd)
         }
+        record.serverLogs = serverLogs()
+        keep += record.serverLogs.filter { $0 >= 0 }
         var argv: [String] = [exe, "-s"]
         // 3.11+: no '' (the working directory) at the front of sys.path, as in embedded Python.
         if PY_MAJOR_VERSION > 3 || PY_MINOR_VERSION >= 11 { argv.append("-P") }

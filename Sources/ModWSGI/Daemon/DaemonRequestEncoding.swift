@@ -9,7 +9,7 @@ extension DaemonRequest {
     /// instructions for a small request).
     package func encode(environ table: OpaquePointer?) -> [UInt8] {
         var head = Encoder()
-        head.u32(2)  // version of this layout
+        head.u32(3)  // version of this layout
         head.string(scriptPath); head.string(callableObject); head.string(applicationGroup)
         head.string(scheme); head.string(client)
         var flags: UInt32 = 0
@@ -17,9 +17,14 @@ extension DaemonRequest {
         if enableSendfile { flags |= 2 }
         if hasBody { flags |= 4 }
         if isHEAD { flags |= 8 }
+        if ignoreActivity { flags |= 16 }
         head.u32(flags)
+        head.i64(requestStart)
         head.i64(queueStart)
         head.u32(serverPid)
+        head.u32(daemonConnects)
+        head.u32(daemonRestarts)
+        head.u32(serverIndex)
         let n = Int(wsgi_table_count(table))
         let items = n > 0 ? wsgi_table_entries(table) : nil
         // Lengths first: one allocation of the exact size.

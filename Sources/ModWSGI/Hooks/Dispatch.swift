@@ -41,7 +41,7 @@ enum Dispatch {
                 let result = PyObject_Call(f, args, nil)
                 wsgi_decref(args)
                 guard let result else {
-                    HookRunner.logException(r, kind: kind, script: script.path)
+                    HookRunner.logException(r, script: script.path)
                     return nil
                 }
                 defer { wsgi_decref(result) }

@@ -84,7 +84,7 @@ final class HookContext {
     /// wsgi.errors, and apache.request_rec with WSGIPassApacheRequest On.
     func addCommon(_ environ: PyObj) {
         if errors == nil {
-            errors = ErrorLog.type.make(ErrorLog(request: errorsTarget, name: "wsgi.errors"))
+            errors = ErrorLog.textStream(request: errorsTarget, name: "<wsgi.errors>")?.0
         }
         if let errors { PyDict_SetItemString(environ, "wsgi.errors", errors) }
         if passApacheRequest, let r, let capsule = PyCapsule_New(UnsafeMutableRawPointer(r), nil, nil) {

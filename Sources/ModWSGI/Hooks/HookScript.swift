@@ -78,7 +78,7 @@ enum HookRunner {
             return unavailable(context)
         }
         let answer = body(context, module)
-        if PyErr_Occurred() != nil { logException(r, kind: kind, script: script.path) }
+        if PyErr_Occurred() != nil { logException(r, script: script.path) }
         context.expire()
         return answer
     }
@@ -102,7 +102,7 @@ enum HookRunner {
             wsgi_incref(f)
             defer { wsgi_decref(f) }
             guard let environ = context.environ() else {
-                logException(r, kind: kind, script: script.path)
+                logException(r, script: script.path)
                 return interpret(.unavailable)
             }
             var items = [environ]
@@ -110,7 +110,7 @@ enum HookRunner {
             let argTuple = Py.tuple(items)
             defer { wsgi_decref(argTuple) }
             guard let result = PyObject_Call(f, argTuple, nil) else {
-                logException(r, kind: kind, script: script.path)
+                logException(r, script: script.path)
                 return interpret(.raised)
             }
             defer { wsgi_decref(result) }
@@ -118,10 +118,13 @@ enum HookRunner {
         }
     }
 
-    /// Logs the pending Python exception with its traceback against the request.
-    static func logException(_ r: UnsafeMutablePointer<request_rec>, kind: String, script: String) {
+    /// Logs the pending Python exception with its traceback against the request, under
+    /// mod_wsgi 6.x's header naming its class, the script and the interpreter (GIL held, in
+    /// the script's interpreter).
+    static func logException(_ r: UnsafeMutablePointer<request_rec>, script: String) {
+        let group = Interpreters.currentName
+        let header = InterpreterContext.exceptionHeader(script: script, applicationGroup: group)
         let lines = Py.takeExceptionLines()
-        let header = "Exception occurred processing WSGI \(kind) script '\(script)'."
         Log.request(APLOG_ERR, .hookException, ([header] + lines).joined(separator: "\n"), r)
     }
 }

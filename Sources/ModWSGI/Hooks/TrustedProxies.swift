@@ -66,10 +66,10 @@ enum TrustedProxies {
         return name
     }
 
-    /// Rewrites the CGI variables in `env` (subprocess_env). Returns the URL scheme the
-    /// trusted headers set ("https"/"http"), or nil when they say nothing about it.
-    static func apply(_ r: UnsafeMutablePointer<request_rec>, dir: DirConfig, env: OpaquePointer?) -> String? {
-        guard let headers = dir.trustedProxyHeaders else { return nil }
+    /// Rewrites the CGI variables in `env` (subprocess_env). Returns whether a trusted header
+    /// of the scheme category was applied (then it, not Apache's own TLS, says the scheme).
+    static func apply(_ r: UnsafeMutablePointer<request_rec>, dir: DirConfig, env: OpaquePointer?) -> Bool {
+        guard let headers = dir.trustedProxyHeaders else { return false }
         let pool = r.pointee.pool
         func get(_ k: String) -> String? { str(apr_table_get(env, k)) }
         var trusted = true
@@ -82,7 +82,6 @@ enum TrustedProxies {
         }
         var used: [String: String] = [:]  // category → header used
         var matched = Set<String>()
-        var scheme: String? = nil
         for name in headers {
             let category = category(of: name)
             matched.insert(category)
@@ -98,9 +97,9 @@ enum TrustedProxies {
             case "HTTP_X_FORWARDED_HOST", "HTTP_X_HOST":
                 apr_table_set(env, "HTTP_HOST", value); used[category] = name
             case "HTTP_X_FORWARDED_SERVER":
-                apr_table_set(env, "SERVER_NAME", value)
+                apr_table_set(env, "SERVER_NAME", value); used[category] = name
             case "HTTP_X_FORWARDED_PORT":
-                apr_table_set(env, "SERVER_PORT", value)
+                apr_table_set(env, "SERVER_PORT", value); used[category] = name
             case "HTTP_X_SCRIPT_NAME", "HTTP_X_FORWARDED_SCRIPT_NAME":
                 apr_table_set(env, "mod_wsgi.mount_point", value)
                 apr_table_set(env, "SCRIPT_NAME", value)
@@ -108,28 +107,29 @@ enum TrustedProxies {
             case "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_SCHEME", "HTTP_X_SCHEME":
                 used[category] = name
                 switch value.lowercased() {
-                case "https": apr_table_set(env, "HTTPS", "1"); scheme = "https"
-                case "http": apr_table_unset(env, "HTTPS"); scheme = "http"
+                case "https": apr_table_set(env, "HTTPS", "1")
+                case "http": apr_table_unset(env, "HTTPS")
                 default: break
                 }
             default:  // X-Forwarded-HTTPS, X-Forwarded-SSL, X-HTTPS: a flag
                 used[category] = name
                 switch value.lowercased() {
-                case "on", "true", "1": apr_table_set(env, "HTTPS", "1"); scheme = "https"
-                case "off", "false", "0": apr_table_unset(env, "HTTPS"); scheme = "http"
+                case "on", "true", "1": apr_table_set(env, "HTTPS", "1")
+                case "off", "false", "0": apr_table_unset(env, "HTTPS")
                 default: break
                 }
             }
         }
-        // Remove every header of a category asked about except the one used.
+        // Remove every header of a category asked about except the one used (mod_wsgi 6.0:
+        // X-Forwarded-Server and X-Forwarded-Port too, which 4.9 left in the environ).
         let groups: [String: [String]] = [
-            "client": clientHeaders, "host": hostHeaders,
-            "script": scriptNameHeaders, "scheme": schemeHeaders + sslHeaders,
+            "client": clientHeaders, "host": hostHeaders, "server": ["HTTP_X_FORWARDED_SERVER"],
+            "port": ["HTTP_X_FORWARDED_PORT"], "script": scriptNameHeaders, "scheme": schemeHeaders + sslHeaders,
         ]
         for (category, names) in groups where matched.contains(category) {
             for n in names where n != used[category] { apr_table_unset(env, n) }
         }
-        return scheme
+        return used["scheme"] != nil
     }
 
     private static func category(of name: String) -> String {
@@ -137,6 +137,8 @@ enum TrustedProxies {
         if hostHeaders.contains(name) { return "host" }
         if scriptNameHeaders.contains(name) { return "script" }
         if schemeHeaders.contains(name) || sslHeaders.contains(name) { return "scheme" }
+        if name == "HTTP_X_FORWARDED_SERVER" { return "server" }
+        if name == "HTTP_X_FORWARDED_PORT" { return "port" }
         return name
     }
 

@@ -102,7 +102,7 @@ enum RequestHandler {
                     APLOG_ERR, .scriptIsDirectory, "Attempt to invoke directory as WSGI application: \(scriptPath)", r)
                 return HTTP_FORBIDDEN
             }
-            mtime = Int(r.pointee.finfo.mtime) * 1000  // µs → ns, as ScriptLoader.mtime
+            mtime = Int(r.pointee.finfo.mtime)  // µs, as ScriptLoader.mtime
         }
 
         func note(_ k: String) -> String? { str(apr_table_get(notes, k)) }
@@ -136,10 +136,7 @@ enum RequestHandler {
         }
 
         let env = r.pointee.subprocess_env
-        ap_add_common_vars(r)
-        ap_add_cgi_vars(r)
-        // Apache's PATH is the server's, not the request's: mod_wsgi leaves it out.
-        apr_table_unset(env, "PATH")
+        CGIEnvironment.add(r)
         if passAuth, let auth = apr_table_get(r.pointee.headers_in, "Authorization") {
             apr_table_set(env, "HTTP_AUTHORIZATION", auth)
         }
@@ -152,13 +149,18 @@ enum RequestHandler {
         }
         let pathInfo = str(apr_table_get(env, "PATH_INFO")) ?? ""
         // WSGITrustedProxyHeaders: what a trusted front-end proxy says about the client.
-        let proxyScheme = TrustedProxies.apply(r, dir: dir, env: env)
-        if let proxyScheme { apr_table_set(notes, "mod_wsgi.url_scheme", proxyScheme) }  // for DaemonClient
-        let scheme = proxyScheme ?? str(ap_run_http_scheme(r)) ?? "http"
+        let proxySchemeApplied = TrustedProxies.apply(r, dir: dir, env: env)
+        // As mod_wsgi 6.x: HTTPS ("On" or "1") says the scheme, set by a trusted scheme header
+        // or else for a TLS connection (a trusted header wins over Apache's own TLS hop); it
+        // then leaves the environ (below), wsgi.url_scheme says it (PEP 3333).
+        if !proxySchemeApplied, let s = ap_run_http_scheme(r), strcmp(s, "https") == 0 {
+            apr_table_set(env, "HTTPS", "1")
+        }
+        let scheme = isOn(apr_table_get(env, "HTTPS")) ? "https" : "http"
         var resolvedGroup = applicationGroup == "%{RESOURCE}" ? resourceGroup(r, scriptName) : applicationGroup
         let reloading = dir.scriptReloading ?? true
         let sendfile = dir.enableSendfile ?? false
-        let now = apr_time_now()
+        let ignoreActivity = dir.ignoreActivity ?? false
         if r.pointee.log_id == nil {
             _ = withUnsafeMutablePointer(to: &r.pointee.log_id) { ap_run_generate_log_id(r.pointee.connection, r, $0) }
         }
@@ -168,14 +170,13 @@ enum RequestHandler {
         apr_table_set(env, "mod_wsgi.callable_object", callable)
         apr_table_set(env, "mod_wsgi.request_handler", handler)
         apr_table_set(env, "mod_wsgi.handler_script", handlerScript?.path ?? "")
-        apr_table_set(env, "mod_wsgi.script_reloading", reloading ? "1" : "0")
         apr_table_set(env, "mod_wsgi.listener_host", str(c.pointee.local_ip) ?? "")
         apr_table_set(env, "mod_wsgi.listener_port", String(c.pointee.local_addr.pointee.port))
-        apr_table_set(env, "mod_wsgi.enable_sendfile", sendfile ? "1" : "0")
-        apr_table_set(env, "mod_wsgi.ignore_activity", (dir.ignoreActivity ?? false) ? "1" : "0")
-        apr_table_set(env, "mod_wsgi.request_start", String(r.pointee.request_time))
-        apr_table_set(env, "mod_wsgi.script_start", String(now))
-        apr_table_set(env, "mod_wsgi.request_id", str(r.pointee.log_id) ?? String(now, radix: 36))
+        // mod_wsgi 6.x: the Apache child's pid; the timings are floats the environ gets later
+        // (WSGIApplication), and what only configures the request is not the application's.
+        apr_table_setn(env, "mod_wsgi.server_pid", ModuleState.pidString)
+        apr_table_set(env, "mod_wsgi.request_id", str(r.pointee.log_id) ?? String(apr_time_now(), radix: 36))
+        if let cid = c.pointee.log_id { apr_table_set(env, "mod_wsgi.connection_id", cid) }
         apr_table_set(env, "mod_wsgi.script_name", scriptName)
         apr_table_set(env, "mod_wsgi.path_info", pathInfo)
 
@@ -197,6 +198,8 @@ enum RequestHandler {
             }
         }
 
+        apr_table_unset(env, "HTTPS")
+
         if let allowed = dir.restrictProcess, !allowed.contains(processGroup) {
             Log.request(
                 APLOG_ERR, .processGroupRestricted,
@@ -214,6 +217,8 @@ enum RequestHandler {
         if !processGroup.isEmpty {
             return DaemonClient.forward(
                 r, group: processGroup, scriptPath: scriptPath,
+                options: .init(
+                    reloading: reloading, enableSendfile: sendfile, ignoreActivity: ignoreActivity, scheme: scheme),
                 errorOverride: dir.errorOverride ?? false)
         }
         if GlobalConfig.current.restrictEmbedded {
@@ -226,7 +231,7 @@ enum RequestHandler {
         let spec = ScriptRequest(
             scriptPath: scriptPath, mtime: mtime, callableObject: callable,
             applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile,
-            serverPid: UInt32(wsgi_pid()))
+            requestStart: Int64(r.pointee.request_time), serverPid: UInt32(ModuleState.pid))
         let channel = ApacheChannel(r)
         let passApacheRequest = dir.passApacheRequest ?? false
         let status = WSGIApplication.run(spec, channel: channel) { environ in
@@ -240,6 +245,12 @@ enum RequestHandler {
         }
         ConnectionGuard.check(r, scriptPath: scriptPath)
         return status
+    }
+
+    /// HTTPS as mod_wsgi reads it: "On" (any case) or "1".
+    static func isOn(_ v: UnsafePointer<CChar>?) -> Bool {
+        guard let v else { return false }
+        return strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0
     }
 
     /// The path with each run of slashes made one, or nil when it has none to collapse.

@@ -26,4 +26,14 @@ extension String {
 extension ModuleState {
     nonisolated(unsafe) static var mainServer: UnsafeMutablePointer<server_rec>? = nil
     nonisolated(unsafe) static var childPool: OpaquePointer? = nil
+    /// This process's pid, and as a C string in the child's pool (the environ's
+    /// mod_wsgi.server_pid): set by `noteProcess()` in each Apache child.
+    nonisolated(unsafe) static var pid: Int32 = 0
+    nonisolated(unsafe) static var pidString: UnsafePointer<CChar>? = nil
+
+    /// In a new Apache child: its pid.
+    static func noteProcess(pool: OpaquePointer?) {
+        pid = getpid()
+        pidString = UnsafePointer(String(pid).pooled(pool))
+    }
 }

@@ -16,21 +16,24 @@ package struct DaemonRequest {
     package var enableSendfile = false
     package var hasBody = false
     package var isHEAD = false
+    package var ignoreActivity = false
+    /// When Apache read the request and when the child began sending it (µs since the epoch).
+    package var requestStart: Int64 = 0
     package var queueStart: Int64 = 0
-    /// The Apache child that accepted the request (telemetry's slow_server_pid, as mod_wsgi's
-    /// mod_wsgi.server_pid; kept out of the environ, which stays 4.9's).
+    /// The Apache child that accepted the request (mod_wsgi 6.x's mod_wsgi.server_pid, and
+    /// telemetry's slow_server_pid); its connection attempts and the times it sent the request
+    /// again (request_started's daemon_connects and daemon_restarts).
     package var serverPid: UInt32 = 0
+    package var daemonConnects: UInt32 = 0
+    package var daemonRestarts: UInt32 = 0
+    /// Which server (0: the main one, n: the n-th <VirtualHost>) took the request: its
+    /// ErrorLog gets what the daemon logs about it.
+    package var serverIndex: UInt32 = 0
     /// The decoded frame's payload, and the byte ranges of each environ key and value in it.
     private(set) var raw: [UInt8] = []
     private(set) var entries: [(key: Range<Int>, value: Range<Int>)] = []
 
     package init() {}
-
-    /// Whether an environment entry has exactly this value.
-    func has(_ key: StaticString, _ value: StaticString) -> Bool {
-        guard let v = find(key) else { return false }
-        return equal(v, value)
-    }
 
     /// The value of one environment entry.
     func value(of key: StaticString) -> String? {
@@ -81,7 +84,7 @@ package struct DaemonRequest {
 
     package static func decode(_ bytes: [UInt8]) throws -> DaemonRequest {
         var d = Decoder(bytes)
-        guard try d.u32() == 2 else { throw WireError.malformed("request layout version") }
+        guard try d.u32() == 3 else { throw WireError.malformed("request layout version") }
         var r = DaemonRequest()
         r.scriptPath = try d.string(); r.callableObject = try d.string(); r.applicationGroup = try d.string()
         r.scheme = try d.string(); r.client = try d.string()
@@ -90,8 +93,13 @@ package struct DaemonRequest {
         r.enableSendfile = flags & 2 != 0
         r.hasBody = flags & 4 != 0
         r.isHEAD = flags & 8 != 0
+        r.ignoreActivity = flags & 16 != 0
+        r.requestStart = try d.i64()
         r.queueStart = try d.i64()
         r.serverPid = try d.u32()
+        r.daemonConnects = try d.u32()
+        r.daemonRestarts = try d.u32()
+        r.serverIndex = try d.u32()
         let n = Int(try d.u32())
         guard n <= 100_000 else { throw WireError.malformed("too many environ entries") }
         r.entries = try entryRanges(bytes, at: d.pos, count: n)

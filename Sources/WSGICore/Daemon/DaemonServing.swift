@@ -25,15 +25,18 @@ extension DaemonProcess {
         // WSGIIgnoreActivity On: such requests (health checks…) do not count as activity
         // for inactivity-timeout.
         var ignoreActivity = false
+        let ident = PyThread_get_thread_ident()
         let previousActivity = st.locked { () -> Int64 in
             let before = st.lastActivity
             st.active[index] = start; st.lastActivity = start
+            st.threadIdents[index] = ident
             return before
         }
         defer {
             let end = monotonicMicros()
             let total = st.locked { () -> Int in
                 st.active[index] = 0
+                st.injectedAt[index] = 0
                 if !ignoreActivity { st.lastActivity = end }
                 st.requests += 1
                 return st.requests
@@ -44,7 +47,7 @@ extension DaemonProcess {
                 st.wake()
             }
         }
-        if req.has("mod_wsgi.ignore_activity", "1") {
+        if req.ignoreActivity {
             ignoreActivity = true
             st.locked { st.lastActivity = previousActivity }
         }
@@ -75,7 +78,9 @@ extension DaemonProcess {
         let spec = ScriptRequest(
             scriptPath: req.scriptPath, mtime: mtime, callableObject: req.callableObject,
             applicationGroup: req.applicationGroup, reloading: req.reloading,
-            enableSendfile: req.enableSendfile, serverPid: req.serverPid)
+            enableSendfile: req.enableSendfile, requestStart: req.requestStart, queueStart: req.queueStart,
+            daemonStart: daemonStart, serverPid: req.serverPid, daemonConnects: Int(req.daemonConnects),
+            daemonRestarts: Int(req.daemonRestarts))
         // python-threads=: wait for a turn (without the GIL) before taking the GIL.
         if let turns = st.turns {
             while sem_wait(turns) != 0 && wsgi_errno() == EINTR {}
@@ -91,8 +96,6 @@ extension DaemonProcess {
                 PyErr_Clear()
             }
             keys.set(environ, "wsgi.url_scheme", Py.string(req.scheme))
-            Py.setItem(environ, "mod_wsgi.daemon_start", Py.string(String(daemonStart)))
-            Py.setItem(environ, "mod_wsgi.script_start", Py.string(String(Int64(wsgi_now()))))
         }
         channel.finish(status)
         if g.memoryLimit > 0 && status == HTTP_INTERNAL_SERVER_ERROR, let used = dataSize(),

@@ -55,6 +55,11 @@ package struct DaemonExecRecord: Codable {
     /// arguments); and the name of the main thread (`comm`, at most 15 bytes).
     package var title: [String]
     package var threadName: String
+    /// The error log of each server in Apache's list by its index (Log's `server`): the
+    /// descriptor of a <VirtualHost>'s own ErrorLog, inherited; -1 where lines go to the main
+    /// server's (standard error). A daemon's lines about a request go to the log of the server
+    /// that took it, as mod_wsgi 6.0.1 (in the main server's ErrorLogFormat and LogLevel).
+    package var serverLogs: [Int32] = []
     /// Environment variables set only to start Python (PYTHONHASHSEED for WSGIPythonHashSeed),
     /// which embedded Python would not show the application: the runtime removes them.
     package var addedEnvironment: [String] = []

@@ -11,6 +11,11 @@ package final class DaemonState {
     let wakeWrite: Int32
     /// Start (monotonic µs) of the request each worker is running; 0: idle.
     var active: [Int64]
+    /// When the supervisor raised RequestTimeout in each worker's request (interrupt-timeout);
+    /// 0: not. Reset when the worker's request ends.
+    var injectedAt: [Int64]
+    /// Each worker's Python thread ident (PyThread_get_thread_ident), once it has served.
+    var threadIdents: [UInt]
     var requests = 0
     var lastActivity: Int64
     var lastGIL: Int64
@@ -19,6 +24,8 @@ package final class DaemonState {
     private var stopping = false
     /// A worker asks the supervisor for a graceful restart (e.g. startup-timeout).
     var restartReason: String?
+    /// A worker asks the supervisor to stop the process now (a script to load anew).
+    var shutdownReason: String?
     /// An application script has loaded in this process (startup-timeout).
     var loadedOnce = false
     /// Held around `accept` on the listener and around closing it.
@@ -35,6 +42,8 @@ package final class DaemonState {
         self.wakeRead = wakeRead
         self.wakeWrite = wakeWrite
         active = [Int64](repeating: 0, count: max(group.threads, 1))
+        injectedAt = [Int64](repeating: 0, count: max(group.threads, 1))
+        threadIdents = [UInt](repeating: 0, count: max(group.threads, 1))
         if group.pythonThreads > 0 && group.pythonThreads < group.threads {
             let t = UnsafeMutablePointer<sem_t>.allocate(capacity: 1)
             sem_init(t, 0, UInt32(group.pythonThreads))
@@ -55,6 +64,21 @@ package final class DaemonState {
     }
 
     var activeCount: Int { locked { active.filter { $0 != 0 }.count } }
+
+    /// How long a request may run before the supervisor acts (mod_wsgi 6.x, per thread):
+    /// request-timeout x (1 + ln threads); 0: no request-timeout. In µs.
+    var requestFireThreshold: Int64 {
+        guard group.requestTimeout > 0 else { return 0 }
+        return Int64(Double(group.requestTimeout) * 1e6 * (1 + log(Double(max(group.threads, 1)))))
+    }
+
+    /// A request is stale once it has run past request-timeout + interrupt-timeout: it will not
+    /// unwind by itself, and no graceful drain waits for it (mod_wsgi 6.x). Without a
+    /// request-timeout none is. Whether a request that is not stale is running; call locked.
+    func hasActiveNonStaleRequestLocked(_ now: Int64) -> Bool {
+        let cutoff = Int64(group.requestTimeout + group.interruptTimeout) * 1_000_000
+        return active.contains { $0 != 0 && (group.requestTimeout == 0 || now - $0 <= cutoff) }
+    }
 
     /// Takes no more connections, closes this process's hold on the listening socket once no
     /// worker is accepting on it, and wakes the workers waiting in the poller. When a restart

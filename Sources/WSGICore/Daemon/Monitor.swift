@@ -10,8 +10,6 @@ enum Monitor {
     nonisolated(unsafe) static var phase = Phase.running
     nonisolated(unsafe) private static var deadline: Int64 = 0
     nonisolated(unsafe) private static var cutByDrain = false
-    /// interrupt-timeout: when the interrupted requests must have unwound (0: none pending).
-    nonisolated(unsafe) private static var interruptDeadline: Int64 = 0
 
     static func supervise() -> Never {
         let st = DaemonProcess.state!
@@ -36,12 +34,12 @@ enum Monitor {
             }
             if getppid() != parent { shutdown("lost its Apache parent process") }
 
-            let (active, requests, lastActivity, lastGIL, totalRunning, restart) = st.locked {
-                () -> (Int, Int, Int64, Int64, Int64, String?) in
-                var n = 0, sum: Int64 = 0
-                for s in st.active where s != 0 { n += 1; sum += now - s }
-                return (n, st.requests, st.lastActivity, st.lastGIL, sum, st.restartReason)
+            let (active, requests, lastActivity, lastGIL, restart, stop) = st.locked {
+                () -> (Int, Int, Int64, Int64, String?, String?) in
+                let n = st.active.reduce(0) { $0 + ($1 != 0 ? 1 : 0) }
+                return (n, st.requests, st.lastActivity, st.lastGIL, st.restartReason, st.shutdownReason)
             }
+            if let stop { shutdown(stop) }
             if let restart { graceful(restart) }
             if phase == .running {
                 if g.maximumRequests > 0 && requests >= g.maximumRequests {
@@ -55,30 +53,7 @@ enum Monitor {
                 }
             }
             if phase != .shutdown && g.requestTimeout > 0 && active > 0 {
-                // One thread: the request's own time. Several: the running time of the active
-                // requests summed, divided by the threads (mod_wsgi's measure).
-                let measure = g.threads > 1 ? totalRunning / Int64(g.threads) : totalRunning
-                if measure <= Int64(g.requestTimeout) * 1_000_000 {
-                    interruptDeadline = 0
-                } else if g.interruptTimeout > 0 && interruptDeadline == 0 {
-                    // interrupt-timeout: first try to stop only the request's thread.
-                    let n = RequestInterrupt.interrupt(longerThan: Int64(g.requestTimeout) * 1_000_000)
-                    Log.server(
-                        APLOG_WARNING, .daemonRequestInterrupting,
-                        "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)'; interrupted \(n) request thread(s) with mod_wsgi.RequestTimeout, allowing interrupt-timeout=\(g.interruptTimeout) seconds to unwind."
-                    )
-                    interruptDeadline = now + Int64(g.interruptTimeout) * 1_000_000
-                } else if interruptDeadline != 0 && now < interruptDeadline {
-                    // still unwinding
-                } else {
-                    Log.server(
-                        APLOG_ERR, .daemonRequestTimeout,
-                        "Daemon process request time limit of \(g.requestTimeout) seconds exceeded in '\(g.name)' (\(active) active requests); stopping the process."
-                    )
-                    dumpStacks()
-                    ProcessStopping.note("request-timeout")
-                    shutdown(nil)
-                }
+                requestTimeouts(st, now: now)
             }
             if g.deadlockTimeout > 0 && wsgi_atomic_load(PythonRuntime.running) != 0 && phase != .shutdown
                 && now - lastGIL > Int64(g.deadlockTimeout) * 1_000_000
@@ -92,7 +67,21 @@ enum Monitor {
             switch phase {
             case .running: break
             case .graceful:
-                if active == 0 || now >= deadline { shutdown(nil) }
+                // As mod_wsgi 6.x, a request past request-timeout + interrupt-timeout does not
+                // hold the drain: it will not unwind by itself.
+                if active == 0 || !st.locked({ st.hasActiveNonStaleRequestLocked(now) }) {
+                    if active > 0 {
+                        Log.server(
+                            APLOG_INFO, .daemonDrainDone,
+                            "Requests have completed; triggering immediate shutdown of daemon process '\(g.name)'.")
+                    }
+                    shutdown(nil)
+                } else if now >= deadline {
+                    Log.server(
+                        APLOG_INFO, .daemonDrainTimeout,
+                        "Daemon process restart timer expired in daemon process '\(g.name)'; forcing shutdown.")
+                    shutdown(nil)
+                }
             case .shutdown:
                 // threads=0: the main thread ends the process once SystemExit unwinds the script.
                 if active == 0 && g.threads > 0 { exitProcess(finalize: true) }
@@ -111,6 +100,57 @@ enum Monitor {
                     exitNow(0)
                 }
             }
+        }
+    }
+
+    /// request-timeout as mod_wsgi 6.x measures it: each request against request-timeout x
+    /// (1 + ln threads). Past it, with interrupt-timeout, the request's thread gets
+    /// mod_wsgi.RequestTimeout (one thread per pass) and interrupt-timeout seconds to unwind;
+    /// without (or when it has not unwound) the process stops: after the requests that are
+    /// not stale yet if graceful-timeout allows, else at once.
+    static func requestTimeouts(_ st: DaemonState, now: Int64) {
+        let g = st.group
+        let threshold = st.requestFireThreshold
+        var escalate = false
+        var inject: (index: Int, ident: UInt)?
+        st.locked {
+            for i in st.active.indices where st.active[i] != 0 && now - st.active[i] > threshold {
+                if g.interruptTimeout == 0 {
+                    escalate = true
+                    break
+                }
+                if st.injectedAt[i] == 0 {
+                    st.injectedAt[i] = now
+                    inject = (i, st.threadIdents[i])
+                    break
+                }
+                if now - st.injectedAt[i] > Int64(g.interruptTimeout) * 1_000_000 {
+                    escalate = true
+                    break
+                }
+            }
+        }
+        if let inject { RequestInterrupt.interrupt(thread: inject.ident, index: inject.index, group: g) }
+        guard escalate, phase == .running else { return }
+        ProcessStopping.note("request-timeout")
+        if g.gracefulTimeout > 0 && st.locked({ st.hasActiveNonStaleRequestLocked(now) }) {
+            Log.server(
+                APLOG_INFO, .daemonRequestTimeoutDraining,
+                "Daemon process request time limit exceeded; waiting for in-flight requests to complete in daemon process '\(g.name)'."
+            )
+            dumpStacks()
+            MetricsRecorder.daemonStopping("request-timeout")
+            TelemetryReporter.stoppingDecided(ProcessStopping.reason)
+            LifecycleBoard.current?.daemonState(DaemonProcess.lifecycleIndex, .stopping)
+            phase = .graceful
+            DaemonProcess.state.closeListener()
+            deadline = monotonicMicros() + Int64(g.gracefulTimeout) * 1_000_000
+        } else {
+            Log.server(
+                APLOG_INFO, .daemonRequestTimeoutStopping,
+                "Daemon process request time limit exceeded, stopping daemon process '\(g.name)'.")
+            dumpStacks()
+            shutdown(nil)
         }
     }
 
@@ -174,44 +214,51 @@ enum Monitor {
         exitNow(0)
     }
 
-    /// Every Python thread's stack, innermost frame first, with full thread ids.
+    /// Every Python thread's stack, in each interpreter, innermost frame first, with full
+    /// thread ids (as mod_wsgi 6.x, at info).
     static func dumpStacks() {
         guard wsgi_atomic_load(PythonRuntime.running) != 0 else { return }
-        _ = Interpreters.acquire("")
-        defer { Interpreters.release() }
-        Log.server(APLOG_ERR, .daemonStackDump, "Dumping stack trace for active Python threads.")
-        var interp = PyInterpreterState_Head()
-        while let i = interp {
-            var t = PyInterpreterState_ThreadHead(i)
+        for name in Interpreters.names().sorted() {
+            _ = Interpreters.acquire(name)
+            Log.server(
+                APLOG_INFO, .daemonStackDump,
+                "Dumping stack trace for active Python threads of \(InterpreterContext.describe(name)).")
+            var t = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(PyThreadState_Get()))
             while let ts = t {
-                if let frame = wsgi_thread_frame(ts) {
-                    var f: UnsafeMutablePointer<PyObject>? = frame
-                    var first = true
-                    while let cur = f {
-                        let code = wsgi_frame_code(cur)!
-                        let file = attribute(code, "co_filename")
-                        let name = attribute(code, "co_name")
-                        let line = wsgi_frame_line(cur)
-                        wsgi_decref(code)
-                        if first {
-                            Log.server(
-                                APLOG_ERR, .daemonStackFrame,
-                                "Thread \(ts.pointee.thread_id) executing file \"\(file)\", line \(line), in \(name)")
-                            first = false
-                        } else {
-                            Log.server(
-                                APLOG_ERR, .daemonStackCaller, "called from file \"\(file)\", line \(line), in \(name)")
-                        }
-                        let back = wsgi_frame_back(cur)
-                        wsgi_decref(cur)
-                        f = back
-                    }
-                }
+                logStack(ts)
                 t = PyThreadState_Next(ts)
             }
-            interp = PyInterpreterState_Next(i)
+            PyErr_Clear()
+            Interpreters.release()
         }
-        PyErr_Clear()
+    }
+
+    /// The stack of one thread of the current interpreter (GIL held), as mod_wsgi 6.x logs it:
+    /// "Thread N executing file …", then "called from file …," and the outermost ending ".".
+    static func logStack(_ ts: UnsafeMutablePointer<PyThreadState>) {
+        guard let frame = wsgi_thread_frame(ts) else { return }
+        var f: UnsafeMutablePointer<PyObject>? = frame
+        var first = true
+        while let cur = f {
+            let code = wsgi_frame_code(cur)!
+            let file = attribute(code, "co_filename")
+            let name = attribute(code, "co_name")
+            let line = wsgi_frame_line(cur)
+            wsgi_decref(code)
+            let back = wsgi_frame_back(cur)
+            if first {
+                Log.server(
+                    APLOG_INFO, .daemonStackFrame,
+                    "Thread \(ts.pointee.thread_id) executing file \"\(file)\", line \(line), in \(name)")
+                first = false
+            } else {
+                Log.server(
+                    APLOG_INFO, .daemonStackCaller,
+                    "called from file \"\(file)\", line \(line), in \(name)\(back == nil ? "." : ",")")
+            }
+            wsgi_decref(cur)
+            f = back
+        }
     }
 
     /// str(o.name), for the log; the attribute's reference is given back.

@@ -114,8 +114,16 @@ final class SocketChannel: RequestChannel {
 
     func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool? { nil }
 
+    /// Apache's filename for the request (SCRIPT_FILENAME), which mod_wsgi 6.x names in what
+    /// it logs about a request: `[script /path]`.
+    private(set) lazy var filename: String = request.value(of: "SCRIPT_FILENAME") ?? request.scriptPath
+
+    /// The server (main or <VirtualHost>) that took the request in the Apache child: its
+    /// ErrorLog gets what is logged about the request (as mod_wsgi 6.0.1).
+    var server: Int { Int(request.serverIndex) }
+
     func logError(_ message: String) {
-        Log.raw(APLOG_ERR, "[client \(request.client)] " + message)
+        Log.raw(APLOG_ERR, "[remote \(request.client)] " + Log.scriptTag(filename) + message, server: server)
     }
 
     /// The application's script could not be loaded (startup-timeout counts these).
@@ -124,15 +132,41 @@ final class SocketChannel: RequestChannel {
     func log(_ level: Int32, _ id: LogID, _ message: String) {
         if id.isScriptLoadFailure { scriptLoadFailed = true }
         // Every line of a multi-line message (a traceback) names the client, as in Apache.
-        let tag = "[client \(request.client)] "
-        Log.server(level, id, Log.lines(message).map { tag + $0 }.joined(separator: "\n"))
+        Log.daemonRequest(level, id, message, client: request.client, script: filename, server: server)
+    }
+
+    func logServer(_ level: Int32, _ id: LogID, _ message: String) { Log.server(level, id, message, server: server) }
+
+    /// The request was handed back for the Apache child to send again ('X').
+    private var rejected = false
+
+    /// mod_wsgi 6.x's daemon mode, when the script must be loaded anew: the process restarts
+    /// (immediately, its other requests within shutdown-timeout), and this request, which it
+    /// did not run, goes back to the Apache child, which sends it again to the process that
+    /// replaces this one. Called with the GIL, before any of the request body was read.
+    func restartProcess(script: String) -> Int32 {
+        let st = DaemonProcess.state!
+        Log.server(
+            APLOG_INFO, .daemonScriptReload,
+            "Forcing restart of daemon process '\(st.group.name)' due to modification of script '\(script)'.")
+        st.locked { st.shutdownReason = st.shutdownReason ?? "restarts to load a changed script" }
+        // No request more here: a connection accepted from now on is closed unread (the Apache
+        // child sends its request again), until the supervisor closes the listener.
+        st.stopAccepting = true
+        st.wake()
+        rejected = true
+        withoutGIL {
+            do { try conn.send(.rejected) } catch { broken = true }
+        }
+        return OK
     }
 
     /// Ends the exchange with the handler status for Apache.
     /// Whether the connection can carry the next request once this one is finished.
-    var reusable: Bool { !broken && !conn.hasBufferedInput }
+    var reusable: Bool { !broken && !rejected && !conn.hasBufferedInput }
 
     func finish(_ status: Int32) {
+        if rejected { return }
         do { try conn.send(.done, encodeInt32(status)) } catch { broken = true }
     }
 }

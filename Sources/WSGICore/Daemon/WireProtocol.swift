@@ -26,6 +26,7 @@ package enum Frame: UInt8 {
     case headers = 0x48  // H
     case done = 0x5A  // Z
     case abort = 0x41  // A: cut the client connection (the response cannot be completed)
+    case rejected = 0x58  // X: not run; the process restarts: send the request again
 }
 
 package enum WireError: Error, CustomStringConvertible {

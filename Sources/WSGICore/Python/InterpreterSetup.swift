@@ -65,12 +65,12 @@ enum InterpreterSetup {
         interp.modWSGIVersion = Py.tuple([Py.int(modWSGIVersion.0), Py.int(modWSGIVersion.1), Py.int(modWSGIVersion.2)])
 
         let params = PyDict_New()!
+        // As mod_wsgi 6.x: text streams (io.TextIOWrapper) over the error log.
         Py.setItem(
             params, "stdout",
             o.restrictStdout
-                ? Restricted.make("sys.stdout")
-                : ErrorLog.type.make(ErrorLog(request: nil, name: "<stdout>"))!)
-        Py.setItem(params, "stderr", ErrorLog.type.make(ErrorLog(request: nil, name: "<stderr>"))!)
+                ? Restricted.make("sys.stdout") : ErrorLog.textStream(request: nil, name: "<stdout>")?.0 ?? Py.none)
+        Py.setItem(params, "stderr", ErrorLog.textStream(request: nil, name: "<stderr>")?.0 ?? Py.none)
         Py.setItem(params, "stdin", o.restrictStdin ? Restricted.make("sys.stdin") : Py.none)
         let path = PyList_New(0)!
         for p in s.pythonPath + o.pythonPath { let o = Py.string(p); PyList_Append(path, o); wsgi_decref(o) }

@@ -39,6 +39,8 @@ final class ThreadStates {
     var requests = 0
     /// mod_wsgi.request_data() of the request this thread is running (nil between requests).
     var requestData: PyObj?
+    /// That request's wsgi.errors log: where sys.stdout and sys.stderr write meanwhile.
+    var errorLog: ErrorLog?
     init(threadID: Int) { self.threadID = threadID }
 }
 
@@ -176,6 +178,12 @@ package enum Interpreters {
 
     /// The names of the interpreters made so far ("" is the main one).
     static func names() -> [String] { lock.withLock { Array(table.keys) } }
+
+    /// The name of the interpreter the calling thread is in (GIL held); "" for the main one.
+    package static var currentName: String {
+        let state = PyThreadState_GetInterpreter(PyThreadState_Get())
+        return lock.withLock { table.values.first { $0.state == state }?.name } ?? ""
+    }
 
     /// The interpreters made so far, the main one first.
     static func all() -> [Interpreter] { lock.withLock { made } }

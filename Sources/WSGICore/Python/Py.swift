@@ -22,6 +22,13 @@ package enum Py {
         PyUnicode_DecodeLatin1(p, strlen(p), nil) ?? none
     }
 
+    /// A bytes object's contents read as latin-1 (each byte one character).
+    package static func latin1String(_ b: PyObj) -> String {
+        let u = UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
+        if !u.contains(where: { $0 >= 0x80 }) { return String(decoding: u, as: UTF8.self) }
+        return String(String.UnicodeScalarView(u.map { Unicode.Scalar($0) }))
+    }
+
     package static func int(_ v: Int) -> PyObj { PyLong_FromLong(v) }
 
     package static func tuple(_ items: [PyObj]) -> PyObj {

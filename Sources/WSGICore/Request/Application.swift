@@ -9,12 +9,21 @@ package struct ScriptRequest {
     package var applicationGroup: String
     package var reloading: Bool
     package var enableSendfile: Bool
+    /// When Apache read the request (µs since the epoch), as the environ and events report
+    /// it (mod_wsgi 6.x: float seconds); a daemon's also when the Apache child began sending
+    /// it (queue) and when the daemon took it. 0 in embedded mode.
+    package var requestStart: Int64 = 0
+    package var queueStart: Int64 = 0
+    package var daemonStart: Int64 = 0
     /// The Apache child that accepted the request (this process in embedded mode).
-    package var serverPid: UInt32
+    package var serverPid: UInt32 = 0
+    package var daemonConnects = 0
+    package var daemonRestarts = 0
 
     package init(
         scriptPath: String, mtime: Int, callableObject: String, applicationGroup: String, reloading: Bool,
-        enableSendfile: Bool, serverPid: UInt32
+        enableSendfile: Bool, requestStart: Int64 = 0, queueStart: Int64 = 0, daemonStart: Int64 = 0,
+        serverPid: UInt32 = 0, daemonConnects: Int = 0, daemonRestarts: Int = 0
     ) {
         self.scriptPath = scriptPath
         self.mtime = mtime
@@ -22,7 +31,12 @@ package struct ScriptRequest {
         self.applicationGroup = applicationGroup
         self.reloading = reloading
         self.enableSendfile = enableSendfile
+        self.requestStart = requestStart
+        self.queueStart = queueStart
+        self.daemonStart = daemonStart
         self.serverPid = serverPid
+        self.daemonConnects = daemonConnects
+        self.daemonRestarts = daemonRestarts
     }
 }
 
@@ -48,11 +62,19 @@ package enum WSGIApplication {
         // loaded): telemetry's slow-request start and per-thread durations count from here.
         let claimed = Int64(wsgi_now())
 
-        guard
-            let module = ScriptLoader.load(
-                interp, path: spec.scriptPath, mtime: spec.mtime,
-                reload: spec.reloading, log: { channel.log($0, $1, $2) })
-        else {
+        let module: PyObj
+        switch ScriptLoader.load(
+            interp, path: spec.scriptPath, mtime: spec.mtime, reload: spec.reloading,
+            reloadInPlace: DaemonProcess.state == nil,
+            logServer: { channel.logServer($0, $1, $2) }, log: { channel.log($0, $1, $2) })
+        {
+        case .module(let m):
+            module = m
+        case .stale:
+            // mod_wsgi's daemon mode: a script to load anew restarts the process, which serves
+            // the request after it (the Apache child sends it again).
+            return channel.restartProcess(script: spec.scriptPath)
+        case .failed:
             if let report = interp.loadFailureReports.removeValue(forKey: spec.scriptPath) {
                 return LoadFailurePage.send(report, channel)
             }
@@ -69,13 +91,11 @@ package enum WSGIApplication {
 
         let ts = Interpreters.threadStates()
         ts.requests += 1
-        let totalRequests = Interpreters.shared {
-            ModuleState.totalRequests += 1
-            return ModuleState.totalRequests
-        }
+        Interpreters.shared { ModuleState.totalRequests += 1 }
 
         let request = WSGIRequest(channel: channel, enableSendfile: spec.enableSendfile)
         request.scriptPath = spec.scriptPath
+        request.applicationGroup = spec.applicationGroup
         let environ = wsgi_dict_presized(64)!  // about 55 keys: no resizing while it is filled
         fillEnviron(environ)
         let stream = InputStream(request)
@@ -83,7 +103,13 @@ package enum WSGIApplication {
             stream.expectedLength = n >= 0 ? n : nil
         }
         let input = InputStream.type.make(stream)!
-        let errors = ErrorLog.type.make(ErrorLog(request: request, name: "wsgi.errors"))!
+        guard let (errors, errorLog) = ErrorLog.textStream(request: request, name: "<wsgi.errors>") else {
+            channel.log(APLOG_ERR, .wsgiErrorsFailed, "Unable to make wsgi.errors.")
+            PyErr_Clear()
+            wsgi_decref(environ)
+            wsgi_decref(input)
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
         let keys = EnvironKeys.current
         keys.set(environ, "wsgi.version", wsgi_new_ref(interp.wsgiVersion))
         keys.set(environ, "wsgi.input", input)
@@ -96,23 +122,31 @@ package enum WSGIApplication {
         keys.set(environ, "mod_wsgi.version", wsgi_new_ref(interp.modWSGIVersion))
         keys.set(environ, "apache.version", wsgi_new_ref(interp.apacheVersion))
         keys.set(environ, "mod_wsgi.thread_id", Py.int(ts.threadID))
-        keys.set(environ, "mod_wsgi.thread_requests", Py.int(ts.requests))
-        keys.set(environ, "mod_wsgi.total_requests", Py.int(totalRequests))
+        // mod_wsgi 6.x: the request's instants as float seconds since the epoch (0.0 where they
+        // do not apply: queue and daemon in embedded mode), as in its events.
+        let appStart = Int64(wsgi_now())
+        keys.set(environ, "mod_wsgi.request_start", PyFloat_FromDouble(Double(spec.requestStart) / 1e6))
+        keys.set(environ, "mod_wsgi.queue_start", PyFloat_FromDouble(Double(spec.queueStart) / 1e6))
+        keys.set(environ, "mod_wsgi.daemon_start", PyFloat_FromDouble(Double(spec.daemonStart) / 1e6))
+        keys.set(environ, "mod_wsgi.application_start", PyFloat_FromDouble(Double(appStart) / 1e6))
 
         // The mod_wsgi API: request_data(), active_requests, events, metrics.
         let life = RequestLife(
-            api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID, serverPid: spec.serverPid,
+            api: InterpreterAPI.of(interp), environ: environ, threadID: ts.threadID, spec: spec, appStart: appStart,
             claimed: claimed)
         request.life = life
         ts.requestData = life.data
+        ts.errorLog = errorLog
         let application = life.started(application: app, environ: environ)
         let startResponse = StartResponse.type.make(request)!
         let status = request.run(application: application, environ: environ, startResponse: startResponse)
         wsgi_decref(application)
-        // Flush a partial line the app left in wsgi.errors, then retire the request.
-        NativeType.object(errors, as: ErrorLog.self).flush()
-        wsgi_decref(errors)
+        // Write a partial line the app left in wsgi.errors and retire it (a kept reference then
+        // refuses to write, as in mod_wsgi 6.x), then retire the request.
         request.waitUntilIdle()
+        errorLog.close()
+        ts.errorLog = nil
+        wsgi_decref(errors)
         life.finished(request, status: status)
         ts.requestData = nil
         request.finished = true

@@ -20,16 +20,25 @@ package protocol RequestChannel: AnyObject {
     /// Sends `length` bytes of an open file from `offset`, with sendfile where possible.
     /// nil: not supported here, the caller reads and writes the file itself.
     func sendFile(fd: Int32, offset: Int64, length: Int64) -> Bool?
+    /// Apache's filename for the request (the script, for WSGIScriptAlias): what mod_wsgi 6.x
+    /// names in what it logs about a request, `[script /path]`.
+    var filename: String { get }
     /// A line for the error log from wsgi.errors.
     func logError(_ message: String)
     /// A line for the error log from the module, about this request.
     func log(_ level: Int32, _ id: LogID, _ message: String)
+    /// A line for the error log from the module that mod_wsgi writes as the server's (no
+    /// client): loading a script.
+    func logServer(_ level: Int32, _ id: LogID, _ message: String)
     var lastError: String { get }
     /// Set when reading the body failed through the client (it stopped sending: 408; a body
     /// cut short or malformed: 400; too large: 413): what to answer instead of a 500.
     var bodyFailureStatus: Int32? { get }
     /// The response cannot be completed: end the connection without terminating it.
     func abort()
+    /// A daemon process must restart to load a changed script: the request is handed back
+    /// unserved. Returns the handler status.
+    func restartProcess(script: String) -> Int32
     /// The request is a HEAD (the body is discarded by the server side).
     var isHEAD: Bool { get }
     /// While the whole response so far stays within this many bytes, an unflushed `write`
@@ -39,5 +48,9 @@ package protocol RequestChannel: AnyObject {
 }
 
 extension RequestChannel {
-    var bufferedWriteLimit: Int { 0 }
+    package var bufferedWriteLimit: Int { 0 }
+
+    /// A daemon process restarts when a script must be loaded anew (mod_wsgi's daemon mode);
+    /// embedded mode reloads the module in place and never asks for this.
+    package func restartProcess(script: String) -> Int32 { HTTP_INTERNAL_SERVER_ERROR }
 }

@@ -20,6 +20,8 @@ package final class WSGIRequest {
     private(set) var started = false
     private(set) var headersSent = false
     private var contentLength: Int64 = -1
+    /// A Content-Length mod_wsgi refuses: raised when the headers go out, as mod_wsgi does.
+    private var contentLengthError: String?
     private(set) var bytesSent: Int64 = 0
     /// The client went away: stop producing output, keep the app's status.
     private(set) var clientGone = false
@@ -37,34 +39,47 @@ package final class WSGIRequest {
 
     // MARK: start_response(status, response_headers, exc_info=None)
 
-    /// Returns false with a Python exception set.
+    /// Returns false with a Python exception set. The checks, their order, the exception
+    /// types and the messages are mod_wsgi 6.1's (a program written for it catches the same
+    /// thing), plus two of ours: a colon in a header name, a NUL in a header value.
     func startResponse(_ args: PyObj?, _ kwargs: PyObj?) -> Bool {
         if finished {
-            Py.raise(wsgi_exc_runtime_error(), "start_response() called after the request completed"); return false
+            Py.raise(wsgi_exc_runtime_error(), "start_response() called after request completed"); return false
         }
         var statusObj: PyObj?, headersObj: PyObj?, excInfo: PyObj?
         let n = args.map { wsgi_tuple_size($0) } ?? 0
         if n >= 1 { statusObj = wsgi_tuple_get(args, 0) }
         if n >= 2 { headersObj = wsgi_tuple_get(args, 1) }
         if n >= 3 { excInfo = wsgi_tuple_get(args, 2) }
+        // Keywords are ours (mod_wsgi takes positional arguments only).
         if let kwargs {
             if let v = PyDict_GetItemString(kwargs, "exc_info") { excInfo = v }
             if let v = PyDict_GetItemString(kwargs, "status") { statusObj = v }
             if let v = PyDict_GetItemString(kwargs, "response_headers") { headersObj = v }
         }
-        guard n <= 3, let statusObj, let headersObj else {
-            Py.raise(wsgi_exc_type_error(), "start_response() takes status, response_headers and an optional exc_info")
+        if n > 3 {
+            Py.raise(wsgi_exc_type_error(), "start_response() takes at most 3 arguments (\(n) given)"); return false
+        }
+        guard let statusObj, let headersObj else {
+            Py.raise(wsgi_exc_type_error(), "start_response() takes at least 2 arguments (\(n) given)"); return false
+        }
+        guard wsgi_list_check(headersObj) != 0 else {
+            Py.raise(wsgi_exc_type_error(), "start_response() argument 2 must be list, not \(Self.argName(headersObj))")
             return false
         }
         if let e = excInfo, e != wsgi_py_none() {
             guard wsgi_tuple_check(e) != 0 else {
-                Py.raise(wsgi_exc_runtime_error(), "exception info must be a tuple"); return false
+                Py.raise(wsgi_exc_runtime_error(), "start_response() argument 'exc_info' must be a 3-tuple or None")
+                return false
             }
             if headersSent {
                 // PEP 3333: re-raise the original exception.
-                // Checked: CPython trusts what PyErr_Restore is given (anything else crashes).
-                guard wsgi_tuple_check(e) != 0, wsgi_tuple_size(e) == 3,
-                    wsgi_exception_class_check(wsgi_tuple_get(e, 0)) != 0,
+                guard wsgi_tuple_size(e) == 3 else {
+                    Py.raise(wsgi_exc_type_error(), "function takes exactly 3 arguments (\(wsgi_tuple_size(e)) given)")
+                    return false
+                }
+                // Ours: CPython trusts what PyErr_Restore is given (anything else crashes).
+                guard wsgi_exception_class_check(wsgi_tuple_get(e, 0)) != 0,
                     wsgi_tuple_get(e, 2) == wsgi_py_none() || wsgi_traceback_check(wsgi_tuple_get(e, 2)) != 0
                 else {
                     Py.raise(wsgi_exc_type_error(), "exc_info must be a (type, value, traceback) tuple"); return false
@@ -77,116 +92,164 @@ package final class WSGIRequest {
             }
         } else if headersSent {
             // As mod_wsgi: before any output a second call replaces the status and headers.
-            Py.raise(wsgi_exc_runtime_error(), "headers have already been sent")
+            Py.raise(wsgi_exc_runtime_error(), "start_response() called more than once without exc_info")
             return false
         }
-        guard let s = Py.swiftString(statusObj) else {
-            Py.raise(
-                wsgi_exc_type_error(),
-                "expected unicode object, value of type \(String(cString: wsgi_type_name(statusObj))) found")
-            return false
-        }
-        guard let code = Self.parseStatus(s) else {
-            // mod_wsgi's message, naming the bad value (repr: CR/LF never reach the log raw).
-            Py.raise(wsgi_exc_value_error(), "status code is not a 3 digit integer: \(Py.repr(statusObj))")
-            return false
-        }
+        // As mod_wsgi 6.x: response_started sees the arguments before they are checked.
+        life?.responseStarted(status: statusObj, headers: headersObj, excInfo: excInfo)
+        guard let statusBytes = Self.latin1(statusObj) else { return false }
+        defer { wsgi_decref(statusBytes) }
+        guard let code = Self.checkStatus(statusBytes) else { return false }
         guard let parsed = Self.parseHeaders(headersObj) else { return false }
         status = code
-        statusLine = s
+        statusLine = Py.latin1String(statusBytes)
         headers = parsed.headers
         contentLength = parsed.contentLength
+        contentLengthError = parsed.contentLengthError
         started = true
-        life?.responseStarted(status: statusObj, headers: headersObj, excInfo: excInfo)
         return true
     }
 
-    static func parseStatus(_ s: String) -> Int32? {
-        let u = Array(s.utf8)
-        guard u.count >= 4, u[3] == 32, u[0...2].allSatisfy({ $0 >= 48 && $0 <= 57 }) else { return nil }
-        if u.contains(where: { $0 == 10 || $0 == 13 }) { return nil }
-        let code = Int32(u[0] - 48) * 100 + Int32(u[1] - 48) * 10 + Int32(u[2] - 48)
-        return code >= 100 ? code : nil
+    /// How PyArg_ParseTuple names a value of the wrong type.
+    private static func argName(_ o: PyObj) -> String {
+        o == wsgi_py_none() ? "None" : String(cString: wsgi_type_name(o))
     }
 
-    /// Validates response headers: a list of (str, str), latin-1, no CR/LF, no colon or
-    /// space in names. Raises on the first bad one.
-    static func parseHeaders(_ obj: PyObj) -> (headers: [Header], contentLength: Int64)? {
-        guard wsgi_list_check(obj) != 0 else {
-            Py.raise(
-                wsgi_exc_type_error(),
-                "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(obj))) found"
-            )
+    /// A str as latin-1 bytes (a new reference), or nil with the exception set: TypeError
+    /// for another type, Python's own UnicodeEncodeError for a character beyond latin-1.
+    static func latin1(_ o: PyObj) -> PyObj? {
+        guard wsgi_unicode_check(o) != 0 else {
+            Py.raise(wsgi_exc_type_error(), "must be str, not \(String(cString: wsgi_type_name(o)))")
             return nil
         }
+        return PyUnicode_AsLatin1String(o)
+    }
+
+    private static func bytes(_ b: PyObj) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
+    }
+
+    @inline(__always) private static func isControl(_ c: UInt8) -> Bool { c < 32 || c == 127 }
+    @inline(__always) private static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
+
+    /// A status line (latin-1 bytes): three digits, then nothing or a space and a reason
+    /// phrase without control characters. The status code, or nil with ValueError set.
+    static func checkStatus(_ b: PyObj) -> Int32? {
+        let u = bytes(b)
+        func fail(_ what: String) -> Int32? {
+            Py.raise(wsgi_exc_value_error(), what + ": " + Py.repr(b)); return nil
+        }
+        guard u.count >= 3, isDigit(u[0]), isDigit(u[1]), isDigit(u[2]), u.count == 3 || !isDigit(u[3]) else {
+            return fail("status code must be a 3 digit integer")
+        }
+        if u.count > 3 {
+            guard u[3] == 32 else { return fail("no space following status code") }
+            // A NUL counts too (mod_wsgi's C string would end there, cutting the line short).
+            if u[4...].contains(where: { isControl($0) }) { return fail("control character in status reason phrase") }
+        }
+        let code = Int32(u[0] - 48) * 100 + Int32(u[1] - 48) * 10 + Int32(u[2] - 48)
+        // Ours: below 100 is no HTTP status (mod_wsgi sends "HTTP/1.1 099 …", which clients refuse).
+        guard code >= 100 else { return fail("status code must be at least 100") }
+        return code
+    }
+
+    /// Response headers: a list of (str, str) 2-tuples, latin-1, a name without control or
+    /// space characters (nor, ours, a colon), a value without CR or LF (nor, ours, NUL).
+    /// Raises on the first bad one. Content-Length is checked when the headers go out.
+    static func parseHeaders(_ obj: PyObj) -> (headers: [Header], contentLength: Int64, contentLengthError: String?)? {
         var out: [Header] = []
         var length: Int64 = -1
+        var lengthError: String? = nil
         let n = wsgi_list_size(obj)
         out.reserveCapacity(n)
         for i in 0..<n {
             let item = wsgi_list_get(obj, i)!
-            guard wsgi_tuple_check(item) != 0, wsgi_tuple_size(item) == 2 else {
+            guard wsgi_tuple_check(item) != 0 else {
                 Py.raise(
-                    wsgi_exc_type_error(),
-                    wsgi_tuple_check(item) != 0
-                        ? "tuple of 2 values expected for header, value of type tuple with \(wsgi_tuple_size(item)) items found"
-                        : "list of tuple values expected for headers, value of type \(String(cString: wsgi_type_name(item))) found"
+                    wsgi_exc_type_error(), "each header must be a 2-tuple, not \(String(cString: wsgi_type_name(item)))"
                 )
                 return nil
             }
-            guard let name = latin1Header(wsgi_tuple_get(item, 0)!, what: "name"),
-                let value = latin1Header(wsgi_tuple_get(item, 1)!, what: "value")
-            else { return nil }
-            if name.count <= 1
-                || name.dropLast().contains(where: {
-                    $0 == 58 || $0 == 32 || $0 == 9 || ($0 > 0 && $0 < 32) || $0 == 127
-                })
-            {
-                Py.raise(
-                    wsgi_exc_value_error(),
-                    "control character present in header name: \(Py.repr(wsgi_tuple_get(item, 0)))")
+            guard wsgi_tuple_size(item) == 2 else {
+                Py.raise(wsgi_exc_value_error(), "each header must be a 2-tuple, got length \(wsgi_tuple_size(item))")
                 return nil
             }
-            if Header.same(name, "content-length") {
-                guard let l = Int64(String(cString: value).trimmingSpaces), l >= 0 else {
-                    Py.raise(
-                        wsgi_exc_value_error(),
-                        "invalid Content-Length response header value \(Py.repr(wsgi_tuple_get(item, 1)))")
-                    return nil
+            guard let nameBytes = latin1(wsgi_tuple_get(item, 0)!) else { return nil }
+            defer { wsgi_decref(nameBytes) }
+            guard checkName(nameBytes) else { return nil }
+            guard let valueBytes = latin1(wsgi_tuple_get(item, 1)!) else { return nil }
+            defer { wsgi_decref(valueBytes) }
+            guard checkValue(valueBytes) else { return nil }
+            let h = Header(name: cString(nameBytes), value: cString(valueBytes))
+            if Header.same(h.name, "content-length") {
+                if let l = contentLengthValue(bytes(valueBytes)) {
+                    length = l
+                } else if lengthError == nil {
+                    lengthError = "invalid Content-Length header value: '\(Py.latin1String(valueBytes))'"
                 }
-                length = l
             }
-            out.append(Header(name: name, value: value))
+            out.append(h)
         }
-        return (out, length)
+        return (out, length, lengthError)
     }
 
-    /// A header name or value: a str of latin-1 characters without CR or LF.
-    private static func latin1Header(_ o: PyObj, what: String) -> [CChar]? {
-        guard wsgi_unicode_check(o) != 0 else {
-            Py.raise(
-                wsgi_exc_type_error(),
-                "expected unicode object for header \(what), value of type \(String(cString: wsgi_type_name(o))) found")
-            return nil
+    private static func checkName(_ b: PyObj) -> Bool {
+        let u = bytes(b)
+        guard !u.isEmpty else { Py.raise(wsgi_exc_value_error(), "header name is empty"); return false }
+        for c in u {
+            let what: String
+            if isControl(c) {
+                what = "control character in header name"
+            } else if c == 32 {
+                what = "space character in header name"
+            } else if c == 58 {
+                what = "colon character in header name"  // ours: "X: Y" would be a header X
+            } else {
+                continue
+            }
+            Py.raise(wsgi_exc_value_error(), what + ": " + Py.repr(b))
+            return false
         }
-        guard let b = PyUnicode_AsLatin1String(o) else {
-            PyErr_Clear()
-            Py.raise(wsgi_exc_value_error(), "unicode object contains non latin-1 characters: \(Py.repr(o))")
-            return nil
-        }
-        defer { wsgi_decref(b) }
-        let p = UnsafeRawBufferPointer(start: wsgi_bytes_data(b), count: wsgi_bytes_size(b))
-        if p.contains(where: { $0 == 10 || $0 == 13 || $0 == 0 }) {
+        return true
+    }
+
+    private static func checkValue(_ b: PyObj) -> Bool {
+        for c in bytes(b) where c == 10 || c == 13 || c == 0 {
             Py.raise(
                 wsgi_exc_value_error(),
-                (what == "name"
-                    ? "control character present in header name: "
-                    : "carriage return/line feed character present in header value: ") + Py.repr(o))
-            return nil
+                (c == 0
+                    ? "null character in header value: "  // ours: mod_wsgi's C string would end there
+                    : "carriage return/line feed character in header value: ") + Py.repr(b))
+            return false
         }
-        var bytes = [CChar](repeating: 0, count: p.count + 1)
-        bytes.withUnsafeMutableBytes { $0.copyMemory(from: p) }
-        return bytes
+        return true
+    }
+
+    /// Bytes and a NUL.
+    private static func cString(_ b: PyObj) -> [CChar] {
+        let u = bytes(b)
+        var out = [CChar](repeating: 0, count: u.count + 1)
+        out.withUnsafeMutableBytes { $0.copyMemory(from: u) }
+        return out
+    }
+
+    /// A Content-Length as mod_wsgi reads it (strtol: leading white space and a sign, then
+    /// digits and nothing else), not negative.
+    static func contentLengthValue(_ u: UnsafeRawBufferPointer) -> Int64? {
+        var i = 0
+        while i < u.count && (u[i] == 32 || (u[i] >= 9 && u[i] <= 13)) { i += 1 }
+        if i < u.count && u[i] == 43 { i += 1 }
+        guard i < u.count else { return nil }
+        var v: Int64 = 0
+        while i < u.count {
+            guard isDigit(u[i]) else { return nil }
+            let (m, o1) = v.multipliedReportingOverflow(by: 10)
+            let (a, o2) = m.addingReportingOverflow(Int64(u[i] - 48))
+            if o1 || o2 { return nil }
+            v = a
+            i += 1
+        }
+        return v
     }
 
     // MARK: output
@@ -196,8 +259,11 @@ package final class WSGIRequest {
         if headersSent { return true }
         guard started else {
             Py.raise(
-                wsgi_exc_runtime_error(), "response has not been started: the application did not call start_response()"
-            )
+                wsgi_exc_runtime_error(), "start_response() must be called before response content is produced")
+            return false
+        }
+        if let contentLengthError {
+            Py.raise(wsgi_exc_value_error(), contentLengthError)
             return false
         }
         headersSent = true
@@ -231,14 +297,17 @@ package final class WSGIRequest {
     }
 
     /// Writes one block of the body, honouring Content-Length. Returns false with a
-    /// Python exception set when the app must stop (bad data, client gone).
+    /// Python exception set when the app must stop (bad data, client gone). `flush`: the
+    /// application's write() (else an item of the response iterable).
     func write(_ data: PyObj, flush: Bool = false) -> Bool {
-        if finished { Py.raise(wsgi_exc_runtime_error(), "write() called after the request completed"); return false }
+        if finished { Py.raise(wsgi_exc_runtime_error(), "write() called after request completed"); return false }
         ForkGuard.check(owner, channel, scriptPath)
         guard wsgi_bytes_check(data) != 0 else {
+            let type = String(cString: wsgi_type_name(data))
             Py.raise(
                 wsgi_exc_type_error(),
-                "sequence of byte string values expected, value of type \(String(cString: wsgi_type_name(data))) found")
+                flush
+                    ? "write() argument must be bytes, not \(type)" : "response iterable must yield bytes, not \(type)")
             return false
         }
         var n = Int64(wsgi_bytes_size(data))
@@ -246,7 +315,7 @@ package final class WSGIRequest {
         guard claimChannel("write()") else { return false }
         defer { channelBusy = false }
         guard sendHeadersIfNeeded() else { return false }
-        if clientGone { Py.raise(wsgi_exc_io_error(), "client connection closed"); return false }
+        if clientGone { Py.raise(wsgi_exc_io_error(), "mod_wsgi client connection closed"); return false }
         if contentLength >= 0 {
             let left = contentLength - bytesSent
             if n > left { n = left }
@@ -282,7 +351,7 @@ package final class WSGIRequest {
         }
         if !ok {
             clientGone = true
-            Py.raise(wsgi_exc_io_error(), "Apache/mod_wsgi \(channel.lastError)")
+            Py.raise(wsgi_exc_io_error(), "mod_wsgi \(channel.lastError)")
             return false
         }
         bytesSent += n
@@ -296,7 +365,7 @@ package final class WSGIRequest {
         let result = PyObject_Call(application, args, nil)
         ForkGuard.check(owner, channel, scriptPath)
         wsgi_decref(args)
-        guard let result else { return failed("Exception occurred processing WSGI script") }
+        guard let result else { return failed(.call) }
         defer { wsgi_decref(result) }
 
         var ok = true
@@ -328,7 +397,7 @@ package final class WSGIRequest {
         ForkGuard.check(owner, channel, scriptPath)
         if ok { ok = sendHeadersIfNeeded() }
         var code: Int32 = OK
-        if !ok { code = failed("Exception occurred processing WSGI script") }
+        if !ok { code = failed(.iteration) }
         // PEP 3333: close() is always called, whatever happened.
         if let close = PyObject_GetAttrString(result, "close") {
             let r = PyObject_CallNoArgs(close)
@@ -336,11 +405,16 @@ package final class WSGIRequest {
             if let r {
                 wsgi_decref(r)
             } else {
-                _ = failed("Exception occurred closing the response of WSGI script", alreadyFailed: !ok)
+                _ = failed(.close)
             }
             wsgi_decref(close)
-        } else {
+        } else if PyErr_ExceptionMatches(wsgi_exc_attribute_error()) != 0 {
             PyErr_Clear()
+        } else {
+            channel.log(
+                APLOG_ERR, .closeLookupFailed,
+                "Lookup of 'close' attribute on WSGI response iterable raised an exception.")
+            _ = failed(.close)
         }
         if ok && !clientGone && contentLength >= 0 && bytesSent < contentLength && !channel.isHEAD {
             channel.log(
@@ -351,38 +425,48 @@ package final class WSGIRequest {
         return code
     }
 
+    /// Where the pending exception came from: calling the application, its response
+    /// iterable (or start_response and write), or the iterable's close().
+    enum Phase { case call, iteration, close }
+
     /// Logs the pending exception; 500 if nothing was sent, else OK (the connection is cut).
-    private func failed(_ what: String, alreadyFailed: Bool = false) -> Int32 {
-        if clientGone {
-            // The client went away: not the application's fault, no error-log noise.
-            PyErr_Clear()
-            channel.log(APLOG_INFO, .clientGone, "Client closed the connection before the response was complete.")
-            return OK
-        }
-        if let status = channel.bodyFailureStatus {
-            // Reading the body failed through the client: its fault, not the application's.
-            PyErr_Clear()
-            channel.log(
-                APLOG_INFO, .requestBodyFailed,
-                "Request body from the client could not be read (\(channel.lastError)); answering \(status).")
-            if headersSent { channel.abort(); return OK }
-            return status
-        }
+    private func failed(_ phase: Phase) -> Int32 {
         if let life, RequestInterrupt.enabled, RequestInterrupt.isPending(life.api) {
-            // interrupt-timeout: the supervisor stopped this request; 504, no traceback.
+            // interrupt-timeout: the supervisor stopped this request. As mod_wsgi 6.x: one
+            // info line, no traceback; an empty 504 unless the response had begun.
             PyErr_Clear()
-            channel.log(
-                APLOG_INFO, .requestInterrupted,
-                "Request exceeded request-timeout and was interrupted (mod_wsgi.RequestTimeout) in '\(scriptPath)'.")
+            if phase == .close { return OK }
+            if phase == .iteration && headersSent {
+                channel.log(
+                    APLOG_INFO, .requestInterruptedAfterHeaders,
+                    "Request interrupted by RequestTimeout after headers sent; response truncated.")
+                channel.abort()
+                return OK
+            }
+            channel.log(APLOG_INFO, .requestInterrupted, "Request interrupted by RequestTimeout; thread recovered.")
             if headersSent { channel.abort(); return OK }
-            return HTTP_GATEWAY_TIME_OUT
+            return timedOut()
+        }
+        if phase != .close {
+            if clientGone {
+                // The client went away: not the application's fault, no error-log noise.
+                PyErr_Clear()
+                channel.log(APLOG_INFO, .clientGone, "Client closed the connection before the response was complete.")
+                return OK
+            }
+            if let status = channel.bodyFailureStatus {
+                // Reading the body failed through the client: its fault, not the application's.
+                PyErr_Clear()
+                channel.log(
+                    APLOG_INFO, .requestBodyFailed,
+                    "Request body from the client could not be read (\(channel.lastError)); answering \(status).")
+                if headersSent { channel.abort(); return OK }
+                return status
+            }
         }
         life?.exception()
-        let lines = Py.takeExceptionLines()
-        waitUntilIdle()
-        // One message: the traceback's lines carry the header's prefix and ID.
-        let report = alreadyFailed ? lines : ["\(what) '\(scriptPath)'."] + lines
-        if !report.isEmpty { channel.log(APLOG_ERR, .exceptionInApp, report.joined(separator: "\n")) }
+        logException()
+        if phase == .close { return OK }
         if headersSent {
             // Part of the response is out: cut the connection so the client sees it
             // incomplete, never a cleanly terminated (and wrong) response.
@@ -392,6 +476,33 @@ package final class WSGIRequest {
         return HTTP_INTERNAL_SERVER_ERROR
     }
 
+    /// Logs the pending exception (and clears it) as mod_wsgi 6.x does: a header naming the
+    /// class, the script and the interpreter, then the traceback. (mod_wsgi 6.1.1 prints only
+    /// the traceback's last line: it formats the exception without its traceback.)
+    func logException() {
+        let header = InterpreterContext.exceptionHeader(script: channel.filename, applicationGroup: applicationGroup)
+        let lines = Py.takeExceptionLines()
+        waitUntilIdle()
+        // One message: the traceback's lines carry the header's ID.
+        channel.log(APLOG_ERR, .exceptionInApp, ([header] + lines).joined(separator: "\n"))
+    }
+
+    /// mod_wsgi 6.x's answer to a request interrupted by RequestTimeout before its response
+    /// began: 504 with no body.
+    private func timedOut() -> Int32 {
+        headers = []
+        contentLength = 0
+        contentLengthError = nil
+        status = HTTP_GATEWAY_TIME_OUT
+        statusLine = "504 Gateway Timeout"
+        started = true
+        headersSent = true
+        _ = channel.sendHeaders(status: status, statusLine: statusLine, headers: [])
+        return OK
+    }
+
+    /// The interpreter the request runs in (its application group), for the log.
+    var applicationGroup = ""
     var scriptPath = ""
 
     /// wsgi.file_wrapper: with WSGIEnableSendfile On and a real file, hand the file to

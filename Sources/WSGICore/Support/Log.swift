@@ -52,7 +52,6 @@ package enum LogID: Int {
     case daemonIdentity = 1213
     case daemonServiceExit = 1214
     case daemonRestart = 1215
-    case daemonRequestTimeout = 1216
     case daemonThreadFailed = 1250
     case daemonStartupFailed = 1251
     case daemonForkFailed = 1252
@@ -101,13 +100,24 @@ package enum LogID: Int {
     case eventCallbackFailed = 1401
     case scriptLoading = 1402
     case reloadRequiredFailed = 1403
-    case reloadRequiredTraceback = 1404
     case requestInterrupted = 1405
     case daemonRequestInterrupting = 1406
     case metricsBoardFailed = 1501
     case metricsBoardFull = 1502
     case metricsDenied = 1503
     case metricsBoardResized = 1504
+    // mod_wsgi 6.1's request handling (issue 23).
+    case daemonScriptReload = 1601
+    case daemonRestartConnects = 1602
+    case daemonRequestTimeoutDraining = 1603
+    case daemonRequestTimeoutInjected = 1604
+    case daemonRequestTimeoutStopping = 1605
+    case daemonClosedBeforeHeaders = 1606
+    case daemonDrainDone = 1607
+    case daemonDrainTimeout = 1608
+    case closeLookupFailed = 1609
+    case wsgiErrorsFailed = 1610
+    case requestInterruptedAfterHeaders = 1611
     // mod_wsgi 6.1's interpreter options and telemetry (17xx).
     case switchIntervalSet = 1701
     case switchIntervalSkipped = 1702
@@ -149,28 +159,56 @@ package enum LogID: Int {
     package var tag: String { "MW\(rawValue): " }
 }
 
-/// One format for every line the module writes: `MWnnnn: mod_wsgi (pid=N): text`. A message
-/// of several lines (a traceback) is written line by line, each with the same prefix, so
-/// that `grep MW1106` finds all of it and no line of it is anonymous.
+/// One format for every line the module writes: `MWnnnn: text`, where the text is mod_wsgi
+/// 6.1's where mod_wsgi writes the same line (6.x dropped 4.9's `mod_wsgi (pid=N): `: Apache's
+/// `[pid N:tid N]` says it). A line about a request names its script first, as 6.x does:
+/// `MWnnnn: [script /path] text`. A message of several lines (a traceback) is written line by
+/// line, each with the same ID, so that `grep MW1106` finds all of it and no line of it is
+/// anonymous; only the first names the script.
 ///
 /// Where the lines go is the process's `sink`: in Apache's processes (and a daemon process
-/// Apache forked) the Apache module's, ap_log_error on the main server; in a daemon process
-/// that runs the application's Python executable, the daemon runtime's, which writes the
-/// error log Apache opened, formatted as Apache formats it. The Apache module adds the
-/// variants for a given server_rec or request_rec (ModWSGI, Support/ApacheLog.swift).
+/// Apache forked) the Apache module's, ap_log_error on the server of that index in Apache's
+/// list (0: the main server; a daemon's lines about a request go to the ErrorLog of the
+/// <VirtualHost> that took it, as mod_wsgi 6.0.1); in a daemon process that runs the
+/// application's Python executable, the daemon runtime's, which writes the error log Apache
+/// opened, formatted as Apache formats it. The Apache module adds the variants for a given
+/// server_rec or request_rec (ModWSGI, Support/ApacheLog.swift).
 package enum Log {
-    /// Writes one line (no newline) at a level (APLOG_*), with an errno-like status or 0.
-    package typealias Sink = (_ level: Int32, _ status: Int32, _ line: String) -> Void
+    /// Writes one line (no newline) at a level (APLOG_*), with an errno-like status or 0, to
+    /// the error log of the server at `server` in Apache's list (0: the main server).
+    package typealias Sink = (_ level: Int32, _ status: Int32, _ server: Int, _ line: String) -> Void
 
     /// Until a host sets its own: stderr, which is Apache's error log in its processes.
-    nonisolated(unsafe) package static var sink: Sink = { _, _, line in
+    nonisolated(unsafe) package static var sink: Sink = { _, _, _, line in
         let text = line + "\n"
         _ = text.withCString { write(2, $0, strlen($0)) }
     }
 
-    package static func server(_ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0) {
-        let prefix = id.tag + "mod_wsgi (pid=\(getpid())): "
-        for line in lines(message) { sink(level, status, prefix + line) }
+    package static func server(
+        _ level: Int32, _ id: LogID, _ message: String, status: apr_status_t = 0, server: Int = 0
+    ) {
+        let prefix = id.tag
+        for line in lines(message) { sink(level, status, server, prefix + line) }
+    }
+
+    /// A line about a request from a daemon process, which has no request_rec: Apache's
+    /// `[remote ip:port]` (as mod_wsgi's daemon lines show it) is written here, before the ID.
+    package static func daemonRequest(
+        _ level: Int32, _ id: LogID, _ message: String, client: String, script: String, server: Int = 0
+    ) {
+        let remote = "[remote " + client + "] "
+        var first = true
+        for line in lines(message) {
+            let text = first ? scriptTag(script) + line : line
+            first = false
+            sink(level, 0, server, remote + id.tag + text)
+        }
+    }
+
+    /// `[script /path] `, as mod_wsgi 6.x writes before what it logs about a request whose
+    /// script (Apache's filename) is known; empty when it is not.
+    package static func scriptTag(_ filename: String) -> String {
+        filename.isEmpty ? "" : "[script " + filename + "] "
     }
 
     /// The lines of a message; one line (the common case) without copying.
@@ -180,8 +218,9 @@ package enum Log {
     }
 
     /// A line of the application's own output (wsgi.errors, sys.stdout/stderr, print()),
-    /// written as the application wrote it, as mod_wsgi does.
-    package static func raw(_ level: Int32, _ message: String) {
-        sink(level, 0, message)
+    /// written as the application wrote it, as mod_wsgi does (a caller about a request puts
+    /// the script's tag first).
+    package static func raw(_ level: Int32, _ message: String, server: Int = 0) {
+        sink(level, 0, server, message)
     }
 }

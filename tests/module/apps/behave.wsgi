@@ -176,6 +176,23 @@ def application(environ, start_response):
             headers.append(("Content-Length", q["cl"]))
         start_response("200 OK", headers)
         return wrapper(f, int(q.get("blksize", "8192")))
+    if path == "/file_tell":
+        # A real file whose position is recorded when the response closes it: the server
+        # either sent it itself (sendfile: the position never moved) or read it through.
+        class Told:
+            def __init__(self, f):
+                self.f = f
+            def fileno(self):
+                return self.f.fileno()
+            def tell(self):
+                return self.f.tell()
+            def read(self, n=-1):
+                return self.f.read(n)
+            def close(self):
+                mark("tell-" + name, str(self.f.tell()))
+                self.f.close()
+        start_response("200 OK", ok)
+        return environ["wsgi.file_wrapper"](Told(open(q["path"], "rb")), 8192)
     if path == "/file_close":
         class F:
             def __init__(self, data):

@@ -37,7 +37,7 @@ final class InterpreterAPI {
 
     /// Calls every callback `cb(name, **event)` in the current interpreter; a dict it
     /// returns is merged into `event`; one that raises is logged and the others still run.
-    /// Logged as mod_wsgi does: server-level lines (no client prefix), the traceback as is.
+    /// Logged as mod_wsgi 6.x does: server-level lines (no client prefix).
     static func publish(_ callbacks: PyObj, _ name: String, _ event: PyObj) {
         guard let copy = PySequence_List(callbacks) else { PyErr_Clear(); return }
         defer { wsgi_decref(copy) }
@@ -49,9 +49,14 @@ final class InterpreterAPI {
                 if wsgi_dict_check(r) != 0 { PyDict_Update(event, r) }
                 wsgi_decref(r)
             } else {
+                // As mod_wsgi 6.x: the server's line naming the class and the event, then the
+                // traceback (every line with the ID).
+                let header =
+                    PyErr_ExceptionMatches(wsgi_exc_system_exit()) != 0
+                    ? "SystemExit exception raised by event callback for '\(name)'; ignored."
+                    : "\(PyErr_Occurred().map { String(cString: wsgi_class_name($0)) } ?? "Exception") exception raised by event callback for '\(name)'."
                 let lines = Py.takeExceptionLines()
-                Log.server(APLOG_ERR, .eventCallbackFailed, "Exception occurred within event callback.")
-                for l in lines { Log.raw(APLOG_ERR, l) }
+                Log.server(APLOG_ERR, .eventCallbackFailed, ([header] + lines).joined(separator: "\n"))
             }
         }
     }

@@ -2,8 +2,8 @@ import CWSGICore
 
 /// The process_stopping event, once per interpreter when the process ends, with
 /// mod_wsgi's `shutdown_reason`: request_timeout, startup_timeout, restart_interval,
-/// inactivity_timeout, cpu_time_limit, graceful_signal, or '' (normal stop,
-/// maximum-requests, reload). Event subscribers run first, then subscribe_shutdown's.
+/// inactivity_timeout, cpu_time_limit, graceful_signal, script_reload (6.x: a script to load
+/// anew), or '' (normal stop, maximum-requests). Event subscribers run first, then subscribe_shutdown's.
 package enum ProcessStopping {
     /// Set by the daemon supervisor when it decides to stop the process.
     nonisolated(unsafe) package static var reason = ""
@@ -29,6 +29,8 @@ package enum ProcessStopping {
             reason = "startup_timeout"
         } else if has(why, "request-timeout") || has(why, "request time limit") {
             reason = "request_timeout"
+        } else if has(why, "changed script") {
+            reason = "script_reload"  // mod_wsgi 6.x
         }
     }
 

@@ -27,30 +27,32 @@ enum RequestInterrupt {
         Interpreters.shared { running[ident] = nil }
     }
 
-    /// From the supervisor thread (no GIL): raises RequestTimeout in every request thread
-    /// running for longer than `limit` µs, or in the longest-running one if none is.
-    /// Returns how many were interrupted.
-    static func interrupt(longerThan limit: Int64) -> Int {
-        guard PythonRuntime.initialized else { return 0 }
-        _ = Interpreters.acquire("")
-        let now = Int64(wsgi_now())
-        let running = Interpreters.shared { Self.running }
-        var targets = running.filter { now - $0.value.start > limit }
-        if targets.isEmpty, let longest = running.min(by: { $0.value.start < $1.value.start }) {
-            targets = [longest.key: longest.value]
-        }
-        Interpreters.release()
-        var n = 0
-        for (ident, r) in targets {
-            _ = Interpreters.acquire(r.api.name)
-            // Only if that thread still runs a request begun then (not a newer one).
-            let current = Interpreters.shared { running[ident] }
-            if let current, current.start == r.start, let exc = r.api.requestTimeout {
-                n += Int(PyThreadState_SetAsyncExc(ident, exc))
+    /// From the supervisor thread (no GIL): raises RequestTimeout in the thread `ident` (the
+    /// daemon's worker thread `index`), if it runs a request, logging what mod_wsgi 6.x logs.
+    static func interrupt(thread ident: UInt, index: Int, group g: DaemonGroupConfig) {
+        guard wsgi_atomic_load(PythonRuntime.running) != 0, ident != 0 else { return }
+        let target = Interpreters.shared { running[ident] }
+        guard let target else { return }
+        Log.server(
+            APLOG_INFO, .daemonRequestInterrupting,
+            "Dumping stack trace for thread \(index) of daemon process '\(g.name)' which has exceeded request-timeout of \(g.requestTimeout) seconds, before injecting RequestTimeout to unwind it."
+        )
+        _ = Interpreters.acquire(target.api.name)
+        // Only if that thread still runs the request begun then (not a newer one).
+        let current = Interpreters.shared { running[ident] }
+        if let current, current.start == target.start, let exc = target.api.requestTimeout {
+            var t = PyInterpreterState_ThreadHead(PyThreadState_GetInterpreter(PyThreadState_Get()))
+            while let ts = t {
+                if ts.pointee.thread_id == ident { Monitor.logStack(ts) }
+                t = PyThreadState_Next(ts)
             }
-            Interpreters.release()
+            _ = PyThreadState_SetAsyncExc(ident, exc)
         }
-        return n
+        PyErr_Clear()
+        Interpreters.release()
+        Log.server(
+            APLOG_INFO, .daemonRequestTimeoutInjected,
+            "Injected RequestTimeout into thread \(index) of daemon process '\(g.name)'.")
     }
 
     /// In the request's thread: the pending exception is the injected RequestTimeout.

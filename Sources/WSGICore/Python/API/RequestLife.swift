@@ -16,6 +16,7 @@ final class RequestLife {
     let claimed: Int64
     /// When the application was called (µs since the epoch).
     let appStart: Int64
+    let spec: ScriptRequest
     private var cpuStart: (Double, Double) = (0, 0)
     var times = Times()
 
@@ -42,21 +43,20 @@ final class RequestLife {
         var requestStart = 0.0, queueStart = 0.0, daemonStart = 0.0
     }
 
-    init(api: InterpreterAPI, environ: PyObj, threadID: Int, serverPid: UInt32, claimed: Int64) {
+    init(api: InterpreterAPI, environ: PyObj, threadID: Int, spec: ScriptRequest, appStart: Int64, claimed: Int64) {
         self.api = api
         self.threadID = threadID
-        self.serverPid = serverPid
+        self.spec = spec
+        self.appStart = appStart
+        self.serverPid = spec.serverPid
         self.claimed = claimed
         data = PyDict_New()!
         requestID = PyDict_GetItemString(environ, "mod_wsgi.request_id").map { wsgi_new_ref($0) }
         events = api.hasSubscribers
-        appStart = Int64(wsgi_now())
         if let requestID { PyDict_SetItem(api.activeRequests, requestID, data) }
-        if events || Metrics.recording || MetricsRecorder.slot != nil || TelemetryRecorder.enabled {
-            times.requestStart = Self.seconds(environ, "mod_wsgi.request_start")
-            times.queueStart = Self.seconds(environ, "mod_wsgi.queue_start")
-            times.daemonStart = Self.seconds(environ, "mod_wsgi.daemon_start")
-        }
+        times.requestStart = Double(spec.requestStart) / 1e6
+        times.queueStart = Double(spec.queueStart) / 1e6
+        times.daemonStart = Double(spec.daemonStart) / 1e6
         if events { cpuStart = Self.threadCPU() }
         Interpreters.shared {
             Metrics.activeRequests += 1
@@ -66,16 +66,6 @@ final class RequestLife {
         MetricsRecorder.applicationStarted()
         if TelemetryRecorder.enabled { TelemetryRecorder.requestBegan(self, environ: environ) }
         if RequestInterrupt.enabled { RequestInterrupt.began(api, start: appStart) }
-    }
-
-    /// An environ timestamp (µs, as a str) in seconds; 0.0 when absent.
-    static func seconds(_ environ: PyObj, _ key: String) -> Double {
-        guard let v = Py.swiftString(PyDict_GetItemString(environ, key)), let us = Int64(v) else { return 0 }
-        return Double(us) / 1e6
-    }
-
-    static func integer(_ environ: PyObj, _ key: String) -> Int {
-        Py.swiftString(PyDict_GetItemString(environ, key)).flatMap { Int($0) } ?? 0
     }
 
     static func threadCPU() -> (Double, Double) {
@@ -94,6 +84,14 @@ final class RequestLife {
         return e
     }
 
+    /// request_start, queue_start, daemon_start: float seconds since the epoch (0.0 where they
+    /// do not apply), as in the environ.
+    private func setTimes(_ e: PyObj) {
+        Py.setItem(e, "request_start", PyFloat_FromDouble(times.requestStart))
+        Py.setItem(e, "queue_start", PyFloat_FromDouble(times.queueStart))
+        Py.setItem(e, "daemon_start", PyFloat_FromDouble(times.daemonStart))
+    }
+
     private func publish(_ name: String, _ event: PyObj) {
         InterpreterAPI.publish(api.eventCallbacks, name, event)
     }
@@ -105,12 +103,12 @@ final class RequestLife {
         let e = newEvent()
         defer { wsgi_decref(e) }
         Py.setItem(e, "thread_id", Py.int(threadID))
-        Py.setItem(e, "daemon_connects", Py.int(Self.integer(environ, "mod_wsgi.daemon_connects")))
-        Py.setItem(e, "daemon_restarts", Py.int(Self.integer(environ, "mod_wsgi.daemon_restarts")))
-        Py.setItem(e, "request_start", PyFloat_FromDouble(times.requestStart))
-        Py.setItem(e, "queue_start", PyFloat_FromDouble(times.queueStart))
-        Py.setItem(e, "daemon_start", PyFloat_FromDouble(times.daemonStart))
+        Py.setItem(e, "daemon_connects", Py.int(spec.daemonConnects))
+        Py.setItem(e, "daemon_restarts", Py.int(spec.daemonRestarts))
+        Py.setItem(e, "server_pid", Py.int(Int(spec.serverPid)))
+        setTimes(e)
         PyDict_SetItemString(e, "application_object", application)
+        Py.setItem(e, "callable_object", Py.string(spec.callableObject))
         PyDict_SetItemString(e, "request_environ", environ)
         Py.setItem(e, "application_start", PyFloat_FromDouble(Double(appStart) / 1e6))
         publish("request_started", e)
@@ -154,15 +152,26 @@ final class RequestLife {
         let appSeconds = Double(finish - appStart) / 1e6
         if events {
             let e = newEvent()
+            Py.setItem(e, "thread_id", Py.int(threadID))
+            Py.setItem(e, "server_pid", Py.int(Int(spec.serverPid)))
+            setTimes(e)
             Py.setItem(e, "input_reads", Py.int(inputReads))
             Py.setItem(e, "input_length", Py.int(request.bytesRead))
             Py.setItem(e, "input_time", PyFloat_FromDouble(Double(inputTime) / 1e6))
             Py.setItem(e, "output_length", Py.int(Int(request.bytesSent)))
             Py.setItem(e, "output_writes", Py.int(outputWrites))
             Py.setItem(e, "output_time", PyFloat_FromDouble(Double(outputTime) / 1e6))
+            // Thread CPU time; as mod_wsgi, scaled down to the application's time when above it.
             let cpu = Self.threadCPU()
-            Py.setItem(e, "cpu_user_time", PyFloat_FromDouble(min(max(cpu.0 - cpuStart.0, 0), appSeconds)))
-            Py.setItem(e, "cpu_system_time", PyFloat_FromDouble(min(max(cpu.1 - cpuStart.1, 0), appSeconds)))
+            var user = max(cpu.0 - cpuStart.0, 0), system = max(cpu.1 - cpuStart.1, 0)
+            let total = user + system
+            if total > appSeconds && total > 0 {
+                user = user / total * appSeconds
+                system = appSeconds - user
+            }
+            Py.setItem(e, "cpu_user_time", PyFloat_FromDouble(user))
+            Py.setItem(e, "cpu_system_time", PyFloat_FromDouble(system))
+            Py.setItem(e, "cpu_time", PyFloat_FromDouble(user + system))
             Py.setItem(e, "application_finish", PyFloat_FromDouble(Double(finish) / 1e6))
             Py.setItem(e, "application_time", PyFloat_FromDouble(appSeconds))
             // mod_wsgi 6.x additions.
