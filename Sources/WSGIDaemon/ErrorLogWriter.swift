@@ -9,7 +9,8 @@ import WSGICore
 final class ErrorLogWriter {
     let settings: ErrorLogSettings
     private let items: [Item]?
-    private let pid = getpid()
+    /// This process (a child the application forks writes its own pid, as Apache would).
+    private var pid: pid_t { wsgi_pid() }
 
     init(_ settings: ErrorLogSettings) {
         self.settings = settings

@@ -106,7 +106,7 @@ def test_python_settings_as_embedded(apache_factory, mode):
 
 def _daemon_line(a, pid, msg_id):
     for line in a.log().splitlines():
-        if msg_id in line and "(pid=%d)" % pid in line:
+        if msg_id in line and re.search(r"\[pid %d:| %d " % (pid, pid), line):
             return line
     raise AssertionError("no %s line of pid %d in\n%s" % (msg_id, pid, a.log()[-3000:]))
 
@@ -117,10 +117,12 @@ def test_error_log_lines_as_apache_writes_them(apache_factory, mode):
     pid = _info(a)["pid"]
     line = _daemon_line(a, pid, "MW1202")
     assert re.match(r"^\[\w{3} \w{3} \d\d \d\d:\d\d:\d\d\.\d{6} \d{4}\] \[wsgi:info\] \[pid %d:tid %d\] "
-                    r"MW1202: mod_wsgi \(pid=%d\): Starting process 'g'" % (pid, pid, pid), line), line
-    # wsgi.errors goes to the same log, with Apache's prefix and the client's address.
+                    r"MW1202: Starting process 'g'" % (pid, pid), line), line
+    # wsgi.errors goes to the same log, with Apache's prefix, the client's address and the
+    # script (mod_wsgi 6.x's daemon lines).
     _info(a, "/x/log")
-    a.wait_log(r"\[wsgi:error\] \[pid %d:tid \d+\] \[client 127\.0\.0\.1:\d+\] pyexec wsgi.errors line" % pid)
+    a.wait_log(r"\[wsgi:error\] \[pid %d:tid \d+\] \[remote 127\.0\.0\.1:\d+\] \[script [^]]+\] "
+               r"pyexec wsgi.errors line" % pid)
 
 
 @pytest.mark.parametrize("mode", ["auto", "off"])
@@ -131,7 +133,7 @@ def test_error_log_format_and_level(apache_factory, mode):
         'ErrorLogFormat "[%{cu}t] %-l %P %m %7F: %M"\nLogLevel wsgi:info\n')))
     pid = _info(a)["pid"]
     line = _daemon_line(a, pid, "MW1202")
-    assert re.match(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\] info %d wsgi MW1202: mod_wsgi" % pid, line), line
+    assert re.match(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}\] info %d wsgi MW1202: Starting process" % pid, line), line
     b = apache_factory(_app("python-executable=%s" % mode, extra="LogLevel warn\n"))
     pid = _info(b)["pid"]
     _info(b, "/x/log")
