@@ -251,3 +251,14 @@ def test_the_daemon_runtime_loads_into_the_python_executable(module_file):
             "s.loader.exec_module(m); print(callable(m.run))" % runtime)
     r = subprocess.run([SYSTEM_PYTHON, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0 and r.stdout.strip() == "True", r.stderr
+
+
+def test_an_executable_that_cannot_be_used_is_refused(apache_factory):
+    """python-executable=PATH is not replaced by the forked process without a word: Apache does
+    not start, and the error log says which group, why and what to do."""
+    a = apache_factory(_app("python-executable=/nonexistent/bin/python3"), start=False)
+    with pytest.raises(RuntimeError):
+        a.start()
+    a.wait_log(r"MW2011: Daemon process group 'g' has python-executable=/nonexistent/bin/python3, which cannot "
+               r"be used: /nonexistent/bin/python3 is not an executable file \(No such file or directory\); "
+               r"install the daemon runtime")

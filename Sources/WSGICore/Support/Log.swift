@@ -152,6 +152,7 @@ package enum LogID: Int {
     case daemonScoreboardMapFailed = 2007
     case pythonAdopted = 2008
     case lifecycleBoardAttachFailed = 2010
+    case daemonPythonRefused = 2011
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     package var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
