@@ -77,7 +77,7 @@ daemon-test-fork: build $(DEPS)/test
 # (The build plan, description.json, goes too: with it SwiftPM does not write the removed
 # targets' output file maps again and stops with "unable to load output file map".)
 warnings: $(DEPS)/build
-	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build description.json)
+	rm -rf $(addprefix $(BIN)/,CModWSGI.build CWSGICore.build SystemCalls.build WSGICore.build ModWSGI.build WSGIDaemon.build ExpressKit.build mod_wsgi_express.build description.json)
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
 	@! grep 'warning:' .build/warnings.log | grep -v '/.build/checkouts/' | grep -v "the use of .mktemp' is dangerous" \
 		|| { echo "make warnings: the build printed warnings (above); fix them" >&2; exit 1; }
