@@ -125,18 +125,17 @@ def test_install_module_copies_the_installed_module(venv, workdir):
     os.mkdir(modules)
     r = run([venv.bin("mod_wsgi-express"), "install-module", "--modules-directory", modules])
     assert r.returncode == 0, r.stderr
-    installed = sorted(os.listdir(modules))
     # The module, and beside it the daemon runtime a daemon process loads into the
-    # application's Python executable (issue 29), named as the module finds it.
-    assert len(installed) == 2 and installed[0].replace(".so", "-daemon.so", 1) == installed[1], installed
+    # application's Python executable (issue 29), named as the module finds it: -daemon
+    # before the first dot (mod_wsgi-py311-daemon.cpython-311-x86_64-linux-gnu.so).
     loc = run([venv.bin("mod_wsgi-express"), "module-location"]).stdout.strip()
-    with open(os.path.join(modules, installed[0]), "rb") as a:
-        with open(loc, "rb") as b:
-            assert a.read() == b.read()
     stem, dot, rest = os.path.basename(loc).partition(".")
-    with open(os.path.join(modules, installed[1]), "rb") as a:
-        with open(os.path.join(os.path.dirname(loc), stem + "-daemon" + dot + rest), "rb") as b:
-            assert a.read() == b.read()
+    runtime = stem + "-daemon" + dot + rest
+    assert sorted(os.listdir(modules)) == sorted([os.path.basename(loc), runtime])
+    for name, source in ((os.path.basename(loc), loc), (runtime, os.path.join(os.path.dirname(loc), runtime))):
+        with open(os.path.join(modules, name), "rb") as a:
+            with open(source, "rb") as b:
+                assert a.read() == b.read(), name
     assert 'LoadFile "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"' in r.stdout
     assert 'WSGIPythonHome "%s"' % venv.path in r.stdout
 
