@@ -80,7 +80,10 @@ class Dump:
         self.proc = subprocess.Popen(
             [os.path.join(venv, "bin", "mod_wsgi-telemetry"), "dump", "--listen", "unix:" + self.path,
              "--socket-mode", "0666", "--format", "json"],
-            stdout=open(self.out, "w"), stderr=open(self.err, "w"), start_new_session=True)
+            stdout=open(self.out, "w"), stderr=open(self.err, "w"), start_new_session=True,
+            # dump print()s each record: unbuffered, or the last ~8 KB of records (a stop's
+            # process_stopping and process_stopped) wait in its buffer until more come.
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
         deadline = time.time() + 20
         while not os.path.exists(self.path):
             assert time.time() < deadline and self.proc.poll() is None, open(self.err).read()
