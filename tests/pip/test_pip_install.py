@@ -125,14 +125,15 @@ def test_install_module_copies_the_installed_module(venv, workdir):
     os.mkdir(modules)
     r = run([venv.bin("mod_wsgi-express"), "install-module", "--modules-directory", modules])
     assert r.returncode == 0, r.stderr
-    # The module, and beside it the daemon runtime a daemon process loads into the
-    # application's Python executable (issue 29), named as the module finds it: -daemon
-    # before the first dot (mod_wsgi-py311-daemon.cpython-311-x86_64-linux-gnu.so).
+    # The module as mod_wsgi names it there (mod_wsgi-py311.so), and beside it the daemon
+    # runtime a daemon process loads into the application's Python executable (issue 29), named
+    # as the module finds it: -daemon before the first dot.
     loc = run([venv.bin("mod_wsgi-express"), "module-location"]).stdout.strip()
+    assert not os.path.basename(loc).split(".", 1)[0].endswith("-daemon"), loc
     stem, dot, rest = os.path.basename(loc).partition(".")
-    runtime = stem + "-daemon" + dot + rest
-    assert sorted(os.listdir(modules)) == sorted([os.path.basename(loc), runtime])
-    for name, source in ((os.path.basename(loc), loc), (runtime, os.path.join(os.path.dirname(loc), runtime))):
+    runtime = os.path.join(os.path.dirname(loc), stem + "-daemon" + dot + rest)
+    assert sorted(os.listdir(modules)) == ["mod_wsgi-py311-daemon.so", "mod_wsgi-py311.so"]
+    for name, source in (("mod_wsgi-py311.so", loc), ("mod_wsgi-py311-daemon.so", runtime)):
         with open(os.path.join(modules, name), "rb") as a:
             with open(source, "rb") as b:
                 assert a.read() == b.read(), name
