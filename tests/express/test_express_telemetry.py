@@ -80,7 +80,10 @@ class Dump:
         self.proc = subprocess.Popen(
             [os.path.join(venv, "bin", "mod_wsgi-telemetry"), "dump", "--listen", "unix:" + self.path,
              "--socket-mode", "0666", "--format", "json"],
-            stdout=open(self.out, "w"), stderr=open(self.err, "w"), start_new_session=True)
+            stdout=open(self.out, "w"), stderr=open(self.err, "w"), start_new_session=True,
+            # dump print()s each record: unbuffered, or the last ~8 KB of records (a stop's
+            # process_stopping and process_stopped) wait in its buffer until more come.
+            env=dict(os.environ, PYTHONUNBUFFERED="1"))
         deadline = time.time() + 20
         while not os.path.exists(self.path):
             assert time.time() < deadline and self.proc.poll() is None, open(self.err).read()
@@ -90,7 +93,7 @@ class Dump:
         with open(self.out) as f:
             return [json.loads(line) for line in f if line.strip()]
 
-    def wait(self, predicate, timeout=20):
+    def wait(self, predicate, timeout=20, server=None):
         deadline = time.time() + timeout
         while time.time() < deadline:
             s = self.samples()
@@ -100,7 +103,8 @@ class Dump:
         s = self.samples()
         summary = [(x["kind"], x["pid"], x["fields"].get("request_count"), x["fields"].get("slow_record_state"))
                    for x in s]
-        raise AssertionError("telemetry never showed what was expected: %s\n%s" % (summary, open(self.err).read()))
+        raise AssertionError("telemetry never showed what was expected: %s\n%s\n%s" % (
+            summary, open(self.err).read(), server.error_log() if server else ""))
 
     def stop(self):
         if self.proc.poll() is None:
@@ -125,10 +129,20 @@ def count(samples):
     return sum(x["fields"]["request_count"] for x in kinds(samples, "request_metrics"))
 
 
-def settle(dump):
-    """The requests of the start-up check are reported within an interval: the count from here."""
-    time.sleep(1.2)
-    return count(dump.samples())
+def settle(dump, interval=0.5):
+    """The requests of the start-up check (one, or more if a probe timed out on a slow machine) are
+    reported within an interval: the count from here, once it is non-zero and has not moved for
+    three intervals."""
+    deadline = time.time() + 30
+    last, since = None, time.time()
+    while time.time() < deadline:
+        c = count(dump.samples())
+        if c != last:
+            last, since = c, time.time()
+        elif c >= 1 and time.time() - since >= 3 * interval:
+            return c
+        time.sleep(0.1)
+    raise AssertionError("the start-up check's request was never reported: %s" % dump.samples())
 
 
 def started(sr):
@@ -440,7 +454,9 @@ def test_embedded_telemetry_and_lifecycle(setup_server, workdir, dump):
         fetch(sr.url + "/")
     req = urllib.request.Request(sr.url + "/sleep", headers={"User-Agent": "telemetry-test/1"})
     urllib.request.urlopen(req, timeout=10).read()
-    samples = dump.wait(lambda s: count(s) - base >= 11 and kinds(s, "slow_request"))
+    # Until the slow request's completed record: the stop below comes after its last interval.
+    samples = dump.wait(lambda s: count(s) - base >= 11
+                        and any(x["fields"]["slow_record_state"] == 1 for x in kinds(s, "slow_request")), server=sr)
     reqs = kinds(samples, "request_metrics")
     assert all("process_group" not in s["fields"] for s in reqs)
     assert all("queue_time" not in s["fields"] for s in reqs)
@@ -450,7 +466,7 @@ def test_embedded_telemetry_and_lifecycle(setup_server, workdir, dump):
                                                                                               "slow_request")[-1]["pid"]
     children = {s["pid"] for s in reqs}
     sr.stop()
-    samples = dump.wait(lambda s: {x["pid"] for x in kinds(s, "process_stopped")} >= children)
+    samples = dump.wait(lambda s: {x["pid"] for x in kinds(s, "process_stopped")} >= children, server=sr)
     for pid in children:
         stopped = [x["fields"] for x in kinds(samples, "process_stopped", pid)]
         assert len(stopped) == 1 and stopped[0]["active_requests_at_exit"] == 0

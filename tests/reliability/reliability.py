@@ -536,7 +536,8 @@ def scenario_hostile_apps(work, modules, report, cases=None):
     cases = cases or hostile_app_cases()
     rows = []
     for module in modules:
-        for mode, args in (("embedded", ["--embedded-mode"]), ("daemon", ["--request-timeout", "2"])):
+        for mode, args in (("embedded", ["--embedded-mode"]),
+                           ("daemon", ["--request-timeout", "2", "--log-level", "info"])):
             s = Server(work, "%s apps %s" % (module, mode), module, args, script="hostile_apps.py").start()
             unanswered, unhealthy, statuses, crashed_by, crashed_so_far = [], [], {}, [], 0
             no_log_line = []
