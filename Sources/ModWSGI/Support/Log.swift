@@ -142,6 +142,8 @@ enum LogID: Int {
     // What hostile applications do (19xx).
     case forkedChildReturned = 1901
     case connectionClosedByApp = 1902
+    // Requests sent again across daemon restarts (195x).
+    case daemonRestartsExhausted = 1950
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
