@@ -44,7 +44,10 @@ enum DaemonClient {
         // send it again, to the daemon that now listens (as mod_wsgi's daemon_restarts). A
         // pooled connection whose daemon has gone fails the same way (EPIPE or a reset before
         // any reply): the pool of that socket is dropped and the request sent on a new one.
+        // How long the request waited for the old daemon (queued behind busy threads) does not
+        // count against the time allowed to reach a daemon: that time starts at the reset.
         var restarts = 0
+        var reaching = started
         let poolCapacity = max(group.processes * max(group.threads, 1), 1)
         while true {
             let conn: WireConnection
@@ -58,7 +61,7 @@ enum DaemonClient {
                 let fd: Int32
                 do {
                     (fd, connects) = try connect(
-                        r, group: group, path: &path, addr: &addr, started: started, connectTimeout: connectTimeout)
+                        r, group: group, path: &path, addr: &addr, started: reaching, connectTimeout: connectTimeout)
                 } catch {
                     return (error as? Status)?.code ?? HTTP_INTERNAL_SERVER_ERROR
                 }
@@ -84,11 +87,9 @@ enum DaemonClient {
                     APLOG_DEBUG, .daemonPooledConnectionGone,
                     "A kept connection to daemon process '\(name)' on '\(path)' was closed by the daemon before it took the request (\(e)); sending the request on a new connection.",
                     r)
+                reaching = monotonicMicros()
                 continue
-            } catch let e as WireError
-                where e.isNotDelivered(sent: sent) && restarts < maximumRestarts
-                && monotonicMicros() - started < waitLimit(connectTimeout)
-            {
+            } catch let e as WireError where e.isNotDelivered(sent: sent) && restarts < maximumRestarts {
                 conn.close()
                 restarts += 1
                 Log.request(
@@ -96,9 +97,18 @@ enum DaemonClient {
                     "Daemon process '\(name)' closed the connection on '\(path)' before taking the request (\(e)): it is restarting; sending the request again.",
                     r)
                 sleepMicros(Int64(restarts) * 20_000)
+                reaching = monotonicMicros()
                 continue
             } catch {
                 conn.close()
+                if let e = error as? WireError, e.isNotDelivered(sent: sent) {
+                    // Never taken, maximumRestarts times: the daemons keep restarting.
+                    Log.request(
+                        APLOG_ERR, .daemonRestartsExhausted,
+                        "Maximum number of WSGI daemon process '\(name)' restart attempts reached: \(restarts); the daemon on '\(path)' closed the connection before taking the request each time (\(e)). Returning 503.",
+                        r)
+                    return HTTP_SERVICE_UNAVAILABLE
+                }
                 if sent { return lost(r, error, name: name, headersSent: false) }
                 Log.request(
                     APLOG_ERR, .daemonSendFailed,

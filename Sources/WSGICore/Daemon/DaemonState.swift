@@ -80,6 +80,20 @@ package final class DaemonState {
         return active.contains { $0 != 0 && (group.requestTimeout == 0 || now - $0 <= cutoff) }
     }
 
+    /// A worker took a connection: it counts as active from now on (serve() sets the request's
+    /// own start), unless the process stops taking requests. Under the one lock the supervisor
+    /// takes to count the active workers after setting `stopping`: either it sees this worker
+    /// and waits for its request, or the worker sees the stop and closes the connection unread
+    /// (the Apache child sends the request again). No request is read by a process that exits
+    /// without answering it.
+    func claim(_ index: Int) -> Bool {
+        locked {
+            guard !stopping else { return false }
+            active[index] = monotonicMicros()
+            return true
+        }
+    }
+
     /// Takes no more connections, closes this process's hold on the listening socket once no
     /// worker is accepting on it, and wakes the workers waiting in the poller. When a restart
     /// has ended the socket's generation, nobody else holds it: connections still queued there

@@ -81,12 +81,15 @@ extension DaemonProcess {
                 break
             }
             guard let conn else { continue }
-            if st.stopAccepting {
+            guard st.claim(index) else {
                 // Stopping: a request unread is reset; the Apache child sends it again.
                 conn.close()
                 continue
             }
             let reusable = serve(conn, index)
+            // serve() ends a request it read as not active; one it did not read (the child
+            // closed the connection, an unreadable frame) is ended here.
+            st.locked { st.active[index] = 0 }
             if !(reusable && !st.stopAccepting && st.poller.park(conn)) { conn.close() }
         }
     }

@@ -153,6 +153,8 @@ package enum LogID: Int {
     case pythonAdopted = 2008
     case lifecycleBoardAttachFailed = 2010
     case daemonPythonRefused = 2011
+    // Requests sent again across daemon restarts (195x).
+    case daemonRestartsExhausted = 1950
 
     /// The application's script could not be loaded (daemon startup-timeout counts these).
     package var isScriptLoadFailure: Bool { self == .scriptLoadFailed || self == .scriptUnreadable }
