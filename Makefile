@@ -16,7 +16,7 @@ SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
 
-.PHONY: deps build start test unit integration module-test module-test-reference module-test-61 bench warnings lint format reliability scale-test clean \
+.PHONY: deps build start test unit integration module-test module-test-reference module-test-61 daemon-test-fork bench warnings lint format reliability scale-test clean \
 	wheels wheels-test sanitize soak storm
 
 deps:
@@ -65,13 +65,19 @@ module-test-61: $(DEPS)/test
 test: unit integration
 	@$(MAKE) --no-print-directory scale-test QUICK=1
 
+# The daemon suite with every group's Python from libpython in the process Apache forks
+# (python-executable=off, as mod_wsgi), the path interpreters linked to libpython take;
+# `make test` runs it with the default, the application's Python executable.
+daemon-test-fork: build $(DEPS)/test
+	MOD_WSGI_BUILD=$(BIN) MOD_WSGI_DAEMON_PYTHON_EXECUTABLE=off $(PYTHON) -m pytest -q -ra tests/daemon
+
 # A clean release build that fails on any compiler or linker warning about this project's code
 # (CI runs it). Warnings in the dependencies' sources are theirs; the one linker warning the
 # static FoundationEssentials brings (swift-argument-parser's; its use of mktemp) is not ours either.
 # (The build plan, description.json, goes too: with it SwiftPM does not write the removed
 # targets' output file maps again and stops with "unable to load output file map".)
 warnings: $(DEPS)/build
-	rm -rf $(addprefix $(BIN)/,CModWSGI.build SystemCalls.build ModWSGI.build ExpressKit.build mod_wsgi_express.build description.json)
+	rm -rf $(addprefix $(BIN)/,CModWSGI.build CWSGICore.build SystemCalls.build WSGICore.build ModWSGI.build WSGIDaemon.build ExpressKit.build mod_wsgi_express.build description.json)
 	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
 	@! grep 'warning:' .build/warnings.log | grep -v '/.build/checkouts/' | grep -v "the use of .mktemp' is dangerous" \
 		|| { echo "make warnings: the build printed warnings (above); fix them" >&2; exit 1; }

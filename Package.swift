@@ -5,7 +5,14 @@ import Foundation
 //
 // Products:
 //   mod_wsgi          the Apache module (libmod_wsgi.so), loaded with `LoadModule wsgi_module`
+//   mod_wsgi-daemon   the daemon runtime (libmod_wsgi-daemon.so): a Python extension module that
+//                     a daemon process loads into the application's own Python executable
+//                     (ARCHITECTURE.md, "Daemon processes in the application's Python")
 //   mod_wsgi-express  the command-line tool that renders an Apache configuration and runs httpd
+//
+// The WSGI code both shared objects run (Python, the request, the daemon process, the metrics
+// board, logging) is one target, WSGICore, compiled once and linked into both. Only the Apache
+// module links libpython: the daemon runtime takes CPython from the executable that loads it.
 //
 // The Apache and Python build flags are discovered when the manifest is evaluated, the
 // way apxs-based builds do it: `apxs -q INCLUDEDIR`, `apr-1-config --includes` and
@@ -47,6 +54,9 @@ let apacheInclude = query([apxs, "-q", "INCLUDEDIR"])
 let aprInclude = query(["apr-1-config", "--includes"])
 let pyIncludes = query([pythonConfig, "--includes"])
 let pyLdflags = query([pythonConfig, "--embed", "--ldflags"])
+// Where the Python the module is built for has its executable (bin/python3.X): a daemon group
+// without a Python home runs its Python there.
+let pyExecPrefix = query([pythonConfig, "--exec-prefix"])
 
 /// Without these flags the build would fail much later with "'httpd.h' file not found"; and
 /// a manifest that evaluated without them could be cached by SwiftPM. A manifest that fails
@@ -95,10 +105,39 @@ for f in linkFlags where f.hasPrefix("-L") {
     linkFlags += ["-Xlinker", "-rpath", "-Xlinker", dir]
 }
 
+// The Swift flags of the module's targets (WSGICore, ModWSGI, WSGIDaemon).
+// _FILE_OFFSET_BITS=64: Python.h defines it before the system headers it includes; the Glibc
+// module SystemCalls brings in must be built the same way, or Clang finds two definitions of
+// struct dirent, flock...
+// Only the Swift core library in every process, not the regex and concurrency runtimes nobody
+// here uses. -package-cmo: the Apache module's calls into WSGICore (a module boundary) can be
+// inlined and specialised as calls within one module are.
+let moduleSwiftSettings: [SwiftSetting] = [
+    .unsafeFlags(
+        includeFlags.flatMap { ["-Xcc", $0] } + [
+            "-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE",
+            "-Xcc", "-D_FILE_OFFSET_BITS=64",
+            // The C modules' Clang module (Python.h inside) is cached by a hash of the flags that,
+            // by default, leaves out the include paths: a build directory reused for another Python
+            // would import the first one's headers (its struct layouts, its functions). The strict
+            // hash keeps one per Python.
+            "-Xcc", "-Xclang", "-Xcc", "-fmodules-strict-context-hash",
+            "-Xfrontend", "-disable-implicit-string-processing-module-import",
+            "-Xfrontend", "-disable-implicit-concurrency-module-import",
+            "-package-cmo",
+            // No run-time exclusivity checks: each access to a class's stored property or a global
+            // called into the runtime (swift_beginAccess and its thread-local access set), about
+            // 6 % of a daemon's instructions per request (bench/request_profile.py).
+            "-enforce-exclusivity=unchecked",
+        ]),
+    .swiftLanguageMode(.v5),
+]
+
 let package = Package(
     name: "mod_wsgi-express",
     products: [
         .library(name: "mod_wsgi", type: .dynamic, targets: ["ModWSGI"]),
+        .library(name: "mod_wsgi-daemon", type: .dynamic, targets: ["WSGIDaemon"]),
         .executable(name: "mod_wsgi-express", targets: ["mod_wsgi-express"]),
     ],
     dependencies: [
@@ -106,11 +145,22 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
     ],
     targets: [
-        // The C shim: the `module` struct, the command table, hook registration and
-        // wrappers for what Swift cannot call (variadic functions, macros, C globals).
+        // The C side of WSGICore: CPython's macros and globals, the daemons' signal handlers,
+        // epoll and atomics. Apache's headers for types and constants only: no call into httpd.
+        .target(
+            name: "CWSGICore",
+            cSettings: [.unsafeFlags(includeFlags + ["-DLINUX", "-D_REENTRANT", "-D_GNU_SOURCE"])]
+        ),
+        // The C shim of the Apache module: the `module` struct, the command table, hook
+        // registration and wrappers for what Swift cannot call (variadic functions, macros,
+        // C globals).
         .target(
             name: "CModWSGI",
-            cSettings: [.unsafeFlags(includeFlags + ["-DLINUX", "-D_REENTRANT", "-D_GNU_SOURCE"])]
+            dependencies: ["CWSGICore"],
+            cSettings: [
+                .unsafeFlags(includeFlags + ["-DLINUX", "-D_REENTRANT", "-D_GNU_SOURCE"]),
+                .define("WSGI_PYTHON_EXEC_PREFIX", to: "\"\(pyExecPrefix.isEmpty ? "/usr" : pyExecPrefix)\""),
+            ]
         ),
         // The POSIX layer the module and the CLI share: the one `syscall` wrapper (EINTR
         // retried, failures typed), whole reads and writes, clocks, polls, UNIX socket
@@ -125,30 +175,20 @@ let package = Package(
                 ])
             ]
         ),
-        // The Apache module's logic. Foundation-free: it lives in every Apache child.
+        // The WSGI code of both shared objects: Python, the WSGI request, the daemon process,
+        // the metrics board, logging. Foundation-free, and no call into httpd or APR (the daemon
+        // runtime links neither).
+        .target(
+            name: "WSGICore",
+            dependencies: ["CWSGICore", "SystemCalls"],
+            swiftSettings: moduleSwiftSettings
+        ),
+        // The Apache module's own logic: hooks, directives, the handler, the relay to daemons,
+        // the parent's daemon manager. Foundation-free: it lives in every Apache child.
         .target(
             name: "ModWSGI",
-            dependencies: ["CModWSGI", "SystemCalls"],
-            swiftSettings: [
-                // _FILE_OFFSET_BITS=64: Python.h defines it before the system headers it
-                // includes; the Glibc module SystemCalls brings in must be built the same way,
-                // or Clang finds two definitions of struct dirent, flock...
-                .unsafeFlags(
-                    includeFlags.flatMap { ["-Xcc", $0] } + [
-                        "-Xcc", "-DLINUX", "-Xcc", "-D_GNU_SOURCE",
-                        "-Xcc", "-D_FILE_OFFSET_BITS=64",
-                        // CModWSGI's Clang module (Python.h inside) is cached by a hash of the
-                        // flags that, by default, leaves out the include paths: a build directory
-                        // reused for another Python would import the first one's headers (its
-                        // struct layouts, its functions). The strict hash keeps one per Python.
-                        "-Xcc", "-Xclang", "-Xcc", "-fmodules-strict-context-hash",
-                        // Only the Swift core library in every Apache process, not the regex and
-                        // concurrency runtimes nobody here uses.
-                        "-Xfrontend", "-disable-implicit-string-processing-module-import",
-                        "-Xfrontend", "-disable-implicit-concurrency-module-import",
-                    ]),
-                .swiftLanguageMode(.v5),
-            ],
+            dependencies: ["CModWSGI", "WSGICore", "SystemCalls"],
+            swiftSettings: moduleSwiftSettings,
             linkerSettings: [
                 // The Swift runtime is linked in statically: no libswiftCore.so to map and
                 // relocate in every Apache process (about 2 MB less RSS in each, measured).
@@ -156,6 +196,15 @@ let package = Package(
                 // metadata must stay mapped, so the library is never really unloaded.
                 .unsafeFlags(["-static-stdlib", "-Xlinker", "-z", "-Xlinker", "nodelete"] + linkFlags + stripModule)
             ]
+        ),
+        // The daemon runtime's entry point (PyInit__mod_wsgi_daemon). Not linked to libpython:
+        // CPython's symbols come from the executable that loads it (or from the libpython that
+        // executable is itself linked to).
+        .target(
+            name: "WSGIDaemon",
+            dependencies: ["WSGICore"],
+            swiftSettings: moduleSwiftSettings,
+            linkerSettings: [.unsafeFlags(["-static-stdlib"] + stripModule)]
         ),
         .target(
             name: "ExpressKit",

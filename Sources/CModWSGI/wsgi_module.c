@@ -221,6 +221,47 @@ module AP_MODULE_DECLARE_DATA wsgi_module = {
     wsgi_register_hooks
 };
 
+/* ---- Apache's User/Group (ap_unixd_config is a mutable C global) ------------------- */
+
+uid_t wsgi_apache_uid(void) { return ap_unixd_config.user_id; }
+gid_t wsgi_apache_gid(void) { return ap_unixd_config.group_id; }
+const char *wsgi_apache_user_name(void) { return ap_unixd_config.user_name; }
+
+/* ---- for a daemon process that runs the application's Python executable ------------- */
+
+#include <dlfcn.h>
+#include <util_cfgtree.h>
+
+const char *wsgi_module_path(void) {
+    Dl_info info;
+    if (dladdr((void *)&wsgi_module, &info) == 0 || !info.dli_fname) return NULL;
+    return info.dli_fname;
+}
+
+int wsgi_module_loglevel(const server_rec *s) {
+    return ap_get_server_module_loglevel(s, APLOG_MODULE_INDEX);
+}
+
+const char *wsgi_server_argv0(void) { return ap_server_argv0; }
+
+/* python3-config --exec-prefix of the Python the module was built for (Package.swift). */
+#ifndef WSGI_PYTHON_EXEC_PREFIX
+#define WSGI_PYTHON_EXEC_PREFIX "/usr"
+#endif
+const char *wsgi_python_exec_prefix(void) { return WSGI_PYTHON_EXEC_PREFIX; }
+
+const char *wsgi_error_log_format(apr_pool_t *p) {
+    const char *found = NULL;
+    for (ap_directive_t *d = ap_conftree; d; d = d->next) {
+        if (strcasecmp(d->directive, "ErrorLogFormat") != 0 || !d->args) continue;
+        const char *args = d->args;
+        char *first = ap_getword_conf(p, &args);
+        /* "ErrorLogFormat connection|request FORMAT" are other formats: the main one has one word. */
+        if (first && *first && !*ap_getword_conf(p, &args)) found = first;
+    }
+    return found;
+}
+
 /* ---- variadic wrappers ----------------------------------------------------------- */
 
 void wsgi_log_error(int level, apr_status_t status, const server_rec *s, const char *message) {

@@ -267,7 +267,12 @@ public struct ModuleInfo: Equatable {
             for packages in ["site-packages", "dist-packages"] {
                 let dir = Path.join(lib, "\(python)/\(packages)/mod_wsgi/server")
                 let names = PythonHome.opendirEntries(dir) ?? []
-                if let so = names.sorted().first(where: { $0.hasPrefix("mod_wsgi-py") && $0.hasSuffix(".so") }) {
+                // Not the daemon runtime beside it (mod_wsgi-py311-daemon.cpython-…so), which sorts first.
+                let module = names.sorted().first {
+                    $0.hasPrefix("mod_wsgi-py") && $0.hasSuffix(".so")
+                        && !($0.split(separator: ".", maxSplits: 1).first ?? "").hasSuffix("-daemon")
+                }
+                if let so = module {
                     return Path.join(dir, so)
                 }
             }

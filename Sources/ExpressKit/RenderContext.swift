@@ -161,6 +161,8 @@ extension ResolvedConfig {
                 "connectTimeout": d.connectTimeout,
                 "requestTimeout": d.requestTimeout,
                 "interruptTimeout": nonZero(d.interruptTimeout),
+                "pythonExecutable": d.pythonExecutable.map(ov) ?? "",
+                "pythonThreads": d.pythonThreads.map(String.init) ?? "",
                 "serverMetrics": metrics.serverMetrics,
                 "inactivityTimeout": d.inactivityTimeout,
                 "startupTimeout": d.startupTimeout,

@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 // The Apache hooks, registered by the C shim (wsgi_module.c).
 
@@ -6,6 +7,7 @@ import CModWSGI
 func wsgi_swift_pre_config(_ pconf: OpaquePointer?, _ plog: OpaquePointer?, _ ptemp: OpaquePointer?) -> Int32 {
     // A new configuration generation: the module stays loaded (nodelete), so reset.
     GlobalConfig.current = GlobalConfig()
+    ApacheHost.install()
     return OK
 }
 
@@ -28,7 +30,8 @@ func wsgi_swift_post_config(
     ModuleState.processGroup = ""
     ModuleState.daemonHome = nil
     let global = GlobalConfig.current
-    PythonRuntime.settings = PythonRuntime.settingsFromGlobal(global)
+    PythonRuntime.settings = global.pythonSettings
+    TelemetryConfig.current = global.telemetry
     // Report an unusable Python home once, here, instead of once per child.
     if let home = global.pythonHome, let problem = PythonRuntime.checkHome(home),
         ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG
@@ -65,6 +68,7 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     if DaemonManager.parentPid != 0 { wsgi_parent_wake_on_child_exit(0) }
     MetricsRecorder.childStarted(pool: p)
     wsgi_lifecycle_child()
+    LifecycleBoard.childStarted()
     let global = GlobalConfig.current
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).
@@ -108,30 +112,4 @@ private func metered(_ r: UnsafeMutablePointer<request_rec>?) -> Int32 {
     let result = RequestHandler.handle(r!)
     MetricsRecorder.handlerEnd(r!, slot: slot, result: result)
     return result
-}
-
-/// WSGIImportScript: preload scripts into their application groups when a process starts.
-enum ImportScripts {
-    static func run(_ scripts: [ScriptTarget]) {
-        for t in scripts {
-            var group = t.applicationGroup ?? "%{GLOBAL}"
-            if group == "%{GLOBAL}" { group = "" }
-            if group.hasPrefix("%{") {
-                Log.server(
-                    APLOG_ERR, .importScriptFailed,
-                    "WSGIImportScript '\(t.path)': application-group must be %{GLOBAL} or a name, not '\(group)'.")
-                continue
-            }
-            guard let mtime = ScriptLoader.mtime(t.path) else {
-                Log.server(
-                    APLOG_ERR, .importScriptNotFound, "WSGIImportScript '\(t.path)' not found or unable to stat.")
-                continue
-            }
-            let interp = Interpreters.acquire(group)
-            _ = ScriptLoader.load(interp, path: t.path, mtime: mtime, reload: false) { level, id, message in
-                Log.server(level, id, message)
-            }
-            Interpreters.release()
-        }
-    }
 }

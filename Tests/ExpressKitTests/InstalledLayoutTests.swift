@@ -34,6 +34,10 @@ final class InstalledLayoutTests: XCTestCase {
 
     func testTheInstalledModuleAndVenvAreFound() throws {
         try Sys.writeFile(module, "")
+        // The daemon runtime beside it sorts first ('-' < '.') and is not the module.
+        try Sys.writeFile(
+            "\(venv)/lib/python3.11/site-packages/mod_wsgi/server/mod_wsgi-py311-daemon.cpython-311-x86_64-linux-gnu.so",
+            "")
         let info = try ModuleInfo.locate(environment: [:], executable: "\(venv)/bin/mod_wsgi-express")
         XCTAssertEqual(info.path, module)
         XCTAssertEqual(info.venv, venv)

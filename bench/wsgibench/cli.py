@@ -38,7 +38,8 @@ class Bench(Environment, Launch, Measure, Report):
         self.env = dict(os.environ, LANG="C.UTF-8", LC_ALL="C.UTF-8")
         self.env.pop("PYTHONPATH", None)
         self.env.pop("PYTHONHOME", None)
-        self.servers = [s for s in SERVERS if not args.servers or any(f in s.name for f in args.servers)]
+        self.servers = [s for s in SERVERS if not args.servers or any(
+            f[1:] == s.name if f.startswith("=") else f in s.name for f in args.servers)]
         self.pairs = list(PAIRS)
         if args.baseline:
             # Another build of ours ("before") next to each of our servers, compared with it.
@@ -53,6 +54,9 @@ class Bench(Environment, Launch, Measure, Report):
             self.servers = servers
         self.server_by_name = {s.name: s for s in self.servers}
         self.workloads = [WORKLOAD_BY_NAME[n] for n in args.workloads]
+        if args.connections:
+            for wl in self.workloads:
+                wl.conns = args.connections
         self.setup_results = {"ours": [], "mod_wsgi": [], "errors": {}}
         self.startup_results = {}
         self.soak_results = []
@@ -62,12 +66,25 @@ class Bench(Environment, Launch, Measure, Report):
     # ------------------------------------------------------------------ setup
 
 
+# --peers (issue 29): every server a user might pick, 2 x 8, the issue's workloads and -c16.
+PEER_SERVERS = ["=ours daemon 2x8", "=ours daemon 2x8 libpython", "=ours embedded 2x8", "=mod_wsgi daemon 2x8",
+                "=gunicorn gthread 2x8", "=uwsgi 2x8", "=granian 2x8", "=apache static file"]
+PEER_WORKLOADS = ["hello", "100k", "django", "django-admin", "django-sqlite"]
+PEER_CONNECTIONS = 16
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         description="Benchmark this project's mod_wsgi-express against the real mod_wsgi-express, "
                     "gunicorn and Apache static files on this machine.")
     p.add_argument("--quick", action="store_true",
                    help="1 round, 2 s runs, hello + django only, no soak (under 2 minutes)")
+    p.add_argument("--peers", action="store_true",
+                   help="issue 29's table: ours (daemon, the same with libpython, embedded), mod_wsgi, gunicorn "
+                        "gthread, uWSGI and granian, all 2 x 8, and Apache's static file, on %s at %d connections; "
+                        "no soak (with --quick: 1 round of 2 s runs)" % (",".join(PEER_WORKLOADS), PEER_CONNECTIONS))
+    p.add_argument("--connections", type=int,
+                   help="client connections for every workload (default: each workload's own)")
     p.add_argument("--ours", metavar="PATH",
                    help="our mod_wsgi-express executable (default: .build/release/mod_wsgi-express, "
                         "built with 'swift build -c release' first)")
@@ -81,7 +98,8 @@ def parse_args(argv):
                    help="at most this many 1 s wrk warm-up slices before each run; it stops when two "
                         "in a row agree within 10%% (default 4; --quick 3)")
     p.add_argument("--workloads", help="comma-separated subset of: %s" % ",".join(w.name for w in WORKLOADS))
-    p.add_argument("--servers", help="comma-separated substrings; only servers whose name contains one "
+    p.add_argument("--servers", help="comma-separated substrings (=NAME: that name exactly); only servers whose "
+                                     "name contains one "
                                      "(names: %s)" % "; ".join(s.name for s in SERVERS))
     p.add_argument("--soak", dest="soak", action="store_true", default=None,
                    help="measure RSS over --soak-requests requests (default on, off with --quick)")
@@ -101,6 +119,13 @@ def parse_args(argv):
     p.add_argument("--json", metavar="PATH", help="where to write the JSON (default bench/results/<date>.json)")
     p.add_argument("--markdown", metavar="PATH", help="also write the Markdown report here")
     a = p.parse_args(argv)
+    if a.peers:
+        a.servers = a.servers or ",".join(PEER_SERVERS)
+        a.workloads = a.workloads or ",".join(PEER_WORKLOADS)
+        a.connections = a.connections or PEER_CONNECTIONS
+        a.soak = False if a.soak is None else a.soak
+        a.setup_runs = a.setup_runs or 1
+        a.startup_runs = a.startup_runs or 1
     q = a.quick
     a.rounds = a.rounds or (1 if q else 3)
     a.duration = a.duration or (2 if q else 3)

@@ -70,7 +70,11 @@ class Environment:
     def ensure_venv(self):
         stamp = os.path.join(self.venv, ".bench-ready")
         if os.path.exists(stamp) and not self.args.upgrade:
-            return
+            # A venv made before a package joined the list gets it now.
+            with open(stamp) as f:
+                have = {l.split("==")[0].strip().lower().replace("_", "-") for l in f if "==" in l}
+            if all(p.lower() in have for p in VENV_PACKAGES):
+                return
         t0 = time.monotonic()
         if not os.path.exists(self.vpy()):
             log("creating %s with %s ..." % (self.venv, SYSTEM_PYTHON))
@@ -123,6 +127,10 @@ class Environment:
         self.write_file(settings_path, patched)
         self.write_file(os.path.join(project, "views.py"), DJANGO_VIEW)
         self.write_file(os.path.join(project, "urls.py"), DJANGO_URLS)
+        # The SQLite database of the django-sqlite workload (auth's tables, read only).
+        if not os.path.exists(os.path.join(django_dir, "db.sqlite3")):
+            subprocess.run([self.vpy(), "manage.py", "migrate", "-v", "0"], cwd=django_dir, check=True,
+                           timeout=300, env=dict(self.env, PYTHONPATH=django_dir))
         subprocess.run(["chmod", "-R", "a+rX", self.apps], check=True)
         self.django_dir = django_dir
         self.django_script = os.path.join(project, "wsgi.py")
@@ -218,6 +226,8 @@ class Environment:
             "python": out([self.vpy(), "-c", "import sys; print(sys.version.split()[0], sys.executable)"]),
             "mod_wsgi": pkg("mod_wsgi"),
             "gunicorn": pkg("gunicorn"),
+            "uwsgi": pkg("uwsgi"),
+            "granian": pkg("granian"),
             "debian_mod_wsgi": out(["dpkg-query", "-W", "-f", "${Version}", "libapache2-mod-wsgi-py3"]),
             "django": pkg("django"),
             "wrk": out(["wrk", "-v"]).splitlines()[0].split(" [")[0] if shutil.which("wrk") else "missing",

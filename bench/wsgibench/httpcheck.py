@@ -48,6 +48,8 @@ def smoke_check(port, wl, path):
         raise RuntimeError("%s %s answered HTTP %d: %r" % (wl.method, path, status, data[:120]))
     if wl.expect is not None and data != wl.expect:
         raise RuntimeError("%s %s: unexpected body %r" % (wl.method, path, data[:60]))
+    if wl.expect_contains is not None and wl.expect_contains not in data:
+        raise RuntimeError("%s %s: the body lacks %r" % (wl.method, path, wl.expect_contains))
     if wl.expect_len is not None and len(data) != wl.expect_len:
         raise RuntimeError("%s %s: body of %d bytes, expected %d" % (wl.method, path, len(data), wl.expect_len))
     if body is not None and data != body:

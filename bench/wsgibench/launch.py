@@ -63,6 +63,25 @@ class Launch:
             cmd = [gun, "-b", "127.0.0.1:%d" % port, "--chdir", chdir, "--log-level", "warning",
                    "--backlog", "2048"] + workers + [target]
             return cmd, chdir, env, None
+        if sd.impl in ("uwsgi", "granian"):
+            if app == "django":
+                chdir, module = self.django_dir, "benchsite.wsgi:application"
+            else:
+                chdir, module = os.path.dirname(self.generic_script), "app:application"
+            p, t = sd.processes_threads()
+            if sd.impl == "uwsgi":
+                # Its fastest configuration of its own: the native HTTP/1.1 socket, which keeps
+                # connections alive (without it uWSGI closes every connection).
+                cmd = [os.path.join(self.venv, "bin", "uwsgi"), "--http11-socket", "127.0.0.1:%d" % port,
+                       "--master", "--processes", str(p), "--threads", str(t), "--thunder-lock",
+                       "--chdir", chdir, "--module", module, "--disable-logging", "--die-on-term",
+                       "--listen", "1024", "--need-app", "--single-interpreter"]
+            else:
+                cmd = [os.path.join(self.venv, "bin", "granian"), "--interface", "wsgi", "--http", "1",
+                       "--no-ws", "--host", "127.0.0.1", "--port", str(port), "--workers", str(p),
+                       "--blocking-threads", str(t), "--backlog", "2048", "--log-level", "warning",
+                       "--no-access-log", "--working-dir", chdir, module]
+            return cmd, chdir, env, None
         if sd.impl == "static":
             os.makedirs(root, exist_ok=True)
             conf = os.path.join(root, "httpd.conf")

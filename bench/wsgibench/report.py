@@ -84,8 +84,8 @@ class Report:
         L.append("- machine: %s, %s cores (%s usable), %s RAM, %s, kernel %s" % (
             m["cpu"], m["cores"], m["cores_usable"], m["memory"], m["os"], m["kernel"]))
         L.append("- %s; Python %s" % (m["apache"], m["python"]))
-        L.append("- mod_wsgi %s, gunicorn %s, Django %s; %s; hyperfine %s; Debian's mod_wsgi %s" % (
-            m["mod_wsgi"], m["gunicorn"], m["django"], m["wrk"], m["hyperfine"],
+        L.append("- mod_wsgi %s, gunicorn %s, uWSGI %s, granian %s, Django %s; %s; hyperfine %s; Debian's mod_wsgi %s" % (
+            m["mod_wsgi"], m["gunicorn"], m.get("uwsgi"), m.get("granian"), m["django"], m["wrk"], m["hyperfine"],
             m.get("debian_mod_wsgi", "–")))
         o = m["ours"]
         L.append("- ours: %s (git %s%s)" % (os.path.relpath(o["path"], REPO), o["git_describe"],
@@ -118,6 +118,25 @@ class Report:
                  "machine disturbs least (it changes how fast requests come, much less what each costs). "
                  "Its ratio is B/A, so above 1 means A spends less CPU per request. \"of which daemons\": "
                  "the part used by the daemon processes; the rest is Apache's parent and children.")
+        L.append("")
+
+        # Every server side by side (issue 29): rows the workloads, a column per server.
+        shown = [sd for sd in self.servers if sd.mode != "apache"]
+        L.append("## Side by side: req/s (CPU µs per request)")
+        L.append("")
+        L.append("| workload | " + " | ".join(sd.name for sd in shown) + " |")
+        L.append("|---|" + "---:|" * len(shown))
+        for wl in self.workloads:
+            cells = []
+            for sd in shown:
+                e = self.summary.get("%s|%s" % (wl.name, sd.name))
+                if e is None:
+                    cells.append("")
+                elif "rps" in e:
+                    cells.append("%.0f (%.0f)" % (e["rps"], e["cpu_us_per_req"]))
+                else:
+                    cells.append("–")
+            L.append("| %s (%d conn.) | %s |" % (wl.name, wl.conns, " | ".join(cells)))
         L.append("")
 
         for wl in self.workloads:

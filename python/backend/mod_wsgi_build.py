@@ -183,7 +183,7 @@ def _sync(src, dst):
 
 
 def swift_build(tc, scratch):
-    """Builds both products in `scratch`; returns the directory holding them."""
+    """Builds every product in `scratch`; returns the directory holding them."""
     package = os.path.join(scratch, "package")
     os.makedirs(package, exist_ok=True)
     for name in PACKAGE_FILES:
@@ -207,7 +207,7 @@ def swift_build(tc, scratch):
         _fail("`swift build -c release` failed (exit %d, output above): check that apache2-dev and "
               "python3-dev are installed (Debian: apt-get install apache2-dev python3-dev)" % r.returncode)
     out = os.path.join(scratch, "build", "release")
-    for name in ("mod_wsgi-express", "libmod_wsgi.so"):
+    for name in ("mod_wsgi-express", "libmod_wsgi.so", "libmod_wsgi-daemon.so"):
         if not os.path.isfile(os.path.join(out, name)):
             _fail("swift build finished but %s is missing in %s" % (name, out))
     return out
@@ -324,8 +324,12 @@ def built_files(tc, out, data):
     `mod_wsgi.server` package as mod_wsgi names it, and the command, installed into bin/. A
     file the build adds (another shared object, say) is one more row; every ELF file listed
     here decides the wheel's platform tag."""
+    # The daemon runtime goes beside the module, under the module's name with -daemon before
+    # the first dot: what a daemon process loads into the application's Python executable.
+    stem, dot, rest = tc.module_name.partition(".")
     return [
         ("mod_wsgi/server/" + tc.module_name, os.path.join(out, "libmod_wsgi.so")),
+        ("mod_wsgi/server/%s-daemon%s%s" % (stem, dot, rest), os.path.join(out, "libmod_wsgi-daemon.so")),
         (data + "/scripts/mod_wsgi-express", os.path.join(out, "mod_wsgi-express")),
     ]
 

@@ -5,6 +5,7 @@ The daemon apps (tests/daemon/apps) are copied next to the embedded-mode ones in
 temp dir, so @APPS@ reaches both.
 """
 import os
+import re
 import shutil
 import sys
 
@@ -19,7 +20,20 @@ pytest_report_header = harness.pytest_report_header
 pytest_collection_modifyitems = harness.pytest_collection_modifyitems
 
 
+# MOD_WSGI_DAEMON_PYTHON_EXECUTABLE=off (or a path) runs every daemon process group of the
+# suite with that python-executable= (`make daemon-test-fork`: the suite in fork mode, Python
+# from libpython in the process Apache forks); unset, each group gets the default (auto).
+PYTHON_EXECUTABLE = os.environ.get("MOD_WSGI_DAEMON_PYTHON_EXECUTABLE")
+
+
 class DaemonApache(harness.Apache):
+    def subst(self, text):
+        text = super().subst(text)
+        if PYTHON_EXECUTABLE:
+            text = re.sub(r"^(\s*WSGIDaemonProcess\s+\S+)(?![^\n]*python-executable=)",
+                          r"\1 python-executable=" + PYTHON_EXECUTABLE, text, flags=re.M)
+        return text
+
     def __init__(self, directives="", **kw):
         super().__init__(directives, **kw)
         shutil.copytree(DAEMON_APPS, self.apps, dirs_exist_ok=True,

@@ -185,3 +185,42 @@ def test_setup_server_again_keeps_the_service_log(setup_server, workdir, hello):
     os.symlink("/etc/passwd", log)
     r = run(["setup-server"] + args + ["--server-root", sr.root])
     assert r.returncode != 0 and "tick.log" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_python_executable(setup_server, workdir):
+    """--python-executable (ours, issue 29): by default the daemon process runs the Python home's
+    own executable; off runs Python from libpython in the process Apache forks."""
+    script = write(os.path.join(workdir, "app.py"), PID_APP)
+    sr = setup_server([script])
+    with open(os.path.join(sr.root, "httpd.conf")) as f:
+        assert "python-executable" not in f.read()
+    assert sr.apachectl("start").returncode == 0
+    pid = int(wait_for(sr.url + "/")[1])
+    assert os.path.basename(os.path.realpath("/proc/%d/exe" % pid)).startswith("python3"), sr.error_log()
+    sr.stop()
+    off = setup_server([script, "--python-executable", "off"], root=os.path.join(workdir, "off"))
+    with open(os.path.join(off.root, "httpd.conf")) as f:
+        assert "python-executable=off" in f.read()
+    assert off.apachectl("start").returncode == 0
+    pid = int(wait_for(off.url + "/")[1])
+    assert os.path.realpath("/proc/%d/exe" % pid) == os.path.realpath("/proc/%d/exe" % off.pid())
+    r = run(["setup-server", script, "--python-executable", "python3", "--server-root", os.path.join(workdir, "bad")])
+    assert r.returncode != 0
+    assert r.stderr.strip().splitlines() == [
+        "mod_wsgi-express: error: --python-executable must be auto, off or the absolute path of a Python "
+        "executable, not 'python3'"], r.stderr
+
+
+def test_python_threads(setup_server, workdir):
+    """--python-threads N renders python-threads=N (tests/daemon/test_daemon_python_threads.py
+    shows its effect); a number over 1000 is refused in one line."""
+    script = write(os.path.join(workdir, "app.py"), PID_APP)
+    sr = setup_server([script, "--python-threads", "2"])
+    with open(os.path.join(sr.root, "httpd.conf")) as f:
+        assert "python-threads=2" in f.read()
+    assert sr.apachectl("start").returncode == 0
+    assert wait_for(sr.url + "/")[0] == 200, sr.error_log()
+    r = run(["setup-server", script, "--python-threads", "1001", "--server-root", os.path.join(workdir, "bad")])
+    assert r.returncode != 0
+    assert r.stderr.strip().splitlines() == [
+        "mod_wsgi-express: error: --python-threads must be from 0 (every thread) to 1000, not 1001"], r.stderr

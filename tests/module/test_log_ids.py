@@ -1,5 +1,6 @@
 """Every log line of the module has a message ID of its own (issue 10): each LogID case of
-Sources/ModWSGI/Support/Log.swift is used by exactly one call site, and numbers are unique.
+Sources/WSGICore/Support/Log.swift is used by exactly one call site (in the Apache module, its
+WSGICore or the daemon runtime), and numbers are unique.
 A source check, not a server test: it runs against the tree, whichever module is tested."""
 import collections
 import glob
@@ -7,11 +8,11 @@ import os
 import re
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-SOURCES = os.path.join(REPO, "Sources", "ModWSGI")
+SOURCES = [os.path.join(REPO, "Sources", d) for d in ("ModWSGI", "WSGICore", "WSGIDaemon")]
 
 
 def _cases():
-    text = open(os.path.join(SOURCES, "Support", "Log.swift")).read()
+    text = open(os.path.join(REPO, "Sources", "WSGICore", "Support", "Log.swift")).read()
     body = text[text.index("enum LogID"):]
     body = body[:body.index("\n}\n")]
     return dict((name, int(num)) for name, num in re.findall(r"case (\w+) = (\d+)", body))
@@ -21,7 +22,7 @@ def _call_sites():
     """(id, file:line) of every logging call that names a level and an ID, and of every line
     made with an ID's tag for the C shim to write (the drain's signal handlers)."""
     sites = []
-    for path in glob.glob(os.path.join(SOURCES, "**", "*.swift"), recursive=True):
+    for path in [p for d in SOURCES for p in glob.glob(os.path.join(d, "**", "*.swift"), recursive=True)]:
         text = open(path).read()
         for m in re.finditer(r"\(\s*APLOG_[A-Z]+\s*,\s*\.(\w+)\s*,|LogID\.(\w+)\.tag", text):
             line = text[:m.start()].count("\n") + 1

@@ -2,6 +2,7 @@
 a changed script, the script's reload_required(resource) returning True, and a module whose
 __mtime__ can no longer be read all give a fresh load (a new module in embedded mode; a new
 daemon process in daemon mode, which then serves the request), each logged."""
+import hashlib
 import os
 import re
 import time
@@ -55,6 +56,13 @@ def assert_reloaded(a, before, since):
                        r"modification of script '%s'\.$" % re.escape(a.script), since=since)
         a.wait_log(loading, since=since + m.end())
     return after
+
+
+@pytest.mark.mod_wsgi_61
+def test_the_script_module_is_named_by_the_md5_of_its_path(srv):
+    # As mod_wsgi names it; in a daemon process too, whose runtime computes it without APR.
+    want = "_mod_wsgi_" + hashlib.md5(srv.script.encode()).hexdigest()
+    assert identity(srv)["module"] == want
 
 
 @pytest.mark.mod_wsgi_61

@@ -31,6 +31,8 @@ def test_wheel_holds_the_executable_the_module_the_templates_and_the_package(whe
             assert f.read(4) == b"\x7fELF"
         assert (z.getinfo(scripts[0]).external_attr >> 16) & 0o111
         assert "mod_wsgi/server/" + module_name() in names
+        stem, dot, rest = module_name().partition(".")
+        assert "mod_wsgi/server/%s-daemon%s%s" % (stem, dot, rest) in names  # the daemon runtime (issue 29)
         assert any(n.endswith("/data/share/mod_wsgi-express/templates/httpd.conf.mustache") for n in data)
         for py in ("mod_wsgi/__init__.py", "mod_wsgi/server/__init__.py",
                    "mod_wsgi/server/management/commands/runmodwsgi.py"):
@@ -50,7 +52,7 @@ def test_installed_command_serves_with_its_venv_as_python_home(venv, servers, wo
     log = os.path.join(workdir, "log")
     # No $VIRTUAL_ENV, no $MOD_WSGI_EXPRESS_TEMPLATES: the command finds all by itself.
     p = servers.start([venv.bin("mod_wsgi-express"), "start-server", app, "--host", "127.0.0.1", "--port", str(port),
-                       "--server-root", os.path.join(workdir, "root")], cwd=workdir, log=log)
+                       "--server-root", os.path.join(workdir, "root"), "--log-level", "info"], cwd=workdir, log=log)
     status, body, _ = wait_for("http://127.0.0.1:%d/" % port, proc=p, log=log)
     assert status == 200, body
     prefix, version, modwsgi_version, where = body.decode().split("|")
@@ -59,6 +61,10 @@ def test_installed_command_serves_with_its_venv_as_python_home(venv, servers, wo
     assert where == os.path.join(venv.path, "lib", "python%s" % version.rsplit(".", 1)[0], "site-packages",
                                  "mod_wsgi", "server", module_name())
     assert "Python Home        : %s" % venv.path in read(log)
+    # The daemon process runs the venv's own Python executable, loading the runtime the wheel
+    # put beside the module (issue 29).
+    assert re.search(r"MW2001: .* runs its Python in the executable %s/bin/python3\.\d+:" % re.escape(venv.path),
+                     read(os.path.join(workdir, "root", "error_log"))), read(os.path.join(workdir, "root", "error_log"))
 
 
 def test_module_location_is_the_installed_module(venv):
@@ -119,12 +125,18 @@ def test_install_module_copies_the_installed_module(venv, workdir):
     os.mkdir(modules)
     r = run([venv.bin("mod_wsgi-express"), "install-module", "--modules-directory", modules])
     assert r.returncode == 0, r.stderr
-    installed = os.listdir(modules)
-    assert len(installed) == 1
-    with open(os.path.join(modules, installed[0]), "rb") as a:
-        loc = run([venv.bin("mod_wsgi-express"), "module-location"]).stdout.strip()
-        with open(loc, "rb") as b:
-            assert a.read() == b.read()
+    # The module as mod_wsgi names it there (mod_wsgi-py311.so), and beside it the daemon
+    # runtime a daemon process loads into the application's Python executable (issue 29), named
+    # as the module finds it: -daemon before the first dot.
+    loc = run([venv.bin("mod_wsgi-express"), "module-location"]).stdout.strip()
+    assert not os.path.basename(loc).split(".", 1)[0].endswith("-daemon"), loc
+    stem, dot, rest = os.path.basename(loc).partition(".")
+    runtime = os.path.join(os.path.dirname(loc), stem + "-daemon" + dot + rest)
+    assert sorted(os.listdir(modules)) == ["mod_wsgi-py311-daemon.so", "mod_wsgi-py311.so"]
+    for name, source in (("mod_wsgi-py311.so", loc), ("mod_wsgi-py311-daemon.so", runtime)):
+        with open(os.path.join(modules, name), "rb") as a:
+            with open(source, "rb") as b:
+                assert a.read() == b.read(), name
     assert 'LoadFile "/usr/lib/x86_64-linux-gnu/libpython3.11.so.1.0"' in r.stdout
     assert 'WSGIPythonHome "%s"' % venv.path in r.stdout
 

@@ -32,6 +32,9 @@ REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 SUPPRESSIONS = os.path.join(HERE, "suppressions.txt")
 PYTHON = "/usr/bin/python3"
 OURS = "libmod_wsgi.so"
+# The daemon runtime a daemon process loads into the application's Python executable (issue 29):
+# the executable inherits Apache's environment, the sanitizer's preload with it.
+OURS_DAEMON = "libmod_wsgi-daemon.so"
 # Frames of the allocators themselves, skipped before a leak's allocating frames are read.
 ALLOCATOR = re.compile(r"\b(malloc|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|strdup|"
                        r"strndup|operator new|swift_slowAlloc|swift_allocObject|PyMem_\w+|PyObject_Malloc|"
@@ -187,7 +190,7 @@ def classify_leak(stack, leak_rules):
     for pattern in leak_rules:
         if not is_library(pattern) and any(pattern in f for f in allocating):
             return pattern
-    if any(OURS in f or "/Sources/" in f for f in allocating):
+    if any(OURS in f or OURS_DAEMON in f or "/Sources/" in f for f in allocating):
         return "ours"
     for pattern in leak_rules:
         if is_library(pattern) and any(pattern in f for f in allocating):

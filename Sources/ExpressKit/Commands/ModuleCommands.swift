@@ -86,6 +86,10 @@ public struct InstallModule: ParsableCommand {
         guard let bytes = Sys.readFile(module.path) else { throw ExpressError.moduleNotBuilt(looked: module.path) }
         let library = try PythonLibrary.locate(module: module, pythonHome: home)
         try FileCopy.write(bytes, to: target)
+        // The daemon runtime beside it, named as the module finds it: -daemon before the first dot.
+        if let runtime = Sys.readFile(DaemonRuntimeFile.beside(module.path)) {
+            try FileCopy.write(runtime, to: DaemonRuntimeFile.beside(target))
+        }
         if let library { Output.out("LoadFile \"\(library)\"\n") }
         Output.out("LoadModule wsgi_module \"\(target)\"\n")
         Output.out("WSGIPythonHome \"\(home)\"\n")
@@ -106,5 +110,15 @@ enum FileCopy {
             unlink(tmp)
             throw error
         }
+    }
+}
+
+/// The daemon runtime (libmod_wsgi-daemon.so) of a module file: beside it, the module's name
+/// with `-daemon` before its first dot (ModWSGI's DaemonLaunch.runtimePath finds it so).
+enum DaemonRuntimeFile {
+    static func beside(_ module: String) -> String {
+        let slash = module.lastIndex(of: "/").map { module.index(after: $0) } ?? module.startIndex
+        guard let dot = module[slash...].firstIndex(of: ".") else { return module + "-daemon" }
+        return String(module[..<dot]) + "-daemon" + String(module[dot...])
     }
 }

@@ -11,6 +11,8 @@ public struct DaemonSettings: Equatable {
     public var inactivityTimeout: Int
     public var requestTimeout: Int
     public var interruptTimeout: Int = 0
+    public var pythonExecutable: String? = nil
+    public var pythonThreads: Int? = nil
     public var connectTimeout: Int
     public var socketTimeout: Int
     public var queueTimeout: Int
@@ -37,6 +39,8 @@ extension DaemonSettings {
         inactivityTimeout = o.inactivityTimeout
         requestTimeout = o.requestTimeout
         interruptTimeout = o.interruptTimeout
+        pythonExecutable = o.pythonExecutable
+        pythonThreads = o.pythonThreads
         connectTimeout = o.connectTimeout
         socketTimeout = o.socketTimeout
         queueTimeout = o.queueTimeout

@@ -35,6 +35,13 @@ extension ResolvedConfig {
         let threads = o.threads
         guard processes >= 1 else { throw ExpressError.badOption("--processes must be 1 or more, not \(processes)") }
         guard threads >= 1 else { throw ExpressError.badOption("--threads must be 1 or more, not \(threads)") }
+        if let exe = o.pythonExecutable, exe != "auto", exe != "off", !exe.hasPrefix("/") {
+            throw ExpressError.badOption(
+                "--python-executable must be auto, off or the absolute path of a Python executable, not '\(exe)'")
+        }
+        if let n = o.pythonThreads, n < 0 || n > 1000 {
+            throw ExpressError.badOption("--python-threads must be from 0 (every thread) to 1000, not \(n)")
+        }
         for (name, v) in [
             ("--initial-workers", o.initialWorkers),
             ("--minimum-spare-workers", o.minimumSpareWorkers),

@@ -461,6 +461,16 @@ public enum OptionTable {
                 "Past --request-timeout, first raise mod_wsgi.RequestTimeout in the request's thread (the client gets 504) and restart the process only if it has not unwound within this many seconds. Defaults to 0 (restart at once)."
         ),
         .value(
+            "--python-executable", \.pythonExecutable, "auto|off|PATH",
+            help:
+                "Where daemon processes run the application's Python: auto runs <python-home>/bin/python3.X itself where it runs Python faster than libpython (Debian's and Ubuntu's, and venvs made from them); off embeds libpython in the process Apache forks, as mod_wsgi does; a path names the executable. Defaults to auto."
+        ),
+        .value(
+            "--python-threads", \.pythonThreads, "NUMBER",
+            help:
+                "How many threads of each daemon process run requests at once; the others wait for a turn without holding the GIL. 0 lets every thread run. Defaults to every thread."
+        ),
+        .value(
             "--connect-timeout", \.connectTimeout, "SECONDS",
             help: "Seconds allowed to connect to a daemon process. Defaults to 15."),
         .value(

@@ -130,6 +130,10 @@ public struct ServerOptions: Equatable, Sendable {
     public var ignoreActivity: [String] = []
     public var requestTimeout: Int = 60
     public var interruptTimeout: Int = 0
+    /// --python-executable (ours): auto, off or a path; nil is auto.
+    public var pythonExecutable: String?
+    /// --python-threads (ours): how many threads of a daemon process run requests at once.
+    public var pythonThreads: Int?
     public var connectTimeout: Int = 15
     public var socketTimeout: Int = 60
     public var queueTimeout: Int = 45

@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// How a HEAD request reaches the application (WSGIMapHEADToGET).
 enum MapHEAD: Sendable { case off, on, auto }
@@ -53,22 +54,14 @@ final class DirConfig {
     }
 }
 
-/// A script with the options mod_wsgi allows on WSGIScriptAlias, WSGIHandlerScript and
-/// WSGIImportScript: process-group=, application-group=, callable-object=, pass-authorization=.
-struct ScriptTarget {
-    var path: String
-    var processGroup: String?
-    var applicationGroup: String?
-    var callableObject: String?
-    var passAuthorization: Bool?
-}
-
 /// One WSGIScriptAlias / WSGIScriptAliasMatch.
 final class ScriptAlias {
     let location: String
     let target: ScriptTarget
     /// Compiled pattern of WSGIScriptAliasMatch (nil for WSGIScriptAlias).
     let regex: UnsafeMutablePointer<ap_regex_t>?
+    /// What translate_name needs on every request, ready in C form (Request/ScriptAliasMapping.swift).
+    let mapping: ScriptAliasMapping
 
     init(location: String, target: ScriptTarget, regex: UnsafeMutablePointer<ap_regex_t>?) {
         // "/app/" and "/app" mount the same way; "/" mounts at the root ("").
@@ -77,6 +70,7 @@ final class ScriptAlias {
         self.location = loc
         self.target = target
         self.regex = regex
+        mapping = ScriptAliasMapping(location: loc, target: target)
     }
 }
 

@@ -1,9 +1,5 @@
 import CModWSGI
-
-/// A directive's arguments were wrong: the message names the directive and what it takes.
-struct DirectiveError: Error {
-    let message: String
-}
+import WSGICore
 
 /// Parses one directive (called through the command table in the C shim).
 @_cdecl("wsgi_swift_directive")

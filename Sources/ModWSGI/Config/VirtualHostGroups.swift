@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// mod_wsgi's rule for daemon process groups defined inside a <VirtualHost>: a request may use
 /// one only from that virtual host, or from another with the same ServerName (the site's

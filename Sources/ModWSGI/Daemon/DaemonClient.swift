@@ -1,5 +1,6 @@
 import CModWSGI
 import SystemCalls
+import WSGICore
 
 /// The Apache child's side of daemon mode: connects to the process group's socket,
 /// sends the CGI environment, then serves the daemon's frames: body reads ('R') from

@@ -1,5 +1,6 @@
 import CModWSGI
 import SystemCalls
+import WSGICore
 
 /// An Apache child's idle connections to daemon processes, reused across requests instead
 /// of a connect and an accept per request. Keyed by socket path: a group in one

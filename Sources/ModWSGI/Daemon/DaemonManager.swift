@@ -1,5 +1,6 @@
 import CModWSGI
 import SystemCalls
+import WSGICore
 
 /// One daemon process of a group, as the Apache parent supervises it.
 final class DaemonSlot {
@@ -97,6 +98,19 @@ enum DaemonManager {
         processPool = process.pointee.pool
         server = s
         generation += 1
+        DaemonLaunch.configure(global, server: s, pool: ptemp)
+        // python-executable=PATH asks for that executable: one it cannot run is refused, never
+        // replaced by the forked process without a word (auto falls back, and says why: MW2001).
+        for g in groups {
+            guard let exe = g.pythonExecutable, exe != "off", DaemonLaunch.plans[g.name]?.executable == nil else {
+                continue
+            }
+            Log.server(
+                APLOG_CRIT, .daemonPythonRefused,
+                "Daemon process group '\(g.name)' has python-executable=\(exe), which cannot be used: \(DaemonLaunch.plans[g.name]?.reason ?? "no plan"); install the daemon runtime beside the module (mod_wsgi-express install-module copies it) or set python-executable=auto.",
+                s)
+            return HTTP_INTERNAL_SERVER_ERROR
+        }
 
         var made: [DaemonSlot] = []
         for (i, g) in groups.enumerated() {
@@ -187,7 +201,7 @@ enum DaemonManager {
         slot.starts += 1
         let rv = apr_proc_fork(slot.proc, processPool)
         if rv == APR_INCHILD {
-            DaemonProcess.run(slot, allSlots: slots)
+            DaemonLaunch.run(slot, allSlots: slots)
         }
         if rv != APR_INPARENT {
             Log.server(APLOG_ALERT, .daemonForkFailed, "Couldn't spawn process '\(slot.group.name)': \(aprError(rv)).")

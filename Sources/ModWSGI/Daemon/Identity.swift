@@ -1,5 +1,6 @@
 import CModWSGI
 import SystemCalls
+import WSGICore
 
 /// Users and groups of a daemon process (user=, group=, supplementary-groups=), and
 /// dropping root: a daemon never runs as root.

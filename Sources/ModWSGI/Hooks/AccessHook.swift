@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// WSGIAccessScript: `allow_access(environ, host)` in Apache's access_checker phase
 /// (after mod_ssl, before mod_authz_host). True → allowed, False → 403, None → left to

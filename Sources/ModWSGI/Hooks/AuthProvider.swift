@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// WSGIAuthUserScript as Apache's authentication provider `wsgi` (AuthBasicProvider wsgi,
 /// AuthDigestProvider wsgi), and WSGIAuthGroupScript behind `Require wsgi-group NAME…`.

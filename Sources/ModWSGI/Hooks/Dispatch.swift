@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// WSGIDispatchScript: before a WSGI request runs, `process_group(environ)`,
 /// `application_group(environ)` and `callable_object(environ)` (each optional) may

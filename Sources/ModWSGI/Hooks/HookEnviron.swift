@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// One call of a hook script: the request it may look at (until the hook returns), the
 /// interpreter it runs in, and its `wsgi.errors`.

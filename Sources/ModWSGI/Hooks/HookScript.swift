@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// A script of WSGIAccessScript, WSGIAuthUserScript, WSGIAuthGroupScript or
 /// WSGIDispatchScript: `path [application-group=NAME]`. It always runs in Apache's child

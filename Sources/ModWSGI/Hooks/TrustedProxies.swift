@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// WSGITrustedProxies: the addresses (IP or network/bits) of front-end proxies whose
 /// headers are believed. The subnets live in the configuration pool.

@@ -1,5 +1,6 @@
 import CModWSGI
 import SystemCalls
+import WSGICore
 
 /// WSGIDrainOnTerm On: SIGTERM stops Apache gracefully instead of at once. The signal
 /// handling is the C shim's (wsgi_lifecycle.c, async-signal-safe); this is the rest, in the

@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// WSGIHealthURL: answered by Apache's child itself, from the shared LifecycleBoard, with no
 /// Python and no daemon process involved (a probe costs a few loads and one kill(pid, 0) per

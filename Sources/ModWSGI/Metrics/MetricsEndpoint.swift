@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// WSGIMetricsURL: the board's counters in Prometheus' text exposition format 0.0.4, served
 /// by Apache's child itself (no Python). Local clients only unless WSGIMetricsAllow names

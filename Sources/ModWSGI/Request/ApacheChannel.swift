@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// The embedded-mode channel: the request body and the response go through Apache's
 /// filters for this request_rec.
@@ -188,14 +189,5 @@ final class ApacheChannel: RequestChannel {
 
     func logServer(_ level: Int32, _ id: LogID, _ message: String) {
         Log.server(level, id, message, UnsafePointer(r.pointee.server))
-    }
-}
-
-extension String {
-    var trimmingSpaces: Substring {
-        var s = Substring(self)
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return s
     }
 }

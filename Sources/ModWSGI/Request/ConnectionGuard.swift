@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// An application that closes a file descriptor it does not own can close the client's
 /// connection under Apache (embedded mode): the response is then lost without a word (Apache

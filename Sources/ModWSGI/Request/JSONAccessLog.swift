@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// `%^JS`, an item of mod_log_config's LogFormat (mod_wsgi-express: `--access-log-format
 /// json`): the request as one JSON object, for log collectors that read one object per line:

@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// The Apache side of a request: URL mapping (translate_name) and the content handler.
 /// In embedded mode the application runs right here; with a process group the request
@@ -8,39 +9,59 @@ enum RequestHandler {
     static let scriptMimeType = "application/x-httpd-wsgi"
 
     /// WSGIScriptAlias / WSGIScriptAliasMatch: map the URL to the script and note the
-    /// alias's options for the handler. Apache's directory walk then splits PATH_INFO off.
+    /// alias's options for the handler. Apache's directory walk then splits PATH_INFO off,
+    /// unless the alias names a regular file: then it is split here (ScriptAliasMapping).
     static func translate(_ r: UnsafeMutablePointer<request_rec>) -> Int32 {
         guard let uriPtr = r.pointee.uri, uriPtr.pointee == 47 /* "/" */ else { return DECLINED }
         guard let config = ConfigStore.server(r.pointee.server), !config.aliases.isEmpty else { return DECLINED }
-        let uri = String(cString: uriPtr)
+        let pool = r.pointee.pool
         for alias in config.aliases {
-            var filename: String
+            let m = alias.mapping
             if let regex = alias.regex {
-                var m = [ap_regmatch_t](repeating: ap_regmatch_t(), count: Int(AP_MAX_REG_MATCH))
-                guard ap_regexec(regex, uriPtr, Int(AP_MAX_REG_MATCH), &m, 0) == 0 else { continue }
-                guard let sub = ap_pregsub(r.pointee.pool, alias.target.path, uriPtr, Int(AP_MAX_REG_MATCH), &m) else {
-                    continue
-                }
-                let end = Int(m[0].rm_eo)
-                filename = String(cString: sub) + String(cString: uriPtr + end)
+                var match = [ap_regmatch_t](repeating: ap_regmatch_t(), count: Int(AP_MAX_REG_MATCH))
+                guard ap_regexec(regex, uriPtr, Int(AP_MAX_REG_MATCH), &match, 0) == 0 else { continue }
+                guard let sub = ap_pregsub(pool, m.path, uriPtr, Int(AP_MAX_REG_MATCH), &match) else { continue }
+                r.pointee.filename = wsgi_pstrcat2(pool, sub, uriPtr + Int(match[0].rm_eo))
             } else {
-                guard let matched = aliasMatches(uri, alias.location) else { continue }
-                let rest = uri.utf8.dropFirst(matched)
-                filename = alias.target.path + String(decoding: rest, as: UTF8.self)
+                guard let matched = m.matches(uriPtr) else { continue }
+                let rest = uriPtr + matched
+                // Apache's walk collapses "//" in what becomes PATH_INFO; such URLs keep its walk.
+                var info = m.scriptInfo(pool)
+                if info.filetype == APR_REG && strstr(rest, "//") == nil {
+                    // The script is a file: the rest of the URL is PATH_INFO.
+                    r.pointee.filename = apr_pstrmemdup(pool, m.path, m.pathLength)
+                    if rest.pointee != 0 { r.pointee.path_info = apr_pstrdup(pool, rest) }
+                    if m.daemonBound {
+                        info.pool = pool
+                        info.fname = UnsafePointer(r.pointee.filename)
+                        r.pointee.finfo = info
+                    }
+                } else {
+                    r.pointee.filename = wsgi_pstrcat2(pool, m.path, rest)
+                }
             }
-            r.pointee.filename = filename.pooled(r.pointee.pool)
-            r.pointee.handler = UnsafePointer(scriptHandler.pooled(r.pointee.pool))
+            r.pointee.handler = UnsafePointer(NoteKey.handler)
+            // The notes' keys and values live as long as the configuration: no copies.
             let notes = r.pointee.notes
-            apr_table_set(notes, "mod_wsgi.alias_matched", "1")
-            if let g = alias.target.processGroup { apr_table_set(notes, "mod_wsgi.process_group", g) }
-            if let g = alias.target.applicationGroup { apr_table_set(notes, "mod_wsgi.application_group", g) }
-            if let c = alias.target.callableObject { apr_table_set(notes, "mod_wsgi.callable_object", c) }
-            if let p = alias.target.passAuthorization {
-                apr_table_set(notes, "mod_wsgi.pass_authorization", p ? "On" : "Off")
-            }
+            apr_table_setn(notes, NoteKey.aliasMatched, NoteKey.one)
+            if let g = m.processGroup { apr_table_setn(notes, NoteKey.processGroup, g) }
+            if let g = m.applicationGroup { apr_table_setn(notes, NoteKey.applicationGroup, g) }
+            if let c = m.callableObject { apr_table_setn(notes, NoteKey.callableObject, c) }
+            if let p = m.passAuthorization { apr_table_setn(notes, NoteKey.passAuthorization, p) }
             return OK
         }
         return DECLINED
+    }
+
+    /// C strings that live as long as the module, for apr_table_setn.
+    enum NoteKey {
+        static let handler = strdup(RequestHandler.scriptHandler)!
+        static let aliasMatched = strdup("mod_wsgi.alias_matched")!
+        static let processGroup = strdup("mod_wsgi.process_group")!
+        static let applicationGroup = strdup("mod_wsgi.application_group")!
+        static let callableObject = strdup("mod_wsgi.callable_object")!
+        static let passAuthorization = strdup("mod_wsgi.pass_authorization")!
+        static let one = strdup("1")!
     }
 
     static func handle(_ r: UnsafeMutablePointer<request_rec>) -> Int32 {
@@ -230,26 +251,6 @@ enum RequestHandler {
     static func isOn(_ v: UnsafePointer<CChar>?) -> Bool {
         guard let v else { return false }
         return strcasecmp(v, "on") == 0 || strcmp(v, "1") == 0
-    }
-
-    /// mod_alias's matching, which mod_wsgi uses for WSGIScriptAlias: any run of slashes
-    /// in the alias matches any run (at least one) in the URL; the alias must end at a
-    /// path segment's end. Returns how many bytes of the URL matched.
-    static func aliasMatches(_ uri: String, _ alias: String) -> Int? {
-        let u = Array(uri.utf8), a = Array(alias.utf8)
-        var i = 0, j = 0
-        while j < a.count {
-            if a[j] == 47 {
-                guard i < u.count, u[i] == 47 else { return nil }
-                while j < a.count && a[j] == 47 { j += 1 }
-                while i < u.count && u[i] == 47 { i += 1 }
-            } else {
-                guard i < u.count, u[i] == a[j] else { return nil }
-                i += 1; j += 1
-            }
-        }
-        if let last = a.last, last != 47, i < u.count, u[i] != 47 { return nil }
-        return i
     }
 
     /// The path with each run of slashes made one, or nil when it has none to collapse.

@@ -1,4 +1,5 @@
 import CModWSGI
+import WSGICore
 
 /// A server_rec (the main server or a <VirtualHost>) by its place in Apache's list: the Apache
 /// child names the server of a request this way to a daemon process, which has the same list

@@ -21,7 +21,9 @@ def where():
     path = os.path.join(_HERE, name)
     if os.path.exists(path):
         return path
-    found = sorted(f for f in os.listdir(_HERE) if f.startswith("mod_wsgi-py") and f.endswith(".so"))
+    # Not the daemon runtime beside it (mod_wsgi-py311-daemon.cpython-...so), which sorts first.
+    found = sorted(f for f in os.listdir(_HERE) if f.startswith("mod_wsgi-py") and f.endswith(".so")
+                   and not f.split(".", 1)[0].endswith("-daemon"))
     if found:
         return os.path.join(_HERE, found[0])
     raise RuntimeError("the mod_wsgi Apache module is not installed in %s: reinstall with `pip install`" % _HERE)
