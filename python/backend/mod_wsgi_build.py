@@ -122,7 +122,7 @@ class Toolchain:
             why = "SWIFT=%s is not executable" % given if given else "no `swift` on PATH"
         else:
             try:
-                out = subprocess.run([swift, "--version"], capture_output=True, text=True, timeout=60).stdout
+                out = _run_swift([swift, "--version"], capture_output=True, text=True, timeout=60).stdout
             except (OSError, subprocess.SubprocessError) as e:
                 out, why = "", "`%s --version` failed: %s" % (swift, e)
             m = re.search(r"Swift version (\d+)\.(\d+)", out)
@@ -182,6 +182,17 @@ def _sync(src, dst):
             shutil.copyfile(s, d)
 
 
+def _run_swift(cmd, env=None, **kw):
+    """Runs the toolchain with a $TMPDIR of its own, removed afterwards: Foundation in the Swift
+    driver and in SwiftPM leaves a TemporaryDirectory.XXXXXX in $TMPDIR for each file it writes
+    atomically (even `swift --version` does)."""
+    tmp = tempfile.mkdtemp(prefix="mod_wsgi-swift-")
+    try:
+        return subprocess.run(cmd, env=dict(env if env is not None else os.environ, TMPDIR=tmp), **kw)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def swift_build(tc, scratch):
     """Builds every product in `scratch`; returns the directory holding them."""
     package = os.path.join(scratch, "package")
@@ -202,7 +213,7 @@ def swift_build(tc, scratch):
                MOD_WSGI_STRIP_MODULE="1")
     sys.stderr.write("mod_wsgi: building for Python %s (%s) with %s\n" % (tc.version, tc.python_config, " ".join(cmd)))
     sys.stderr.flush()
-    r = subprocess.run(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)
+    r = _run_swift(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)
     if r.returncode != 0:
         _fail("`swift build -c release` failed (exit %d, output above): check that apache2-dev and "
               "python3-dev are installed (Debian: apt-get install apache2-dev python3-dev)" % r.returncode)

@@ -78,11 +78,17 @@ def gil_module():
     try:
         scratch = os.path.join(REPO, ".build-py%s" % version)
         t0 = time.time()
-        r = subprocess.run(
-            ["swift", "build", "-c", "release", "--scratch-path", scratch, "--manifest-cache", "local",
-             "--no-color-diagnostics", "--product", "mod_wsgi"],
-            cwd=REPO, capture_output=True, text=True, timeout=1800,
-            env=dict(os.environ, PYTHON_CONFIG=os.path.join(home, "bin", "python%s-config" % version)))
+        # SwiftPM leaves a TemporaryDirectory.XXXXXX in $TMPDIR per atomic write: its own, removed.
+        swift_tmp = tempfile.mkdtemp(prefix="mwe-swift-tmp-")
+        try:
+            r = subprocess.run(
+                ["swift", "build", "-c", "release", "--scratch-path", scratch, "--manifest-cache", "local",
+                 "--no-color-diagnostics", "--product", "mod_wsgi"],
+                cwd=REPO, capture_output=True, text=True, timeout=1800,
+                env=dict(os.environ, PYTHON_CONFIG=os.path.join(home, "bin", "python%s-config" % version),
+                         TMPDIR=swift_tmp))
+        finally:
+            shutil.rmtree(swift_tmp, ignore_errors=True)
         assert r.returncode == 0, "building the module against Python %s failed:\n%s" % (version,
                                                                                           (r.stdout + r.stderr)[-4000:])
         print("\nmodule built against Python %s (%s) in %.0f s" % (version, home, time.time() - t0))
