@@ -121,6 +121,19 @@ def dump(telemetry_venv, workdir):
     d.stop()
 
 
+def raw_receiver(workdir, timeout):
+    """A datagram socket Apache's user may send to, for 6.1.1's raw bytes: (path, socket)."""
+    d = os.path.join(workdir, "raw")
+    os.mkdir(d)
+    os.chmod(d, 0o777)
+    path = os.path.join(d, "raw.sock")
+    recv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    recv.bind(path)
+    os.chmod(path, 0o666)
+    recv.settimeout(timeout)
+    return path, recv
+
+
 def kinds(samples, kind, pid=None):
     return [s for s in samples if s["kind"] == kind and (pid is None or s["pid"] == pid)]
 
@@ -413,14 +426,7 @@ def test_daemon_telemetry_decodes_and_adds_up(setup_server, workdir, dump, telem
 
 def test_daemon_datagram_layout_is_mod_wsgi_6_1_1s(setup_server, workdir, telemetry_venv):
     """The raw bytes: header and the order and types of the TLV records of 6.1.1's encoder."""
-    d = os.path.join(workdir, "raw")
-    os.mkdir(d)
-    os.chmod(d, 0o777)
-    path = os.path.join(d, "raw.sock")
-    recv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    recv.bind(path)
-    os.chmod(path, 0o666)
-    recv.settimeout(15)
+    path, recv = raw_receiver(workdir, timeout=15)
     try:
         app = write(os.path.join(workdir, "app.py"), APP)
         sr = started(setup_server([app, "--telemetry-service", "unix:" + path, "--telemetry-interval", "0.5"]))
@@ -757,14 +763,7 @@ def expected_layout(kind, fields, daemon):
 def test_every_datagram_is_laid_out_as_mod_wsgi_6_1_1s(setup_server, workdir, telemetry_venv, mode):
     """Every datagram of a run (start, requests, a slow request, GC, stop) decoded by the
     mod_wsgi-telemetry package and checked, record by record, against 6.1.1's encoder."""
-    d = os.path.join(workdir, "raw")
-    os.mkdir(d)
-    os.chmod(d, 0o777)
-    path = os.path.join(d, "raw.sock")
-    recv = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    recv.bind(path)
-    os.chmod(path, 0o666)
-    recv.settimeout(0.5)
+    path, recv = raw_receiver(workdir, timeout=0.5)
     raws, stop = [], threading.Event()
 
     def collect():

@@ -512,6 +512,19 @@ KNOWN_CRASHES = {}
 CRASH = re.compile(r"exit signal|Segmentation fault|Illegal instruction|Aborted|core dumped|Bus error")
 
 
+def implementations(reference_venv):
+    """[(name, mod_wsgi-express)]: ours, and mod_wsgi 6.1.1's from `reference_venv` when given
+    (the run stops with what to do if that venv has none)."""
+    impls = [("ours", EXPRESS)]
+    if reference_venv:
+        ref = os.path.join(reference_venv, "bin", "mod_wsgi-express")
+        if not os.access(ref, os.X_OK):
+            sys.exit("%s not found: python3 -m venv %s && %s/bin/pip install mod_wsgi==6.1.1"
+                     % (ref, reference_venv, reference_venv))
+        impls.append(("mod_wsgi 6.1.1", ref))
+    return impls
+
+
 def hostile_apps_module():
     sys.path.insert(0, HERE)
     try:

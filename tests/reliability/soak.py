@@ -350,13 +350,7 @@ def main(argv=None):
     restart_every = 60.0 if minutes >= 10 else 30.0
     if not os.access(reliability.EXPRESS, os.X_OK):
         sys.exit("%s not built: run `make build` (or set MOD_WSGI_BUILD)" % reliability.EXPRESS)
-    impls = [("ours", reliability.EXPRESS)]
-    if args.reference_venv:
-        ref = os.path.join(args.reference_venv, "bin", "mod_wsgi-express")
-        if not os.access(ref, os.X_OK):
-            sys.exit("%s not found: python3 -m venv %s && %s/bin/pip install mod_wsgi==6.1.1"
-                     % (ref, args.reference_venv, args.reference_venv))
-        impls.append(("mod_wsgi 6.1.1", ref))
+    impls = reliability.implementations(args.reference_venv)
     work = tempfile.mkdtemp(prefix="mwe-soak-", dir="/tmp")
     os.chmod(work, 0o755)
     with open(os.path.join(work, "soak.py"), "wb") as f:

@@ -237,13 +237,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
     restarts = args.restarts or (20 if args.quick else 200)
     cycles = args.cycles or (5 if args.quick else 50)
-    impls = [("ours", reliability.EXPRESS)]
-    if args.reference_venv:
-        ref = os.path.join(args.reference_venv, "bin", "mod_wsgi-express")
-        if not os.access(ref, os.X_OK):
-            sys.exit("%s not found: python3 -m venv %s && %s/bin/pip install mod_wsgi==6.1.1"
-                     % (ref, args.reference_venv, args.reference_venv))
-        impls.append(("mod_wsgi 6.1.1", ref))
+    impls = reliability.implementations(args.reference_venv)
     work = tempfile.mkdtemp(prefix="mwe-storm-", dir="/tmp")
     os.chmod(work, 0o755)
     with open(os.path.join(work, "app.py"), "wb") as f:
