@@ -96,6 +96,7 @@ static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGIDrainDelay", WSGI_CMD_DRAIN_DELAY, "Seconds after SIGTERM during which the health URL answers 503 before Apache stops accepting."),
     SERVER_CMD("WSGIHealthURL", WSGI_CMD_HEALTH_URL, "URL path answering 200 while every daemon process group accepts, 503 once a drain starts."),
     SERVER_CMD("WSGIHealthAllow", WSGI_CMD_HEALTH_ALLOW, "Client addresses or networks (address/bits) allowed to ask WSGIHealthURL; default localhost."),
+    SERVER_CMD("WSGINextRequestWait", WSGI_CMD_NEXT_REQUEST_WAIT, "Milliseconds an Apache worker waits for the next request on a keep-alive connection after a WSGI response (0: off)."),
     { NULL }
 };
 
@@ -117,7 +118,11 @@ static int wsgi_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *pte
 }
 static void wsgi_child_init(apr_pool_t *p, server_rec *s) { wsgi_swift_child_init(p, s); }
 static int wsgi_translate_name(request_rec *r) { return wsgi_swift_translate_name(r); }
-static int wsgi_handler(request_rec *r) { return wsgi_swift_handler(r); }
+static int wsgi_handler(request_rec *r) {
+    int rc = wsgi_swift_handler(r);
+    if (rc != DECLINED) wsgi_next_request_arm(r);
+    return rc;
+}
 
 /* WSGIMetricsURL: first of all handlers, whatever else mapped the path (the application's
  * mount, a static file); one pointer test on every other request. */
@@ -205,6 +210,7 @@ static void wsgi_register_hooks(apr_pool_t *p) {
     ap_hook_post_read_request(wsgi_lifecycle_post_read_request, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_access_checker(wsgi_access_checker, after_ssl, before_authz_host, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(wsgi_retrieve_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
+    wsgi_next_request_register();
     ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "wsgi", AUTHN_PROVIDER_VERSION,
                               &wsgi_authn_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "wsgi-group", AUTHZ_PROVIDER_VERSION,

@@ -73,6 +73,7 @@ extension ResolvedConfig {
             "debugMode": debugMode,
             "keepAlive": keepAliveTimeout != 0,
             "keepAliveTimeout": keepAliveTimeout,
+            "nextRequestWait": nextRequestWait > 0 ? String(nextRequestWait) : "",
             "enableSendfile": enableSendfile,
             "compressResponses": compressResponses,
             "chunkedRequest": chunkedRequest,

@@ -70,6 +70,7 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     wsgi_lifecycle_child()
     LifecycleBoard.childStarted()
     let global = GlobalConfig.current
+    wsgi_next_request_configure(Int32(global.nextRequestWait))
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).
     if global.restrictEmbedded && !global.hookScripts { return }

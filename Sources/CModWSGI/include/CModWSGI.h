@@ -105,6 +105,7 @@ typedef enum {
     WSGI_CMD_DRAIN_DELAY,
     WSGI_CMD_HEALTH_URL,
     WSGI_CMD_HEALTH_ALLOW,
+    WSGI_CMD_NEXT_REQUEST_WAIT,
     WSGI_CMD_SCRIPT_ALIAS_END_
 } wsgi_cmd_id;
 
@@ -245,6 +246,15 @@ void wsgi_set_health_url(const char *url);
 extern int wsgi_swift_health_handler(request_rec *r);
 /* The `%^JS` access log item (mod_log_config): the request as one JSON object. */
 extern const char *wsgi_swift_json_log_item(request_rec *r, char *a);
+/* ---- WSGINextRequestWait (wsgi_next_request.c) ----------------------------------- */
+
+/* child_init: milliseconds a worker waits for the next request on a keep-alive connection
+ * after a WSGI response (0: never; never either without an async MPM). */
+void wsgi_next_request_configure(int wait_ms);
+int wsgi_next_request_wait(void);
+void wsgi_next_request_arm(request_rec *r);
+void wsgi_next_request_register(void);
+
 /* Apache's GracefulShutdownTimeout (seconds; 0: none). */
 static inline int wsgi_graceful_shutdown_timeout(void) { return ap_graceful_shutdown_timeout; }
 

@@ -64,6 +64,11 @@ extension ResolvedConfig {
             )
         }
 
+        guard (0...1000).contains(o.nextRequestWait) else {
+            throw ExpressError.badOption(
+                "--next-request-wait must be a number of milliseconds from 0 (off) to 1000, not \(o.nextRequestWait)")
+        }
+
         var mountPoint = o.mountPoint
         if !mountPoint.hasPrefix("/") { mountPoint = Path.normalize("/" + mountPoint) }
 
@@ -141,6 +146,7 @@ extension ResolvedConfig {
             rewriteRulesGiven: o.rewriteRules != nil,
             envvarsScript: o.envvarsScript.map(abs),
             keepAliveTimeout: o.keepAliveTimeout,
+            nextRequestWait: o.nextRequestWait,
             limitRequestBody: o.limitRequestBody,
             requestReadTimeout: requestReadTimeout(o), serverBacklog: o.serverBacklog,
             compressResponses: o.compressResponses, serverStatus: o.serverStatus,

@@ -53,6 +53,8 @@ public struct ResolvedConfig {
     public var rewriteRulesGiven: Bool
     public var envvarsScript: String?
     public var keepAliveTimeout: Int
+    /// --next-request-wait: milliseconds (WSGINextRequestWait; 0: off).
+    public var nextRequestWait: Int
     public var limitRequestBody: Int
     public var requestReadTimeout: String
     public var serverBacklog: Int

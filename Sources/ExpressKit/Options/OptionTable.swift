@@ -238,6 +238,11 @@ public enum OptionTable {
             "--keep-alive-timeout", \.keepAliveTimeout, "SECONDS",
             help: "Seconds a keep-alive client connection is kept open; 0 disables keep-alive. Defaults to 2."),
         .value(
+            "--next-request-wait", \.nextRequestWait, "MILLISECONDS",
+            help:
+                "After a WSGI response on a keep-alive connection, the Apache thread waits this long for the client's next request before it hands the connection to the event MPM's listener thread (saves two thread wake-ups per request); 0 disables it. Defaults to 2."
+        ),
+        .value(
             "--limit-request-body", \.limitRequestBody, "NUMBER",
             help: "The maximum size of a request body in bytes. Defaults to 10485760 (10MB)."),
         .value(

@@ -61,6 +61,7 @@ public struct ServerOptions: Equatable, Sendable {
     public var rewriteRules: String?
     public var envvarsScript: String?
     public var keepAliveTimeout: Int = 2
+    public var nextRequestWait: Int = 2
     public var limitRequestBody: Int = 10_485_760
     public var headerTimeout: Int = 15
     public var headerMaxTimeout: Int = 30

@@ -121,6 +121,9 @@ struct GlobalConfig {
     /// WSGIHealthURL: the readiness path (Lifecycle/), nil when absent; WSGIHealthAllow: who may ask.
     var healthURL: String? = nil
     var healthAllow: TrustedProxyList? = nil
+    /// WSGINextRequestWait: milliseconds an Apache worker waits for the next request on a
+    /// keep-alive connection after a WSGI response (CModWSGI/wsgi_next_request.c); 0: never.
+    var nextRequestWait = 0
     /// An access, auth or dispatch script is configured: Apache's children need Python
     /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
     var hookScripts = false

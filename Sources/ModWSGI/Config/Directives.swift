@@ -204,6 +204,12 @@ enum Directives {
                 throw fail("takes a number of seconds from 0 to 3600, not '\(args[0])'")
             }
             global.drainDelay = n
+        case WSGI_CMD_NEXT_REQUEST_WAIT:
+            try count(1...1, "one argument: milliseconds"); try globalOnly()
+            guard let n = Int(args[0]), n >= 0, n <= 1000 else {
+                throw fail("takes a number of milliseconds from 0 to 1000, not '\(args[0])'")
+            }
+            global.nextRequestWait = n
         case WSGI_CMD_HEALTH_URL:
             try count(1...1, "one argument: a URL path such as /healthz"); try globalOnly()
             guard args[0].hasPrefix("/") else { throw fail("'\(args[0])' is not a URL path: it must start with '/'") }
