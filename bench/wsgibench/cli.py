@@ -67,7 +67,8 @@ class Bench(Environment, Launch, Measure, Report):
 
 
 # --peers (issue 29): every server a user might pick, 2 x 8, the issue's workloads and -c16.
-PEER_SERVERS = ["=ours daemon 2x8", "=ours daemon 2x8 libpython", "=ours embedded 2x8", "=mod_wsgi daemon 2x8",
+PEER_SERVERS = ["=ours daemon 2x8", "=ours daemon 2x8 libpython", "=ours daemon 2x8 no next-request wait",
+                "=ours embedded 2x8", "=mod_wsgi daemon 2x8",
                 "=gunicorn gthread 2x8", "=uwsgi 2x8", "=granian 2x8", "=apache static file"]
 PEER_WORKLOADS = ["hello", "100k", "django", "django-admin", "django-sqlite"]
 PEER_CONNECTIONS = 16

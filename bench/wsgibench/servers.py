@@ -55,6 +55,9 @@ SERVERS = [
               note="--server-mpm worker: each connection keeps its Apache thread between requests"),
     ServerDef("ours daemon 2x8 libpython", "ours", "daemon", "2x8", flags=["--python-executable", "off"],
               note="--python-executable off: Python from libpython in the process Apache forks, as mod_wsgi"),
+    ServerDef("ours daemon 2x8 no next-request wait", "ours", "daemon", "2x8", flags=["--next-request-wait", "0"],
+              note="--next-request-wait 0: every request on a kept-alive connection goes through the event "
+                   "MPM's listener (as before the option)"),
     ServerDef("ours daemon 2x8 max-clients 16", "ours", "daemon", "2x8", flags=["--max-clients", "16"],
               note="--max-clients 16: 2 x 32 Apache threads instead of 2 x 100 (memory for resets past 16 "
                    "keep-alive connections)"),
@@ -90,6 +93,7 @@ PAIRS = [
     ("mod_wsgi embedded 2x8", "apache static file", None),
     # Issue 29: real applications, against every server a user might pick instead.
     ("ours daemon 2x8", "ours daemon 2x8 libpython", None),
+    ("ours daemon 2x8", "ours daemon 2x8 no next-request wait", None),
     ("ours daemon 2x8", "uwsgi 2x8", None),
     ("ours daemon 2x8", "granian 2x8", None),
     ("ours embedded 2x8", "uwsgi 2x8", None),
