@@ -15,30 +15,33 @@ BIN = .build/$(CONFIG)
 SWIFT_FLAGS = --manifest-cache local --no-color-diagnostics
 # The installer runs once per build directory (`make deps` runs it again).
 DEPS = .build/deps
+# Foundation in the Swift driver and SwiftPM leaves an empty TemporaryDirectory.XXXXXX in $TMPDIR
+# for each file it writes atomically: each swift command gets a TMPDIR of its own, removed after.
+SWIFT_TMP = t=$$(mktemp -d "$${TMPDIR:-/tmp}/mwx-swift.XXXXXX") && trap 'rm -rf "$$t"' EXIT && TMPDIR=$$t
 
 .PHONY: deps build start test unit integration module-test module-test-reference module-test-61 daemon-test-fork bench warnings lint format reliability scale-test clean \
 	wheels wheels-test sanitize soak storm
 
 deps:
-	@SWIFT=$(SWIFT) bash scripts/install-deps test
+	@$(SWIFT_TMP) SWIFT=$(SWIFT) bash scripts/install-deps test
 	@mkdir -p $(DEPS) && touch $(DEPS)/build $(DEPS)/test
 
 $(DEPS)/build: scripts/install-deps
-	@SWIFT=$(SWIFT) bash scripts/install-deps build
+	@$(SWIFT_TMP) SWIFT=$(SWIFT) bash scripts/install-deps build
 	@mkdir -p $(DEPS) && touch $@
 
 $(DEPS)/test: scripts/install-deps
-	@SWIFT=$(SWIFT) bash scripts/install-deps test
+	@$(SWIFT_TMP) SWIFT=$(SWIFT) bash scripts/install-deps test
 	@mkdir -p $(DEPS) && touch $@ $(DEPS)/build
 
 build: $(DEPS)/build
-	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS)
+	$(SWIFT_TMP) $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS)
 
 start: build
 	$(BIN)/mod_wsgi-express start-server $(ARGS)
 
 unit: build
-	$(SWIFT) test $(SWIFT_FLAGS)
+	$(SWIFT_TMP) $(SWIFT) test $(SWIFT_FLAGS)
 
 integration: build $(DEPS)/test
 	MOD_WSGI_BUILD=$(BIN) $(PYTHON) -m pytest -q -ra tests
@@ -78,7 +81,7 @@ daemon-test-fork: build $(DEPS)/test
 # targets' output file maps again and stops with "unable to load output file map".)
 warnings: $(DEPS)/build
 	rm -rf $(addprefix $(BIN)/,CModWSGI.build CWSGICore.build SystemCalls.build WSGICore.build ModWSGI.build WSGIDaemon.build ExpressKit.build mod_wsgi_express.build description.json)
-	$(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
+	$(SWIFT_TMP) $(SWIFT) build -c $(CONFIG) $(SWIFT_FLAGS) >.build/warnings.log 2>&1; s=$$?; cat .build/warnings.log; exit $$s
 	@! grep 'warning:' .build/warnings.log | grep -v '/.build/checkouts/' | grep -v "the use of .mktemp' is dangerous" \
 		|| { echo "make warnings: the build printed warnings (above); fix them" >&2; exit 1; }
 
@@ -88,10 +91,10 @@ SWIFT_FORMAT ?= $(SWIFT) format
 FORMATTED = Sources Tests Package.swift
 
 lint:
-	$(SWIFT_FORMAT) lint --strict --recursive --parallel $(FORMATTED)
+	$(SWIFT_TMP) $(SWIFT_FORMAT) lint --strict --recursive --parallel $(FORMATTED)
 
 format:
-	$(SWIFT_FORMAT) format --in-place --recursive --parallel $(FORMATTED)
+	$(SWIFT_TMP) $(SWIFT_FORMAT) format --in-place --recursive --parallel $(FORMATTED)
 
 bench: build
 	python3 bench/run.py $(ARGS)
@@ -131,8 +134,8 @@ SANITIZE_address = --scratch-path .build-asan -Xswiftc -sanitize=address -Xcc -f
 	-Xcc -fno-omit-frame-pointer
 SANITIZE_thread = --scratch-path .build-tsan -Xswiftc -sanitize=thread -Xcc -fsanitize=thread
 sanitize: $(DEPS)/test
-	$(SWIFT) build -c release $(SWIFT_FLAGS) $(SANITIZE_address)
-	$(SWIFT) build -c release $(SWIFT_FLAGS) $(SANITIZE_thread)
+	$(SWIFT_TMP) $(SWIFT) build -c release $(SWIFT_FLAGS) $(SANITIZE_address)
+	$(SWIFT_TMP) $(SWIFT) build -c release $(SWIFT_FLAGS) $(SANITIZE_thread)
 	$(PYTHON) tests/sanitize/sanitize.py address --build .build-asan/release $(if $(QUICK),--quick); a=$$?; \
 	$(PYTHON) tests/sanitize/sanitize.py thread --build .build-tsan/release $(if $(QUICK),--quick); t=$$?; \
 	[ $$a = 0 ] && [ $$t = 0 ]

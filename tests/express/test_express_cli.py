@@ -108,18 +108,18 @@ def test_module_config(express):
     assert re.match(r'^WSGIPythonHome "/.+"$', lines[1])
 
 
-def test_module_location_when_not_built(express, tmp_path):
-    r = run(["module-location"], env=dict(os.environ, MOD_WSGI_MODULE=str(tmp_path / "nope.so")))
+def test_module_location_when_not_built(express, workdir):
+    r = run(["module-location"], env=dict(os.environ, MOD_WSGI_MODULE=os.path.join(workdir, "nope.so")))
     assert r.returncode == 1
     assert r.stderr.strip().startswith("mod_wsgi-express: error: module not built: run `swift build -c release`")
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-def test_install_module(express, tmp_path):
-    r = run(["install-module", "--modules-directory", str(tmp_path)])
+def test_install_module(express, workdir):
+    r = run(["install-module", "--modules-directory", workdir])
     assert r.returncode == 0, r.stderr
     m = re.match(r'^LoadModule wsgi_module "(/.+)"$', r.stdout.splitlines()[0])
-    assert m and os.path.dirname(m.group(1)) == str(tmp_path)
+    assert m and os.path.dirname(m.group(1)) == workdir
     assert os.path.getsize(m.group(1)) == os.path.getsize(run(["module-location"]).stdout.strip())
     assert r.stdout.splitlines()[1].startswith("WSGIPythonHome ")
 

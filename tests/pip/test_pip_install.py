@@ -4,6 +4,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import zipfile
 
 import pytest
@@ -141,16 +142,20 @@ def test_install_module_copies_the_installed_module(venv, workdir):
     assert 'WSGIPythonHome "%s"' % venv.path in r.stdout
 
 
-def test_venv_the_apache_user_cannot_read_is_refused_in_one_line(wheel, tmp_path, workdir):
-    # tmp_path is mode 0700 (like a home directory under /root); the application is readable.
-    v = Venv.create(str(tmp_path / "venv"))
-    v.pip("install", "-q", "--no-deps", wheel)
-    app = write(os.path.join(workdir, "hello.py"), HELLO)
-    r = run([v.bin("mod_wsgi-express"), "setup-server", app, "--server-root", os.path.join(workdir, "root")])
-    assert r.returncode == 1
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert "the Python home" in lines[0] and "not readable by user 'www-data'" in lines[0] and "--user" in lines[0]
+def test_venv_the_apache_user_cannot_read_is_refused_in_one_line(wheel, workdir):
+    # A directory of mode 0700 (like a home directory under /root); the application is readable.
+    private = tempfile.mkdtemp(prefix="mwe-pip-private-")
+    try:
+        v = Venv.create(os.path.join(private, "venv"))
+        v.pip("install", "-q", "--no-deps", wheel)
+        app = write(os.path.join(workdir, "hello.py"), HELLO)
+        r = run([v.bin("mod_wsgi-express"), "setup-server", app, "--server-root", os.path.join(workdir, "root")])
+        assert r.returncode == 1
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1, r.stderr
+        assert "the Python home" in lines[0] and "not readable by user 'www-data'" in lines[0] and "--user" in lines[0]
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def unreadable_python(parent):
