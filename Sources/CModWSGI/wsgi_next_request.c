@@ -37,7 +37,8 @@ void wsgi_next_request_configure(int wait_ms) {
     wsgi_nr_wait_ms = wait_ms;
     int threads = 0, async = 0;
     if (ap_mpm_query(AP_MPMQ_IS_ASYNC, &async) != APR_SUCCESS || !async) wsgi_nr_wait_ms = 0;
-    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS || threads < 2) threads = 2;
+    /* At most half of the child's threads wait (none with a single thread). */
+    if (ap_mpm_query(AP_MPMQ_MAX_THREADS, &threads) != APR_SUCCESS) threads = 0;
     wsgi_nr_max_waiting = threads / 2;
 }
 
