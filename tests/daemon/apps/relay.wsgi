@@ -19,8 +19,6 @@ def pattern(n, seed=0):
 # (64 KB), the 256 KB heap blocks and the daemon's 1 MB frames.
 SIZES = [1, 7, 100, 4096, 16379, 16384, 16390, 65536, 65541, 262144, 262150, 1048576, 1048583]
 
-_files = {}
-
 
 def application(environ, start_response):
     path = environ.get("PATH_INFO", "")
@@ -48,14 +46,17 @@ def application(environ, start_response):
             return []
         return blocks
     if path == "/file":
-        name = _files.get((size, seed))
-        if name is None:
-            fd, name = tempfile.mkstemp(prefix="relay-")
+        # A file of the body, gone from /tmp as soon as it is open (nothing is left behind,
+        # even by a daemon process that is killed).
+        fd, name = tempfile.mkstemp(prefix="relay-")
+        try:
             os.write(fd, body)
+            f = open(name, "rb")
+        finally:
             os.close(fd)
-            _files[(size, seed)] = name
+            os.unlink(name)
         start_response("200 OK", headers)
-        return environ["wsgi.file_wrapper"](open(name, "rb"), 65536)
+        return environ["wsgi.file_wrapper"](f, 65536)
     if path == "/die":
         # Half the body, then the daemon process is killed mid-response.
         start_response("200 OK", headers)
