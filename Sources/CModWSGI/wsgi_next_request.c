@@ -42,8 +42,6 @@ void wsgi_next_request_configure(int wait_ms) {
     wsgi_nr_max_waiting = threads / 2;
 }
 
-int wsgi_next_request_wait(void) { return wsgi_nr_wait_ms; }
-
 static apr_status_t wsgi_nr_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
                                    apr_read_type_e block, apr_off_t bytes) {
     wsgi_nr_conn *ctx = f->ctx;

@@ -122,7 +122,7 @@ class Toolchain:
             why = "SWIFT=%s is not executable" % given if given else "no `swift` on PATH"
         else:
             try:
-                out = _run_swift([swift, "--version"], capture_output=True, text=True, timeout=60).stdout
+                out = run_swift([swift, "--version"], capture_output=True, text=True, timeout=60).stdout
             except (OSError, subprocess.SubprocessError) as e:
                 out, why = "", "`%s --version` failed: %s" % (swift, e)
             m = re.search(r"Swift version (\d+)\.(\d+)", out)
@@ -182,7 +182,7 @@ def _sync(src, dst):
             shutil.copyfile(s, d)
 
 
-def _run_swift(cmd, env=None, **kw):
+def run_swift(cmd, env=None, **kw):
     """Runs the toolchain with a $TMPDIR of its own, removed afterwards: Foundation in the Swift
     driver and in SwiftPM leaves a TemporaryDirectory.XXXXXX in $TMPDIR for each file it writes
     atomically (even `swift --version` does)."""
@@ -213,7 +213,7 @@ def swift_build(tc, scratch):
                MOD_WSGI_STRIP_MODULE="1")
     sys.stderr.write("mod_wsgi: building for Python %s (%s) with %s\n" % (tc.version, tc.python_config, " ".join(cmd)))
     sys.stderr.flush()
-    r = _run_swift(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)
+    r = run_swift(cmd, env=env, stdout=sys.stderr, stderr=subprocess.STDOUT)
     if r.returncode != 0:
         _fail("`swift build -c release` failed (exit %d, output above): check that apache2-dev and "
               "python3-dev are installed (Debian: apt-get install apache2-dev python3-dev)" % r.returncode)

@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -24,6 +25,9 @@ import urllib.request
 import pytest
 
 from expresslib import REPO, fetch, wait_for, write
+
+sys.path.insert(0, os.path.join(REPO, "python", "backend"))
+from mod_wsgi_build import run_swift  # noqa: E402  (the toolchain with a $TMPDIR of its own)
 
 
 def find_python():
@@ -78,17 +82,11 @@ def gil_module():
     try:
         scratch = os.path.join(REPO, ".build-py%s" % version)
         t0 = time.time()
-        # SwiftPM leaves a TemporaryDirectory.XXXXXX in $TMPDIR per atomic write: its own, removed.
-        swift_tmp = tempfile.mkdtemp(prefix="mwe-swift-tmp-")
-        try:
-            r = subprocess.run(
-                ["swift", "build", "-c", "release", "--scratch-path", scratch, "--manifest-cache", "local",
-                 "--no-color-diagnostics", "--product", "mod_wsgi"],
-                cwd=REPO, capture_output=True, text=True, timeout=1800,
-                env=dict(os.environ, PYTHON_CONFIG=os.path.join(home, "bin", "python%s-config" % version),
-                         TMPDIR=swift_tmp))
-        finally:
-            shutil.rmtree(swift_tmp, ignore_errors=True)
+        r = run_swift(
+            ["swift", "build", "-c", "release", "--scratch-path", scratch, "--manifest-cache", "local",
+             "--no-color-diagnostics", "--product", "mod_wsgi"],
+            cwd=REPO, capture_output=True, text=True, timeout=1800,
+            env=dict(os.environ, PYTHON_CONFIG=os.path.join(home, "bin", "python%s-config" % version)))
         assert r.returncode == 0, "building the module against Python %s failed:\n%s" % (version,
                                                                                           (r.stdout + r.stderr)[-4000:])
         print("\nmodule built against Python %s (%s) in %.0f s" % (version, home, time.time() - t0))

@@ -142,18 +142,24 @@ def test_install_module_copies_the_installed_module(venv, workdir):
     assert 'WSGIPythonHome "%s"' % venv.path in r.stdout
 
 
+def refused_setup(venv, wheel, where):
+    """Installs the wheel in `venv` and runs its setup-server for a hello app in `where`, which
+    must fail with exit status 1 and one line: that line."""
+    venv.pip("install", "-q", "--no-deps", wheel)
+    app = write(os.path.join(where, "hello.py"), HELLO)
+    r = run([venv.bin("mod_wsgi-express"), "setup-server", app, "--server-root", os.path.join(where, "root")])
+    assert r.returncode == 1
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1, r.stderr
+    return lines[0]
+
+
 def test_venv_the_apache_user_cannot_read_is_refused_in_one_line(wheel, workdir):
     # A directory of mode 0700 (like a home directory under /root); the application is readable.
     private = tempfile.mkdtemp(prefix="mwe-pip-private-")
     try:
-        v = Venv.create(os.path.join(private, "venv"))
-        v.pip("install", "-q", "--no-deps", wheel)
-        app = write(os.path.join(workdir, "hello.py"), HELLO)
-        r = run([v.bin("mod_wsgi-express"), "setup-server", app, "--server-root", os.path.join(workdir, "root")])
-        assert r.returncode == 1
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1, r.stderr
-        assert "the Python home" in lines[0] and "not readable by user 'www-data'" in lines[0] and "--user" in lines[0]
+        line = refused_setup(Venv.create(os.path.join(private, "venv")), wheel, workdir)
+        assert "the Python home" in line and "not readable by user 'www-data'" in line and "--user" in line
     finally:
         shutil.rmtree(private, ignore_errors=True)
 
@@ -184,14 +190,9 @@ def test_venv_of_a_python_the_apache_user_cannot_read_is_refused_in_one_line(whe
         assert r.returncode != 0, "the premise: www-data cannot read %s" % base
         v = Venv.create(os.path.join(d, "venv"), python=python)
         assert "home = %s/bin" % base in read(os.path.join(v.path, "pyvenv.cfg"))
-        v.pip("install", "-q", "--no-deps", wheel)
-        app = write(os.path.join(d, "hello.py"), HELLO)
-        r = run([v.bin("mod_wsgi-express"), "setup-server", app, "--server-root", os.path.join(d, "root")])
-        assert r.returncode == 1
-        lines = r.stderr.strip().splitlines()
-        assert len(lines) == 1, r.stderr
-        assert "the virtual environment '%s/venv' is made from" % d in lines[0]
-        assert "'%s' (mode 0700) is not readable by user 'www-data'" % base in lines[0]
+        line = refused_setup(v, wheel, d)
+        assert "the virtual environment '%s/venv' is made from" % d in line
+        assert "'%s' (mode 0700) is not readable by user 'www-data'" % base in line
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -251,7 +251,6 @@ extern const char *wsgi_swift_json_log_item(request_rec *r, char *a);
 /* child_init: milliseconds a worker waits for the next request on a keep-alive connection
  * after a WSGI response (0: never; never either without an async MPM). */
 void wsgi_next_request_configure(int wait_ms);
-int wsgi_next_request_wait(void);
 void wsgi_next_request_arm(request_rec *r);
 void wsgi_next_request_register(void);
 

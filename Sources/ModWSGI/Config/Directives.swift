@@ -40,6 +40,14 @@ enum Directives {
             guard let v = parseFlag(args[0]) else { throw fail("must be On or Off, not '\(args[0])'") }
             return v
         }
+        /// The argument as a whole number within `range` (of `unit`: "seconds", "milliseconds").
+        func number(_ range: ClosedRange<Int>, _ unit: String) throws -> Int {
+            guard let n = Int(args[0]), range.contains(n) else {
+                throw fail(
+                    "takes a number of \(unit) from \(range.lowerBound) to \(range.upperBound), not '\(args[0])'")
+            }
+            return n
+        }
         func globalOnly() throws {
             if let err = wsgi_check_global(cmd) { throw DirectiveError(message: String(cString: err)) }
         }
@@ -200,16 +208,10 @@ enum Directives {
         case WSGI_CMD_DRAIN_ON_TERM: try globalOnly(); global.drainOnTerm = try flag()
         case WSGI_CMD_DRAIN_DELAY:
             try count(1...1, "one argument: seconds"); try globalOnly()
-            guard let n = Int(args[0]), n >= 0, n <= 3600 else {
-                throw fail("takes a number of seconds from 0 to 3600, not '\(args[0])'")
-            }
-            global.drainDelay = n
+            global.drainDelay = try number(0...3600, "seconds")
         case WSGI_CMD_NEXT_REQUEST_WAIT:
             try count(1...1, "one argument: milliseconds"); try globalOnly()
-            guard let n = Int(args[0]), n >= 0, n <= 1000 else {
-                throw fail("takes a number of milliseconds from 0 to 1000, not '\(args[0])'")
-            }
-            global.nextRequestWait = n
+            global.nextRequestWait = try number(0...1000, "milliseconds")
         case WSGI_CMD_HEALTH_URL:
             try count(1...1, "one argument: a URL path such as /healthz"); try globalOnly()
             guard args[0].hasPrefix("/") else { throw fail("'\(args[0])' is not a URL path: it must start with '/'") }
