@@ -97,6 +97,7 @@ static const command_rec wsgi_commands[] = {
     SERVER_CMD("WSGIHealthURL", WSGI_CMD_HEALTH_URL, "URL path answering 200 while every daemon process group accepts, 503 once a drain starts."),
     SERVER_CMD("WSGIHealthAllow", WSGI_CMD_HEALTH_ALLOW, "Client addresses or networks (address/bits) allowed to ask WSGIHealthURL; default localhost."),
     SERVER_CMD("WSGINextRequestWait", WSGI_CMD_NEXT_REQUEST_WAIT, "Milliseconds an Apache worker waits for the next request on a keep-alive connection after a WSGI response (0: off)."),
+    SERVER_CMD("WSGIDocumentRootWalk", WSGI_CMD_DOCUMENT_ROOT_WALK, "Once: each child checks the directories down to the DocumentRoot once; EveryRequest (the default): Apache's directory walk checks them on every request."),
     { NULL }
 };
 
@@ -211,6 +212,7 @@ static void wsgi_register_hooks(apr_pool_t *p) {
     ap_hook_access_checker(wsgi_access_checker, after_ssl, before_authz_host, APR_HOOK_MIDDLE);
     ap_hook_optional_fn_retrieve(wsgi_retrieve_optional_fns, NULL, NULL, APR_HOOK_MIDDLE);
     wsgi_next_request_register();
+    wsgi_docroot_walk_register();
     ap_register_auth_provider(p, AUTHN_PROVIDER_GROUP, "wsgi", AUTHN_PROVIDER_VERSION,
                               &wsgi_authn_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "wsgi-group", AUTHZ_PROVIDER_VERSION,

@@ -71,6 +71,7 @@ func wsgi_swift_child_init(_ p: OpaquePointer?, _ s: UnsafeMutablePointer<server
     LifecycleBoard.childStarted()
     let global = GlobalConfig.current
     wsgi_next_request_configure(Int32(global.nextRequestWait))
+    wsgi_docroot_walk_configure(global.documentRootWalkOnce ? 1 : 0)
     // Python only in children that can run applications here: not when every WSGI
     // request goes to daemon processes (WSGIRestrictEmbedded On).
     if global.restrictEmbedded && !global.hookScripts { return }

@@ -86,3 +86,20 @@ WSGIHandlerScript wsgi-handler @APPS@/env.wsgi process-group=hg application-grou
     env = r.json()
     assert env["mod_wsgi.process_group"] == "hg"
     assert env["mod_wsgi.handler_script"].endswith("/env.wsgi")
+
+
+def test_missing_handler_script_is_404_from_the_daemon(apache_factory):
+    # Apache's side does not stat a daemon's handler script (as mod_wsgi): the daemon process,
+    # which loads it, answers 404 and says which file.
+    a = apache_factory("""
+WSGIRestrictEmbedded On
+WSGIDaemonProcess hg threads=2
+WSGIHandlerScript wsgi-handler @DIR@/no-such-handler.wsgi process-group=hg application-group=%{GLOBAL}
+<Location /h>
+    SetHandler wsgi-handler
+</Location>
+""")
+    r = a.get("/h/x")
+    assert r.status == 404, (r, a.log()[-2000:])
+    assert "Target WSGI script not found or unable to stat: " in a.log()
+    assert "no-such-handler.wsgi" in a.log()

@@ -106,6 +106,7 @@ typedef enum {
     WSGI_CMD_HEALTH_URL,
     WSGI_CMD_HEALTH_ALLOW,
     WSGI_CMD_NEXT_REQUEST_WAIT,
+    WSGI_CMD_DOCUMENT_ROOT_WALK,
     WSGI_CMD_SCRIPT_ALIAS_END_
 } wsgi_cmd_id;
 
@@ -253,6 +254,12 @@ extern const char *wsgi_swift_json_log_item(request_rec *r, char *a);
 void wsgi_next_request_configure(int wait_ms);
 void wsgi_next_request_arm(request_rec *r);
 void wsgi_next_request_register(void);
+
+/* ---- WSGIDocumentRootWalk (wsgi_docroot_walk.c) ------------------------------------ */
+
+/* child_init: 1 to check the directories down to each DocumentRoot once per child. */
+void wsgi_docroot_walk_configure(int once);
+void wsgi_docroot_walk_register(void);
 
 /* Apache's GracefulShutdownTimeout (seconds; 0: none). */
 static inline int wsgi_graceful_shutdown_timeout(void) { return ap_graceful_shutdown_timeout; }

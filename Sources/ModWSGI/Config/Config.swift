@@ -124,6 +124,9 @@ struct GlobalConfig {
     /// WSGINextRequestWait: milliseconds an Apache worker waits for the next request on a
     /// keep-alive connection after a WSGI response (CModWSGI/wsgi_next_request.c); 0: never.
     var nextRequestWait = 0
+    /// WSGIDocumentRootWalk Once: each child lstat()s the directories down to a DocumentRoot
+    /// once instead of on every request's directory walk (CModWSGI/wsgi_docroot_walk.c).
+    var documentRootWalkOnce = false
     /// An access, auth or dispatch script is configured: Apache's children need Python
     /// even with WSGIRestrictEmbedded On (the scripts never run in a daemon process).
     var hookScripts = false

@@ -212,6 +212,13 @@ enum Directives {
         case WSGI_CMD_NEXT_REQUEST_WAIT:
             try count(1...1, "one argument: milliseconds"); try globalOnly()
             global.nextRequestWait = try number(0...1000, "milliseconds")
+        case WSGI_CMD_DOCUMENT_ROOT_WALK:
+            try count(1...1, "one argument: Once or EveryRequest"); try globalOnly()
+            switch args[0].lowercased() {
+            case "once": global.documentRootWalkOnce = true
+            case "everyrequest": global.documentRootWalkOnce = false
+            default: throw fail("must be Once or EveryRequest, not '\(args[0])'")
+            }
         case WSGI_CMD_HEALTH_URL:
             try count(1...1, "one argument: a URL path such as /healthz"); try globalOnly()
             guard args[0].hasPrefix("/") else { throw fail("'\(args[0])' is not a URL path: it must start with '/'") }

@@ -76,18 +76,12 @@ enum RequestHandler {
         let notes = r.pointee.notes
 
         // The script: the mapped file, or the WSGIHandlerScript's.
+        // A handler script is stat()ed where it runs: below for embedded mode, by the daemon
+        // process in daemon mode (as mod_wsgi, whose Apache side does not stat it).
         let scriptPath: String
         var mtime = 0
         if let h = handlerScript {
             scriptPath = h.path
-            guard let m = ScriptLoader.mtime(h.path) else {
-                Log.request(
-                    APLOG_ERR, .handlerScriptNotFound,
-                    "Target WSGI handler script not found or unable to stat: \(h.path)", r)
-                ScriptLoader.forgetMtime(h.path)
-                return HTTP_NOT_FOUND
-            }
-            mtime = m
         } else {
             guard let fn = r.pointee.filename else { return DECLINED }
             scriptPath = String(cString: fn)
@@ -228,6 +222,16 @@ enum RequestHandler {
             return HTTP_INTERNAL_SERVER_ERROR
         }
 
+        if let h = handlerScript {
+            guard let m = ScriptLoader.mtime(h.path) else {
+                Log.request(
+                    APLOG_ERR, .handlerScriptNotFound,
+                    "Target WSGI handler script not found or unable to stat: \(h.path)", r)
+                ScriptLoader.forgetMtime(h.path)
+                return HTTP_NOT_FOUND
+            }
+            mtime = m
+        }
         let spec = ScriptRequest(
             scriptPath: scriptPath, mtime: mtime, callableObject: callable,
             applicationGroup: resolvedGroup, reloading: reloading, enableSendfile: sendfile,
