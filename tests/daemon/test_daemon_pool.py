@@ -4,10 +4,15 @@ restarted with kept connections open, a request whose body was consumed before i
 died (never sent again), Apache's graceful restart, maximum-requests and inactivity-timeout
 with an idle kept connection, and an idle connection never occupying a daemon thread."""
 import os
+import re
+import shutil
 import signal
 import socket
+import subprocess
 import threading
 import time
+
+import pytest
 
 from daemon_harness import harness  # noqa: F401  (pytest plugin set-up)
 from test_daemon_wire import exchange, request
@@ -156,3 +161,31 @@ def test_an_idle_kept_connection_is_not_activity(apache_factory):
     new = a.wait_daemons(1, exclude=[pid], timeout=15)[0]
     r = a.get("/p/pid")
     assert r.status == 200 and int(r.body) == new
+
+
+def test_child_waits_for_the_response_in_poll_not_recv(apache_factory):
+    # A thread asleep in recv() on a UNIX socket is also woken when the peer reads what it
+    # wrote (the kernel's write-space wake-up): the child would wake once more per request,
+    # when the daemon reads the request. It waits in poll() for input instead.
+    if not shutil.which("strace"):
+        pytest.skip("needs strace (scripts/install-deps installs it)")
+    a = apache_factory(ONE_CHILD + conf())
+    assert a.get("/d/sleep?0.01").status == 200
+    child = [p for p in a.children() if p not in a.daemon_pids()][0]
+    out = os.path.join(a.dir, "strace.out")
+    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=recvfrom,poll", "-o", out, "-p", str(child)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached
+    try:
+        for _ in range(5):
+            assert a.get("/d/sleep?0.1").status == 200
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=30)
+    trace = open(out).read()
+    os.unlink(out)
+    # Each request: the response is not there yet (a non-blocking recv finds nothing), then
+    # the thread sleeps in poll() for input on the daemon socket.
+    waits = re.findall(r"recvfrom\((\d+), [^\n]*MSG_DONTWAIT[^\n]*= -1 EAGAIN[^\n]*\n(?:\d+ +)?poll\(\[\{fd=\1, events=POLLIN\}\]",
+                       trace)
+    assert len(waits) >= 5, trace[-3000:]

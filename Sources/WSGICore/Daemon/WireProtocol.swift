@@ -125,9 +125,10 @@ package struct Decoder {
 /// releasing it: see `writeAll`).
 ///
 /// The socket is blocking, with the timeouts set on it (SO_RCVTIMEO / SO_SNDTIMEO) once per
-/// connection: a wait is one recv or sendmsg, not a poll plus a retry. Connections live for
-/// many requests (DaemonConnectionPool in the Apache child, DaemonPoller in the daemon), so
-/// the set-up is paid once.
+/// connection. A read first takes what is there without waiting; a wait for input is a poll()
+/// then the recv (see `receive`: a thread asleep in recv() is also woken by the peer's reads);
+/// a write is one sendmsg. Connections live for many requests (DaemonConnectionPool in the
+/// Apache child, DaemonPoller in the daemon), so the set-up is paid once.
 package final class WireConnection {
     let fd: Int32
     /// Microseconds to wait for the peer on each read (<= 0: forever).
@@ -255,16 +256,33 @@ package final class WireConnection {
 
     // MARK: reading
 
-    /// One recv into `p`: the count read (> 0).
+    /// One recv into `p`: the count read (> 0). With nothing to read yet (and no MSG_DONTWAIT)
+    /// the thread sleeps in poll() for input, not in recv(): a thread asleep in recv() on a
+    /// UNIX socket is also woken whenever the peer reads what this end wrote (the kernel's
+    /// write-space wake-up reaches every sleeper on the socket, whatever it waits for), so an
+    /// Apache child waiting for a response woke once more per request, when the daemon read
+    /// the request. poll() is woken only by input; the timeout is the connection's.
     private func receive(_ p: UnsafeMutableRawPointer, _ n: Int, _ flags: Int32 = 0) throws -> Int {
-        let got: Int
-        switch Result(catching: { () throws(SystemError) -> Int in try syscall("recv") { recv(fd, p, n, flags) } }) {
-        case .success(let n): got = n
-        case .failure(let e) where e.errno == ECONNRESET: throw WireError.reset
-        case .failure(let e) where e.wouldBlock: throw WireError.timeout
-        case .failure(let e): throw WireError.system(e)
+        /// nil: nothing to read yet.
+        func once(_ flags: Int32) throws -> Int? {
+            switch Result(catching: { () throws(SystemError) -> Int in try syscall("recv") { recv(fd, p, n, flags) } })
+            {
+            case .success(let got):
+                if got == 0 { throw WireError.closed }
+                return got
+            case .failure(let e) where e.errno == ECONNRESET: throw WireError.reset
+            case .failure(let e) where e.wouldBlock: return nil
+            case .failure(let e): throw WireError.system(e)
+            }
         }
-        if got == 0 { throw WireError.closed }
+        if let got = try once(flags | Int32(MSG_DONTWAIT)) { return got }
+        if flags & Int32(MSG_DONTWAIT) != 0 { throw WireError.timeout }
+        let ready: Bool
+        do { ready = try waitFD(fd, Int16(POLLIN), timeoutMicros: timeout) } catch { throw WireError.system(error) }
+        guard ready else { throw WireError.timeout }
+        // Readable: data, the end (0) or an error. Should another wait be needed after all,
+        // the blocking recv has the same timeout (SO_RCVTIMEO).
+        guard let got = try once(flags) else { throw WireError.timeout }
         return got
     }
 
