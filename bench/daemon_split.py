@@ -40,6 +40,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--duration", type=int, default=3)
     p.add_argument("--no-peers", action="store_true", help="only ours (and the baseline)")
+    p.add_argument("--work-dir", help="bench/run.py's work directory (its default otherwise)")
     p.add_argument("--together", action="store_true",
                    help="load every server at the same moments, each with its own wrk (as "
                         "bench/concurrent_ab.py), instead of one after the other: steadier under "
@@ -48,6 +49,8 @@ def main():
     argv = ["--no-build", "--warmup", "2", "--duration", str(a.duration)]
     if a.ours:
         argv += ["--ours", a.ours]
+    if a.work_dir:
+        argv += ["--work-dir", a.work_dir]
     bench = Bench(parse_args(argv))
     wl = WORKLOAD_BY_NAME[a.workload]
     defs = [SERVER_BY_NAME["ours daemon 2x8"]]

@@ -16,11 +16,19 @@ and their user + system CPU time is read with getrusage. It is compared with
 What is above the third line is the cost of the two sleeps and wake-ups. On a virtual machine
 a CPU woken from idle is expensive (a halt and an interrupt between CPUs both exit to the
 hypervisor) and part of that is counted to the processes involved.
+
+Last, where the waiting side sleeps: a process asleep in read()/recv() on a UNIX socket is
+also woken when the other side reads what it wrote (the kernel's write-space wake-up reaches
+every sleeper on the socket): once more per round trip when the other side reads the request
+after a wait of its own, as a daemon thread woken by epoll that then waits for the GIL. Asleep
+in poll() for input it is woken only by the response. Both are counted in voluntary context
+switches of the waiting process per round trip.
 """
 
 import argparse
 import os
 import resource
+import select
 import socket
 import sys
 import time
@@ -81,6 +89,42 @@ def no_sleep(n):
     return spent / n * 1e6
 
 
+def waiter_switches(n, wait_in_poll):
+    """Voluntary context switches per round trip of the side that sends a request and waits,
+    when the other side waits in poll() and sleeps 100 µs more before it reads the request."""
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        a.close()
+        fd = b.fileno()
+        p = select.poll()
+        p.register(fd, select.POLLIN)
+        for _ in range(n):
+            p.poll()
+            # Not running when the request could be read at once: a daemon thread woken by
+            # epoll that then waits (for the GIL, a lock, a CPU) lets the sender's CPU run
+            # the sender again in between.
+            time.sleep(0.0001)
+            if not os.read(fd, 2048):
+                break
+            os.write(fd, RESPONSE)
+        os._exit(0)
+    b.close()
+    fd = a.fileno()
+    p = select.poll()
+    p.register(fd, select.POLLIN)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw
+    for _ in range(n):
+        os.write(fd, REQUEST)
+        if wait_in_poll:
+            p.poll()
+        os.read(fd, 2048)
+    switches = resource.getrusage(resource.RUSAGE_SELF).ru_nvcsw - before
+    a.close()
+    os.waitpid(pid, 0)
+    return switches / n
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--round-trips", type=int, default=20000)
@@ -98,6 +142,9 @@ def main():
     print("  one process, the same four calls, never sleeping  CPU %6.1f" % alone)
     print("  the two sleeps and wake-ups of one hop: %.1f µs (pinned: %.1f µs)" % (
         best_free[0] - alone, best_pinned[0] - alone))
+    m = min(n, 5000)
+    print("  the waiting side, voluntary context switches per round trip: asleep in read() %.2f, "
+          "in poll() then read() %.2f" % (waiter_switches(m, False), waiter_switches(m, True)))
 
 
 if __name__ == "__main__":
