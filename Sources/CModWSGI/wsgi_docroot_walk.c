@@ -47,10 +47,11 @@ static void wsgi_dw_check(wsgi_dw_root *e, const char *root, size_t length, apr_
     e->root = malloc(length + 1);
     e->length = length;
     e->count = 0;
-    e->usable = e->root != NULL && length > 1 && root[0] == '/';
-    if (!e->usable) return;
+    e->usable = 0;
+    if (e->root == NULL) return;
     memcpy(e->root, root, length);
     e->root[length] = '\0';
+    e->usable = length > 1 && root[0] == '/';
     for (size_t at = 1; at <= length && e->usable; at++) {
         if (at < length && e->root[at] != '/') continue;
         if (e->count == WSGI_DW_DEPTH) { e->usable = 0; break; }
