@@ -165,6 +165,15 @@ class ServerRoot:
                     pass
 
 
+def configtest_refuses(setup_server, app, workdir, directive, message):
+    """A server root whose --include-file holds `directive` fails configtest, saying `message`."""
+    inc = write(os.path.join(workdir, "directive.conf"), directive.encode() + b"\n")
+    sr = setup_server([app, "--include-file", inc])
+    r = sr.apachectl("configtest")
+    assert r.returncode != 0
+    assert message in r.stderr + r.stdout, r.stderr + r.stdout
+
+
 @pytest.fixture
 def setup_server(workdir, port):
     """setup_server(args) -> ServerRoot; the server root lives in the test's workdir."""

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from expresslib import fetch, wait_for, write
+from expresslib import configtest_refuses, fetch, wait_for, write
 
 pytestmark = pytest.mark.skipif(not shutil.which("strace"), reason="needs strace (scripts/install-deps installs it)")
 
@@ -98,8 +98,5 @@ def test_a_symbolic_link_above_the_document_root_is_left_to_apache(setup_server,
 
 
 def test_directive_refuses_a_bad_value(setup_server, hello, workdir):
-    inc = write(os.path.join(workdir, "walk.conf"), b"WSGIDocumentRootWalk Sometimes\n")
-    sr = setup_server([hello, "--include-file", inc])
-    r = sr.apachectl("configtest")
-    assert r.returncode != 0
-    assert "WSGIDocumentRootWalk: must be Once or EveryRequest, not 'Sometimes'" in r.stderr + r.stdout
+    configtest_refuses(setup_server, hello, workdir, "WSGIDocumentRootWalk Sometimes",
+                       "WSGIDocumentRootWalk: must be Once or EveryRequest, not 'Sometimes'")

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from expresslib import fetch, run, wait_for, write
+from expresslib import configtest_refuses, fetch, run, wait_for, write
 
 
 @pytest.fixture
@@ -128,8 +128,5 @@ def test_stop_is_not_held_by_a_waiting_worker(setup_server, app):
 
 
 def test_directive_refuses_a_bad_value(setup_server, app, workdir):
-    inc = write(os.path.join(workdir, "wait.conf"), b"WSGINextRequestWait soon\n")
-    sr = setup_server([app, "--include-file", inc])
-    r = sr.apachectl("configtest")
-    assert r.returncode != 0
-    assert "WSGINextRequestWait: takes a number of milliseconds from 0 to 1000, not 'soon'" in r.stderr + r.stdout
+    configtest_refuses(setup_server, app, workdir, "WSGINextRequestWait soon",
+                       "WSGINextRequestWait: takes a number of milliseconds from 0 to 1000, not 'soon'")
