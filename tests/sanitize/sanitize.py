@@ -126,7 +126,11 @@ def environment(kind, build, reports):
     if kind == "address":
         env["ASAN_OPTIONS"] = ":".join([
             "log_path=%s/asan" % reports, "exitcode=0", "detect_leaks=1", "fast_unwind_on_malloc=0",
-            "malloc_context_size=12", "detect_stack_use_after_return=0", "allocator_may_return_null=1"])
+            "malloc_context_size=12", "detect_stack_use_after_return=0", "allocator_may_return_null=1",
+            # Every frame names its module, also where debug symbols give a source line (the
+            # suppressions name libraries: with python3.11-dbg installed CPython's frames
+            # showed only their source files, and every CPython leak counted as ours).
+            'stack_trace_format="    #%n %p %F %L (%m+%o)"'])
         # Python objects in malloc'd memory that LeakSanitizer scans (pymalloc's arenas are
         # mmap'd: everything only they point to would look leaked).
         env["PYTHONMALLOC"] = "malloc"
