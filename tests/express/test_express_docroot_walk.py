@@ -25,11 +25,13 @@ def apache_children(sr):
 
 
 def ancestor_lstats(sr, docroot):
-    """lstat()s of the document root and the directories above it made by Apache's children
-    while REQUESTS requests for a URL that is not a file are served."""
+    """(lstat()s of the document root and the directories above it made by Apache's children
+    while REQUESTS requests for a URL that is not a file are served, how many directories
+    that is, how many children were traced)."""
     out = os.path.join(sr.root, "strace.out")
     args = ["strace", "-f", "-qq", "-e", "trace=newfstatat,lstat", "-o", out]
-    for p in apache_children(sr):
+    children = apache_children(sr)
+    for p in children:
         args += ["-p", p]
     tracer = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1.0)  # attached
@@ -51,7 +53,7 @@ def ancestor_lstats(sr, docroot):
         if m and m.group(1) in ancestors:
             calls += 1
     os.unlink(out)
-    return calls, len(ancestors)
+    return calls, len(ancestors), len(children)
 
 
 def serve(sr):
@@ -66,15 +68,16 @@ def test_the_directories_down_to_the_document_root_are_checked_once(setup_server
     sr = setup_server([hello])
     assert "WSGIDocumentRootWalk Once\n" in open(os.path.join(sr.root, "httpd.conf")).read()
     serve(sr)
-    calls, depth = ancestor_lstats(sr, os.path.join(sr.root, "htdocs"))
-    assert depth >= 3 and calls == 0, (calls, depth)
+    calls, depth, children = ancestor_lstats(sr, os.path.join(sr.root, "htdocs"))
+    # At most one check per child: the warm-up may not have reached every child.
+    assert depth >= 3 and calls <= depth * children < REQUESTS * depth, (calls, depth, children)
 
 
 def test_every_request_is_apaches_own_walk(setup_server, hello, workdir):
     inc = write(os.path.join(workdir, "walk.conf"), b"WSGIDocumentRootWalk EveryRequest\n")
     sr = setup_server([hello, "--include-file", inc])
     serve(sr)
-    calls, depth = ancestor_lstats(sr, os.path.join(sr.root, "htdocs"))
+    calls, depth, _ = ancestor_lstats(sr, os.path.join(sr.root, "htdocs"))
     assert calls >= REQUESTS * depth, (calls, depth)
 
 
