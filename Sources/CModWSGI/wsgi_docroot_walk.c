@@ -74,19 +74,21 @@ static void wsgi_dw_check(wsgi_dw_root *e, const char *root, size_t length, apr_
     }
 }
 
-static const wsgi_dw_root *wsgi_dw_lookup(const char *root, size_t length, apr_pool_t *pool) {
-    int n = __atomic_load_n(&wsgi_dw_count, __ATOMIC_ACQUIRE);
+/* The entry of this DocumentRoot among the first n, or NULL. */
+static const wsgi_dw_root *wsgi_dw_find(const char *root, size_t length, int n) {
     for (int i = 0; i < n; i++) {
         if (wsgi_dw_roots[i].length == length && memcmp(wsgi_dw_roots[i].root, root, length) == 0)
             return &wsgi_dw_roots[i];
     }
-    const wsgi_dw_root *found = NULL;
+    return NULL;
+}
+
+static const wsgi_dw_root *wsgi_dw_lookup(const char *root, size_t length, apr_pool_t *pool) {
+    const wsgi_dw_root *found = wsgi_dw_find(root, length, __atomic_load_n(&wsgi_dw_count, __ATOMIC_ACQUIRE));
+    if (found) return found;
     pthread_mutex_lock(&wsgi_dw_lock);
-    n = wsgi_dw_count;
-    for (int i = 0; i < n && !found; i++) {
-        if (wsgi_dw_roots[i].length == length && memcmp(wsgi_dw_roots[i].root, root, length) == 0)
-            found = &wsgi_dw_roots[i];
-    }
+    int n = wsgi_dw_count;
+    found = wsgi_dw_find(root, length, n);
     if (!found && n < WSGI_DW_ROOTS) {
         wsgi_dw_check(&wsgi_dw_roots[n], root, length, pool);
         if (wsgi_dw_roots[n].root) {
