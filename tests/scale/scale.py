@@ -27,10 +27,11 @@ the rolling restart and the scale-up, and no connection refused during the rolli
 (HAProxy never had to send a request elsewhere: the replica was out of rotation before it
 stopped accepting); after the SIGKILL, only requests already in flight
 when it came fail (the killed replica's: the others answer them), none sent after it (20 ms
-after its last process exited: HAProxy's own notice of the closed connections), none hung. HAProxy retries only
-what is always safe: a connection that could not be made (retry-on conn-failure, redispatch
-to another replica); a request a server was processing is never sent again. Only 127.0.0.1,
-bounded in concurrency and time. Standard library, HAProxy, and pip for mod_wsgi 6.1.1.
+after its last process exited: HAProxy's own notice of the closed connections), none hung.
+HAProxy retries only what is always safe: a connection that could not be made (retry-on
+conn-failure, redispatch to another replica); a request a server was processing is never
+sent again. Only 127.0.0.1, bounded in concurrency and time. Standard library, HAProxy, and
+pip for mod_wsgi 6.1.1.
 """
 import argparse
 import csv
@@ -494,7 +495,8 @@ def run_kind(kind, work, app, args):
             refused_scale_up = lb.redispatches() - refused_before
         stats = lb.stat()
         around_kill = load.during(t_kill, t_back)
-        cut = [r for r in around_kill if r[2] != "ok" and r[0] <= t_dead + KILL_NOTICE]
+        t_noticed = t_dead + KILL_NOTICE
+        cut = [r for r in around_kill if r[2] != "ok" and r[0] <= t_noticed]
         result.update({
             "baseline": summary(load.during(t_base, t_roll)),
             "rolling_restart": summary(load.during(t_roll, t_roll_end)),
@@ -508,8 +510,8 @@ def run_kind(kind, work, app, args):
             # refused connections are redispatched), and the requests in flight on all
             # replicas then.
             "sigkill_cut": len(cut),
-            "sigkill_failed_after": sum(1 for r in around_kill if r[2] != "ok" and r[0] > t_dead + KILL_NOTICE),
-            "in_flight_at_kill": sum(1 for r in around_kill if r[0] <= t_dead + KILL_NOTICE),
+            "sigkill_failed_after": sum(1 for r in around_kill if r[2] != "ok" and r[0] > t_noticed),
+            "in_flight_at_kill": sum(1 for r in around_kill if r[0] <= t_noticed),
             "sigkill_seconds_to_reap": round(t_dead - t_kill, 3),
             "sigkill_failures_ms_after_kill": [round((r[0] - t_kill) * 1000, 1) for r in around_kill if r[2] != "ok"],
             "out_of_rotation_s": round(out_of_rotation, 2),
