@@ -8,13 +8,13 @@ import re
 import shutil
 import signal
 import socket
-import subprocess
 import threading
 import time
 
 import pytest
 
 from daemon_harness import harness  # noqa: F401  (pytest plugin set-up)
+from apache_harness import strace_while
 from test_daemon_wire import exchange, request
 
 # One Apache child, so that successive requests share its pool.
@@ -172,18 +172,12 @@ def test_child_waits_for_the_response_in_poll_not_recv(apache_factory):
     a = apache_factory(ONE_CHILD + conf())
     assert a.get("/d/sleep?0.01").status == 200
     child = [p for p in a.children() if p not in a.daemon_pids()][0]
-    out = os.path.join(a.dir, "strace.out")
-    tracer = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=recvfrom,poll", "-o", out, "-p", str(child)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)  # attached
-    try:
+
+    def requests():
         for _ in range(5):
             assert a.get("/d/sleep?0.1").status == 200
-    finally:
-        tracer.send_signal(signal.SIGINT)
-        tracer.wait(timeout=30)
-    trace = open(out).read()
-    os.unlink(out)
+
+    trace = strace_while([child], ["-e", "trace=recvfrom,poll"], os.path.join(a.dir, "strace.out"), requests)
     # Each request: the response is not there yet (a non-blocking recv finds nothing), then
     # the thread sleeps in poll() for input on the daemon socket.
     waits = re.findall(r"recvfrom\((\d+), [^\n]*MSG_DONTWAIT[^\n]*= -1 EAGAIN[^\n]*\n(?:\d+ +)?poll\(\[\{fd=\1, events=POLLIN\}\]",

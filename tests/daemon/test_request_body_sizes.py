@@ -6,13 +6,12 @@ import hashlib
 import os
 import shutil
 import socket
-import subprocess
 import time
 
 import pytest
 
 from daemon_harness import DaemonApache
-from apache_harness import parse_raw, read_until_close
+from apache_harness import parse_raw, read_until_close, strace_while
 
 DIRECTIVES = {
     "embedded": """
@@ -109,20 +108,9 @@ def test_client_gone_mid_body_fails_the_read_and_the_server_goes_on(server):
 
 def _mmap_calls_while(a, action):
     """mmap and munmap calls of Apache's children (and daemon processes) while action() runs."""
-    out = os.path.join(a.dir, "strace.out")
-    pids = [str(p) for p in a.children()]
-    args = ["strace", "-f", "-qq", "-c", "-e", "trace=mmap,munmap", "-o", out]
-    for p in pids:
-        args += ["-p", p]
-    tracer = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)  # attached
-    try:
-        action()
-    finally:
-        tracer.send_signal(2)
-        tracer.wait(timeout=30)
+    summary = strace_while(a.children(), ["-c", "-e", "trace=mmap,munmap"], os.path.join(a.dir, "strace.out"), action)
     calls = 0
-    for line in open(out):
+    for line in summary.splitlines():
         f = line.split()
         if len(f) >= 5 and f[-1] in ("mmap", "munmap"):
             calls += int(f[3])

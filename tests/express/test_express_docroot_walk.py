@@ -7,11 +7,14 @@ import os
 import re
 import shutil
 import subprocess
-import time
+import sys
 
 import pytest
 
-from expresslib import configtest_refuses, fetch, wait_for, write
+from expresslib import REPO, configtest_refuses, fetch, wait_for, write
+
+sys.path.insert(0, os.path.join(REPO, "tests", "module"))
+from apache_harness import strace_while  # noqa: E402  (the module suite's harness: one strace helper)
 
 pytestmark = pytest.mark.skipif(not shutil.which("strace"), reason="needs strace (scripts/install-deps installs it)")
 
@@ -28,31 +31,24 @@ def ancestor_lstats(sr, docroot):
     """(lstat()s of the document root and the directories above it made by Apache's children
     while REQUESTS requests for a URL that is not a file are served, how many directories
     that is, how many children were traced)."""
-    out = os.path.join(sr.root, "strace.out")
-    args = ["strace", "-f", "-qq", "-e", "trace=newfstatat,lstat", "-o", out]
     children = apache_children(sr)
-    for p in children:
-        args += ["-p", p]
-    tracer = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(1.0)  # attached
-    try:
+
+    def requests():
         for i in range(REQUESTS):
             status, body, _ = fetch(sr.url + "/not-a-file/%d" % i)
             assert status == 200 and body == b"Hello World!\n", (status, body)
-    finally:
-        tracer.send_signal(2)
-        tracer.wait(timeout=30)
+
+    trace = strace_while(children, ["-e", "trace=newfstatat,lstat"], os.path.join(sr.root, "strace.out"), requests)
     ancestors = set()
     path = docroot.rstrip("/")
     while path:
         ancestors.add(path)
         path = path.rsplit("/", 1)[0]
     calls = 0
-    for line in open(out):
+    for line in trace.splitlines():
         m = re.search(r'newfstatat\(AT_FDCWD, "([^"]+)", .*AT_SYMLINK_NOFOLLOW', line)
         if m and m.group(1) in ancestors:
             calls += 1
-    os.unlink(out)
     return calls, len(ancestors), len(children)
 
 

@@ -442,6 +442,25 @@ KeepAliveTimeout 3
             return b"".join(chunks)
 
 
+def strace_while(pids, options, out, action):
+    """What strace (following threads, with `options`) saw of processes `pids` while action()
+    ran; `out` is its output file, removed afterwards."""
+    args = ["strace", "-f", "-qq"] + list(options) + ["-o", out]
+    for p in pids:
+        args += ["-p", str(p)]
+    tracer = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)  # attached
+    try:
+        action()
+    finally:
+        tracer.send_signal(signal.SIGINT)
+        tracer.wait(timeout=30)
+    with open(out) as f:
+        text = f.read()
+    os.unlink(out)
+    return text
+
+
 def _alive(pid):
     try:
         with open("/proc/%d/stat" % pid) as f:
